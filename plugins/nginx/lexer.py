@@ -75,6 +75,8 @@ class Lexer:
                 self._quoted(ch, value, line)
                 first = False
                 variable = False
+                if self.peek() == ")":
+                    break  # nginx ends a quoted word at ')' (``if ($a = "x")``)
                 continue
             first = False
             if ch == "\\":

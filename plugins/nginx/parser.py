@@ -51,7 +51,7 @@ def _parse_block(lexer: Lexer, opened_at: int | None) -> Block:
         ch = lexer.peek()
         if ch == "":
             if opened_at is not None:
-                raise lexer.fail(f"unexpected end of file, expecting '}}' for the block opened on line {opened_at}")
+                raise lexer.fail("block opened here is never closed: end of file reached, expecting '}'", opened_at)
             return Block(children, gap)
         if ch == "}":
             if opened_at is None:
@@ -82,11 +82,9 @@ def _parse_directive(lexer: Lexer, first_gap: str) -> Directive:
                 directive.block = _parse_block(lexer, line)
             return directive
         if ch == "}":
-            raise lexer.fail(f"unexpected '}}': directive '{words[0].value}' is not terminated by ';'")
+            raise lexer.fail(f"directive '{words[0].value}' is not terminated by ';' (found '}}')", line)
         if ch == "":
-            raise lexer.fail(
-                f"unexpected end of file: directive '{words[0].value}' (line {line}) is not terminated by ';'"
-            )
+            raise lexer.fail(f"directive '{words[0].value}' is not terminated by ';' (end of file)", line)
         words.append(lexer.word())
         gaps.append(gap)
 
