@@ -42,6 +42,7 @@ class BindZone:
 
     name: str
     records: list[str] = field(default_factory=list)
+    updatable: bool = True  # False: the key may update nothing here (updates are REFUSED)
 
 
 DEFAULT_ZONES: tuple[BindZone, ...] = (
@@ -50,6 +51,7 @@ DEFAULT_ZONES: tuple[BindZone, ...] = (
     # "validation.example.net", not "example.net".
     BindZone("validation.example.net"),
     BindZone("example.org"),
+    BindZone("locked.test", updatable=False),
 )
 
 
@@ -128,7 +130,7 @@ class Bind:
     def _named_conf(self, key_file: Path) -> str:
         zones = "".join(
             f'zone "{z.name}" {{ type primary; file "{self.dir / (z.name + ".zone")}";\n'
-            f"  update-policy {{ grant {self.key_name}. zonesub ANY; }}; }};\n"
+            f"  update-policy {{ {self._grant(z)} }}; }};\n"
             for z in self.zones
         )
         return (
@@ -143,6 +145,11 @@ class Bind:
             "};\n"
             "controls { };\n" + zones
         )
+
+    def _grant(self, zone: BindZone) -> str:
+        if zone.updatable:
+            return f"grant {self.key_name}. zonesub ANY;"
+        return f"grant {self.key_name}. name nothing.{zone.name}. A;"
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
