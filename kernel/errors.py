@@ -11,6 +11,8 @@ path import it.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Error(Exception):
     """Root of certkernel's exceptions."""
@@ -69,7 +71,17 @@ class ReverterError(Error):
 
 
 class PluginError(Error):
-    """A plugin failed, or the conversation with its process failed."""
+    """A plugin failed, or the conversation with its process failed.
+
+    ``data`` carries the error map's details across the protocol (the flag
+    for MissingCommandlineFlag, a config test's output); ``code`` is the
+    protocol error code when the error came from a peer.
+    """
+
+    def __init__(self, message: str = "", *, data: Any = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+        self.code = code
 
 
 class MisconfigurationError(PluginError):

@@ -1,0 +1,294 @@
+"""A running plugin: spawn, handshake, calls with deadlines, and a clean end.
+
+Whatever the plugin does — crash, hang, flood stderr, write garbage — the
+kernel gets one :class:`certkernel.errors.PluginError` that names the plugin
+and quotes its last stderr lines, and no process of the plugin's group is
+left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from certkernel import __version__, errors
+from certkernel.plugin_host.spawn import LaunchPlan, make_preexec
+from certkernel.protocol.rpc import Endpoint
+
+DEFAULT_TIMEOUTS = {
+    "initialize": 15.0,
+    "$/ping": 15.0,
+    "shutdown": 15.0,
+    "perform": 300.0,
+    "cleanup": 300.0,
+    "restart": 120.0,
+    "config_test": 120.0,
+}
+DEFAULT_TIMEOUT = 60.0
+TERM_GRACE = 2.0
+_STDERR_LINES = 20
+_MAX_LINE = 4096
+
+Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class StderrDrain(threading.Thread):
+    """Reads a plugin's stderr as it comes, so the plugin never blocks on it.
+
+    Lines go to the log under the plugin's name; the last few are kept to
+    quote in error messages. Very long lines are cut, not buffered whole.
+    """
+
+    def __init__(self, name: str, stream: Any, logger: logging.Logger) -> None:
+        super().__init__(name=f"stderr-{name}", daemon=True)
+        self.plugin = name
+        self.stream = stream
+        self.logger = logger
+        self.tail: deque[str] = deque(maxlen=_STDERR_LINES)
+        self.total_bytes = 0
+
+    def run(self) -> None:
+        while True:
+            line = self.stream.readline(_MAX_LINE)
+            if not line:
+                break
+            self.total_bytes += len(line)
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.tail.append(text)
+            self.logger.debug("[%s] %s", self.plugin, text)
+        self.stream.close()
+
+    def quote(self) -> str:
+        if not self.tail:
+            return ""
+        lines = "\n".join(f"    {line}" for line in self.tail)
+        return f"\n  last lines of its stderr:\n{lines}"
+
+
+class PluginProcess:
+    """One plugin process and the connection to it."""
+
+    def __init__(
+        self,
+        plan: LaunchPlan,
+        handler: Handler,
+        logger: logging.Logger,
+        on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.logger = logger
+        self._on_progress = on_progress
+        self.info: dict[str, Any] = {}
+        self.closed = False
+        try:
+            self.popen = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
+                plan.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=plan.env,
+                cwd=plan.cwd,
+                close_fds=True,
+                pass_fds=plan.pass_fds,
+                start_new_session=True,
+                preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
+                user=plan.user,
+                group=plan.group,
+                extra_groups=[] if plan.user is not None else None,
+                umask=0o077 if plan.user is not None else -1,
+            )
+        except PermissionError as exc:
+            raise errors.PluginError(
+                f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror}"
+                + (f" for uid {plan.user}" if plan.user is not None else "")
+            ) from None
+        except OSError as exc:
+            raise errors.PluginError(
+                f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror or exc}"
+            ) from None
+        self.pid = self.popen.pid
+        assert self.popen.stdin and self.popen.stdout and self.popen.stderr
+        self._drain = StderrDrain(self.name, self.popen.stderr, logger)
+        self._drain.start()
+        self.endpoint = Endpoint(
+            self.popen.stdout.fileno(),
+            self.popen.stdin.fileno(),
+            handler,
+            self._notification,
+            peer=self.name,
+        )
+
+    # -- the conversation ------------------------------------------------
+
+    def _notification(self, method: str, params: dict[str, Any]) -> None:
+        if method == "$/log":
+            level = {"debug": 10, "info": 20, "warning": 30, "error": 40}.get(
+                str(params.get("level")), 20
+            )
+            self.logger.log(level, "[%s] %s", self.name, params.get("message", ""))
+        elif method == "$/progress" and self._on_progress is not None:
+            self._on_progress(self.name, params)
+
+    def timeout_for(self, method: str) -> float:
+        return float(
+            self.plan.timeouts.get(method, DEFAULT_TIMEOUTS.get(method, DEFAULT_TIMEOUT))
+        )
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call a method; every failure comes back as one PluginError naming the plugin."""
+        if self.closed:
+            raise errors.PluginError(f"plugin {self.name} was already stopped")
+        limit = self.timeout_for(method) if timeout is None else timeout
+        try:
+            return self.endpoint.call(method, params, limit)
+        except errors.PluginTimeout:
+            self.kill()
+            raise errors.PluginTimeout(
+                f"plugin {self.name} did not answer {method} within {limit:g} s "
+                f"and was stopped{self._drain.quote()}"
+            ) from None
+        except errors.PluginError as exc:
+            if self.endpoint.failure is not None:
+                raise self._fatal(method, exc) from None
+            raise type(exc)(f"{self.name}: {exc}", data=exc.data, code=exc.code) from None
+
+    def _fatal(self, method: str, exc: errors.PluginError) -> errors.PluginError:
+        """Stop the plugin after a broken conversation and describe what happened."""
+        crashed = isinstance(exc, errors.PluginCrashed)
+        status = self._wait(TERM_GRACE) if crashed else None
+        self.kill()
+        self._drain.join(1.0)
+        if crashed:
+            how = _describe_status(status if status is not None else self.popen.returncode)
+            return errors.PluginCrashed(
+                f"plugin {self.name} {how} during {method}{self._drain.quote()}"
+            )
+        return errors.ProtocolError(
+            f"plugin {self.name} broke the protocol during {method}: {exc}{self._drain.quote()}"
+        )
+
+    def handshake(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Send ``initialize`` and check the version the plugin chose."""
+        offered = list(self.plan.protocol_versions)
+        try:
+            result = self.call("initialize", {"protocol_versions": offered, **params})
+        except errors.PluginCrashed as exc:
+            raise errors.PluginCrashed(
+                str(exc).replace("during initialize", "before the handshake")
+            ) from None
+        except errors.PluginError as exc:
+            self.kill()
+            raise type(exc)(str(exc)) from None
+        chosen = result.get("protocol_version")
+        if chosen not in offered:
+            self.kill()
+            raise errors.ProtocolError(
+                f"plugin {self.name} chose protocol version {chosen!r}; "
+                f"certkernel {__version__} speaks {offered}"
+            )
+        self.info = result
+        return result
+
+    # -- ending ----------------------------------------------------------
+
+    def _wait(self, timeout: float) -> int | None:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        """End gracefully: shutdown, exit, EOF; then force if it lingers."""
+        if self.closed:
+            return
+        if self.endpoint.failure is None and self.popen.poll() is None:
+            try:
+                self.endpoint.call("shutdown", {}, self.timeout_for("shutdown"))
+                self.endpoint.notify("exit", {})
+            except errors.PluginError as exc:
+                self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)
+        self._close_pipes()
+        if self._wait(TERM_GRACE) is None:
+            self.logger.warning("plugin %s ignored shutdown; stopping it", self.name)
+        self.kill()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.popen.stdin, self.popen.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        """Stop the whole process group: SIGTERM, a grace period, SIGKILL, reap."""
+        if self.closed:
+            return
+        self.closed = True
+        self._close_pipes()
+        if self.popen.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            if self._wait(TERM_GRACE) is None:
+                self._signal_group(signal.SIGKILL)
+                self._wait(TERM_GRACE)
+        # Children the plugin left in its group go too.
+        self._signal_group(signal.SIGKILL)
+        self._drain.join(1.0)
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        return list(self._drain.tail)
+
+    def __enter__(self) -> PluginProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _describe_status(status: int | None) -> str:
+    if status is None:
+        return "stopped answering"
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"was killed by {name}"
+    return f"exited with status {status}"
+
+
+def wait_gone(pids: list[int], timeout: float = 5.0) -> bool:
+    """True once none of ``pids`` exists (for tests and shutdown checks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_exists(pid) for pid in pids):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,308 @@
+"""One side of a protocol connection over a pair of file descriptors.
+
+Both the kernel (talking to a plugin's stdout/stdin) and the SDK (talking to
+its own private copies of stdin/stdout) use :class:`Endpoint`. There is no
+reader thread: whichever thread is waiting for an answer reads the pipe
+itself and handles whatever arrives — responses for other threads, the
+peer's nested requests (a prompt in the middle of ``perform``), and
+notifications. That keeps a round trip to three system calls per side, which
+is what makes tens of thousands of small calls per second possible, and it
+makes nested calls plain recursion. When several threads wait at once, one
+reads at a time and hands responses to the others (leader/followers).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from certkernel import errors
+from certkernel.protocol.codec import (
+    MAX_ID,
+    Decoder,
+    Malformed,
+    Message,
+    Notification,
+    ProtocolViolation,
+    Request,
+    Response,
+    encode,
+)
+from certkernel.protocol.messages import error_from_wire, error_to_wire
+
+Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+NotificationHandler = Callable[[str, dict[str, Any]], None]
+
+CANCEL_GRACE = 5.0
+_READ_SIZE = 64 * 1024
+
+
+class ConnectionClosed(errors.PluginCrashed):
+    """The peer closed its end of the connection."""
+
+
+class Endpoint:
+    """A MessagePack-RPC peer (PROTOCOL.md §3): calls out, answers calls in."""
+
+    def __init__(
+        self,
+        rfd: int,
+        wfd: int,
+        handler: Handler,
+        on_notification: NotificationHandler | None = None,
+        *,
+        peer: str = "",
+        cancel_grace: float = CANCEL_GRACE,
+        answer_malformed: bool = False,
+    ) -> None:
+        self._rfd = rfd
+        self._wfd = wfd
+        self._handler = handler
+        self._on_notification = on_notification
+        self.peer = peer
+        self.cancel_grace = cancel_grace
+        self._decoder = Decoder(lenient=answer_malformed)
+        self._inbox: deque[Message] = deque()
+        self._results: dict[int, Response] = {}
+        self._outstanding: set[int] = set()
+        self._next_id = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._reader: int | None = None
+        self._depth = 0
+        self._write_lock = threading.Lock()
+        self._failure: errors.PluginError | None = None
+        self._poller = select.poll()
+        self._poller.register(rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.cancelled: set[int] = set()
+        self._handling: list[int] = []
+
+    # -- sending ---------------------------------------------------------
+
+    def _send(self, message: Message) -> None:
+        data = encode(message)
+        with self._write_lock:
+            view = memoryview(data)
+            try:
+                while view:
+                    written = os.write(self._wfd, view)
+                    view = view[written:]
+            except (BrokenPipeError, OSError) as exc:
+                raise self._fail(ConnectionClosed(f"connection closed while writing ({exc})")) from None
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification; no answer comes."""
+        self._send(Notification(method, params or {}))
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call ``method`` on the peer and wait for its result.
+
+        Past ``timeout`` seconds (not counting time spent answering the
+        peer's own requests, such as prompts) the peer gets ``$/cancel`` and
+        ``cancel_grace`` more seconds; then :class:`errors.PluginTimeout`.
+        """
+        with self._cond:
+            self._next_id = self._next_id + 1 if self._next_id < MAX_ID else 1
+            msgid = self._next_id
+            self._outstanding.add(msgid)
+        try:
+            self._send(Request(msgid, method, params or {}))
+            response = self._await(msgid, method, timeout)
+        finally:
+            with self._cond:
+                self._outstanding.discard(msgid)
+                self._results.pop(msgid, None)
+        if response.error is not None:
+            raise error_from_wire(response.error)
+        result = response.result
+        if result is None:
+            return {}
+        if not isinstance(result, dict):
+            raise self._fail(
+                ProtocolViolation(f"result of {method} must be a map, got {type(result).__name__}")
+            )
+        return result
+
+    def _await(self, msgid: int, method: str, timeout: float | None) -> Response:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cancel_sent = False
+        while True:
+            with self._cond:
+                response = self._results.pop(msgid, None)
+                if response is not None:
+                    return response
+                if self._failure is not None:
+                    raise self._failure
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    if cancel_sent:
+                        raise errors.PluginTimeout(
+                            f"{method} did not answer within its deadline, nor after $/cancel"
+                        )
+                    cancel_sent = True
+                    deadline = time.monotonic() + self.cancel_grace
+                    leader = False
+                elif self._take_lead():
+                    leader = True
+                else:
+                    self._cond.wait(remaining)
+                    continue
+            if not leader:
+                self.notify("$/cancel", {"id": msgid})
+                continue
+            try:
+                paused = self._pump(remaining)
+            finally:
+                self._drop_lead()
+            if deadline is not None:
+                deadline += paused
+
+    # -- receiving -------------------------------------------------------
+
+    def _take_lead(self) -> bool:
+        """Become the reading thread (call with ``_cond`` held).
+
+        The thread already reading may lead again: that is a nested call
+        made from a handler it is running.
+        """
+        me = threading.get_ident()
+        if self._reader is None or self._reader == me:
+            self._reader = me
+            self._depth += 1
+            return True
+        return False
+
+    def _drop_lead(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._reader = None
+            self._cond.notify_all()
+
+    def _fail(self, exc: errors.PluginError) -> errors.PluginError:
+        with self._cond:
+            if self._failure is None:
+                self._failure = exc
+            self._cond.notify_all()
+            return self._failure
+
+    @property
+    def failure(self) -> errors.PluginError | None:
+        """The error that ended this connection, if it has ended."""
+        return self._failure
+
+    def _read(self, timeout: float | None) -> bool:
+        """Read once (waiting at most ``timeout``); False when nothing came."""
+        if timeout is not None:
+            if not self._poller.poll(max(0.0, timeout) * 1000):
+                return False
+        try:
+            data = os.read(self._rfd, _READ_SIZE)
+        except OSError as exc:
+            raise self._fail(ConnectionClosed(f"connection broken while reading ({exc})")) from None
+        if not data:
+            try:
+                self._decoder.close()
+            except ProtocolViolation as exc:
+                raise self._fail(exc) from None
+            raise self._fail(ConnectionClosed("connection closed by the peer"))
+        try:
+            self._inbox.extend(self._decoder.feed(data))
+        except ProtocolViolation as exc:
+            raise self._fail(exc) from None
+        return True
+
+    def _pump(self, timeout: float | None) -> float:
+        """Read what arrives within ``timeout`` and dispatch it.
+
+        Returns the seconds spent in request handlers, which callers add to
+        their deadlines (a deadline pauses while the user is prompted).
+        """
+        if not self._inbox and not self._read(timeout):
+            return 0.0
+        paused = 0.0
+        while self._inbox:
+            message = self._inbox.popleft()
+            if isinstance(message, Response):
+                with self._cond:
+                    if message.id not in self._outstanding:
+                        raise self._fail(
+                            ProtocolViolation(f"response to unknown request id {message.id}")
+                        )
+                    self._results[message.id] = message
+                    self._cond.notify_all()
+            elif isinstance(message, Request):
+                started = time.monotonic()
+                self._dispatch(message)
+                paused += time.monotonic() - started
+            elif isinstance(message, Malformed):
+                error = {"code": -32600, "type": "InvalidRequest", "message": message.reason}
+                self._send(Response(message.id, error, None))
+            else:
+                self._notification(message)
+        return paused
+
+    def _dispatch(self, request: Request) -> None:
+        if request.method == "$/ping":
+            self._send(Response(request.id, None, {}))
+            return
+        self._handling.append(request.id)
+        try:
+            result = self._handler(request.method, request.params)
+            response = Response(request.id, None, result if result is not None else {})
+        except Exception as exc:  # noqa: BLE001 - every failure is answered, typed
+            response = Response(request.id, error_to_wire(exc), None)
+        finally:
+            self._handling.pop()
+            self.cancelled.discard(request.id)
+        self._send(response)
+
+    def _notification(self, note: Notification) -> None:
+        if note.method == "$/cancel":
+            target = note.params.get("id")
+            if isinstance(target, int) and target in self._handling:
+                self.cancelled.add(target)
+            return
+        if self._on_notification is not None:
+            self._on_notification(note.method, note.params)
+
+    # -- serving ---------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Answer the peer's requests until it closes the connection.
+
+        The serving thread stays the reader for the whole session; other
+        threads of the plugin that call the kernel get their responses
+        handed over by it.
+        """
+        with self._cond:
+            while not self._take_lead():
+                self._cond.wait()
+        try:
+            while self._failure is None:
+                self._pump(None)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._drop_lead()
+
+    def poll_input(self) -> None:
+        """Take in whatever has arrived without waiting (to notice $/cancel)."""
+        with self._cond:
+            if self._failure is not None or not self._take_lead():
+                return
+        try:
+            self._pump(0.0)
+        finally:
+            self._drop_lead()
+
+    @property
+    def current_request_cancelled(self) -> bool:
+        """True when the peer cancelled the request being handled right now."""
+        return bool(self._handling) and self._handling[-1] in self.cancelled
