@@ -1,0 +1,1 @@
+"""Storage tests: names, keys, lineages, renewal confs, plugin storage."""

@@ -1,0 +1,12 @@
+"""Fixtures for storage tests: one throwaway CA per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.storage.certs import MiniCA
+
+
+@pytest.fixture(scope="session")
+def ca() -> MiniCA:
+    return MiniCA()
