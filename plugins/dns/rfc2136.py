@@ -27,6 +27,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
+
 from certkernel.errors import PluginError
 from certkernel.plugins.dns.credentials import Credentials, CredentialSpec
 from certkernel.plugins.dns.lookup import Nameserver
