@@ -213,11 +213,18 @@ class Decoder:
             try:
                 out.append(to_message(obj, self.lenient))
             except ProtocolViolation as exc:
-                quoted = msgpack.packb(obj, use_bin_type=True)
-                raise ProtocolViolation(exc.reason, quoted) from None
+                raise ProtocolViolation(exc.reason, self._raw_from(start, data, obj)) from None
         if self.pending > self.max_size:
             raise ProtocolViolation("message exceeds the 16 MiB size cap", self._last)
         return out
+
+    def _raw_from(self, start: int, data: bytes, obj: Any) -> bytes:
+        """The received bytes from stream offset ``start`` on, for quoting."""
+        chunk_start = self._fed - len(data)
+        if start >= chunk_start:
+            return data[start - chunk_start :]
+        packed: bytes = msgpack.packb(obj, use_bin_type=True)
+        return packed
 
     def _unpacker_limit(self) -> int:
         return 2 * self.max_size + 1024 * 1024

@@ -16,7 +16,7 @@ from certkernel.errors import (
 from certkernel.protocol.messages import Challenge, LineageInfo
 from certkernel.sdk.kernel import Kernel
 from certkernel.sdk.plugin import Authenticator, Installer, Plugin
-from certkernel.sdk.serve import protect_stdio, serve
+from certkernel.sdk.server import protect_stdio, serve
 
 __all__ = [
     "Authenticator",

@@ -1,0 +1,87 @@
+"""Start a plugin from its manifest and shake hands with it.
+
+This is the one place that turns a manifest plus run-time choices (option
+values, secrets, settings, handed-over sockets, the user to run as) into a
+live, initialized :class:`PluginProcess`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from certkernel import __version__
+from certkernel.plugin_host.manifest import Manifest
+from certkernel.plugin_host.process import Handler, PluginProcess
+from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
+
+_log = logging.getLogger("certkernel.plugins")
+
+
+def plan_for(
+    manifest: Manifest,
+    *,
+    state_dir: str | None = None,
+    fds: Mapping[str, Sequence[int]] | None = None,
+    user: int | None = None,
+    group: int | None = None,
+    limits: Limits | None = None,
+) -> LaunchPlan:
+    """The launch plan for ``manifest`` with these run-time choices."""
+    pass_fds = tuple(fd for fds_ in (fds or {}).values() for fd in fds_)
+    return LaunchPlan(
+        name=manifest.name,
+        argv=manifest.argv(),
+        env=build_env(manifest.name, manifest.protocol_versions, manifest.env, home=state_dir),
+        cwd=state_dir,
+        pass_fds=pass_fds,
+        user=user,
+        group=group,
+        limits=limits if user is not None else None,
+        protocol_versions=tuple(manifest.protocol_versions) or (1,),
+        timeouts=dict(manifest.timeouts),
+    )
+
+
+def start_plugin(
+    manifest: Manifest,
+    handler: Handler,
+    *,
+    options: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    state_dir: str | None = None,
+    fds: Mapping[str, Sequence[int]] | None = None,
+    user: int | None = None,
+    group: int | None = None,
+    limits: Limits | None = None,
+    logger: logging.Logger | None = None,
+    on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+) -> PluginProcess:
+    """Spawn the plugin and complete ``initialize``; the caller owns ``close()``."""
+    if state_dir is not None:
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        if user is not None:
+            os.chown(state_dir, user, group if group is not None else -1)
+    plan = plan_for(
+        manifest, state_dir=state_dir, fds=fds, user=user, group=group, limits=limits
+    )
+    process = PluginProcess(plan, handler, logger or _log, on_progress)
+    try:
+        process.handshake(
+            {
+                "kernel_version": __version__,
+                "name": manifest.name,
+                "options": dict(options or {}),
+                "secrets": dict(secrets or {}),
+                "settings": dict(settings or {}),
+                "state_dir": state_dir or "",
+                "fds": {k: list(v) for k, v in (fds or {}).items()},
+            }
+        )
+    except BaseException:
+        process.kill()
+        raise
+    return process

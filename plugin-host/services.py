@@ -1,0 +1,260 @@
+"""The kernel's side of plugin → kernel calls: prompts, storage, checkpoints.
+
+A plugin never touches the terminal, the config dir or backups itself; it
+asks, and this module answers after checking what it was given. File paths
+from a plugin are checked here (absolute, normalized, inside the roots the
+plugin may change) before the checkpoint code sees them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from certkernel import errors
+
+
+class Display(Protocol):
+    """What the kernel's terminal layer offers (``certkernel.display``).
+
+    Each prompt returns ``(ok, value)``; ``ok`` is False when the user
+    cancelled. In a non-interactive run without a default it raises
+    ``MissingCommandlineFlag`` naming ``cli_flag``.
+    """
+
+    def notification(self, message: str, pause: bool = False) -> None: ...
+
+    def input(
+        self, message: str, default: str | None = None, cli_flag: str | None = None
+    ) -> tuple[bool, str]: ...
+
+    def yesno(
+        self,
+        message: str,
+        yes_label: str = "Yes",
+        no_label: str = "No",
+        default: bool | None = None,
+        cli_flag: str | None = None,
+    ) -> bool: ...
+
+    def menu(
+        self,
+        message: str,
+        choices: Sequence[str],
+        default: int | None = None,
+        cli_flag: str | None = None,
+    ) -> tuple[bool, int]: ...
+
+    def checklist(
+        self,
+        message: str,
+        tags: Sequence[str],
+        default: Sequence[str] | None = None,
+        cli_flag: str | None = None,
+    ) -> tuple[bool, list[str]]: ...
+
+    def directory_select(
+        self, message: str, default: str | None = None, cli_flag: str | None = None
+    ) -> tuple[bool, str]: ...
+
+
+class Storage(Protocol):
+    def get(self, plugin: str, key: str) -> tuple[bool, Any]: ...
+    def put(self, plugin: str, key: str, value: Any) -> None: ...
+    def delete(self, plugin: str, key: str) -> None: ...
+
+
+class Checkpoints(Protocol):
+    def add(self, files: Sequence[str], temporary: bool) -> None: ...
+    def register_new(self, files: Sequence[str], temporary: bool) -> None: ...
+    def finalize(self, title: str) -> None: ...
+    def revert_temporary(self) -> None: ...
+    def rollback(self, count: int) -> None: ...
+
+
+def _text(params: dict[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not isinstance(value, str):
+        raise errors.InvalidParams(f"field {key!r} must be a string")
+    return value
+
+
+def _opt_text(params: dict[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    if value is not None and not isinstance(value, str):
+        raise errors.InvalidParams(f"field {key!r} must be a string")
+    return value
+
+
+def check_paths(files: Any, roots: Sequence[str], plugin: str) -> list[str]:
+    """Refuse paths a plugin may not have the kernel back up or delete."""
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise errors.InvalidParams("field 'files' must be a list of strings")
+    checked = []
+    for path in files:
+        if not os.path.isabs(path) or os.path.normpath(path) != path or "\0" in path:
+            raise errors.InvalidParams(
+                f"{plugin}: path {path!r} must be absolute and normalized (no '..', no '//')"
+            )
+        real = os.path.realpath(path)
+        if roots and not any(
+            real == os.path.realpath(r) or real.startswith(os.path.realpath(r).rstrip("/") + "/")
+            for r in roots
+        ):
+            raise errors.InvalidParams(
+                f"{plugin}: path {path!r} is outside the roots it may change ({', '.join(roots)})"
+            )
+        checked.append(path)
+    return checked
+
+
+class KernelServices:
+    """Answers one plugin's requests; one instance per plugin process."""
+
+    def __init__(
+        self,
+        plugin: str,
+        display: Display | None = None,
+        storage: Storage | None = None,
+        checkpoints: Checkpoints | None = None,
+        roots: Sequence[str] = (),
+    ) -> None:
+        self.plugin = plugin
+        self.display = display
+        self.storage = storage
+        self.checkpoints = checkpoints
+        self.roots = list(roots)
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "display/notification": self._notification,
+            "display/input": self._input,
+            "display/yesno": self._yesno,
+            "display/menu": self._menu,
+            "display/checklist": self._checklist,
+            "display/directory_select": self._directory_select,
+            "storage/get": self._storage_get,
+            "storage/put": self._storage_put,
+            "storage/delete": self._storage_delete,
+            "checkpoint/add": self._cp_add,
+            "checkpoint/register_new": self._cp_new,
+            "checkpoint/finalize": self._cp_finalize,
+            "checkpoint/revert_temporary": self._cp_revert,
+            "checkpoint/rollback": self._cp_rollback,
+        }
+
+    def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self._methods.get(method)
+        if handler is None:
+            raise errors.MethodNotFound(f"the kernel has no method {method!r}")
+        return handler(params)
+
+    # -- display -----------------------------------------------------------
+
+    def _ui(self) -> Display:
+        if self.display is None:
+            raise errors.MissingCommandlineFlag(f"{self.plugin} asked a question, but no terminal is available")
+        return self.display
+
+    def _notification(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._ui().notification(_text(p, "message"), bool(p.get("pause", False)))
+        return {}
+
+    def _input(self, p: dict[str, Any]) -> dict[str, Any]:
+        ok, value = self._ui().input(
+            _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
+        )
+        return {"ok": ok, "value": value}
+
+    def _yesno(self, p: dict[str, Any]) -> dict[str, Any]:
+        default = p.get("default")
+        value = self._ui().yesno(
+            _text(p, "message"),
+            _opt_text(p, "yes_label") or "Yes",
+            _opt_text(p, "no_label") or "No",
+            default if isinstance(default, bool) else None,
+            _opt_text(p, "cli_flag"),
+        )
+        return {"value": value}
+
+    def _menu(self, p: dict[str, Any]) -> dict[str, Any]:
+        choices = p.get("choices")
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise errors.InvalidParams("field 'choices' must be a list of strings")
+        default = p.get("default")
+        ok, index = self._ui().menu(
+            _text(p, "message"),
+            choices,
+            default if isinstance(default, int) else None,
+            _opt_text(p, "cli_flag"),
+        )
+        return {"ok": ok, "index": index}
+
+    def _checklist(self, p: dict[str, Any]) -> dict[str, Any]:
+        tags = p.get("tags")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise errors.InvalidParams("field 'tags' must be a list of strings")
+        default = p.get("default")
+        ok, values = self._ui().checklist(
+            _text(p, "message"),
+            tags,
+            default if isinstance(default, list) else None,
+            _opt_text(p, "cli_flag"),
+        )
+        return {"ok": ok, "values": values}
+
+    def _directory_select(self, p: dict[str, Any]) -> dict[str, Any]:
+        ok, value = self._ui().directory_select(
+            _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
+        )
+        return {"ok": ok, "value": value}
+
+    # -- storage -------------------------------------------------------------
+
+    def _store(self) -> Storage:
+        if self.storage is None:
+            raise errors.PluginStorageError("plugin storage is not available in this command")
+        return self.storage
+
+    def _storage_get(self, p: dict[str, Any]) -> dict[str, Any]:
+        found, value = self._store().get(self.plugin, _text(p, "key"))
+        return {"found": found, "value": value}
+
+    def _storage_put(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._store().put(self.plugin, _text(p, "key"), p.get("value"))
+        return {}
+
+    def _storage_delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._store().delete(self.plugin, _text(p, "key"))
+        return {}
+
+    # -- checkpoints -------------------------------------------------------
+
+    def _cps(self) -> Checkpoints:
+        if self.checkpoints is None:
+            raise errors.PluginError("checkpoints are not available in this command")
+        return self.checkpoints
+
+    def _cp_add(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = check_paths(p.get("files"), self.roots, self.plugin)
+        self._cps().add(files, bool(p.get("temporary", False)))
+        return {}
+
+    def _cp_new(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = check_paths(p.get("files"), self.roots, self.plugin)
+        self._cps().register_new(files, bool(p.get("temporary", False)))
+        return {}
+
+    def _cp_finalize(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._cps().finalize(_text(p, "title"))
+        return {}
+
+    def _cp_revert(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._cps().revert_temporary()
+        return {}
+
+    def _cp_rollback(self, p: dict[str, Any]) -> dict[str, Any]:
+        count = p.get("count", 1)
+        if not isinstance(count, int) or count < 1:
+            raise errors.InvalidParams("field 'count' must be a positive integer")
+        self._cps().rollback(count)
+        return {}
