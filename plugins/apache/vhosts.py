@@ -48,8 +48,8 @@ class Addr:
         return cls(host, port or "*")
 
     def listens_on(self, port: int | str) -> bool:
-        """Whether a request to ``port`` can reach this address."""
-        return self.port == "*" or self.port == str(port)
+        """Whether a request to ``port`` can reach this address (``"*"``: any port)."""
+        return self.port == "*" or str(port) in ("*", self.port)
 
     def with_port(self, port: int) -> Addr:
         """The same host on another port (``*:80`` -> ``*:443``)."""
