@@ -1,0 +1,359 @@
+"""Turning argv and cli.ini files into a :class:`~certkernel.config.Config`.
+
+Certbot's grammar is ``certkernel [SUBCOMMAND] [options]`` with options
+allowed on either side of the subcommand, which argparse's positionals
+handle badly; so a pre-scan that knows which flags take a value pulls out
+the subcommand, ``-c`` files and ``--help [TOPIC]`` first, and argparse then
+parses options only.  Every argparse default is SUPPRESS, so the namespace
+holds exactly what the user typed: that is how we know what was set
+explicitly (only those values are saved in renewal confs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from certkernel.cli_flags import FLAGS, VERBS, Flag
+from certkernel.config import Config, build_config
+from certkernel.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from certkernel.plugin_host.manifest import Manifest, OptionSpec
+
+DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
+_INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
+_BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
+
+
+class UsageError(ConfigurationError):
+    """The command line itself is malformed (exit status 2, like argparse)."""
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """The user asked for help or the version: print ``text`` and exit 0."""
+
+    text: str
+
+
+@dataclass
+class Scan:
+    """What the pre-scan found in argv."""
+
+    verb: str | None = None
+    rest: list[str] = field(default_factory=list)
+    config_files: list[str] = field(default_factory=list)
+    help: bool = False
+    help_topic: str | None = None
+    version: bool = False
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{message} (see certkernel --help)")
+
+
+def _split_commas(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class _DomainsAction(argparse.Action):
+    """``-d a,b``: append; remember the webroot path in force for each name."""
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        names = [n.lower() for n in _split_commas(values)]
+        ns.domains = list(getattr(ns, "domains", [])) + names
+        paths = getattr(ns, "webroot_path", None)
+        if paths:
+            ordered = dict(getattr(ns, "webroot_map_ordered", {}))
+            for name in names:
+                ordered.setdefault(name, paths[-1])
+            ns.webroot_map_ordered = ordered
+
+
+class _WebrootAction(argparse.Action):
+    """``-w PATH``: applies to the ``-d`` names that follow; the first one also
+    to names given before any ``-w`` (Certbot's rule)."""
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        paths = list(getattr(ns, "webroot_path", []))
+        if not paths:
+            ordered = dict(getattr(ns, "webroot_map_ordered", {}))
+            for name in getattr(ns, "domains", []):
+                ordered.setdefault(name, values)
+            ns.webroot_map_ordered = ordered
+        ns.webroot_path = paths + [values]
+
+
+class _ChallengesAction(argparse.Action):
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        ns.pref_challs = list(getattr(ns, "pref_challs", [])) + _split_commas(values)
+
+
+class _ShortcutAction(argparse.Action):
+    """``--nginx``, ``--webroot``…: remembered in order, resolved in config."""
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        ns._shortcuts = list(getattr(ns, "_shortcuts", [])) + [self.const]
+
+
+class _RepeatAction(argparse.Action):
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        setattr(ns, self.dest, list(getattr(ns, self.dest, [])) + [values])
+
+
+def _converter(kind: str, what: str) -> Any:
+    from certkernel.plugin_host.manifest import convert_value
+
+    def convert(text: str) -> Any:
+        return convert_value(kind, text, what=what)
+
+    return convert
+
+
+def kernel_flag_names() -> set[str]:
+    return {name for flag in FLAGS for name in flag.names}
+
+
+def plugin_option_flags(manifests: Mapping[str, Manifest]) -> list[OptionSpec]:
+    """Plugin options that get their own flag (kernel flags win collisions)."""
+    taken = kernel_flag_names()
+    result = []
+    for manifest in manifests.values():
+        for opt in manifest.options:
+            if opt.flag not in taken:
+                taken.add(opt.flag)
+                result.append(opt)
+    return result
+
+
+def shortcut_names(manifests: Mapping[str, Manifest]) -> list[str]:
+    taken = kernel_flag_names()
+    return [name for name in manifests if f"--{name}" not in taken]
+
+
+def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
+    """The argparse tree: kernel flags, one shortcut per plugin, plugin options."""
+    parser = _Parser(
+        prog="certkernel", add_help=False, allow_abbrev=False, argument_default=argparse.SUPPRESS
+    )
+    for flag in FLAGS:
+        kw: dict[str, Any] = {"dest": flag.dest}
+        if flag.kind == "value":
+            kw["metavar"] = flag.metavar or flag.dest.upper()
+            if flag.choices:
+                kw["choices"] = flag.choices
+            elif flag.type not in ("str", "path"):
+                kw["type"] = _converter(flag.type, flag.long)
+        elif flag.kind == "const":
+            kw.update(action="store_const", const=flag.const)
+        elif flag.kind == "count":
+            kw["action"] = "count"
+        else:
+            kw["metavar"] = flag.metavar or flag.dest.upper()
+            kw["action"] = {
+                "domains": _DomainsAction, "webroot": _WebrootAction, "challenges": _ChallengesAction
+            }[flag.kind]
+        parser.add_argument(*flag.names, **kw)
+    for name in shortcut_names(manifests):
+        parser.add_argument(f"--{name}", action=_ShortcutAction, nargs=0, const=name)
+    shorts = {n for flag in FLAGS for n in flag.names if not n.startswith("--")}
+    for opt in plugin_option_flags(manifests):
+        names = [opt.flag]
+        if opt.short and opt.short not in shorts:
+            shorts.add(opt.short)
+            names.insert(0, opt.short)
+        kw = {"dest": opt.dest}
+        if opt.type == "bool":
+            kw.update(nargs="?", const=True, type=_converter("bool", opt.flag))
+        elif opt.type == "list" and opt.repeatable:
+            kw.update(action=_RepeatAction, metavar=opt.dest.upper())
+        else:
+            kw.update(metavar=opt.dest.upper())
+            if opt.type not in ("str", "path", "secret-file"):
+                kw["type"] = _converter(opt.type, opt.flag)
+        parser.add_argument(*names, **kw)
+    return parser
+
+
+def value_flags(manifests: Mapping[str, Manifest]) -> tuple[set[str], set[str]]:
+    """(flags that take a value, flags that may take a true/false value)."""
+    takes = {n for flag in FLAGS if flag.takes_value for n in flag.names}
+    optional: set[str] = set()
+    for opt in plugin_option_flags(manifests):
+        names = {opt.flag} | ({opt.short} if opt.short else set())
+        (optional if opt.type == "bool" else takes).update(names)
+    return takes, optional
+
+
+def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
+    """Find the subcommand, ``-c`` files and help requests; keep the options."""
+    takes, optional = value_flags(manifests)
+    scan = Scan()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        token = args[i]
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if token in ("-h", "--help"):
+            scan.help = True
+            if nxt is not None and not nxt.startswith("-"):
+                scan.help_topic = nxt
+                i += 1
+            i += 1
+            continue
+        if token == "--version":
+            scan.version = True
+            i += 1
+            continue
+        if token in ("-c", "--config") and nxt is not None:
+            scan.config_files.append(nxt)
+        elif token.startswith("--config="):
+            scan.config_files.append(token.split("=", 1)[1])
+        if token.startswith("--"):
+            scan.rest.append(token)
+            if "=" not in token and nxt is not None:
+                if token in takes or (token in optional and nxt.lower() in _BOOL_WORDS):
+                    scan.rest.append(nxt)
+                    i += 1
+        elif token.startswith("-") and len(token) > 1:
+            scan.rest.append(token)
+            for pos in range(1, len(token)):
+                if f"-{token[pos]}" in takes:
+                    if pos == len(token) - 1 and nxt is not None:
+                        scan.rest.append(nxt)
+                        i += 1
+                    break
+        elif token in VERBS and scan.verb is None:
+            scan.verb = token
+        elif token in VERBS:
+            raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
+        else:
+            raise UsageError(
+                f"unknown subcommand or stray argument {token!r} "
+                f"(subcommands: {', '.join(VERBS)})"
+            )
+        i += 1
+    return scan
+
+
+def default_config_files(env: Mapping[str, str]) -> list[str]:
+    """Certbot's cli.ini locations: the system one, then the per-user one."""
+    xdg = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME", "~"), ".config")
+    return [*DEFAULT_CONFIG_FILES, os.path.join(os.path.expanduser(xdg), "letsencrypt", "cli.ini")]
+
+
+def read_ini(path: str) -> list[tuple[str, str | None, int]]:
+    """(key, value or None for a bare key, line number) from a cli.ini file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"config file {path} is not UTF-8 text") from None
+    entries: list[tuple[str, str | None, int]] = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text[0] in "#;" or (text.startswith("[") and text.endswith("]")):
+            continue
+        match = _INI_LINE.match(text)
+        if match:
+            entries.append((match.group(1), match.group(2).strip() or None, number))
+        else:
+            entries.append((text, None, number))
+    return entries
+
+
+def ini_layer(
+    path: str, manifests: Mapping[str, Manifest]
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The values one cli.ini sets, their ``path:line`` sources and shortcuts."""
+    from certkernel.plugin_host.manifest import convert_value
+
+    by_key: dict[str, Flag] = {n[2:]: f for f in FLAGS for n in f.names if n.startswith("--")}
+    options = {opt.flag[2:]: opt for opt in plugin_option_flags(manifests)}
+    shortcuts = set(shortcut_names(manifests))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    chosen: list[str] = []
+    for key, raw, line in read_ini(path):
+        where = f"{path}:{line}"
+        if key.startswith("--"):
+            key = key[2:]
+        truthy = raw is None or raw.lower() not in ("false", "no", "off", "0")
+        if key in ("config", "help", "version"):
+            raise ConfigurationError(f"{where}: {key!r} cannot be set in a config file")
+        if key in by_key:
+            flag = by_key[key]
+            if flag.kind == "const":
+                if raw is not None:
+                    convert_value("bool", raw, what=key, origin=where)
+                value: Any = flag.const if truthy else (not flag.const)
+            elif flag.kind == "count":
+                value = 1 if raw is None or raw.lower() == "true" else convert_value(
+                    "int", raw, what=key, origin=where)
+            elif raw is None:
+                raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
+            elif flag.choices and raw not in flag.choices:
+                raise ConfigurationError(
+                    f"{where}: {key} must be one of {', '.join(flag.choices)}, got {raw!r}")
+            else:
+                value = convert_value(flag.type, raw, what=key, origin=where)
+            values[flag.dest] = value
+            sources[flag.dest] = where
+        elif key in options:
+            opt = options[key]
+            if raw is None and opt.type != "bool":
+                raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
+            values[opt.dest] = True if raw is None else opt.convert(raw, where)
+            sources[opt.dest] = where
+        elif key in shortcuts:
+            if truthy:
+                chosen.append(key)
+        else:
+            raise ConfigurationError(f"{where}: unknown option {key!r} (not a certkernel flag)")
+    return values, sources, chosen
+
+
+def parse(
+    argv: Sequence[str],
+    manifests: Mapping[str, Manifest],
+    env: Mapping[str, str] | None = None,
+) -> Config | HelpRequest:
+    """argv (without the program name) -> Config, or the help text to show."""
+    env = os.environ if env is None else env
+    scan = prescan(argv, manifests)
+    files = [f for f in default_config_files(env) if os.path.isfile(f)]
+    files += [os.path.abspath(os.path.expanduser(f)) for f in scan.config_files]
+    layers: list[tuple[dict[str, Any], dict[str, str]]] = []
+    shortcuts: list[str] = []
+    for path in files:
+        values, sources, chosen = ini_layer(path, manifests)
+        layers.append((values, sources))
+        shortcuts += chosen
+    if scan.version:
+        from certkernel import __version__
+
+        return HelpRequest(f"certkernel {__version__}")
+    if scan.help:
+        from certkernel.cli_help import render_help
+
+        return HelpRequest(render_help(scan.help_topic, scan.verb, manifests, layers, env))
+    namespace = build_parser(manifests).parse_args(scan.rest)
+    cli_values = dict(vars(namespace))
+    shortcuts += cli_values.pop("_shortcuts", [])
+    cli_values.pop("config_file", None)
+    if scan.config_files:
+        cli_values["config_file"] = os.path.abspath(os.path.expanduser(scan.config_files[-1]))
+    if "webroot_map_ordered" in cli_values and layers:
+        # -w given on the command line replaces any cli.ini webroot settings
+        for values, _ in layers:
+            values.pop("webroot_path", None)
+    layers.append((cli_values, {}))
+    return build_config(scan.verb or "run", layers, manifests, shortcuts, tuple(files), env)

@@ -1,0 +1,121 @@
+"""``certkernel plugins``: what plugins are installed, from their manifests.
+
+Listing reads manifests only (fast, nothing spawned).  ``--init`` starts each
+listed plugin through the plugin host and shakes hands; ``--prepare`` also
+calls ``prepare``.  As in Certbot, a plugin whose software is not installed
+(NoInstallationError) is hidden, a misconfigured one is shown with its error.
+Broken manifests are listed at the end so a plugin author sees why theirs
+is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from certkernel import errors
+
+if TYPE_CHECKING:
+    from certkernel.config import Config
+    from certkernel.display import Display
+    from certkernel.plugin_host.manifest import Manifest
+
+logger = logging.getLogger(__name__)
+RULE = "- " * 39 + "-"
+
+
+def _describe(manifest: Manifest) -> list[str]:
+    interfaces = [role.capitalize() for role in manifest.roles] + ["Plugin"]
+    lines = [
+        f"* {manifest.name}",
+        f"Description: {manifest.description}",
+        f"Interfaces: {', '.join(interfaces)}",
+    ]
+    if manifest.challenges:
+        lines.append(f"Challenges: {', '.join(manifest.challenges)}")
+    lines.append(f"Version: {manifest.version}")
+    lines.append(f"Manifest: {manifest.manifest_file} ({manifest.origin})")
+    return lines
+
+
+def _selected(config: Config) -> list[Manifest]:
+    manifests = list(config.manifests.values())
+    if config.authenticators or config.installers:
+        manifests = [
+            m for m in manifests
+            if (config.authenticators and m.is_authenticator)
+            or (config.installers and m.is_installer)
+        ]
+    return sorted(manifests, key=lambda m: m.name)
+
+
+def _settings(config: Config) -> dict[str, object]:
+    return {
+        "dry_run": config.dry_run,
+        "non_interactive": config.noninteractive_mode,
+        "http01_port": config.http01_port,
+        "http01_address": config.http01_address,
+        "https_port": config.https_port,
+        "config_dir": config.config_dir,
+        "work_dir": config.work_dir,
+        "logs_dir": config.logs_dir,
+    }
+
+
+def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | None:
+    """Start (and prepare) one plugin; the lines to add, or None to hide it."""
+    from certkernel.plugin_host.launch import start_plugin
+    from certkernel.plugin_host.services import KernelServices
+
+    services = KernelServices(manifest.name, display=display)
+    try:
+        process = start_plugin(
+            manifest,
+            services.handle,
+            options=config.plugin_options(manifest),
+            settings=_settings(config),
+            state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
+        )
+    except errors.NoInstallationError:
+        return None
+    except (errors.Error, OSError) as exc:
+        return [f"Initialized: error: {exc}"]
+    lines = [f"Initialized: yes (plugin version {process.info.get('version', '?')})"]
+    try:
+        if config.prepare:
+            try:
+                process.call("prepare")
+                lines.append("Prep: True")
+            except errors.NoInstallationError:
+                return None
+            except errors.Error as exc:
+                lines.append(f"Prep: error: {exc}")
+    finally:
+        process.close()
+    return lines
+
+
+def run(config: Config) -> int:
+    """Print the plugin list in Certbot's style."""
+    from certkernel.display import Display
+    from certkernel.plugin_host.discovery import discover_all
+
+    display = Display.from_config(config)
+    blocks: list[str] = []
+    for manifest in _selected(config):
+        lines = _describe(manifest)
+        if config.init or config.prepare:
+            extra = _probe(manifest, config, display)
+            if extra is None:
+                logger.debug("plugin %s hidden: its software is not installed", manifest.name)
+                continue
+            lines += extra
+        blocks.append("\n".join(lines))
+    problems = discover_all().problems
+    body = "\n\n".join(blocks) if blocks else "No plugins found."
+    display.notification(f"{RULE}\n{body}\n{RULE}", wrap=False, force=True)
+    if problems:
+        text = "\n".join(f"* {message}" for _path, message in problems)
+        display.notification(f"Plugins with broken manifests (ignored):\n{text}", wrap=False, force=True)
+    return 0

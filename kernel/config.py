@@ -1,0 +1,397 @@
+"""``Config``: the one resolved, typed configuration every command receives.
+
+Values come in layers, highest first: the command line, cli.ini files, the
+lineage's renewal conf (``renew`` only, see :meth:`Config.with_renewal_conf`)
+and built-in defaults.  Each value remembers where it came from, because
+renewal confs must store only what the user chose and ``--help`` shows the
+origin of every default.  Commands get this object and nothing global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from certkernel.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING, default_of, value_type
+from certkernel.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from certkernel.plugin_host.manifest import Manifest
+
+SOURCE_CLI = "command line"
+SOURCE_DEFAULT = "default"
+CHALLENGE_ALIASES = {"http": "http-01", "dns": "dns-01", "tls-alpn": "tls-alpn-01"}
+KNOWN_CHALLENGES = frozenset({"http-01", "dns-01", "tls-alpn-01"})
+REVOCATION_REASONS = {
+    "unspecified": 0, "keycompromise": 1, "affiliationchanged": 3, "superseded": 4,
+    "cessationofoperation": 5,
+}
+# Certbot renewal confs use a few keys that are another name of our dests.
+RENEWAL_KEY_ALIASES = {"renew_hook": "deploy_hook"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every kernel setting, typed, plus plugin option values and provenance."""
+
+    verb: str = "run"
+    # general
+    config_file: str | None = None
+    verbose_count: int = 0
+    max_log_backups: int = 1000
+    noninteractive_mode: bool = False
+    force_interactive: bool = False
+    domains: list[str] = field(default_factory=list)
+    eab_kid: str | None = None
+    eab_hmac_key: str | None = None
+    certname: str | None = None
+    dry_run: bool = False
+    debug_challenges: bool = False
+    preferred_chain: str | None = None
+    pref_challs: list[str] = field(default_factory=list)
+    user_agent: str | None = None
+    user_agent_comment: str | None = None
+    json: bool = False
+    plugin_user: str | None = None
+    # automation
+    reinstall: bool = False
+    expand: bool = False
+    renew_by_default: bool = False
+    renew_with_new_domains: bool = False
+    reuse_key: bool = False
+    allow_subset_of_names: bool = False
+    tos: bool = False
+    duplicate: bool = False
+    quiet: bool = False
+    random_sleep_on_renew: bool = True
+    # security
+    key_type: str = "ecdsa"
+    rsa_key_size: int = 2048
+    elliptic_curve: str = "secp256r1"
+    must_staple: bool = False
+    redirect: bool | None = None
+    hsts: bool | None = None
+    uir: bool | None = None
+    staple: bool | None = None
+    auto_hsts: bool = False
+    strict_permissions: bool = False
+    # testing
+    staging: bool = False
+    debug: bool = False
+    no_verify_ssl: bool = False
+    ca_bundle: str | None = None
+    http01_port: int = 80
+    http01_address: str = ""
+    https_port: int = 443
+    break_my_certs: bool = False
+    # paths
+    cert_path: str | None = None
+    key_path: str | None = None
+    fullchain_path: str | None = None
+    chain_path: str | None = None
+    config_dir: str = "/etc/letsencrypt"
+    work_dir: str = "/var/lib/letsencrypt"
+    logs_dir: str = "/var/log/letsencrypt"
+    server: str = LE_PRODUCTION
+    csr: str | None = None
+    # hooks and renewal
+    pre_hook: str | None = None
+    post_hook: str | None = None
+    deploy_hook: str | None = None
+    validate_hooks: bool = True
+    directory_hooks: bool = True
+    disable_renew_updates: bool = False
+    autorenew: bool = True
+    # revoke / accounts / rollback
+    reason: str = "unspecified"
+    delete_after_revoke: bool | None = None
+    register_unsafely_without_email: bool = False
+    email: str | None = None
+    eff_email: bool | None = None
+    account: str | None = None
+    checkpoints: int = 1
+    # plugins
+    init: bool = False
+    prepare: bool = False
+    authenticators: bool = False
+    installers: bool = False
+    configurator: str | None = None
+    authenticator: str | None = None
+    installer: str | None = None
+    webroot_path: list[str] = field(default_factory=list)
+    webroot_map: dict[str, str] = field(default_factory=dict)
+    # plugin options by dest (``dns_rfc2136_credentials``), typed per manifest
+    plugin_values: Mapping[str, Any] = field(default_factory=dict)
+    # provenance
+    explicit: frozenset[str] = frozenset()
+    sources: Mapping[str, str] = field(default_factory=dict)
+    config_files: tuple[str, ...] = ()
+    manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
+
+    # -- provenance ---------------------------------------------------------
+    def is_set(self, dest: str) -> bool:
+        """True when the user chose this value (command line or config file)."""
+        return dest in self.explicit
+
+    def source(self, dest: str) -> str:
+        """Where the value of ``dest`` came from, for messages and --help."""
+        return self.sources.get(dest, SOURCE_DEFAULT)
+
+    def get(self, dest: str) -> Any:
+        """A kernel or plugin value by dest name."""
+        if dest in _FIELD_NAMES:
+            return getattr(self, dest)
+        return self.plugin_values.get(dest)
+
+    def user_set_values(self) -> dict[str, Any]:
+        """dest -> value for everything the user set: what a renewal conf keeps."""
+        return {dest: self.get(dest) for dest in sorted(self.explicit)}
+
+    # -- plugins ------------------------------------------------------------
+    def plugin_options(self, manifest: Manifest) -> dict[str, Any]:
+        """Option name -> typed value for one plugin (what its process receives)."""
+        result: dict[str, Any] = {}
+        for opt in manifest.options:
+            if opt.dest in _FIELD_NAMES:
+                result[opt.name] = getattr(self, opt.dest)
+            else:
+                result[opt.name] = self.plugin_values.get(opt.dest, opt.default)
+        return result
+
+    # -- renewal --------------------------------------------------------------
+    def with_renewal_conf(self, params: Mapping[str, Any], origin: str) -> Config:
+        """This config with a lineage's ``[renewalparams]`` filling non-user values.
+
+        Command line and cli.ini values win; keys unknown to the kernel and
+        to every manifest are ignored (Certbot writes a few we do not use).
+        """
+        changes: dict[str, Any] = {}
+        sources = dict(self.sources)
+        specs = _plugin_specs(self.manifests)
+        for key, raw in params.items():
+            dest = RENEWAL_KEY_ALIASES.get(key, key)
+            if dest in self.explicit or dest in changes:
+                continue
+            if dest in _FIELD_NAMES and dest in _KERNEL_TYPES:
+                kind = _KERNEL_TYPES[dest]
+            elif dest in specs:
+                kind = specs[dest].type
+            else:
+                continue
+            changes[dest] = _coerce(kind, raw, dest, origin)
+            sources[dest] = f"renewal conf {origin}"
+        plugin_values = dict(self.plugin_values)
+        kernel_changes = {k: v for k, v in changes.items() if k in _FIELD_NAMES}
+        plugin_values.update({k: v for k, v in changes.items() if k not in _FIELD_NAMES})
+        if "pref_challs" in kernel_changes:
+            kernel_changes["pref_challs"] = normalize_challenges(kernel_changes["pref_challs"])
+        return dataclasses.replace(
+            self, **kernel_changes, plugin_values=plugin_values, sources=sources
+        )
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Config))
+_KERNEL_TYPES = {flag.dest: flag.type for flag in FLAGS}
+
+
+def _plugin_specs(manifests: Mapping[str, Manifest]) -> dict[str, Any]:
+    return {opt.dest: opt for m in manifests.values() for opt in m.options}
+
+
+def _coerce(kind: str, raw: Any, dest: str, origin: str) -> Any:
+    """A renewal-conf value (configobj gives str, list or dict) in ``kind``."""
+    from certkernel.plugin_host.manifest import convert_value
+
+    if kind == "list" and isinstance(raw, list | tuple):
+        return [str(v) for v in raw if str(v)]
+    if kind == "map" and isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    if kind == "bool" and raw in ("None", ""):
+        return None
+    if raw == "None" and kind not in ("list", "map"):
+        return None
+    return convert_value(kind, str(raw), what=dest, origin=origin)
+
+
+def normalize_challenges(values: list[str]) -> list[str]:
+    """Certbot's ``http``/``dns`` shorthands to ACME challenge types, deduplicated."""
+    result: list[str] = []
+    for value in values:
+        name = CHALLENGE_ALIASES.get(value.strip().lower(), value.strip().lower())
+        if not name:
+            continue
+        if name not in KNOWN_CHALLENGES:
+            raise ConfigurationError(
+                f"--preferred-challenges: unknown challenge type {value!r} "
+                f"(use {', '.join(sorted(KNOWN_CHALLENGES))}, or http/dns)"
+            )
+        if name not in result:
+            result.append(name)
+    return result
+
+
+def _select_plugins(values: dict[str, Any], shortcuts: list[str], manifests: Mapping[str, Manifest]) -> None:
+    """Apply ``--nginx``-style shortcuts and --configurator like Certbot does.
+
+    A plugin that is both authenticator and installer fills both roles; any
+    two requests that disagree are an error naming both.
+    """
+    requests: list[tuple[str, str, str]] = []  # (role, plugin, flag)
+    for name in shortcuts:
+        manifest = manifests.get(name)
+        roles = manifest.roles if manifest else ("authenticator",)
+        for role in roles:
+            requests.append((role, name, f"--{name}"))
+    if values.get("configurator"):
+        name = values["configurator"]
+        requests += [("authenticator", name, "--configurator"), ("installer", name, "--configurator")]
+    for role in ("authenticator", "installer"):
+        if values.get(role):
+            requests.insert(0, (role, values[role], f"--{role}"))
+    chosen: dict[str, tuple[str, str]] = {}
+    for role, name, flag in requests:
+        if role in chosen and chosen[role][0] != name:
+            prev_name, prev_flag = chosen[role]
+            raise ConfigurationError(
+                f"Too many flags setting the {role}: {prev_flag} asks for {prev_name!r}, "
+                f"{flag} asks for {name!r}"
+            )
+        chosen.setdefault(role, (name, flag))
+    for role, (name, _flag) in chosen.items():
+        values[role] = name
+
+
+def _merge_webroot(values: dict[str, Any]) -> None:
+    """Domains named only in --webroot-map are added; -w fills unmapped domains."""
+    ordered: dict[str, str] = dict(values.get("webroot_map_ordered", {}))
+    for key, path in (values.get("webroot_map") or {}).items():
+        for name in key.split(","):
+            name = name.strip().lower()
+            if name:
+                ordered[name] = path
+                if name not in values["domains"]:
+                    values["domains"].append(name)
+    if values.get("webroot_path"):
+        last = values["webroot_path"][-1]
+        for name in values["domains"]:
+            ordered.setdefault(name, last)
+    values["webroot_map"] = ordered
+
+
+def build_config(
+    verb: str,
+    layers: list[tuple[dict[str, Any], dict[str, str]]],
+    manifests: Mapping[str, Manifest],
+    shortcuts: list[str],
+    config_files: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge ``layers`` (lowest first: values and their sources) into a Config.
+
+    Every layer's keys count as explicitly set; defaults are not a layer.
+    Derived values (staging server, quiet => non-interactive, webroot map)
+    are computed here so every command sees the same decisions.
+    """
+    env = os.environ if env is None else env
+    specs = _plugin_specs(manifests)
+    values: dict[str, Any] = {dest: default_of(dest) for dest in _KERNEL_TYPES}
+    for dest, spec in specs.items():
+        if dest not in _KERNEL_TYPES:
+            values[dest] = spec.default
+    sources: dict[str, str] = {}
+    explicit: set[str] = set()
+    for layer_values, layer_sources in layers:
+        for dest, value in layer_values.items():
+            values[dest] = value
+            if dest != "webroot_map_ordered":
+                explicit.add(dest)
+                sources[dest] = layer_sources.get(dest, SOURCE_CLI)
+    if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
+        values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
+        sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
+    _resolve(verb, values, sources, explicit, manifests, shortcuts)
+    kernel = {k: v for k, v in values.items() if k in _FIELD_NAMES and k != "verb"}
+    plugin_values = {k: v for k, v in values.items() if k in specs and k not in _FIELD_NAMES}
+    return Config(
+        verb=verb,
+        **kernel,
+        plugin_values=plugin_values,
+        explicit=frozenset(explicit),
+        sources=sources,
+        config_files=config_files,
+        manifests=dict(manifests),
+    )
+
+
+def _resolve(
+    verb: str,
+    values: dict[str, Any],
+    sources: dict[str, str],
+    explicit: set[str],
+    manifests: Mapping[str, Manifest],
+    shortcuts: list[str],
+) -> None:
+    """Derived values and cross-flag checks, each failing with one clear line."""
+    values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()])
+    values["pref_challs"] = normalize_challenges(values["pref_challs"])
+    _merge_webroot(values)
+    values.pop("webroot_map_ordered", None)
+    _select_plugins(values, shortcuts, manifests)
+    if values["quiet"]:
+        values["noninteractive_mode"] = True
+    if values["force_interactive"] and values["noninteractive_mode"]:
+        raise ConfigurationError(
+            "Using --force-interactive and --non-interactive (or --quiet) together is nonsensical"
+        )
+    if values["force_interactive"] and verb == "renew":
+        raise ConfigurationError("--force-interactive cannot be used with the renew subcommand")
+    server_explicit = "server" in explicit
+    if values["staging"] or values["dry_run"]:
+        if server_explicit and values["staging"] and values["server"] not in (LE_STAGING, LE_PRODUCTION):
+            raise ConfigurationError(
+                f"--server value {values['server']!r} conflicts with --staging; use one of them"
+            )
+        if not server_explicit or values["server"] == LE_PRODUCTION:
+            values["server"] = LE_STAGING
+            sources["server"] = "--staging" if values["staging"] else "--dry-run"
+    if values["dry_run"] and verb not in ("certonly", "renew", "run"):
+        raise ConfigurationError("--dry-run can only be used with the certonly and renew subcommands")
+    if values["csr"] and verb not in ("certonly",):
+        raise ConfigurationError("--csr only works with the certonly subcommand")
+    if values["csr"] and values["allow_subset_of_names"]:
+        raise ConfigurationError("--allow-subset-of-names cannot be used with --csr")
+    if "rsa_key_size" in explicit and "key_type" not in explicit:
+        values["key_type"] = "rsa"
+        sources["key_type"] = "--rsa-key-size"
+        explicit.add("key_type")
+    if bool(values["eab_kid"]) != bool(values["eab_hmac_key"]):
+        raise ConfigurationError("--eab-kid and --eab-hmac-key must be given together")
+    for dest in ("http01_port", "https_port"):
+        if not 0 < values[dest] < 65536:
+            raise ConfigurationError(f"--{dest.replace('01', '-01').replace('_', '-')} must be a port between 1 and 65535")
+    if values["max_log_backups"] < 0:
+        raise ConfigurationError("--max-log-backups must be 0 or more")
+    if values["rsa_key_size"] < 2048 and values["key_type"] == "rsa":
+        raise ConfigurationError("--rsa-key-size must be at least 2048")
+    if values["plugin_user"] is not None and not values["plugin_user"].split(":")[0]:
+        raise ConfigurationError("--plugin-user expects USER or USER:GROUP")
+    for dest in ("config_dir", "work_dir", "logs_dir"):
+        values[dest] = os.path.abspath(os.path.expanduser(values[dest]))
+    for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle"):
+        if values[dest]:
+            values[dest] = os.path.abspath(os.path.expanduser(values[dest]))
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def kernel_value_type(dest: str) -> str:
+    """Conversion type of a kernel dest (for cli.ini and renewal confs)."""
+    return value_type(dest)

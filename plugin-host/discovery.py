@@ -1,0 +1,187 @@
+"""Finding plugin manifests on this machine.
+
+Discovery runs for every ``--help`` and ``certkernel plugins``, so it reads
+TOML files and nothing else: no plugin code is imported, and Python entry
+points are found by reading ``entry_points.txt`` files directly instead of
+loading ``importlib.metadata`` (which costs ~50 ms here).
+
+Search order (the first manifest with a given name wins, later duplicates are
+reported with a warning, so a stray folder can never shadow a built-in):
+built-ins, the ``certkernel.plugins`` entry-point group, directories from
+``CERTKERNEL_PLUGIN_PATH`` and ``extra_dirs``, ``/usr/lib/certkernel/plugins``,
+``/etc/certkernel/plugins``, ``$XDG_DATA_HOME/certkernel/plugins``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from certkernel.errors import ConfigurationError
+from certkernel.plugin_host.manifest import Manifest, load_manifest
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "certkernel.plugins"
+PATH_ENV = "CERTKERNEL_PLUGIN_PATH"
+SYSTEM_DIRS = (Path("/usr/lib/certkernel/plugins"), Path("/etc/certkernel/plugins"))
+
+
+@dataclass
+class Discovery:
+    """What discovery found: usable manifests, and the broken ones with why."""
+
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, Path, Path]] = field(default_factory=list)
+
+
+def _builtin_root() -> Path:
+    """The folder of the certkernel.plugins package, without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("certkernel.plugins")
+    if spec is None or not spec.submodule_search_locations:
+        return Path(__file__).resolve().parent.parent / "plugins"
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _manifests_under(root: Path, depth: int = 1) -> list[Path]:
+    """``root/*/plugin.toml`` (and ``root/*/*/plugin.toml`` when depth is 2), sorted."""
+    found: list[Path] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith((".", "_")) or not entry.is_dir():
+            continue
+        candidate = Path(entry.path) / "plugin.toml"
+        if candidate.is_file():
+            found.append(candidate)
+        if depth > 1:
+            found.extend(_manifests_under(Path(entry.path), depth - 1))
+    return found
+
+
+def _entry_point_lines(text: str) -> Iterator[str]:
+    """The values of the ``[certkernel.plugins]`` section of an entry_points.txt."""
+    in_group = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_group = stripped == f"[{ENTRY_POINT_GROUP}]"
+            continue
+        if in_group and "=" in stripped and not stripped.startswith(("#", ";")):
+            yield stripped.split("=", 1)[1].strip()
+
+
+def _resolve_entry_point(value: str, dist_dir: Path) -> Path | None:
+    """An entry point value is a folder, a manifest path, or a package name."""
+    candidate = Path(value)
+    if not candidate.is_absolute() and ("/" in value or value.endswith(".toml")):
+        candidate = dist_dir.parent / value
+    if candidate.exists():
+        return candidate / "plugin.toml" if candidate.is_dir() else candidate
+    import importlib.util
+
+    module = value.split(":", 1)[0].strip()
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "plugin.toml"
+    if spec.origin:
+        return Path(spec.origin).parent / "plugin.toml"
+    return None
+
+
+def _entry_point_manifests() -> Iterator[tuple[Path | None, str]]:
+    """(manifest path or None, description) for each entry point in our group."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            ep_file = Path(entry or ".", name, "entry_points.txt")
+            try:
+                text = ep_file.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if ENTRY_POINT_GROUP not in text:
+                continue
+            for value in _entry_point_lines(text):
+                yield _resolve_entry_point(value, ep_file.parent), f"entry point {value!r} in {ep_file}"
+
+
+def _user_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME", "~"), ".local", "share")
+    return Path(os.path.expanduser(base)) / "certkernel" / "plugins"
+
+
+def candidate_files(
+    extra_dirs: Iterable[str | Path] = (), env: Mapping[str, str] | None = None
+) -> Iterator[tuple[Path, str]]:
+    """Every manifest file to try, in priority order, with its origin label."""
+    env = os.environ if env is None else env
+    for path in _manifests_under(_builtin_root(), depth=2):
+        yield path, "builtin"
+    for ep_path, label in _entry_point_manifests():
+        if ep_path is not None:
+            yield ep_path, label
+    dirs: list[Path] = [Path(d) for d in env.get(PATH_ENV, "").split(os.pathsep) if d]
+    dirs.extend(Path(d) for d in extra_dirs)
+    for directory in dirs:
+        if (directory / "plugin.toml").is_file():
+            yield directory / "plugin.toml", str(directory)
+        for path in _manifests_under(directory):
+            yield path, str(directory)
+    for directory in (*SYSTEM_DIRS, _user_dir(env)):
+        for path in _manifests_under(directory):
+            yield path, str(directory)
+
+
+def discover_all(
+    extra_dirs: Iterable[str | Path] = (), env: Mapping[str, str] | None = None
+) -> Discovery:
+    """Find every manifest; keep broken ones as problems instead of failing."""
+    result = Discovery()
+    seen_files: set[Path] = set()
+    for path, origin in candidate_files(extra_dirs, env):
+        resolved = path.resolve()
+        if resolved in seen_files:
+            continue
+        seen_files.add(resolved)
+        try:
+            manifest = load_manifest(resolved, origin)
+        except ConfigurationError as exc:
+            result.problems.append((resolved, str(exc)))
+            continue
+        first = result.manifests.get(manifest.name)
+        if first is not None:
+            result.duplicates.append((manifest.name, first.manifest_file, resolved))
+            continue
+        result.manifests[manifest.name] = manifest
+    return result
+
+
+def discover(
+    extra_dirs: Iterable[str | Path] = (), env: Mapping[str, str] | None = None
+) -> dict[str, Manifest]:
+    """Name -> Manifest for every usable plugin; problems become warnings."""
+    result = discover_all(extra_dirs, env)
+    for path, message in result.problems:
+        logger.warning("ignoring plugin: %s", message if str(path) in message else f"{path}: {message}")
+    for name, first, dup in result.duplicates:
+        logger.warning("plugin %r at %s ignored: %s already provides it", name, dup, first)
+    return result.manifests

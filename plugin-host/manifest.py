@@ -1,0 +1,312 @@
+"""Plugin manifests (``plugin.toml``, PROTOCOL.md section 8).
+
+The kernel learns everything it needs about a plugin before starting it from
+this small TOML file: its name, roles, the command that starts it and its
+typed options.  ``--help``, flag parsing and ``certkernel plugins`` run on
+manifests alone, so this module imports only the standard library and
+reports every mistake as one ConfigurationError naming the manifest file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certkernel.errors import ConfigurationError
+
+OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file"})
+ROLES = frozenset({"authenticator", "installer"})
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One typed option a plugin accepts, as declared in its manifest.
+
+    ``plugin`` is kept on the option so that ``flag`` and ``dest`` can be
+    derived without the manifest: they must match Certbot's spelling
+    (``--webroot-path`` / ``webroot_path``) so old renewal confs keep working.
+    """
+
+    plugin: str
+    name: str
+    type: str = "str"
+    help: str = ""
+    default: Any = None
+    short: str = ""
+    secret: bool = False
+    repeatable: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The long command-line flag, ``--<plugin>-<option>``."""
+        return f"--{self.plugin}-{self.name}"
+
+    @property
+    def dest(self) -> str:
+        """The renewal-conf key and Config key, ``<plugin>_<option>``."""
+        return f"{self.plugin}_{self.name}".replace("-", "_")
+
+    def convert(self, text: str, origin: str = "") -> Any:
+        """Turn a string (from cli.ini, a renewal conf or argv) into this option's type."""
+        return convert_value(self.type, text, what=self.flag, origin=origin)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything the kernel knows about a plugin without running it."""
+
+    name: str
+    description: str
+    version: str
+    roles: tuple[str, ...]
+    challenges: tuple[str, ...]
+    command: tuple[str, ...]
+    protocol_versions: tuple[int, ...]
+    env: tuple[str, ...]
+    options: tuple[OptionSpec, ...]
+    needs: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
+    path: Path = Path(".")
+    origin: str = "builtin"
+
+    @property
+    def manifest_file(self) -> Path:
+        """The plugin.toml this manifest was read from."""
+        return self.path / "plugin.toml"
+
+    @property
+    def is_authenticator(self) -> bool:
+        return "authenticator" in self.roles
+
+    @property
+    def is_installer(self) -> bool:
+        return "installer" in self.roles
+
+    def option(self, name: str) -> OptionSpec | None:
+        """The option called ``name`` (without the plugin prefix), if any."""
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+    def argv(self, python: str | None = None) -> list[str]:
+        """The command to start the plugin, placeholders resolved.
+
+        ``{python}`` is the kernel's interpreter so built-in plugins run in
+        the same virtualenv; ``{dir}`` is the manifest folder so a plugin
+        shipped as a folder can name its own executable.
+        """
+        py = python or sys.executable
+        return [
+            part.replace("{python}", py).replace("{dir}", str(self.path)) for part in self.command
+        ]
+
+
+def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -> Any:
+    """Convert ``text`` to the declared ``kind``; ConfigurationError on mismatch.
+
+    Lists accept Certbot's renewal-conf spelling (``a, b,``) as well as a
+    JSON array; maps are JSON objects (``webroot-map = {...}`` on one line).
+    """
+    where = f" ({origin})" if origin else ""
+    raw = text.strip()
+    if kind in ("str", "path", "secret-file"):
+        return raw
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{what} expects an integer, got {raw!r}{where}") from None
+    if kind == "bool":
+        low = raw.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigurationError(f"{what} expects true or false, got {raw!r}{where}")
+    if kind == "list":
+        if raw.startswith("["):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"{what}: bad JSON list {raw!r}: {exc.msg}{where}") from None
+            if not isinstance(value, list):
+                raise ConfigurationError(f"{what} expects a list{where}")
+            return [str(v) for v in value]
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if kind == "map":
+        try:
+            value = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"{what} expects a JSON object on one line, got {raw!r}: {exc.msg}{where}"
+            ) from None
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{what} expects a JSON object{where}")
+        return {str(k): str(v) for k, v in value.items()}
+    raise ConfigurationError(f"{what}: unknown option type {kind!r}{where}")
+
+
+def _check_default(kind: str, value: Any) -> bool:
+    """Whether a TOML default fits the declared option type."""
+    if value is None:
+        return True
+    if kind in ("str", "path", "secret-file"):
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "map":
+        return isinstance(value, dict)
+    return False
+
+
+class _Reader:
+    """Typed access to one TOML table with errors that name the file."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any], context: str = "") -> None:
+        self.path = path
+        self.data = data
+        self.context = context
+
+    def fail(self, message: str) -> ConfigurationError:
+        return ConfigurationError(f"plugin manifest {self.path}: {self.context}{message}")
+
+    def str(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(f"missing required key {key!r}")
+        if not isinstance(value, str):
+            raise self.fail(f"{key!r} must be a string")
+        return value
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key!r} must be true or false")
+        return value
+
+    def str_list(self, key: str, required: bool = False) -> tuple[str, ...]:
+        if key not in self.data:
+            if required:
+                raise self.fail(f"missing required key {key!r}")
+            return ()
+        value = self.data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{key!r} must be a list of strings")
+        return tuple(value)
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"[{key}] must be a table")
+        return dict(value)
+
+
+def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"plugin manifest {path}: [[options]] #{index + 1} must be a table")
+    r = _Reader(path, data, f"option #{index + 1}: ")
+    name = r.str("name")
+    r.context = f"option {name!r}: "
+    if not _NAME_RE.match(name):
+        raise r.fail("name must be lowercase letters, digits and dashes")
+    kind = r.str("type", "str")
+    if kind not in OPTION_TYPES:
+        raise r.fail(f"type {kind!r} is not one of {', '.join(sorted(OPTION_TYPES))}")
+    default = data.get("default")
+    if not _check_default(kind, default):
+        raise r.fail(f"default {default!r} does not fit type {kind!r}")
+    short = r.str("short", "")
+    if short and not re.match(r"^-[A-Za-z]$", short):
+        raise r.fail(f"short flag {short!r} must look like -x")
+    return OptionSpec(
+        plugin=plugin,
+        name=name,
+        type=kind,
+        help=r.str("help", ""),
+        default=default,
+        short=short,
+        secret=r.bool("secret", kind == "secret-file"),
+        repeatable=r.bool("repeatable", kind == "list"),
+    )
+
+
+def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin") -> Manifest:
+    """Build a Manifest from already-decoded TOML ``data`` read from ``path``."""
+    r = _Reader(path, data)
+    name = r.str("name")
+    if not _NAME_RE.match(name):
+        raise r.fail(f"name {name!r} must be lowercase letters, digits and dashes")
+    roles = r.str_list("roles", required=True)
+    if not roles or any(role not in ROLES for role in roles):
+        raise r.fail(f"roles must be a non-empty list of {sorted(ROLES)}")
+    command = r.str_list("command", required=True)
+    if not command:
+        raise r.fail("command must not be empty")
+    versions = data.get("protocol_versions", [1])
+    if (
+        not isinstance(versions, list)
+        or not versions
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in versions)
+    ):
+        raise r.fail("protocol_versions must be a non-empty list of integers")
+    raw_options = data.get("options", [])
+    if not isinstance(raw_options, list):
+        raise r.fail("options must be an array of tables ([[options]])")
+    options = tuple(_parse_option(path, name, i, o) for i, o in enumerate(raw_options))
+    seen: set[str] = set()
+    for opt in options:
+        if opt.name in seen:
+            raise r.fail(f"option {opt.name!r} is declared twice")
+        seen.add(opt.name)
+    timeouts = r.table("timeouts")
+    for key, value in timeouts.items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise r.fail(f"timeouts.{key} must be a positive number of seconds")
+    return Manifest(
+        name=name,
+        description=r.str("description", ""),
+        version=r.str("version", "0"),
+        roles=roles,
+        challenges=r.str_list("challenges"),
+        command=command,
+        protocol_versions=tuple(versions),
+        env=r.str_list("env"),
+        options=options,
+        needs=r.table("needs"),
+        sandbox=r.table("sandbox"),
+        timeouts={k: float(v) for k, v in timeouts.items()},
+        path=path.parent,
+        origin=origin,
+    )
+
+
+def load_manifest(path: str | Path, origin: str = "builtin") -> Manifest:
+    """Read and check one ``plugin.toml`` (or the one inside a folder)."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / "plugin.toml"
+    try:
+        with open(file, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError(f"plugin manifest {file}: file not found") from None
+    except OSError as exc:
+        raise ConfigurationError(f"plugin manifest {file}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"plugin manifest {file}: invalid TOML: {exc}") from None
+    return parse_manifest(data, file.resolve(), origin)
