@@ -215,7 +215,7 @@ class AcmeSession:
         body = regr.body
         status = getattr(body, "status", None)
         return AccountInfo(uri=regr.uri, contacts=tuple(body.contact or ()),
-                           status=str(status) if status is not None else None,
+                           status=str(getattr(status, "name", status)) if status is not None else None,
                            terms_of_service=regr.terms_of_service)
 
     def query_account(self) -> AccountInfo:

@@ -1,0 +1,115 @@
+"""Test-side authenticators and key/CSR helpers for the ACME engine tests.
+
+The authenticators are real: dns-01 records go into pebble-challtestsrv's DNS
+(which Pebble queries) and http-01 responses are served by a real HTTP server
+on the port Pebble validates. They record every call so tests can check that
+perform/cleanup ran exactly as promised.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from certkernel.protocol.messages import Challenge
+from tests.infra.pebble import Pebble
+
+
+def make_key_and_csr(names: list[str]) -> tuple[bytes, bytes]:
+    """(key_pem, csr_pem) for ``names`` with an ECDSA P-256 key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return key_pem, csr.public_bytes(serialization.Encoding.PEM)
+
+
+class DnsAuthenticator:
+    """dns-01 through challtestsrv; ``wrong`` names get a wrong TXT value."""
+
+    def __init__(self, pebble: Pebble, wrong: frozenset[str] = frozenset(),
+                 fail_perform: bool = False) -> None:
+        self.pebble = pebble
+        self.wrong = wrong
+        self.fail_perform = fail_perform
+        self.performed: list[list[Challenge]] = []
+        self.cleaned: list[list[Challenge]] = []
+
+    def get_chall_pref(self, domain: str) -> list[str]:
+        return ["dns-01"]
+
+    def perform(self, challenges: list[Challenge]) -> None:
+        self.performed.append(list(challenges))
+        if self.fail_perform:
+            raise RuntimeError("perform failed on purpose")
+        for chall in challenges:
+            value = "wrong-value" if chall.identifier in self.wrong else chall.validation
+            self.pebble.set_txt(chall.validation_domain_name, value)
+
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        self.cleaned.append(list(challenges))
+        for chall in challenges:
+            self.pebble.clear_txt(chall.validation_domain_name)
+
+
+class HttpAuthenticator:
+    """http-01 served by a real HTTP server (see :func:`http01_server`)."""
+
+    def __init__(self, responses: dict[str, str]) -> None:
+        self.responses = responses
+        self.performed: list[list[Challenge]] = []
+        self.cleaned: list[list[Challenge]] = []
+
+    def get_chall_pref(self, domain: str) -> list[str]:
+        return ["http-01", "dns-01"]
+
+    def perform(self, challenges: list[Challenge]) -> None:
+        self.performed.append(list(challenges))
+        for chall in challenges:
+            self.responses[chall.uri_path] = chall.validation
+
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        self.cleaned.append(list(challenges))
+        for chall in challenges:
+            self.responses.pop(chall.uri_path, None)
+
+
+@contextmanager
+def http01_server(port: int) -> Iterator[dict[str, str]]:
+    """Serve path -> body from a dict on 127.0.0.1:port until the block ends."""
+    responses: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+            body = responses.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            if body is not None:
+                self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield responses
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
