@@ -129,6 +129,8 @@ class Config:
     explicit: frozenset[str] = frozenset()
     sources: Mapping[str, str] = field(default_factory=dict)
     config_files: tuple[str, ...] = ()
+    # manifests that failed to load, as one-line messages (``certkernel plugins`` shows them)
+    plugin_problems: tuple[str, ...] = ()
     manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
 
     # -- provenance ---------------------------------------------------------

@@ -14,7 +14,6 @@ contents read for DNS plugins).
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
 import sys

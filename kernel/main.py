@@ -9,6 +9,7 @@ unexpected points the user to the log file.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -21,6 +22,7 @@ from certkernel.errors import Error
 
 if TYPE_CHECKING:
     from certkernel.config import Config
+    from certkernel.plugin_host.discovery import Discovery
 
 logger = logging.getLogger("certkernel.main")
 
@@ -52,7 +54,9 @@ def _print_error(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_config(config: Config) -> int:
+def run_config(
+    config: Config, found: Discovery | None = None, argv: Sequence[str] = ()
+) -> int:
     """Run one command with logging set up; map every outcome to an exit code."""
     from certkernel.log import setup_logging
 
@@ -64,6 +68,11 @@ def run_config(config: Config) -> int:
             if config.verb not in _OPTIONAL_LOG_VERBS:
                 raise
             log_setup = setup_logging(config, log_to_file=False)
+        logger.debug("Arguments: %r", list(argv))
+        if found is not None and config.verb != "plugins":
+            from certkernel.plugin_host.discovery import report
+
+            report(found)
         command = _load_command(config.verb)
         if command is None:
             _print_error(f"The {config.verb!r} subcommand is not implemented yet in certkernel.")
@@ -99,13 +108,13 @@ def run_config(config: Config) -> int:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run certkernel with ``argv`` (without the program name); return the exit code."""
     from certkernel.cli import HelpRequest, UsageError, parse
-    from certkernel.plugin_host.discovery import discover
+    from certkernel.plugin_host.discovery import discover_all
 
     argv = sys.argv[1:] if argv is None else list(argv)
     env = os.environ if env is None else env
     try:
-        manifests = discover(env=env)
-        parsed = parse(argv, manifests, env)
+        found = discover_all(env=env)
+        parsed = parse(argv, found.manifests, env)
     except UsageError as exc:
         _print_error(f"certkernel: error: {exc}")
         return EXIT_USAGE
@@ -120,7 +129,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if isinstance(parsed, HelpRequest):
         sys.stdout.write(parsed.text.rstrip("\n") + "\n")
         return EXIT_OK
-    return run_config(parsed)
+    parsed = dataclasses.replace(parsed, plugin_problems=tuple(m for _p, m in found.problems))
+    return run_config(parsed, found, argv)
 
 
 def entry() -> None:

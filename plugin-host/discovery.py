@@ -180,8 +180,13 @@ def discover(
 ) -> dict[str, Manifest]:
     """Name -> Manifest for every usable plugin; problems become warnings."""
     result = discover_all(extra_dirs, env)
+    report(result)
+    return result.manifests
+
+
+def report(result: Discovery) -> None:
+    """Log a warning for each broken or shadowed manifest."""
     for path, message in result.problems:
         logger.warning("ignoring plugin: %s", message if str(path) in message else f"{path}: {message}")
     for name, first, dup in result.duplicates:
         logger.warning("plugin %r at %s ignored: %s already provides it", name, dup, first)
-    return result.manifests

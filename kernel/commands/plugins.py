@@ -99,7 +99,6 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
 def run(config: Config) -> int:
     """Print the plugin list in Certbot's style."""
     from certkernel.display import Display
-    from certkernel.plugin_host.discovery import discover_all
 
     display = Display.from_config(config)
     blocks: list[str] = []
@@ -112,10 +111,10 @@ def run(config: Config) -> int:
                 continue
             lines += extra
         blocks.append("\n".join(lines))
-    problems = discover_all().problems
+    problems = config.plugin_problems
     body = "\n\n".join(blocks) if blocks else "No plugins found."
     display.notification(f"{RULE}\n{body}\n{RULE}", wrap=False, force=True)
     if problems:
-        text = "\n".join(f"* {message}" for _path, message in problems)
+        text = "\n".join(f"* {message}" for message in problems)
         display.notification(f"Plugins with broken manifests (ignored):\n{text}", wrap=False, force=True)
     return 0
