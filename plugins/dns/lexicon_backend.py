@@ -100,7 +100,7 @@ class LexiconBackend:
         provider = module.Provider(config)
         api_url = self.creds.get("api_url")
         if api_url:
-            setattr(provider, self.spec.endpoint_attr, api_url.rstrip("/"))
+            setattr(provider, self.spec.endpoint_attr, api_url)  # exact: some append "path", some "/path"
         provider.authenticate()
         return provider
 
