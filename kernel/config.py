@@ -314,7 +314,7 @@ def build_config(
     if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
         values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
         sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
-    _resolve(verb, values, sources, explicit, manifests, shortcuts)
+    _resolve(verb, values, sources, explicit, manifests, shortcuts, env)
     kernel = {k: v for k, v in values.items() if k in _FIELD_NAMES and k != "verb"}
     plugin_values = {k: v for k, v in values.items() if k in specs and k not in _FIELD_NAMES}
     return Config(
@@ -335,6 +335,7 @@ def _resolve(
     explicit: set[str],
     manifests: Mapping[str, Manifest],
     shortcuts: list[str],
+    env: Mapping[str, str],
 ) -> None:
     """Derived values and cross-flag checks, each failing with one clear line."""
     values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()])
@@ -381,10 +382,18 @@ def _resolve(
     if values["plugin_user"] is not None and not values["plugin_user"].split(":")[0]:
         raise ConfigurationError("--plugin-user expects USER or USER:GROUP")
     for dest in ("config_dir", "work_dir", "logs_dir"):
-        values[dest] = os.path.abspath(os.path.expanduser(values[dest]))
+        values[dest] = _expand(values[dest], env)
     for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle"):
         if values[dest]:
-            values[dest] = os.path.abspath(os.path.expanduser(values[dest]))
+            values[dest] = _expand(values[dest], env)
+
+
+def _expand(path: str, env: Mapping[str, str]) -> str:
+    """``~`` from the run's environment (not this process's), then absolute."""
+    home = env.get("HOME")
+    if home and (path == "~" or path.startswith("~/")):
+        path = home + path[1:]
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def _dedupe(items: list[str]) -> list[str]:
