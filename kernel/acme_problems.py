@@ -14,7 +14,8 @@ from typing import Any
 
 ERROR_PREFIX = "urn:ietf:params:acme:error:"
 
-HINTS: dict[str, str] = {
+# Hints for problems met while the CA validates a challenge.
+VALIDATION_HINTS: dict[str, str] = {
     "dns": "the CA could not resolve the name; check that its DNS records "
            "(A/AAAA, or the _acme-challenge TXT for dns-01) exist and have propagated",
     "connection": "the CA could not connect to your server; check that the name points "
@@ -25,6 +26,13 @@ HINTS: dict[str, str] = {
                     "TXT record holds the value given (dns-01), and nothing else answers",
     "incorrectResponse": "the CA saw a different response than expected; check what the "
                          "name serves for the challenge",
+    "tls": "the TLS handshake with your server failed during validation",
+}
+
+# Hints for problems answered to any other request (accounts, orders, revocation).
+HINTS: dict[str, str] = {
+    "unauthorized": "the CA refused this request for this account or key "
+                    "(check EAB credentials, the account's status, or the key used)",
     "rateLimited": "the CA's rate limit was hit; wait before retrying and use --dry-run "
                    "or --staging while testing",
     "badCSR": "the CA rejected the CSR; check the key type and size and the requested names",
@@ -35,7 +43,7 @@ HINTS: dict[str, str] = {
     "accountDoesNotExist": "the CA does not know this account; register again",
     "unsupportedIdentifier": "the CA does not issue for this kind of identifier",
     "badSignatureAlgorithm": "the CA does not accept this key type; try --key-type rsa",
-    "tls": "the TLS handshake with your server failed during validation",
+    "alreadyRevoked": "the certificate was already revoked; nothing more to do",
 }
 
 
@@ -56,8 +64,14 @@ def _one(problem: Any) -> str:
     return f"{typ}: {text}"
 
 
-def describe_problem(problem: Any, identifier: str | None = None) -> str:
-    """``type: detail [; name: subtype: subdetail ...] (hint: ...)`` on one line."""
+def describe_problem(problem: Any, identifier: str | None = None,
+                     validation: bool = False) -> str:
+    """``type: detail [; name: subtype: subdetail ...] (hint: ...)`` on one line.
+
+    ``validation`` selects the hints for a failed challenge (where, say,
+    ``unauthorized`` means the served response was wrong).
+    """
+    table = {**HINTS, **VALIDATION_HINTS} if validation else HINTS
     parts = [f"{identifier}: {_one(problem)}" if identifier else _one(problem)]
     codes = [_code(problem)]
     for sub in getattr(problem, "subproblems", None) or ():
@@ -66,7 +80,7 @@ def describe_problem(problem: Any, identifier: str | None = None) -> str:
         codes.append(_code(sub))
     hints = []
     for code in codes:
-        hint = HINTS.get(code or "")
+        hint = table.get(code or "")
         if hint and hint not in hints:
             hints.append(hint)
     text = "; ".join(parts)
@@ -83,7 +97,8 @@ def describe_failed_authorization(authzr: Any) -> str:
         name = "*." + name
     for challb in body.challenges:
         if challb.error is not None:
-            return describe_problem(challb.error, identifier=f"{name} ({challb.chall.typ})")
+            return describe_problem(challb.error, identifier=f"{name} ({challb.chall.typ})",
+                                    validation=True)
     return f"{name}: authorization is {body.status} without a reported error"
 
 

@@ -155,6 +155,8 @@ class AcmeSession:
         except requests.exceptions.RequestException as exc:
             raise kind(f"Could not {action}: cannot reach {self.settings.server} "
                        f"({type(exc).__name__}: {exc})") from exc
+        except acme_errors.ClientError as exc:
+            raise kind(f"Could not {action}: {_client_error_text(exc)}") from exc
         except (acme_errors.Error, ValueError) as exc:
             raise kind(f"Could not {action}: {exc}") from exc
 
@@ -364,6 +366,19 @@ class AcmeSession:
         return cls(settings, jose.JWK.load(private.private_bytes(  # type: ignore[union-attr]
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())), sleep=sleep)
+
+
+def _client_error_text(exc: Exception) -> str:
+    """A non-problem HTTP answer, e.g. a 404 from a URL that is no ACME directory."""
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, tuple) and first:
+        first = first[0]
+    status = getattr(first, "status_code", None)
+    if status is not None:
+        url = getattr(first, "url", "?")
+        return (f"HTTP {status} from {url}, not an ACME answer "
+                "(check the --server URL)")
+    return str(exc) or type(exc).__name__
 
 
 def select_chain(fullchains: Sequence[str], preferred_issuer: str | None) -> str:
