@@ -89,24 +89,27 @@ def _check_values(obj: Any) -> str | None:
     """Return why ``obj`` breaks the value rules, or None.
 
     Iterative, because the unpacker allows nesting deeper than Python's
-    recursion limit.
+    recursion limit. Exact ``type() is`` checks keep it cheap on the hot path.
     """
     stack = [obj]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
+        item = pop()
+        if type(item) is dict:
             for key, value in item.items():
-                if not isinstance(key, str):
+                if type(key) is not str:
                     return f"map key {key!r} is not a string"
-                if isinstance(value, (dict, list)):
-                    stack.append(value)
-                elif isinstance(value, msgpack.Timestamp):
+                kind = type(value)
+                if kind is dict or kind is list:
+                    push(value)
+                elif kind is msgpack.Timestamp:
                     return "extension type -1 (timestamp) is not allowed"
-        elif isinstance(item, list):
+        else:
             for value in item:
-                if isinstance(value, (dict, list)):
-                    stack.append(value)
-                elif isinstance(value, msgpack.Timestamp):
+                kind = type(value)
+                if kind is dict or kind is list:
+                    push(value)
+                elif kind is msgpack.Timestamp:
                     return "extension type -1 (timestamp) is not allowed"
     return None
 
