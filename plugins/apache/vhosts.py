@@ -142,7 +142,7 @@ def _sections(node: Node, lname: str) -> list[Node]:
     for child in node.children:
         if child.is_section and child.lname == lname:
             found.append(child)
-        elif child.is_section:
+        elif child.is_section and child.lname != "macro":
             found.extend(_sections(child, lname))
     return found
 
