@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from certkernel.errors import MisconfigurationError
 from certkernel.plugins.nginx.nodes import Block, decode, new_directive, walk
 from certkernel.plugins.nginx.parser import NginxConfig, parse_file, parse_text

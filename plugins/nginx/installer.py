@@ -1,0 +1,258 @@
+"""Putting a certificate into nginx's configuration, and the enhancements.
+
+Edits happen on the parsed tree in memory; :meth:`NginxEditor.save`
+registers every changed or new file with the kernel's checkpoints *before*
+writing it, writes atomically, runs ``nginx -t`` and, when nginx refuses the
+result, puts the previous bytes back at once and reports nginx's error —
+the running server never sees a broken configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from certkernel.errors import (
+    MisconfigurationError,
+    NotSupportedError,
+    PluginEnhancementAlreadyPresent,
+)
+
+from . import edits
+from .control import NginxCtl
+from .nodes import Block, ConfigFile, Directive
+from .parser import NginxConfig
+from .selection import ServerBlock, choose_for_install, nginx_lookup, server_blocks
+
+ENHANCEMENTS = ["redirect", "ensure-http-header", "staple-ocsp", "uir", "hsts"]
+
+
+class Checkpoints(Protocol):
+    """What the editor needs from the kernel (the SDK's ``self.kernel``)."""
+
+    def checkpoint_add(self, files: list[str], temporary: bool = False) -> None: ...
+    def checkpoint_register_new(self, files: list[str], temporary: bool = False) -> None: ...
+
+
+@dataclass
+class NginxEditor:
+    """One server root: parsed config, pending edits, and how to save them."""
+
+    config: NginxConfig
+    ctl: NginxCtl
+    kernel: Checkpoints
+    https_port: int = 443
+    http_port: int = 80
+    options_path: str = ""
+    dhparam_path: str = ""
+    choose: Callable[[str, list[ServerBlock]], ServerBlock | None] | None = None
+    new_files: dict[str, ConfigFile] = field(default_factory=dict)
+
+    # -- reading ---------------------------------------------------------
+    def servers(self) -> list[ServerBlock]:
+        return server_blocks(self.config)
+
+    def _https_block(self, domain: str) -> ServerBlock:
+        servers = self.servers()
+        found = choose_for_install(servers, domain, self.https_port)
+        if found is not None:
+            return found[0]
+        if self.choose is not None:
+            picked = self.choose(domain, servers)
+            if picked is not None:
+                return picked
+        raise MisconfigurationError(
+            f"No nginx server block has server_name {domain}; add 'server_name {domain};' "
+            "to the server block that should serve it and run again"
+        )
+
+    # -- deploy ----------------------------------------------------------
+    def deploy_cert(self, domain: str, key_path: str, fullchain_path: str) -> ServerBlock:
+        """Make a block serve ``domain`` over TLS with this certificate."""
+        server = self._https_block(domain)
+        if not server.ssl_on_port(self.https_port) and not server.has_ssl:
+            server = self._make_https_block(server)
+        block = server.block
+        edits.set_directive(block, "ssl_certificate", fullchain_path)
+        edits.set_directive(block, "ssl_certificate_key", key_path)
+        names = {c.name for c in block.children}
+        includes = {c.args[0] for c in edits.find(block, "include") if c.args}
+        if self.options_path and self.options_path not in includes and not names & _OPTION_NAMES:
+            edits.insert(block, edits.make(block, "include", self.options_path))
+        if self.dhparam_path and "ssl_dhparam" not in names:
+            edits.insert(block, edits.make(block, "ssl_dhparam", self.dhparam_path))
+        return server
+
+    def _make_https_block(self, plain: ServerBlock) -> ServerBlock:
+        """Copy a port-80-only block into a new TLS block right after it."""
+        clone = edits.clone_server(plain.directive)
+        assert clone.block is not None
+        listens = [i for i, c in enumerate(clone.block.children) if c.name == "listen"]
+        position = listens[0] if listens else 0
+        clone.block.children = [c for c in clone.block.children if c.name != "listen"]
+        new = [edits.make(clone.block, "listen", str(self.https_port), "ssl")]
+        if plain.has_ipv6:
+            new.append(edits.make(clone.block, "listen", f"[::]:{self.https_port}", "ssl"))
+        for offset, directive in enumerate(new):
+            clone.block.children.insert(position + offset, directive)
+        parent = self._parent_of(plain.directive)
+        newline = "\r\n" if "\r\n" in plain.directive.gaps[0] else "\n"
+        indent = plain.directive.gaps[0].rsplit("\n", 1)[-1]
+        clone.gaps[0] = newline + newline + indent
+        parent.children.insert(parent.children.index(plain.directive) + 1, clone)
+        for server in self.servers():
+            if server.directive is clone:
+                return server
+        raise MisconfigurationError("internal: the new HTTPS block was not found after inserting it")
+
+    def _parent_of(self, target: Directive) -> Block:
+        for parsed in list(self.config.files.values()) + list(self.new_files.values()):
+            found = _find_parent(parsed.body, target)
+            if found is not None:
+                return found
+        raise MisconfigurationError(f"{target.where()}: cannot locate this block in its file")
+
+    # -- enhancements ----------------------------------------------------
+    def enhance(self, domain: str, enhancement: str, options: Any = None) -> None:
+        if enhancement == "redirect":
+            self._redirect(domain)
+        elif enhancement in ("hsts", "ensure-http-header"):
+            header = options if isinstance(options, str) and options else "Strict-Transport-Security"
+            if header == "Upgrade-Insecure-Requests":
+                self._header(domain, "Content-Security-Policy", "upgrade-insecure-requests")
+            else:
+                self._header(domain, "Strict-Transport-Security", "max-age=31536000")
+        elif enhancement == "uir":
+            self._header(domain, "Content-Security-Policy", "upgrade-insecure-requests")
+        elif enhancement in ("staple-ocsp", "ocsp-stapling"):
+            self._staple(domain, options)
+        else:
+            raise NotSupportedError(f"nginx does not support the enhancement '{enhancement}'")
+
+    def _tls_block(self, domain: str) -> ServerBlock:
+        server = self._https_block(domain)
+        if not server.has_ssl:
+            raise MisconfigurationError(f"{domain}: no TLS server block yet; install a certificate first")
+        return server
+
+    def _redirect(self, domain: str) -> None:
+        """``return 301 https://...`` in the block serving plain HTTP for ``domain``."""
+        found = nginx_lookup(self.servers(), domain, self.http_port)
+        if found is None:
+            raise PluginEnhancementAlreadyPresent(f"{domain}: nothing listens on port {self.http_port}")
+        server = found[0]
+        block = server.block
+        target = "https://$host" + ("" if self.https_port == 443 else f":{self.https_port}") + "$request_uri"
+        for ret in edits.find(block, "return") + [i for c in edits.find(block, "if") if c.block
+                                                  for i in edits.find(c.block, "return")]:
+            if ret.args[:1] == ["301"] and ret.args[1:2] and ret.args[1].startswith("https://"):
+                raise PluginEnhancementAlreadyPresent(f"{domain}: already redirected at {ret.where()}")
+        if server.has_ssl:
+            # One block serves both: redirect only what arrived over plain HTTP.
+            inner = edits.block_of(block, ("return", "301", target), parent=block)
+            directive = edits.make(block, "if", "($scheme", "!=", "https)", sub=inner)
+        else:
+            directive = edits.make(block, "return", "301", target)
+        directive.gaps[0] = directive.gaps[0] + edits.MARK + directive.gaps[0]
+        edits.insert(block, directive, _after_head(block))
+
+    def _header(self, domain: str, name: str, value: str) -> None:
+        block = self._tls_block(domain).block
+        for existing in edits.find(block, "add_header"):
+            if existing.args and existing.args[0].lower() == name.lower():
+                raise PluginEnhancementAlreadyPresent(f"{domain}: {name} already set at {existing.where()}")
+        edits.insert(block, edits.make(block, "add_header", name, value, "always"))
+
+    def _staple(self, domain: str, options: Any) -> None:
+        block = self._tls_block(domain).block
+        if any(c.args == ["on"] for c in edits.find(block, "ssl_stapling")):
+            raise PluginEnhancementAlreadyPresent(f"{domain}: OCSP stapling already on")
+        edits.set_directive(block, "ssl_stapling", "on")
+        edits.set_directive(block, "ssl_stapling_verify", "on")
+        chain = options if isinstance(options, str) else None
+        if chain:
+            edits.set_directive(block, "ssl_trusted_certificate", chain)
+
+    # -- saving ----------------------------------------------------------
+    def pending(self) -> list[ConfigFile]:
+        changed = [f for f in self.config.files.values() if f.changed]
+        return changed + [f for f in self.new_files.values() if f.path not in self.config.files]
+
+    def save(self, temporary: bool = False) -> list[str]:
+        """Checkpoint, write and test every changed file; revert all of them if nginx says no."""
+        files = self.pending()
+        if not files:
+            return []
+        existing = [f.path for f in files if os.path.exists(f.path)]
+        created = [f.path for f in files if not os.path.exists(f.path)]
+        if existing:
+            self.kernel.checkpoint_add(existing, temporary=temporary)
+        if created:
+            self.kernel.checkpoint_register_new(created, temporary=temporary)
+        for parsed in files:
+            _atomic_write(parsed.path, parsed.dump())
+        try:
+            self.ctl.config_test()
+        except MisconfigurationError as exc:
+            self._put_back(files, created)
+            raise MisconfigurationError(f"{exc}; the change was reverted, nginx keeps its previous configuration") from exc
+        for parsed in files:
+            parsed.original = parsed.dump()
+        return [f.path for f in files]
+
+    def _put_back(self, files: list[ConfigFile], created: list[str]) -> None:
+        for parsed in files:
+            if parsed.path in created:
+                os.unlink(parsed.path)
+            else:
+                _atomic_write(parsed.path, parsed.original)
+        self.reload_tree()
+
+    def reload_tree(self) -> None:
+        """Forget in-memory edits by reading the files again."""
+        self.config = NginxConfig.load(self.config.server_root, self.config.main)
+        self.new_files.clear()
+
+
+_OPTION_NAMES = {"ssl_protocols", "ssl_ciphers", "ssl_session_cache", "ssl_prefer_server_ciphers"}
+_HEAD = {"listen", "server_name"}
+
+
+def _after_head(block: Block) -> int:
+    """Index just after the leading listen/server_name directives."""
+    index = 0
+    for i, child in enumerate(block.children):
+        if child.name in _HEAD:
+            index = i + 1
+    return index
+
+
+def _find_parent(block: Block, target: Directive) -> Block | None:
+    for child in block.children:
+        if child is target:
+            return block
+        if child.block is not None:
+            found = _find_parent(child.block, target)
+            if found is not None:
+                return found
+    return None
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    tmp = f"{path}.certkernel-tmp"
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def new_file(path: str, text: str) -> ConfigFile:
+    """A file we are about to create, empty on disk until saved."""
+    from .parser import parse_text
+
+    return ConfigFile(path=path, body=parse_text(text, path), original=b"")
