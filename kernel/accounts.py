@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,7 +95,8 @@ def new_account_key(key_type: str = "rsa", rsa_key_size: int = 2048,
 
     if key_type == "rsa":
         return jose.JWKRSA(key=rsa.generate_private_key(65537, rsa_key_size))
-    curves = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
+    curves: dict[str, Callable[[], ec.EllipticCurve]] = {
+        "secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
     if key_type != "ecdsa" or curve not in curves:
         raise errors.ValidationError(f"unsupported account key {key_type}/{curve}")
     return jose.JWKEC(key=ec.generate_private_key(curves[curve]()))

@@ -88,8 +88,8 @@ def jws_algorithm(key: jose.JWK) -> Any:
     raise errors.AccountError(f"unsupported account key type: {type(key).__name__}")
 
 
-def _network(settings: SessionSettings, key: jose.JWK, stats: PollStats,
-             sleep: Callable[[float], None]) -> acme_client.ClientNetwork:
+def _network(settings: SessionSettings, key: jose.JWK,
+             stats: PollStats) -> acme_client.ClientNetwork:
     """A ClientNetwork that retries bad nonces up to ``bad_nonce_retries`` times."""
     from acme import client as acme_client
     from acme import messages
@@ -107,7 +107,9 @@ def _network(settings: SessionSettings, key: jose.JWK, stats: PollStats,
                     logger.debug("badNonce from the CA, retrying (%d)", attempt + 1)
             raise AssertionError("unreachable")
 
-    net = _Network(key=key, alg=jws_algorithm(key), verify_ssl=settings.verify,
+    # verify_ssl goes to requests' ``verify``, which also takes a CA bundle path.
+    net = _Network(key=key, alg=jws_algorithm(key),
+                   verify_ssl=settings.verify,  # type: ignore[arg-type]
                    user_agent=settings.user_agent, timeout=int(settings.network_timeout))
     net.session.trust_env = False  # REQUESTS_CA_BUNDLE must not override our choice
     return net
@@ -126,7 +128,7 @@ class AcmeSession:
         self.key = key
         self.stats = PollStats()
         self._sleep = sleep
-        self.net = _network(settings, key, self.stats, sleep)
+        self.net = _network(settings, key, self.stats)
         with self.mapped(errors.CAError, f"fetch the ACME directory {settings.server}"):
             directory = acme_client.ClientV2.get_directory(settings.server, self.net)
         self.client = acme_client.ClientV2(directory, self.net)
