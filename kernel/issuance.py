@@ -137,6 +137,15 @@ class Issuance:
         missing = [n for n in names if n not in authenticators]
         if missing:
             raise errors.ConfigurationError(f"no authenticator for {', '.join(missing)}")
+        for name in names:
+            if name.startswith("*."):
+                prefs = authenticators[name].get_chall_pref(name)
+                usable = [c for c in preferred_challenges if c in prefs] if \
+                    preferred_challenges else prefs
+                if "dns-01" not in usable:
+                    raise errors.ConfigurationError(
+                        f"{name} is a wildcard, which needs dns-01, but its authenticator "
+                        f"(with --preferred-challenges) offers only {', '.join(usable) or 'none'}")
         if allow_subset_of_names and make_csr is None:
             raise errors.ConfigurationError("--allow-subset-of-names needs a CSR factory")
         try:

@@ -9,6 +9,7 @@ perform/cleanup ran exactly as promised.
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,13 +24,20 @@ from tests.infra.pebble import Pebble
 
 
 def make_key_and_csr(names: list[str]) -> tuple[bytes, bytes]:
-    """(key_pem, csr_pem) for ``names`` with an ECDSA P-256 key."""
+    """(key_pem, csr_pem) for ``names`` (DNS names or IP addresses), ECDSA P-256 key."""
     key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                       critical=False)
+        # An IP in the CN would be read as a DNS identifier: leave the subject empty then.
+        .subject_name(x509.Name([] if isinstance(sans[0], x509.IPAddress) else
+                                [x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

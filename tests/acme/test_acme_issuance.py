@@ -68,6 +68,27 @@ def test_http01_through_a_real_http_server(pebble: Pebble, session: AcmeSession)
     assert chall.validation == chall.key_authorization
 
 
+def test_ip_identifier_over_http01(pebble: Pebble, session: AcmeSession) -> None:
+    _, csr = make_key_and_csr(["127.0.0.1"])
+    with http01_server(pebble.http01_port) as responses:
+        auth = HttpAuthenticator(responses)
+        result = Issuance(session).issue(csr_pem=csr, authenticators={"127.0.0.1": auth})
+    chall = auth.performed[0][0]
+    assert (chall.identifier, chall.identifier_type, chall.type) == ("127.0.0.1", "ip", "http-01")
+    cert = x509.load_pem_x509_certificate(result.cert_pem.encode())
+    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+def test_wildcard_without_dns01_fails_before_contacting_ca(session: AcmeSession) -> None:
+    _, csr = make_key_and_csr(["*.nodns.example.com"])
+    issuance = Issuance(session)
+    with pytest.raises(errors.ConfigurationError, match=r"\*.nodns.example.com is a wildcard"):
+        issuance.issue(csr_pem=csr, authenticators={"*.nodns.example.com": HttpAuthenticator({})},
+                       preferred_challenges=["http-01"])
+    assert issuance.last_order is None
+
+
 def test_preferred_challenges_overrides_plugin_order(pebble: Pebble,
                                                      session: AcmeSession) -> None:
     """HttpAuthenticator prefers http-01; --preferred-challenges dns-01 must win."""
