@@ -263,10 +263,18 @@ class ApacheConfig:
         return conf
 
     def pending(self) -> tuple[list[Path], list[Path]]:
-        """(existing files changed, new files) not yet written."""
-        dirty = sorted(p for p, f in self.files.items() if f.dirty)
-        new = [p for p in dirty if p in self.new_files]
-        return [p for p in dirty if p not in self.new_files], new
+        """(existing files changed, new files) not yet written, as real paths.
+
+        A Debian ``sites-enabled`` link is read under its own name but
+        written (and registered) as the file it points to, so the link stays.
+        """
+        changed: set[Path] = set()
+        new: set[Path] = set()
+        for path, conf in self.files.items():
+            if conf.dirty:
+                real = Path(os.path.realpath(path))
+                (new if path in self.new_files else changed).add(real)
+        return sorted(changed), sorted(new)
 
     def save(
         self, before_write: Callable[[list[Path], list[Path]], None]
@@ -281,18 +289,20 @@ class ApacheConfig:
             return {}
         before_write(changed, new)
         previous: dict[Path, bytes | None] = {}
-        for path in changed + new:
-            previous[path] = path.read_bytes() if path.exists() else None
-            conf = self.files[path]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".ck-tmp")
-            mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+        for path, conf in list(self.files.items()):
+            if not conf.dirty:
+                continue
+            real = Path(os.path.realpath(path))
+            previous[real] = real.read_bytes() if real.exists() else None
+            real.parent.mkdir(parents=True, exist_ok=True)
+            tmp = real.with_name(real.name + ".ck-tmp")
+            mode = real.stat().st_mode & 0o7777 if real.exists() else 0o644
             with open(tmp, "wb") as fh:
                 fh.write(conf.data())
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, path)
+            os.replace(tmp, real)
             conf.dirty = False
         self.new_files.clear()
         return previous

@@ -19,12 +19,12 @@ CORPUS = REPO.parent / "shared" / "corpus" / "apache"
 SITE = """<VirtualHost 127.0.0.1:{port}>
     ServerName example.test
     ServerAlias www.example.test
-    DocumentRoot {root}/htdocs
+    DocumentRoot {var}/htdocs
 </VirtualHost>
 """
 OTHER = """<VirtualHost 127.0.0.1:{port}>
     ServerName other.test
-    DocumentRoot {root}/htdocs
+    DocumentRoot {var}/htdocs
 </VirtualHost>
 """
 

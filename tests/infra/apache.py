@@ -58,16 +58,22 @@ def readable_tempdir(prefix: str = "ck-apache-") -> Path:
     return path
 
 
+def var_dir(root: Path) -> Path:
+    """Run, log and document folders of a tree: beside it, so config snapshots stay clean."""
+    return root.parent / (root.name + "-var")
+
+
 def base_directives(root: Path) -> str:
     """What every private apache2.conf needs before the user's own lines."""
+    var = var_dir(root)
     return (
         f'ServerRoot "{root}"\n'
         "ServerName localhost\n"
-        f"PidFile {root}/run/apache2.pid\n"
-        f"Mutex file:{root}/run default\n"
-        f"DefaultRuntimeDir {root}/run\n"
+        f"PidFile {var}/run/apache2.pid\n"
+        f"Mutex file:{var}/run default\n"
+        f"DefaultRuntimeDir {var}/run\n"
         "User www-data\nGroup www-data\n"
-        f"ErrorLog {root}/logs/error.log\n"
+        f"ErrorLog {var}/logs/error.log\n"
         "LogLevel warn\n"
         "TypesConfig /etc/mime.types\n"
     )
@@ -85,7 +91,7 @@ def write_modules(root: Path, enabled: tuple[str, ...] = BASE_ENABLED) -> None:
         )
     (avail / "ssl.conf").write_text(
         "<IfModule mod_ssl.c>\n"
-        f"\tSSLSessionCache shmcb:{root}/run/ssl_scache(512000)\n"
+        f"\tSSLSessionCache shmcb:{var_dir(root)}/run/ssl_scache(512000)\n"
         "\tSSLSessionCacheTimeout 300\n"
         "</IfModule>\n"
     )
@@ -99,29 +105,32 @@ class DebianTree:
 
     root: Path
     http_port: int
-    sites: dict[str, str] = field(default_factory=dict)  # file name -> text ({root}, {port})
+    sites: dict[str, str] = field(default_factory=dict)  # file name -> text ({var}, {port})
     enabled_sites: tuple[str, ...] | None = None  # None: all
     modules: tuple[str, ...] = BASE_ENABLED
 
     def build(self) -> Path:
         """Write the tree; returns the main file."""
         root = self.root
-        for sub in ("run", "logs", "sites-available", "sites-enabled", "htdocs"):
+        var = var_dir(root)
+        for sub in ("sites-available", "sites-enabled"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "htdocs" / "index.html").write_text("plain site\n")
+        for sub in ("run", "logs", "htdocs"):
+            (var / sub).mkdir(parents=True, exist_ok=True)
+        (var / "htdocs" / "index.html").write_text("plain site\n")
         write_modules(root, self.modules)
         (root / "apache2.conf").write_text(
             base_directives(root)
             + "IncludeOptional mods-enabled/*.load\n"
             + "IncludeOptional mods-enabled/*.conf\n"
             + "Include ports.conf\n"
-            + f'<Directory "{root}/htdocs">\n    Require all granted\n</Directory>\n'
+            + f'<Directory "{var}/htdocs">\n    Require all granted\n</Directory>\n'
             + "IncludeOptional sites-enabled/*.conf\n"
         )
         (root / "ports.conf").write_text(f"Listen 127.0.0.1:{self.http_port}\n")
         for name, text in self.sites.items():
             (root / "sites-available" / name).write_text(
-                text.replace("{root}", str(root)).replace("{port}", str(self.http_port))
+                text.replace("{var}", str(var)).replace("{port}", str(self.http_port))
             )
             if self.enabled_sites is None or name in self.enabled_sites:
                 os.symlink(f"../sites-available/{name}", root / "sites-enabled" / name)
@@ -141,7 +150,7 @@ class ApacheServer:
 
     def start(self, ports: list[int]) -> None:
         """Run in the foreground (as our child) and wait until ``ports`` accept."""
-        log = open(self.root / "logs" / "stderr.log", "ab")  # noqa: SIM115
+        log = open(var_dir(self.root) / "logs" / "stderr.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*self._args(), "-D", "FOREGROUND"],
             stdin=subprocess.DEVNULL,
@@ -175,7 +184,7 @@ class ApacheServer:
         """The tail of the error logs, for failure messages."""
         out = []
         for name in ("error.log", "stderr.log"):
-            path = self.root / "logs" / name
+            path = var_dir(self.root) / "logs" / name
             if path.exists():
                 out.append(path.read_text(errors="replace")[-2000:])
         return "\n".join(out)
