@@ -70,7 +70,10 @@ def _entry(invocation: str, text: str) -> str:
     width = _width()
     indent = " " * 24
     head = f"  {invocation}"
-    body = textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent)
+    body = textwrap.fill(
+        text, width, initial_indent=indent, subsequent_indent=indent,
+        break_long_words=False, break_on_hyphens=False,
+    )
     if len(head) < 23 and text:
         return head.ljust(24) + body[24:]
     return head + ("\n" + body if text else "")
