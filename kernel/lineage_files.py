@@ -56,16 +56,17 @@ class Layout:
         """The archive version one live link points at, or None if it does not
         point at a ``<kind>N.pem`` inside this lineage's archive dir."""
         link = self.links[kind]
-        if not os.path.islink(link):
-            return None
         try:
-            target = fsutil.read_link_target(link)
-        except CertStorageError:
+            value = os.readlink(link)  # one syscall: this runs for every lineage on renew
+        except OSError:
             return None
-        match = _VERSIONED.match(os.path.basename(target))
+        directory, base = os.path.split(value)
+        match = _VERSIONED.match(base)
         if not match or match.group(1) != kind:
             return None
-        if os.path.normpath(os.path.dirname(target)) != os.path.normpath(self.archive_dir):
+        if not os.path.isabs(directory):
+            directory = os.path.join(os.path.dirname(link), directory)
+        if os.path.normpath(directory) != os.path.normpath(self.archive_dir):
             return None
         return int(match.group(2))
 

@@ -228,7 +228,11 @@ def read(path: str) -> RenewalConf:
             data = handle.read()
     except OSError as exc:
         raise CertStorageError(f"cannot read renewal conf {path}: {exc.strerror}") from exc
-    raw = _configobj_from_bytes(data, path).dict()
+    from certkernel.lineage_confparse import parse_plain
+
+    raw = parse_plain(data)
+    if raw is None:  # anything beyond the plain subset: configobj decides
+        raw = _configobj_from_bytes(data, path).dict()
     missing = [key for key in ("archive_dir", *ALL_FOUR) if not isinstance(raw.get(key), str)]
     if missing:
         raise CertStorageError(
@@ -266,6 +270,41 @@ def to_conf_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): to_conf_value(v) for k, v in value.items()}
     return str(value)
+
+
+def _round_trips(data: dict[str, Any]) -> bool:
+    import configobj
+
+    probe = configobj.ConfigObj(encoding="utf-8", default_encoding="utf-8", interpolation=False)
+    probe.update(data)
+    text = b"\n".join(line if isinstance(line, bytes) else line.encode() for line in probe.write())
+    try:
+        return bool(_configobj_from_bytes(text, "probe").dict() == data)
+    except CertStorageError:
+        return False
+
+
+def _check_round_trip(text: bytes, expected: dict[str, Any], path: str) -> None:
+    """Refuse to save a conf that would not read back the same.
+
+    configobj writes some strings (a value starting with a non-ASCII space,
+    mixed quotes) in a form it cannot parse again; saving that would turn a
+    good lineage into one ``renew`` skips. The old file stays in place, and
+    the message names the offending keys (found one by one, on this rare
+    path only).
+    """
+    try:
+        if _configobj_from_bytes(text, path).dict() == expected:
+            return
+    except CertStorageError:
+        pass
+    bad = [k for k, v in expected.items() if not isinstance(v, dict) and not _round_trips({k: v})]
+    params = expected.get("renewalparams", {})
+    bad += [k for k, v in params.items() if not _round_trips({"renewalparams": {k: v}})]
+    raise ValidationError(
+        f"cannot store a value in renewal conf {path}: {', '.join(bad) or 'a value'} "
+        "would not read back unchanged (unusual quotes or spaces)"
+    )
 
 
 def write(
@@ -324,5 +363,6 @@ def write(
     except Exception as exc:  # configobj cannot quote some values
         raise ValidationError(f"cannot store a value in renewal conf {path}: {exc}") from exc
     text = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in lines)
+    _check_round_trip(text, config.dict(), path)
     fsutil.atomic_write(path, text + b"\n", old_mode if old_mode is not None else 0o644)
     return read(path)

@@ -78,6 +78,7 @@ class Lineage:
     version: int
     repaired: bool = False
     _info: CertInfo | None = field(default=None, repr=False)
+    _validity: tuple[datetime.datetime, datetime.datetime] | None = field(default=None, repr=False)
 
     # -- paths --------------------------------------------------------------
     @property
@@ -142,13 +143,30 @@ class Lineage:
     def names(self) -> list[str]:
         return self.cert_info().names
 
+    def validity(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """``(not_before, not_after)`` without importing ``cryptography``.
+
+        The renew path calls this for every lineage to find what is due;
+        it reads only the current cert file (cached per object).
+        """
+        if self._validity is None:
+            if self._info is not None:
+                self._validity = (self._info.not_before, self._info.not_after)
+            else:
+                from certkernel.lineage_certinfo import pem_validity
+
+                fast = pem_validity(self.read("cert"))
+                info = self.cert_info() if fast is None else None
+                self._validity = fast or (info.not_before, info.not_after)  # type: ignore[union-attr]
+        return self._validity
+
     @property
     def not_after(self) -> datetime.datetime:
-        return self.cert_info().not_after
+        return self.validity()[1]
 
     @property
     def not_before(self) -> datetime.datetime:
-        return self.cert_info().not_before
+        return self.validity()[0]
 
     @property
     def key_type(self) -> str:
@@ -261,6 +279,7 @@ class Lineage:
         layout.switch_links(version)
         self.version = version
         self._info = None
+        self._validity = None
         if renewalparams is not None or renew_before_expiry is not None:
             params = self.conf.params.as_dict() if renewalparams is None else renewalparams
             self.conf = renewal_conf.write(
@@ -290,6 +309,7 @@ class Lineage:
         else:
             self.version = layout.repair()
         self._info = None
+        self._validity = None
         return self.version
 
     def delete(self) -> None:

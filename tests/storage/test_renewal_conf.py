@@ -137,3 +137,14 @@ def test_missing_archive_file_names_the_file(tmp_path: Path, ca: MiniCA) -> None
     (path, exc), = result.errors
     assert path.endswith("renewal/x.example.com.conf")
     assert "archive/x.example.com" in str(exc)
+
+
+def test_unstorable_value_is_refused_and_the_old_conf_kept(tmp_path: Path) -> None:
+    """configobj writes a leading NBSP + quote unquoted and cannot read it back."""
+    path = tmp_path / "x.conf"
+    renewal_conf.write(str(path), "/a", LINKS, {"authenticator": "standalone"}, version="0.1.0")
+    before = path.read_bytes()
+    with pytest.raises(ValidationError, match=r"cannot store a value in renewal conf .*x\.conf: pre_hook"):
+        renewal_conf.write(str(path), "/a", LINKS, {"pre_hook": '\xa0"0'}, version="0.1.0")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["x.conf"]
