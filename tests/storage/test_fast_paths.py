@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import configobj
@@ -95,3 +97,21 @@ def test_rsa_and_big_serial_certs(tmp_path: Path, ca: MiniCA) -> None:
     issued = ca.issue(["example.com"], key=crypto.make_key(crypto.KeySpec("rsa", rsa_key_size=2048)))
     info = crypto.cert_info(issued.cert)
     assert pem_validity(issued.cert) == (info.not_before, info.not_after)
+
+
+def test_due_check_needs_neither_configobj_nor_cryptography(tmp_path: Path, ca: MiniCA) -> None:
+    """What renew does per lineage to decide what is due stays on the light path."""
+    from certkernel.storage import Lineage
+
+    for i in range(3):
+        issued = ca.issue([f"s{i}.example.com"], days=10 + i)
+        Lineage.create(str(tmp_path), f"s{i}.example.com", issued.cert, issued.chain, issued.fullchain,
+                       issued.key, {"authenticator": "webroot", "webroot_path": ["/srv"]})
+    code = (
+        "import sys\nfrom certkernel import storage\n"
+        f"res = storage.scan({str(tmp_path)!r})\n"
+        "print([(l.not_after - l.not_before).days for l in res.lineages], len(res.errors))\n"
+        "print(sorted(m for m in ('cryptography', 'configobj') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.splitlines() == ["[10, 11, 12] 0", "[]"]
