@@ -14,6 +14,7 @@ registered as checkpoints first) and then writes them.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections.abc import Callable, Iterator
@@ -202,11 +203,14 @@ class ApacheConfig:
 
     def _include_targets(self, node: Node, pattern: str, optional: bool) -> list[Path]:
         """Files an Include names: a file, a directory's files, or a glob, sorted."""
-        full = self.resolve(pattern)
+        full = Path(os.path.normpath(self.resolve(pattern)))
         text = str(full)
+        if full in self.new_files:  # created in memory, not yet saved
+            return [full]
         if glob.has_magic(text):
-            matches = sorted(glob.glob(text))
-            files = [Path(m) for m in matches if os.path.isfile(m)]
+            unsaved = [str(p) for p in self.new_files if fnmatch.fnmatchcase(str(p), text)]
+            matches = sorted(set(glob.glob(text)) | set(unsaved))
+            files = [Path(m) for m in matches if os.path.isfile(m) or m in unsaved]
             if not files and not optional and not glob.has_magic(os.path.dirname(text)):
                 raise MisconfigurationError(
                     f"{node.where()}: Include {pattern} matches no file "

@@ -131,14 +131,11 @@ def staple_ocsp(inst: ApacheInstaller, domain: str) -> None:
     if not list(inst.config.find("SSLStaplingCache")):
         runtime = [a.args[0] for a in inst.config.find("DefaultRuntimeDir") if a.args]
         folder = runtime[-1] if runtime else "/var/run/apache2"
-        conf = vhost.file
         vhost = inst._refresh(vhost)
-        parent = vhost.node.parent or conf.root
-        index = vhost.node.first
+        conf = vhost.file  # the cache is server-wide: it goes just before the vhost
         conf.insert_lines(
-            index,
+            vhost.node.first,
             [f"SSLStaplingCache shmcb:{folder}/ocsp-stapling-cache(128000)"],
             conf.indent_of(vhost.node.first),
         )
-        del parent
         inst.config.reload()

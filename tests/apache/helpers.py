@@ -22,32 +22,65 @@ from cryptography.x509.oid import NameOID
 
 @dataclass
 class FileCheckpoints:
-    """Backups of registered files; ``rollback`` restores them exactly."""
+    """Backups of registered files, like the kernel keeps them.
+
+    Speaks both dialects: the SDK's ``checkpoint_*`` names (library tests hand
+    this object to the installer as ``self.kernel`` would be) and the plugin
+    host's ``Checkpoints`` protocol (process tests plug it into
+    ``KernelServices``). Temporary changes are kept apart, finalized ones
+    stack up, and restoring writes back the exact bytes.
+    """
 
     saved: dict[str, bytes] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
+    temp_saved: dict[str, bytes] = field(default_factory=dict)
+    temp_created: list[str] = field(default_factory=list)
+    finalized: list[tuple[str, dict[str, bytes], list[str]]] = field(default_factory=list)
     log: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    def checkpoint_add(self, files: list[str], temporary: bool = False) -> None:
+    def add(self, files: list[str], temporary: bool = False) -> None:
+        target = self.temp_saved if temporary else self.saved
         for f in files:
             assert os.path.isfile(f), f"registered {f} that does not exist"
-            self.saved.setdefault(f, Path(f).read_bytes())
+            target.setdefault(f, Path(f).read_bytes())
             self.log.append(("add", f, temporary))
 
-    def checkpoint_register_new(self, files: list[str], temporary: bool = False) -> None:
+    def register_new(self, files: list[str], temporary: bool = False) -> None:
+        target = self.temp_created if temporary else self.created
         for f in files:
             assert not os.path.lexists(f), f"registered {f} as new but it exists"
-            self.created.append(f)
+            target.append(f)
             self.log.append(("new", f, temporary))
 
-    def rollback(self) -> None:
-        for f in self.created:
-            if os.path.lexists(f):
-                os.unlink(f)
-        for f, data in self.saved.items():
-            Path(f).write_bytes(data)
+    checkpoint_add = add
+    checkpoint_register_new = register_new
+
+    def finalize(self, title: str) -> None:
+        self.finalized.append((title, dict(self.saved), list(self.created)))
         self.saved.clear()
         self.created.clear()
+
+    def revert_temporary(self) -> None:
+        _restore(self.temp_saved, self.temp_created)
+        self.temp_saved.clear()
+        self.temp_created.clear()
+
+    def rollback(self, count: int | None = None) -> None:
+        """Undo the unfinalized changes, then ``count`` finalized checkpoints."""
+        _restore(self.saved, self.created)
+        self.saved.clear()
+        self.created.clear()
+        for _ in range(len(self.finalized) if count is None else count):
+            _title, saved, created = self.finalized.pop()
+            _restore(saved, created)
+
+
+def _restore(saved: dict[str, bytes], created: list[str]) -> None:
+    for f in created:
+        if os.path.lexists(f):
+            os.unlink(f)
+    for f, data in saved.items():
+        Path(f).write_bytes(data)
 
 
 def snapshot(root: Path) -> dict[str, bytes | str]:
