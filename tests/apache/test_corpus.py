@@ -92,6 +92,22 @@ CASES: dict[str, list[str] | str] = {
     "mismatched-close": r"apache2\.conf:5: expected </Directory> but saw </VirtualHost>",
     "section-missing-gt": r"apache2\.conf:3: <VirtualHost> section line is missing its closing '>'",
     "stray-close": r"apache2\.conf:3: </IfModule> without matching <IfModule> section",
+    "selection": sorted(
+        [
+            "example.com",
+            "www.example.com",
+            "wild.example.com",
+            "*.example.com",
+            "deep.example.com",
+            "*.shop.example.com",
+            "ip.example.org",
+            "dup.example.org",
+            "fallback.example.net",
+            "app.example.net",
+            "v6.example.org",
+            "anyport.example.org",
+        ]
+    ),
 }
 
 
