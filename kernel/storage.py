@@ -180,6 +180,15 @@ class Lineage:
     def renewalparams(self) -> renewal_conf.RenewalParams:
         return self.conf.params
 
+    def to_lineage_info(self) -> Any:
+        """The protocol's ``LineageInfo`` (paths and names, never key bytes)."""
+        from certkernel.protocol.messages import LineageInfo
+
+        return LineageInfo(
+            name=self.name, cert_path=self.cert_path, key_path=self.key_path,
+            chain_path=self.chain_path, fullchain_path=self.fullchain_path, domains=list(self.names),
+        )
+
     # -- loading ------------------------------------------------------------
     @classmethod
     def load(cls, config_dir: str, name: str, *, repair: bool = True) -> Lineage:

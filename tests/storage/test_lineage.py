@@ -171,3 +171,14 @@ def test_update_symlinks_after_archive_move(tmp_path: Path, ca: MiniCA) -> None:
     target = os.readlink(tmp_path / "live" / "example.com" / "cert.pem")
     assert target == "../../elsewhere/example_archive/cert1.pem"
     assert (tmp_path / "live" / "example.com" / "fullchain.pem").read_bytes().startswith(b"-----BEGIN")
+
+
+def test_lineage_info_for_installers(tmp_path: Path, ca: MiniCA) -> None:
+    lineage = make(tmp_path, ca, ["example.com", "www.example.com"])
+    info = lineage.to_lineage_info().to_wire()
+    live = tmp_path / "live" / "example.com"
+    assert info == {
+        "name": "example.com", "cert_path": str(live / "cert.pem"), "key_path": str(live / "privkey.pem"),
+        "chain_path": str(live / "chain.pem"), "fullchain_path": str(live / "fullchain.pem"),
+        "domains": ["example.com", "www.example.com"],
+    }
