@@ -1,0 +1,96 @@
+"""``certkernel rollback --checkpoints N``: undo the last N configuration checkpoints.
+
+The kernel itself keeps every checkpoint (installers only register files), so
+rollback works without starting any plugin, even when the installer that made
+the change is broken or gone.  Unfinished changes of a crashed run are undone
+first.  When an installer is configured its ``restart`` should follow, so the
+server serves the restored files: :func:`rollback` takes that as a callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from certkernel.errors import ReverterError
+
+if TYPE_CHECKING:
+    from certkernel.config import Config
+    from certkernel.reverter import Restored
+
+
+def _describe(result: Restored) -> list[str]:
+    import time
+
+    if result.kind == "finalized" and result.timestamp is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.timestamp))
+        head = f"- checkpoint {result.name} ({when})"
+    elif result.kind == "temporary":
+        head = "- temporary changes left by an interrupted run"
+    else:
+        head = "- unfinished changes left by an interrupted run"
+    if result.title:
+        head += f": {result.title}"
+    lines = [head]
+    lines += [f"    restored {path}" for path in result.restored]
+    lines += [f"    removed  {path}" for path in result.removed]
+    if not result.restored and not result.removed:
+        lines.append("    (no files had changed)")
+    return lines
+
+
+def rollback(
+    work_dir: str,
+    count: int,
+    restart: Callable[[], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+    *,
+    lock_timeout: float = 30.0,
+) -> list[Restored]:
+    """Restore the newest ``count`` checkpoints under ``work_dir``, then ``restart``.
+
+    ``notify`` receives the user-facing text (stdout when None).  ``restart``
+    (the installer's reload) runs only when some file actually changed back.
+    """
+    from certkernel.reverter import Reverter
+
+    say = notify if notify is not None else print
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ReverterError(f"--checkpoints must be 0 or more, not {count!r}")
+    if count == 0:
+        say("Nothing rolled back: --checkpoints 0 asks for no checkpoints.")
+        return []
+    with Reverter(work_dir, lock_timeout=lock_timeout) as reverter:
+        available = sum(1 for info in reverter.view() if info.kind == "finalized")
+        results = reverter.rollback(count)
+    finalized = [r for r in results if r.kind == "finalized"]
+    lines: list[str] = []
+    if available == 0:
+        lines.append(
+            "certkernel has not modified your configuration, so there is no checkpoint to roll back."
+        )
+    elif available < count:
+        lines.append(
+            f"Only {available} checkpoint(s) exist; rolled back all of them instead of {count}."
+        )
+    if results:
+        lines.append(f"Rolled back {len(finalized)} checkpoint(s) in {work_dir}:")
+        for result in results:
+            lines += _describe(result)
+    say("\n".join(lines))
+    if restart is not None and any(r.restored or r.removed for r in results):
+        restart()
+    return results
+
+
+def run(config: Config) -> int:
+    """Roll back ``config.checkpoints`` checkpoints of ``config.work_dir``."""
+    from certkernel.display import Display
+
+    display = Display.from_config(config)
+
+    def notify(message: str) -> None:
+        display.notification(message, wrap=False)
+
+    rollback(config.work_dir, config.checkpoints, restart=None, notify=notify)
+    return 0
