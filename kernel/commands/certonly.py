@@ -1,0 +1,157 @@
+"""``certkernel certonly``: obtain a certificate, install nothing.
+
+Names are validated and the plugin chosen before any network call; the
+authenticator process starts while the ACME stack is imported, which is most
+of the run's fixed cost.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+
+if TYPE_CHECKING:
+    from certkernel.hooks import RunHooks
+    from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
+
+
+def _preload_acme() -> threading.Thread:
+    """Import the ACME stack in the background while plugins start."""
+
+    def load() -> None:
+        import certkernel.acme_session  # noqa: F401
+        import certkernel.crypto  # noqa: F401
+        import certkernel.issuance  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preload-acme", daemon=True)
+    thread.start()
+    return thread
+
+
+def requested_names(config: Config, display: Display) -> list[str]:
+    from certkernel.names import normalize_names, split_domain_args
+
+    raw = split_domain_args(config.domains)
+    if not raw and config.certname:
+        from certkernel.storage import Lineage
+
+        conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
+        if os.path.exists(conf):
+            return Lineage.load(config.config_dir, config.certname).names
+    if not raw:
+        if not display.interactive:
+            raise errors.MissingCommandlineFlag(
+                "No domain names were given: pass them with -d/--domains"
+            )
+        ok, text = display.input(
+            "Please enter the domain name(s) you would like on your certificate "
+            "(comma and/or space separated)", cli_flag="--domains"
+        )
+        if not ok:
+            raise errors.Error("Operation canceled.")
+        raw = split_domain_args(text.replace(" ", ",").split(","))
+    return [ident.value for ident in normalize_names(raw)]
+
+
+def say(config: Config, text: str) -> None:
+    if not config.quiet:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        sys.stdout.flush()
+
+
+@dataclass
+class Outcome:
+    action: str
+    lineage: Lineage | None
+    names: list[str]
+
+
+def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
+                auth_name: str, inst_name: str | None, run_hooks: RunHooks) -> Outcome:
+    """Decide, obtain and save; shared by ``certonly`` and ``run``."""
+    from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose
+    from certkernel.names import lineage_name_for
+    from certkernel.plugin_runtime import check_wildcards
+
+    names = requested_names(config, display)
+    check_wildcards(config, names, auth_name)
+    preload = _preload_acme()
+    choice = choose(config, names, display)
+    if choice.action in (KEEP, REINSTALL):
+        return Outcome(choice.action, choice.lineage, names)
+    run_hooks.pre()
+    try:
+        authenticator = launcher.authenticator(auth_name)
+    except errors.Error:
+        run_hooks.failed_domains = names
+        raise
+    preload.join()
+    from certkernel.acme_setup import open_account
+    from certkernel.obtain import obtain, renewal_params
+
+    acct = open_account(config, display)
+    params = renewal_params(config, acct.account.id, acct.session.settings.server,
+                            auth_name, inst_name)
+    lineage = None if choice.action == NEW else choice.lineage
+    name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
+    try:
+        obtained = obtain(config, acct, authenticator, names, lineage=lineage,
+                          lineage_name=name, params=params)
+    except errors.Error:
+        run_hooks.failed_domains = names
+        raise
+    return Outcome(choice.action, obtained.lineage, obtained.names)
+
+
+def report_saved(config: Config, outcome: Outcome) -> None:
+    if config.dry_run:
+        say(config, "The dry run was successful.")
+        return
+    lineage = outcome.lineage
+    assert lineage is not None
+    expiry = lineage.validity()[1].astimezone(datetime.UTC).strftime("%Y-%m-%d")
+    say(config,
+        "Successfully received certificate.\n"
+        f"Certificate is saved at: {lineage.fullchain_path}\n"
+        f"Key is saved at:         {lineage.key_path}\n"
+        f"This certificate expires on {expiry}.\n"
+        "These files will be updated when the certificate renews.")
+
+
+def run(config: Config) -> int:
+    from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
+
+    display = Display.from_config(config)
+    if config.csr:
+        from certkernel.commands.csr_mode import run_csr
+
+        return run_csr(config, display)
+    auth_name, _ = chosen_plugins(config, "certonly")
+    assert auth_name is not None
+    from certkernel import hooks
+
+    with hooks.RunHooks(config) as run_hooks, PluginLauncher(config, display) as launcher:
+        outcome = obtain_cert(config, display, launcher, auth_name, None, run_hooks)
+        if outcome.action == "keep":
+            say(config, "Certificate not yet due for renewal; no action taken.")
+            return 0
+        if outcome.action == "reinstall":
+            say(config, "Certificate not yet due for renewal; no action taken "
+                        "(certonly installs nothing).")
+            return 0
+        if outcome.lineage is not None:
+            run_hooks.deployed(outcome.lineage)
+    report_saved(config, outcome)
+    return 0

@@ -1,0 +1,75 @@
+"""``certonly --csr``: issue for a CSR the user made; save to the given paths.
+
+No lineage is created and no key is touched (the user holds it); the files
+go to ``--cert-path``, ``--chain-path`` and ``--fullchain-path``, or to
+``./cert.pem`` and so on, with a ``0000_`` prefix instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import os
+
+from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+
+
+def _unique(path: str) -> str:
+    if not os.path.exists(path):
+        return path
+    folder, base = os.path.split(path)
+    for n in range(10000):
+        candidate = os.path.join(folder, f"{n:04d}_{base}")
+        if not os.path.exists(candidate):
+            return candidate
+    raise errors.Error(f"cannot find a free file name near {path}")
+
+
+def run_csr(config: Config, display: Display) -> int:
+    from certkernel.acme_setup import open_account
+    from certkernel.commands.certonly import say
+    from certkernel.crypto import load_csr
+    from certkernel.fsutil import atomic_write
+    from certkernel.hooks import RunHooks
+    from certkernel.issuance import Issuance
+    from certkernel.names import normalize_names
+    from certkernel.plugin_runtime import PluginLauncher, check_wildcards, chosen_plugins
+
+    try:
+        data = open(config.csr or "", "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise errors.ConfigurationError(f"--csr: cannot read {config.csr}: {exc.strerror}") from None
+    info = load_csr(data, f"--csr {config.csr}")
+    names = [i.value for i in normalize_names(info.names)]
+    if config.domains:
+        from certkernel.names import split_domain_args
+
+        given = [i.value for i in normalize_names(split_domain_args(config.domains))]
+        if set(given) != set(names):
+            raise errors.ConfigurationError(
+                f"--csr names ({', '.join(names)}) differ from -d ({', '.join(given)})"
+            )
+    auth_name, _ = chosen_plugins(config, "certonly")
+    assert auth_name is not None
+    check_wildcards(config, names, auth_name)
+    with RunHooks(config) as hooks, PluginLauncher(config, display) as launcher:
+        hooks.pre()
+        auth = launcher.authenticator(auth_name)
+        acct = open_account(config, display)
+        issued = Issuance(acct.session).issue(
+            csr_pem=info.pem, authenticators={n: auth for n in names},
+            preferred_challenges=config.pref_challs, preferred_chain=config.preferred_chain,
+        )
+    if config.dry_run:
+        say(config, "The dry run was successful.")
+        return 0
+    cert_path = config.cert_path or _unique(os.path.abspath("cert.pem"))
+    chain_path = config.chain_path or _unique(os.path.abspath("chain.pem"))
+    full_path = config.fullchain_path or _unique(os.path.abspath("fullchain.pem"))
+    atomic_write(cert_path, issued.cert_pem.encode(), 0o644)
+    atomic_write(chain_path, issued.chain_pem.encode(), 0o644)
+    atomic_write(full_path, issued.fullchain_pem.encode(), 0o644)
+    say(config, f"Successfully received certificate.\nCertificate is saved at: {cert_path}\n"
+                f"Intermediate CA chain is saved at: {chain_path}\n"
+                f"Full certificate chain is saved at: {full_path}")
+    return 0

@@ -1,0 +1,112 @@
+"""What to do when requested names meet existing lineages (Certbot's rules).
+
+Same names: keep it while it is not due, renew with ``--force-renewal``, or
+ask. A lineage with fewer names: expand it with ``--expand``, or ask; in a
+non-interactive run the answer must come from a flag, and the message names
+the flags that decide. ``--duplicate`` always makes a new lineage and
+``--cert-name`` picks the lineage whatever its names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+
+if TYPE_CHECKING:
+    from certkernel.storage import Lineage
+
+NEW = "new"
+RENEW = "renew"
+KEEP = "keep"
+EXPAND = "expand"
+REINSTALL = "reinstall"
+
+
+@dataclass
+class Choice:
+    action: str
+    lineage: Lineage | None = None
+
+
+def due_for_renewal(lineage: Lineage, now: datetime.datetime | None = None) -> bool:
+    """Due when the conf's ``renew_before_expiry`` (else a third of the lifetime) is reached."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    not_before, not_after = lineage.validity()
+    interval = lineage.conf.renew_before_expiry_interval()
+    if interval is None:
+        lifetime = not_after - not_before
+        interval = lifetime / 2 if lifetime < datetime.timedelta(days=10) else lifetime / 3
+    return now >= not_after - interval
+
+
+def choose(config: Config, names: list[str], display: Display) -> Choice:
+    """Decide between a new lineage and an existing one for ``names``."""
+    from certkernel.lineage_find import find_by_names
+    from certkernel.storage import Lineage
+
+    if config.duplicate:
+        return Choice(NEW)
+    if config.certname:
+        conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
+        if not os.path.exists(conf):
+            return Choice(NEW)
+        lineage = Lineage.load(config.config_dir, config.certname)
+        if set(lineage.names) != set(names):
+            return Choice(RENEW, lineage)
+        return _identical(config, lineage, display)
+    matches = find_by_names(config.config_dir, names)
+    if matches.exact:
+        return _identical(config, matches.exact[0], display)
+    if matches.subset:
+        lineage = matches.subset[0]
+        if config.expand or config.renew_with_new_domains:
+            return Choice(EXPAND, lineage)
+        added = sorted(set(names) - set(lineage.names))
+        question = (
+            f"You have an existing certificate that contains a portion of the domains you "
+            f"requested (ref: {lineage.renewal_conf_path})\n\nIt contains these names: "
+            f"{', '.join(lineage.names)}\n\nYou requested these names for the new certificate: "
+            f"{', '.join(names)}.\n\nDo you want to expand and replace this existing "
+            f"certificate with the new certificate?"
+        )
+        if not display.interactive:
+            raise errors.MissingCommandlineFlag(
+                f"The existing certificate {lineage.name} does not cover "
+                f"{', '.join(added)}. Use --expand to add them to it, or --duplicate to make "
+                "a separate certificate."
+            )
+        if display.yesno(question, "Expand", "Cancel", cli_flag="--expand"):
+            return Choice(EXPAND, lineage)
+        raise errors.Error("Operation canceled. You may re-run the client.")
+    return Choice(NEW)
+
+
+def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
+    if config.renew_by_default:
+        return Choice(RENEW, lineage)
+    if config.reinstall:
+        return Choice(REINSTALL, lineage)
+    if due_for_renewal(lineage):
+        return Choice(RENEW, lineage)
+    if not display.interactive:
+        return Choice(KEEP, lineage)
+    ok, index = display.menu(
+        "You have an existing certificate that has exactly the same domains or certificate "
+        f"name you requested and isn't close to expiry.\n(ref: {lineage.renewal_conf_path})\n\n"
+        "What would you like to do?",
+        [
+            "Keep the existing certificate for now",
+            "Renew & replace the certificate (may be subject to CA rate limits)",
+        ],
+        default=0,
+        cli_flag="--keep-until-expiring, --expand, --force-renewal",
+    )
+    if not ok:
+        raise errors.Error("Operation canceled. You may re-run the client.")
+    return Choice(KEEP if index == 0 else RENEW, lineage)

@@ -1,0 +1,148 @@
+"""Obtain a certificate for a set of names and save it as a lineage.
+
+Shared by ``certonly``, ``run`` and ``renew``: the kernel makes the key and
+the CSR, the ACME engine runs the order against the authenticator process,
+and storage writes archive, live links and the renewal conf — or nothing at
+all in a dry run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from certkernel import errors
+from certkernel.config import Config
+
+if TYPE_CHECKING:
+    from certkernel.acme_setup import AccountSession
+    from certkernel.interfaces import Authenticator
+    from certkernel.issuance import IssuedCertificate
+    from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
+
+# Kernel settings a renewal needs again when the user chose them (Certbot's list).
+RENEWAL_ITEMS = (
+    "rsa_key_size", "elliptic_curve", "must_staple", "allow_subset_of_names", "reuse_key",
+    "pref_challs", "http01_port", "http01_address", "https_port", "preferred_chain",
+    "user_agent", "user_agent_comment", "pre_hook", "post_hook", "deploy_hook",
+    "webroot_path", "webroot_map", "no_verify_ssl", "ca_bundle", "plugin_user",
+    "redirect", "hsts", "uir", "staple",
+)
+_CONF_KEYS = {"deploy_hook": "renew_hook"}
+
+
+def _conf_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def renewal_params(
+    config: Config, account_id: str, server: str, authenticator: str, installer: str | None
+) -> dict[str, Any]:
+    """``[renewalparams]``: what a renewal needs and only options the user set."""
+    params: dict[str, Any] = {
+        "account": account_id,
+        "authenticator": authenticator,
+        "installer": installer or "None",
+        "server": server,
+        "key_type": config.key_type,
+    }
+    wanted_plugins = {authenticator, installer or ""}
+    for dest in sorted(config.explicit):
+        value = config.get(dest)
+        if value is None or value == [] or value == {}:
+            continue
+        if dest in RENEWAL_ITEMS:
+            params[_CONF_KEYS.get(dest, dest)] = _conf_value(value)
+            continue
+        for name in wanted_plugins:
+            manifest = config.manifests.get(name)
+            if manifest and any(opt.dest == dest for opt in manifest.options):
+                params[dest] = _conf_value(value)
+    if config.key_type == "rsa":
+        params.setdefault("rsa_key_size", str(config.rsa_key_size))
+    else:
+        params.setdefault("elliptic_curve", config.elliptic_curve)
+    return params
+
+
+@dataclass
+class Obtained:
+    """The outcome of one issuance: what was issued and where it went."""
+
+    issued: IssuedCertificate
+    names: list[str]
+    lineage: Lineage | None  # None in a dry run
+
+
+def new_key(config: Config) -> bytes:
+    from certkernel.crypto import KeySpec, make_key
+
+    if config.key_type == "rsa" and config.rsa_key_size < 2048:
+        raise errors.ConfigurationError("--rsa-key-size must be at least 2048")
+    return make_key(KeySpec(config.key_type, config.elliptic_curve, config.rsa_key_size))
+
+
+def issue(
+    config: Config,
+    acct: AccountSession,
+    authenticator: Authenticator,
+    names: list[str],
+    key_pem: bytes,
+) -> IssuedCertificate:
+    """Run one order for ``names`` with this key; nothing is written."""
+    from certkernel.crypto import make_csr
+    from certkernel.issuance import Issuance
+
+    if config.must_staple:
+        logger.warning(
+            "--must-staple: Let's Encrypt no longer runs OCSP responders; a must-staple "
+            "certificate from it may fail in browsers. Use it only with a CA that staples."
+        )
+
+    def csr_for(subset: list[str]) -> bytes:
+        return make_csr(key_pem, subset, must_staple=config.must_staple)
+
+    return Issuance(acct.session).issue(
+        csr_pem=csr_for(names),
+        authenticators={name: authenticator for name in names},
+        preferred_challenges=config.pref_challs,
+        preferred_chain=config.preferred_chain,
+        allow_subset_of_names=config.allow_subset_of_names,
+        make_csr=csr_for,
+    )
+
+
+def obtain(
+    config: Config,
+    acct: AccountSession,
+    authenticator: Authenticator,
+    names: list[str],
+    *,
+    lineage: Lineage | None,
+    lineage_name: str,
+    params: Mapping[str, Any],
+) -> Obtained:
+    """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``."""
+    from certkernel.storage import Lineage as LineageCls
+
+    reuse = lineage is not None and config.reuse_key
+    key_pem = lineage.read("privkey") if (lineage is not None and reuse) else new_key(config)
+    issued = issue(config, acct, authenticator, names, key_pem)
+    kept = [n for n in names if n not in issued.dropped_names]
+    if config.dry_run:
+        return Obtained(issued, kept, None)
+    cert, chain, full = (s.encode() for s in (issued.cert_pem, issued.chain_pem, issued.fullchain_pem))
+    if lineage is None:
+        saved = LineageCls.create(config.config_dir, lineage_name, cert, chain, full, key_pem, params)
+    else:
+        lineage.save_new_version(cert, chain, full, None if reuse else key_pem, params)
+        saved = lineage
+    return Obtained(issued, kept, saved)

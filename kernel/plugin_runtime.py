@@ -1,0 +1,350 @@
+"""Starting the plugins a command needs, equipped from the resolved Config.
+
+The kernel decides what a plugin receives: its typed options, the values of
+its credential files (read and permission-checked here, never the files
+themselves), run-wide settings, a private state directory, the http-01
+sockets it bound on the plugin's behalf, and the user to run as. A plugin
+that is both the authenticator and the installer runs as one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+from certkernel.plugin_host.launch import start_plugin
+from certkernel.plugin_host.manifest import Manifest
+from certkernel.plugin_host.process import PluginProcess
+from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
+from certkernel.plugin_host.services import Checkpoints, KernelServices
+from certkernel.plugin_host.spawn import Limits
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_AUTHENTICATOR = "standalone"
+
+
+def read_credentials(path: str, flag: str) -> dict[str, str]:
+    """Read a Certbot-style credentials INI (``key = value`` lines).
+
+    The file must exist and be a regular file; group or world access gets a
+    warning (Certbot's advice: chmod 600), as the values are secrets.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise errors.ConfigurationError(
+            f"{flag}: credentials file {path} does not exist"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise errors.ConfigurationError(f"{flag}: {path} is not a regular file")
+    if st.st_mode & 0o077:
+        logger.warning(
+            "Unsafe permissions on credentials file %s (mode %o): others can read it. "
+            "Run: chmod 600 %s",
+            path, stat.S_IMODE(st.st_mode), path,
+        )
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")) or line.startswith("["):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise errors.ConfigurationError(
+                f"{flag}: {path} line {number} is not 'key = value'"
+            )
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def bind_http01(port: int, address: str) -> list[socket.socket]:
+    """Bind the http-01 listening sockets a standalone plugin will serve on.
+
+    With an address, exactly that; without, IPv6 (v6-only) then IPv4, going
+    on when one of them works, as Certbot's standalone does.
+    """
+    targets = [(address, socket.AF_INET6 if ":" in address else socket.AF_INET)] if address \
+        else [("::", socket.AF_INET6), ("0.0.0.0", socket.AF_INET)]
+    bound: list[socket.socket] = []
+    failures: list[OSError] = []
+    for host, family in targets:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(64)
+            sock.set_inheritable(True)
+            bound.append(sock)
+        except OSError as exc:
+            sock.close()
+            failures.append(exc)
+    if not bound:
+        where = f"{address}:{port}" if address else f"TCP port {port}"
+        in_use = any(getattr(f, "errno", None) == 98 for f in failures)
+        if in_use:
+            raise errors.PluginError(
+                f"Could not bind {where} because it is already in use by another process on "
+                "this system (such as a web server). Please stop the program in question and "
+                "then try again, or choose another port with --http-01-port."
+            )
+        raise errors.PluginError(f"Could not bind {where}: {failures[-1].strerror}")
+    return bound
+
+
+def settings_for(config: Config) -> dict[str, Any]:
+    return {
+        "dry_run": config.dry_run,
+        "non_interactive": config.noninteractive_mode or config.quiet,
+        "staging": config.staging,
+        "http01_port": config.http01_port,
+        "http01_address": config.http01_address,
+        "https_port": config.https_port,
+        "debug_challenges": config.debug_challenges,
+        "verbosity": config.verbose_count,
+        "config_dir": config.config_dir,
+        "work_dir": config.work_dir,
+        "logs_dir": config.logs_dir,
+        "redirect": config.redirect,
+        "hsts": config.hsts,
+        "uir": config.uir,
+        "staple": config.staple,
+    }
+
+
+class _StorageAdapter:
+    """certkernel.plugin_storage.PluginStorage behind the host's Storage protocol."""
+
+    def __init__(self, config_dir: str) -> None:
+        from certkernel.plugin_storage import PluginStorage
+
+        self.inner = PluginStorage(config_dir)
+
+    def get(self, plugin: str, key: str) -> tuple[bool, Any]:
+        missing = object()
+        value = self.inner.get(plugin, key, missing)
+        return (value is not missing, None if value is missing else value)
+
+    def put(self, plugin: str, key: str, value: Any) -> None:
+        self.inner.put(plugin, key, value)
+
+    def delete(self, plugin: str, key: str) -> None:
+        self.inner.delete(plugin, key)
+
+
+def resolve_user(spec: str | None) -> tuple[int | None, int | None]:
+    """``USER[:GROUP]`` to ids; None when plugins run as the kernel's user."""
+    if not spec:
+        return None, None
+    import grp
+    import pwd
+
+    user, _, group = spec.partition(":")
+    try:
+        pw = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
+    except KeyError:
+        raise errors.ConfigurationError(f"--plugin-user: no such user {user!r}") from None
+    gid = pw.pw_gid
+    if group:
+        try:
+            gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
+        except KeyError:
+            raise errors.ConfigurationError(f"--plugin-user: no such group {group!r}") from None
+    if pw.pw_uid == os.geteuid():
+        return None, None
+    if os.geteuid() != 0:
+        raise errors.ConfigurationError(
+            f"--plugin-user {spec}: only root can run plugins as another user"
+        )
+    return pw.pw_uid, gid
+
+
+@dataclass
+class RunningPlugins:
+    """The plugin processes of one command, by role."""
+
+    authenticator: RemoteAuthenticator | None = None
+    installer: RemoteInstaller | None = None
+    processes: dict[str, PluginProcess] = field(default_factory=dict)
+
+
+class PluginLauncher:
+    """Starts plugins for one command run; closes them all at the end."""
+
+    def __init__(
+        self,
+        config: Config,
+        display: Display | None = None,
+        checkpoints: Checkpoints | None = None,
+        on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.display = display
+        self.checkpoints = checkpoints
+        self.on_progress = on_progress
+        self._stack = ExitStack()
+        self._processes: dict[str, PluginProcess] = {}
+        self._storage: _StorageAdapter | None = None
+        self._prepared: set[str] = set()
+
+    def manifest(self, name: str, role: str) -> Manifest:
+        manifest = self.config.manifests.get(name)
+        if manifest is None:
+            known = ", ".join(sorted(self.config.manifests)) or "none"
+            raise errors.ConfigurationError(
+                f"The requested {name} plugin does not appear to be installed "
+                f"(installed plugins: {known})"
+            )
+        if role not in manifest.roles:
+            raise errors.ConfigurationError(f"The {name} plugin is not an {role}")
+        return manifest
+
+    def _secrets(self, manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
+        from certkernel.log import register_secret
+
+        secrets: dict[str, str] = {}
+        for opt in manifest.options:
+            if opt.type != "secret-file":
+                continue
+            path = options.get(opt.name)
+            if not path:
+                continue
+            values = read_credentials(os.path.expanduser(str(path)), opt.flag)
+            for value in values.values():
+                if len(value) >= 4:
+                    register_secret(value)
+            secrets.update(values)
+        return secrets
+
+    def _user_for(self, manifest: Manifest) -> tuple[int | None, int | None]:
+        spec = self.config.plugin_user or str(manifest.sandbox.get("user", "") or "")
+        return resolve_user(spec or None)
+
+    def start(self, name: str, role: str) -> PluginProcess:
+        """The running process for plugin ``name`` (started once per run)."""
+        if name in self._processes:
+            return self._processes[name]
+        manifest = self.manifest(name, role)
+        options = self.config.plugin_options(manifest)
+        secrets = self._secrets(manifest, options)
+        fds: dict[str, list[int]] = {}
+        if manifest.needs.get("http01_sockets"):
+            sockets = bind_http01(self.config.http01_port, self.config.http01_address)
+            for sock in sockets:
+                self._stack.callback(sock.close)
+            fds["http01_sockets"] = [s.fileno() for s in sockets]
+        uid, gid = self._user_for(manifest)
+        if self._storage is None and not self.config.dry_run:
+            self._storage = _StorageAdapter(self.config.config_dir)
+        roots = [str(options[k]) for k in ("server-root", "server_root") if options.get(k)]
+        services = KernelServices(
+            name,
+            display=self.display,
+            storage=self._storage,
+            checkpoints=self.checkpoints,
+            roots=roots,
+        )
+        state_dir = os.path.join(self.config.work_dir, "plugins", name)
+        process = start_plugin(
+            manifest,
+            services.handle,
+            options=options,
+            secrets=secrets,
+            settings=settings_for(self.config),
+            state_dir=state_dir,
+            fds=fds,
+            user=uid,
+            group=gid,
+            limits=Limits() if uid is not None else None,
+            on_progress=self.on_progress,
+        )
+        self._stack.callback(process.close)
+        self._processes[name] = process
+        return process
+
+    def _prepare_once(self, name: str, plugin: RemoteAuthenticator | RemoteInstaller) -> None:
+        if name not in self._prepared:
+            plugin.prepare()
+            self._prepared.add(name)
+
+    def authenticator(self, name: str) -> RemoteAuthenticator:
+        auth = RemoteAuthenticator(self.start(name, "authenticator"))
+        self._prepare_once(name, auth)
+        return auth
+
+    def installer(self, name: str) -> RemoteInstaller:
+        inst = RemoteInstaller(self.start(name, "installer"))
+        self._prepare_once(name, inst)
+        return inst
+
+    def close(self) -> None:
+        self._stack.close()
+        self._processes.clear()
+
+    def __enter__(self) -> PluginLauncher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
+    """(authenticator, installer) names for a command, with Certbot's defaults."""
+    auth = config.authenticator or config.configurator
+    inst = config.installer or config.configurator
+    if verb == "certonly":
+        return auth or DEFAULT_AUTHENTICATOR, None
+    if verb == "run":
+        if not (auth or inst):
+            raise errors.MissingCommandlineFlag(
+                "Please choose an installer (for example --nginx, --apache, or -i null) "
+                "and an authenticator (-a), or use certonly"
+            )
+        return auth or inst, inst or "null"
+    if verb in ("install", "enhance"):
+        if not inst:
+            raise errors.MissingCommandlineFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")
+        return None, inst
+    return auth, inst
+
+
+@contextmanager
+def plugins_for(config: Config, verb: str, display: Display | None,
+                checkpoints: Checkpoints | None = None) -> Iterator[tuple[PluginLauncher, str | None, str | None]]:
+    auth, inst = chosen_plugins(config, verb)
+    with PluginLauncher(config, display, checkpoints) as launcher:
+        yield launcher, auth, inst
+
+
+def wildcard_capable(manifest: Manifest) -> bool:
+    return "dns-01" in manifest.challenges
+
+
+def check_wildcards(config: Config, names: Sequence[str], auth: str) -> None:
+    """Refuse a wildcard before contacting the CA when the plugin cannot do dns-01."""
+    wild = [n for n in names if n.startswith("*.")]
+    manifest = config.manifests.get(auth)
+    if wild and manifest is not None and not wildcard_capable(manifest):
+        raise errors.ConfigurationError(
+            f"{', '.join(wild)}: wildcard names need the dns-01 challenge, which the "
+            f"{auth} plugin cannot do. Use a DNS plugin (for example --dns-rfc2136) "
+            "or --manual with --preferred-challenges dns"
+        )
