@@ -1,0 +1,155 @@
+"""Fixtures that run the built-in authenticators as real processes through the host.
+
+Each test starts the plugin from its own ``plugin.toml`` with
+``start_plugin`` and talks to it through ``RemoteAuthenticator``, exactly
+as the kernel does; prompts are answered by a scripted terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certkernel import errors
+from certkernel.plugin_host.launch import start_plugin
+from certkernel.plugin_host.manifest import Manifest, load_manifest
+from certkernel.plugin_host.process import PluginProcess
+from certkernel.plugin_host.proxies import RemoteAuthenticator
+from certkernel.plugin_host.services import KernelServices
+from certkernel.protocol.messages import Challenge
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGINS = REPO / "plugins"
+
+
+@dataclass
+class Terminal:
+    """A terminal: records notifications, answers directory prompts from a script.
+
+    With ``interactive=False`` every prompt fails like the kernel's
+    non-interactive display: ``MissingCommandlineFlag`` naming the flag.
+    """
+
+    answers: list[str] = field(default_factory=list)
+    interactive: bool = True
+    notes: list[tuple[str, bool]] = field(default_factory=list)
+    asked: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def notification(self, message: str, pause: bool = False) -> None:
+        self.notes.append((message, pause))
+
+    def _ask(self, message: str, cli_flag: str | None) -> str:
+        self.asked.append((message, cli_flag))
+        if not self.interactive:
+            raise errors.MissingCommandlineFlag(
+                f"Missing command line flag or config entry for this setting: {cli_flag}",
+                data={"flag": cli_flag},
+            )
+        return self.answers.pop(0)
+
+    def input(self, message: str, default: str | None = None, cli_flag: str | None = None
+              ) -> tuple[bool, str]:
+        return True, self._ask(message, cli_flag)
+
+    def directory_select(self, message: str, default: str | None = None,
+                         cli_flag: str | None = None) -> tuple[bool, str]:
+        return True, self._ask(message, cli_flag)
+
+    def yesno(self, message: str, yes_label: str = "Yes", no_label: str = "No",
+              default: bool | None = None, cli_flag: str | None = None) -> bool:
+        self._ask(message, cli_flag)
+        return True
+
+    def menu(self, message: str, choices: Sequence[str], default: int | None = None,
+             cli_flag: str | None = None) -> tuple[bool, int]:
+        return True, int(self._ask(message, cli_flag))
+
+    def checklist(self, message: str, tags: Sequence[str],
+                  default: Sequence[str] | None = None, cli_flag: str | None = None
+                  ) -> tuple[bool, list[str]]:
+        self._ask(message, cli_flag)
+        return True, list(tags)
+
+
+def manifest(name: str) -> Manifest:
+    return load_manifest(PLUGINS / name / "plugin.toml")
+
+
+StartPlugin = Callable[..., RemoteAuthenticator]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[StartPlugin]:
+    """Start a built-in plugin as a process; every one started is stopped afterwards."""
+    started: list[PluginProcess] = []
+
+    def _start(
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        fds: Mapping[str, Sequence[int]] | None = None,
+        terminal: Terminal | None = None,
+    ) -> RemoteAuthenticator:
+        m = manifest(name)
+        opts = {o.name: o.default for o in m.options}
+        opts.update(options or {})
+        services = KernelServices(name, display=terminal or Terminal())
+        proc = start_plugin(
+            m,
+            services.handle,
+            options=opts,
+            settings=dict(settings or {}),
+            state_dir=str(tmp_path / f"state-{name}-{len(started)}"),
+            fds=fds,
+            logger=logging.getLogger(f"test.plugins.{name}"),
+        )
+        started.append(proc)
+        return RemoteAuthenticator(proc)
+
+    yield _start
+    for proc in started:
+        proc.kill()
+
+
+def http01(identifier: str, token: str, thumb: str = "thumbprint", **extra: Any) -> Challenge:
+    """An http-01 challenge as the kernel computes it."""
+    keyauth = f"{token}.{thumb}"
+    return Challenge(
+        identifier=identifier,
+        type="http-01",
+        token=token,
+        key_authorization=keyauth,
+        validation=keyauth,
+        uri_path=f"/.well-known/acme-challenge/{token}",
+        **extra,
+    )
+
+
+def dns01(identifier: str, token: str, wildcard: bool = False) -> Challenge:
+    """A dns-01 challenge (the TXT value computed as the kernel does)."""
+    import base64
+    import hashlib
+
+    keyauth = f"{token}.thumbprint"
+    txt = base64.urlsafe_b64encode(hashlib.sha256(keyauth.encode()).digest()).decode().rstrip("=")
+    return Challenge(
+        identifier=identifier,
+        type="dns-01",
+        token=token,
+        key_authorization=keyauth,
+        validation=txt,
+        wildcard=wildcard,
+        validation_domain_name=f"_acme-challenge.{identifier}",
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
