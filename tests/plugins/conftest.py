@@ -8,6 +8,7 @@ as the kernel does; prompts are answered by a scripted terminal.
 from __future__ import annotations
 
 import logging
+import pwd
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
         settings: Mapping[str, Any] | None = None,
         fds: Mapping[str, Sequence[int]] | None = None,
         terminal: Terminal | None = None,
+        user: int | None = None,
     ) -> RemoteAuthenticator:
         m = manifest(name)
         opts = {o.name: o.default for o in m.options}
@@ -107,6 +109,8 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
             settings=dict(settings or {}),
             state_dir=str(tmp_path / f"state-{name}-{len(started)}"),
             fds=fds,
+            user=user,
+            group=None if user is None else pwd.getpwuid(user).pw_gid,
             logger=logging.getLogger(f"test.plugins.{name}"),
         )
         started.append(proc)

@@ -1,0 +1,119 @@
+"""The webroot authenticator: puts http-01 files where a running web server serves them.
+
+Which webroot serves which name is decided by the kernel (Certbot's ordered
+``-w``/``-d`` and ``--webroot-map`` are merged into ``options["map"]``);
+this plugin falls back to the last ``-w`` given and, when there is none,
+asks once and reuses the answer for the other names, as Certbot does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from certkernel.plugins.webroot.files import CHALLENGE_DIR, Ledger, check_webroot
+from certkernel.sdk import Authenticator, Challenge, PluginError
+
+
+class Webroot(Authenticator):
+    """Saves the necessary validation files to a .well-known/acme-challenge/
+    directory within the nominated webroot path. A separate HTTP server must
+    be running and serving files from the webroot path. HTTP challenge only
+    (wildcards not supported)."""
+
+    name = "webroot"
+    version = "1.0.0"
+
+    def __init__(self) -> None:
+        self._ledger = Ledger()
+        self._answered: str | None = None  # the webroot the user typed at a prompt
+
+    # -- options -------------------------------------------------------------
+
+    def _paths(self) -> list[str]:
+        value = self.options.get("path") or []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    def _map(self) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for key, root in (self.options.get("map") or {}).items():
+            for name in str(key).split(","):
+                if name.strip():
+                    result[name.strip().lower()] = str(root)
+        return result
+
+    def prepare(self) -> None:
+        for root in self._paths() + list(self._map().values()):
+            check_webroot(root)
+
+    def get_chall_pref(self, domain: str) -> list[str]:
+        return ["http-01"]
+
+    def _webroot_for(self, domain: str) -> str:
+        mapped = self._map().get(domain.lower())
+        if mapped:
+            return mapped
+        paths = self._paths()
+        if paths:
+            return paths[-1]
+        if self._answered is None:
+            answer = self.kernel.directory_select(
+                f"Input the webroot for {domain}:", cli_flag="--webroot-path"
+            )
+            if not answer:
+                raise PluginError(
+                    f"Every requested domain must have a webroot when using the webroot "
+                    f"plugin; none was given for {domain}"
+                )
+            self._answered = answer
+        return self._answered
+
+    # -- challenges ------------------------------------------------------------
+
+    def perform(self, challenges: list[Challenge]) -> None:
+        for chall in challenges:
+            if chall.wildcard or chall.type != "http-01":
+                name = f"*.{chall.identifier}" if chall.wildcard else chall.identifier
+                raise PluginError(
+                    f"The webroot plugin can only answer http-01 challenges, so it cannot "
+                    f"validate {name} ({chall.type}); wildcard names need dns-01: use a DNS "
+                    "plugin or --manual"
+                )
+        planned = [(chall, check_webroot(self._webroot_for(chall.identifier)))
+                   for chall in challenges]
+        for chall, root in planned:
+            path = self._ledger.write_token(root, chall.token, chall.validation)
+            self.kernel.log("debug", f"webroot: wrote {path} for {chall.identifier}")
+
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        tokens = {chall.token: chall for chall in challenges}
+        mine = [p for p in list(self._ledger.files) if os.path.basename(p) in tokens]
+        for path in mine:
+            self._ledger.remove_token(path)
+        if not self._ledger.files:
+            if not self._ledger.dirs and not mine:
+                self._cleanup_unrecorded(challenges)
+            for kept in self._ledger.remove_dirs():
+                self.kernel.log("info", f"webroot: kept {kept}: it holds files we did not put there")
+
+    def _cleanup_unrecorded(self, challenges: list[Challenge]) -> None:
+        """Cleanup in a fresh process (the one that performed died): remove only token
+        files that still hold exactly the value we published; directories stay."""
+        for chall in challenges:
+            try:
+                root = check_webroot(self._webroot_for_cleanup(chall.identifier))
+            except PluginError:
+                continue
+            path = os.path.join(root, *CHALLENGE_DIR, chall.token)
+            try:
+                with open(path, encoding="ascii", errors="replace") as fh:
+                    if fh.read() != chall.validation:
+                        continue
+                os.unlink(path)
+            except OSError:
+                continue
+
+    def _webroot_for_cleanup(self, domain: str) -> str:
+        root = self._map().get(domain.lower()) or (self._paths() or [""])[-1] or self._answered
+        if not root:
+            raise PluginError(f"no webroot known for {domain}")
+        return root
