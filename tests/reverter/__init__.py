@@ -1,0 +1,1 @@
+"""Checkpoint (reverter) and rollback tests on real files and processes."""

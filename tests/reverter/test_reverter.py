@@ -1,0 +1,283 @@
+"""Checkpoints through the Reverter API: what a user sees on disk after each step."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from certkernel.errors import ReverterError
+from certkernel.reverter import Reverter
+from tests.reverter.tree import change_all, snapshot
+
+
+def _paths(files: dict[str, Path]) -> list[str]:
+    return [str(p) for p in files.values()]
+
+
+def test_rollback_restores_bytes_and_modes_in_several_dirs(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    before = snapshot(root)
+    reverter.add(_paths(files))
+    change_all(files, "installer")
+    assert snapshot(root) != before
+    reverter.finalize("Deployed certificate for example.com")
+
+    results = reverter.rollback(1)
+
+    assert snapshot(root) == before
+    assert sorted(results[0].restored) == sorted(_paths(files))
+    assert results[0].title == "Deployed certificate for example.com"
+    assert reverter.view() == []
+
+
+def test_second_add_in_a_checkpoint_keeps_the_first_copy(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    before = snapshot(root)
+    reverter.add([str(files["main"])])
+    change_all(files, "first edit")
+    reverter.add([str(files["main"]), str(files["site"])])  # main: no-op; site: already changed
+    changed_site = files["site"].read_bytes()
+    change_all(files, "second edit")
+    reverter.finalize("two edits")
+
+    reverter.rollback(1)
+
+    assert files["main"].read_bytes() == before["etc/nginx/nginx.conf"][0]
+    assert files["site"].read_bytes() == changed_site
+
+
+def test_new_files_and_directories_are_deleted_on_rollback(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    before = snapshot(root)
+    new_dir = root / "etc" / "nginx" / "le snippets"
+    new_file = new_dir / "options-ssl.conf"
+    never_made = root / "etc" / "nginx" / "planned-but-not-created.conf"
+    reverter.register_new([str(new_dir), str(new_file), str(never_made)])
+    new_dir.mkdir()
+    new_file.write_text("ssl_protocols TLSv1.2 TLSv1.3;\n")
+    reverter.add([str(files["main"])])
+    files["main"].write_text("include le snippets/options-ssl.conf;\n")
+    reverter.finalize("enable TLS")
+
+    results = reverter.rollback(1)
+
+    assert not new_dir.exists()
+    assert snapshot(root) == before
+    assert results[0].removed == [str(new_file), str(new_dir)]
+
+
+def test_temporary_changes_revert_exactly_and_leave_finalized_ones(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    reverter.add([str(files["site"])])
+    files["site"].write_text("server { listen 443 ssl; }\n")
+    reverter.finalize("installed")
+    after_install = snapshot(root)
+
+    challenge = root / "etc" / "nginx" / "acme-challenge.conf"
+    reverter.add([str(files["main"]), str(files["binary"])], temporary=True)
+    reverter.register_new([str(challenge)], temporary=True)
+    challenge.write_text("location /.well-known/acme-challenge/ {}\n")
+    change_all({"main": files["main"], "binary": files["binary"]}, "challenge")
+
+    result = reverter.revert_temporary()
+
+    assert result is not None and result.kind == "temporary"
+    assert snapshot(root) == after_install
+    assert [info.kind for info in reverter.view()] == ["finalized"]
+    assert reverter.revert_temporary() is None
+
+
+def test_permanent_save_of_a_file_under_temporary_change_is_refused(
+    reverter: Reverter, files: dict[str, Path]
+) -> None:
+    reverter.add([str(files["main"])], temporary=True)
+    files["main"].write_text("temporary\n")
+    with pytest.raises(ReverterError, match="nginx.conf.*temporary"):
+        reverter.add([str(files["main"])])
+
+
+def test_rollback_goes_newest_first_and_honours_count(
+    reverter: Reverter, files: dict[str, Path]
+) -> None:
+    conf = files["main"]
+    versions = [conf.read_bytes()]
+    for i in range(1, 4):
+        reverter.add([str(conf)])
+        conf.write_bytes(f"version {i}\n".encode())
+        versions.append(conf.read_bytes())
+        reverter.finalize(f"edit {i}")
+
+    titles = [info.title for info in reverter.view()]
+    assert titles == ["edit 3", "edit 2", "edit 1"]
+
+    assert [r.title for r in reverter.rollback(1)] == ["edit 3"]
+    assert conf.read_bytes() == versions[2]
+    assert [r.title for r in reverter.rollback(2)] == ["edit 2", "edit 1"]
+    assert conf.read_bytes() == versions[0]
+
+
+def test_rollback_zero_changes_nothing_and_more_than_exist_restores_all(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    before = snapshot(root)
+    reverter.add([str(files["main"])])
+    files["main"].write_text("one\n")
+    reverter.finalize("one")
+    reverter.add([str(files["main"])])
+    files["main"].write_text("two\n")
+    reverter.finalize("two")
+
+    assert reverter.rollback(0) == []
+    assert files["main"].read_text() == "two\n"
+
+    assert [r.title for r in reverter.rollback(10)] == ["two", "one"]
+    assert snapshot(root) == before
+    assert reverter.rollback(3) == []
+
+
+@pytest.mark.parametrize("count", [-1, "2", 1.5, True])
+def test_rollback_refuses_a_bad_count(reverter: Reverter, count: object) -> None:
+    with pytest.raises(ReverterError, match="positive integer"):
+        reverter.rollback(count)  # type: ignore[arg-type]
+
+
+def test_rollback_undoes_unfinished_changes_before_finalized_ones(
+    reverter: Reverter, files: dict[str, Path]
+) -> None:
+    conf = files["main"]
+    original = conf.read_bytes()
+    reverter.add([str(conf)])
+    conf.write_text("finalized edit\n")
+    reverter.finalize("finalized")
+    reverter.add([str(conf)])
+    conf.write_text("unfinished edit\n")
+
+    kinds = [r.kind for r in reverter.rollback(1)]
+
+    assert kinds == ["in-progress", "finalized"]
+    assert conf.read_bytes() == original
+    assert not reverter.needs_recovery()
+
+
+def test_layout_is_certbots(reverter: Reverter, work_dir: Path, files: dict[str, Path]) -> None:
+    reverter.add([str(files["site"]), str(files["main"])])
+    reverter.register_new(["/nonexistent/new one.conf"])
+    assert (work_dir / "IN_PROGRESS" / "FILEPATHS").read_text() == (
+        f"{files['site']}\n{files['main']}\n"
+    )
+    name = reverter.finalize("Deployed cert")
+    assert name is not None
+    cp = work_dir / "backups" / name
+    assert abs(float(name) - os.path.getmtime(cp)) < 60
+    assert sorted(os.listdir(cp)) == sorted(
+        ["FILEPATHS", "NEW_FILES", "CHANGES_SINCE", "example com.conf_0", "nginx.conf_1"]
+    )
+    assert (cp / "CHANGES_SINCE").read_text() == "-- Deployed cert --\n"
+    assert (cp / "NEW_FILES").read_text() == "/nonexistent/new one.conf\n"
+    assert (cp / "nginx.conf_1").read_bytes() == files["main"].read_bytes()
+    assert stat.S_IMODE(os.stat(cp).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(work_dir / "backups").st_mode) == 0o700
+    assert not (work_dir / "IN_PROGRESS").exists()
+    assert reverter.finalize("nothing in progress") is None
+
+
+def test_a_checkpoint_written_by_certbot_rolls_back(
+    reverter: Reverter, work_dir: Path, root: Path, files: dict[str, Path]
+) -> None:
+    """A work dir Certbot left (its reverter's files, by hand) is restored by us."""
+    before = snapshot(root)
+    cp = work_dir / "backups" / "1596000000.123456"
+    cp.mkdir(parents=True)
+    (cp / "FILEPATHS").write_text(f"{files['main']}\n")
+    (cp / "nginx.conf_0").write_bytes(files["main"].read_bytes())
+    os.chmod(cp / "nginx.conf_0", 0o644)
+    created = root / "etc" / "nginx" / "options-ssl-nginx.conf"
+    (cp / "NEW_FILES").write_text(f"{created}\n")
+    (cp / "CHANGES_SINCE").write_text("-- Deployed Certificate to example.com --\nsome note\n")
+    files["main"].write_text("certbot edited this\n")
+    created.write_text("ssl_session_cache shared:le_nginx_SSL:10m;\n")
+
+    infos = reverter.view()
+    assert [(i.title, i.files) for i in infos] == [
+        ("Deployed Certificate to example.com", [str(files["main"])])
+    ]
+    assert infos[0].when.startswith("2020-07-2")
+
+    reverter.rollback(1)
+    assert snapshot(root) == before
+
+
+def test_restore_writes_through_symlinks(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
+    enabled = root / "etc" / "nginx" / "sites-enabled"
+    enabled.mkdir()
+    link = enabled / "example.conf"
+    link.symlink_to("../sites-available/example com.conf")
+    original = files["site"].read_bytes()
+    reverter.add([str(link)])
+    link.write_text("changed through the link\n")
+    reverter.finalize("via link")
+
+    reverter.rollback(1)
+
+    assert link.is_symlink()
+    assert files["site"].read_bytes() == original
+
+
+def test_damaged_checkpoint_restores_nothing_and_names_the_file(
+    reverter: Reverter, work_dir: Path, files: dict[str, Path]
+) -> None:
+    reverter.add([str(files["main"]), str(files["site"])])
+    files["main"].write_text("edited main\n")
+    files["site"].write_text("edited site\n")
+    name = reverter.finalize("two files")
+    assert name is not None
+    os.unlink(work_dir / "backups" / name / "example com.conf_1")
+
+    with pytest.raises(ReverterError, match="example com.conf is missing; nothing was restored"):
+        reverter.rollback(1)
+
+    assert files["main"].read_text() == "edited main\n"
+    assert (work_dir / "backups" / name / "FILEPATHS").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("relative/file.conf", "must be absolute"),
+        ("/etc/with\nnewline", "line break"),
+        ("/definitely/not/there.conf", "not/there.conf: it does not exist"),
+    ],
+)
+def test_bad_paths_give_one_clear_error(reverter: Reverter, path: str, message: str) -> None:
+    with pytest.raises(ReverterError, match=message):
+        reverter.add([path])
+    assert "\n" not in str(ReverterError(message))
+
+
+def test_a_directory_cannot_be_saved(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
+    with pytest.raises(ReverterError, match="not a regular file"):
+        reverter.add([str(root / "etc")])
+
+
+def test_view_lists_every_kind_with_files(reverter: Reverter, files: dict[str, Path]) -> None:
+    reverter.add([str(files["main"])])
+    reverter.finalize("first")
+    reverter.add([str(files["site"])])
+    reverter.add([str(files["binary"])], temporary=True)
+
+    infos = reverter.view()
+
+    assert [(i.kind, i.title, i.files) for i in infos] == [
+        ("temporary", "", [str(files["binary"])]),
+        ("in-progress", "", [str(files["site"])]),
+        ("finalized", "first", [str(files["main"])]),
+    ]
+    assert infos[0].when == "unfinished"
+    assert reverter.needs_recovery()
