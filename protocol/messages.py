@@ -115,7 +115,7 @@ class LineageInfo:
 def error_to_wire(exc: BaseException) -> dict[str, Any]:
     """Map an exception raised while handling a call to an error map."""
     cls = type(exc)
-    fault = _CLASS_TO_TYPE.get(cls)
+    fault = _CLASS_TO_TYPE.get(cls) if issubclass(cls, errors.PluginError) else None
     if fault is not None:
         code = _FAULT_CODES.get(fault, PLUGIN_ERROR)
         return {"code": code, "type": fault, "message": str(exc)}

@@ -83,7 +83,7 @@ class Endpoint:
 
     # -- sending ---------------------------------------------------------
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: Request | Response | Notification) -> None:
         data = encode(message)
         with self._write_lock:
             view = memoryview(data)

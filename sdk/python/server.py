@@ -85,48 +85,101 @@ def _inst(plugin: Plugin) -> Installer:
     return plugin
 
 
-def _none(_: Any) -> dict[str, Any]:
+def _prepare(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    p.prepare()
+    return {}
+
+
+def _perform(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _auth(p).perform(_challenges(a))
+    return {}
+
+
+def _cleanup(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _auth(p).cleanup(_challenges(a))
+    return {}
+
+
+def _deploy_cert(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).deploy_cert(
+        _require(a, "domain", str),
+        _require(a, "cert_path", str),
+        _require(a, "key_path", str),
+        _require(a, "chain_path", str),
+        _require(a, "fullchain_path", str),
+    )
+    return {}
+
+
+def _enhance(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).enhance(_require(a, "domain", str), _require(a, "enhancement", str), a.get("options"))
+    return {}
+
+
+def _save(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    title = a.get("title")
+    _inst(p).save(title if isinstance(title, str) else None, bool(a.get("temporary", False)))
+    return {}
+
+
+def _config_test(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).config_test()
+    return {}
+
+
+def _restart(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).restart()
+    return {}
+
+
+def _recovery_routine(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).recovery_routine()
+    return {}
+
+
+def _renew_deploy(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).renew_deploy(_lineage(a))
+    return {}
+
+
+def _update_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).update_autohsts(_require(a, "domain", str))
+    return {}
+
+
+def _deploy_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    _inst(p).deploy_autohsts(_lineage(a))
+    return {}
+
+
+def _enable_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
+    domains = [str(d) for d in _require(a, "domains", list)]
+    _inst(p).enable_autohsts(_lineage(a), domains)
     return {}
 
 
 METHODS: dict[str, _Method] = {
-    "prepare": lambda p, _: _none(p.prepare()),
+    "prepare": _prepare,
     "more_info": lambda p, _: {"text": p.more_info()},
     "get_chall_pref": lambda p, a: {
         "challenges": list(_auth(p).get_chall_pref(_require(a, "domain", str)))
     },
-    "perform": lambda p, a: _none(_auth(p).perform(_challenges(a))),
-    "cleanup": lambda p, a: _none(_auth(p).cleanup(_challenges(a))),
+    "perform": _perform,
+    "cleanup": _cleanup,
     "get_all_names": lambda p, _: {"names": sorted(set(_inst(p).get_all_names()))},
-    "deploy_cert": lambda p, a: _none(
-        _inst(p).deploy_cert(
-            _require(a, "domain", str),
-            _require(a, "cert_path", str),
-            _require(a, "key_path", str),
-            _require(a, "chain_path", str),
-            _require(a, "fullchain_path", str),
-        )
-    ),
+    "deploy_cert": _deploy_cert,
     "supported_enhancements": lambda p, _: {
         "enhancements": list(_inst(p).supported_enhancements())
     },
-    "enhance": lambda p, a: _none(
-        _inst(p).enhance(
-            _require(a, "domain", str), _require(a, "enhancement", str), a.get("options")
-        )
-    ),
-    "save": lambda p, a: _none(
-        _inst(p).save(a.get("title"), bool(a.get("temporary", False)))
-    ),
-    "config_test": lambda p, _: _none(_inst(p).config_test()),
-    "restart": lambda p, _: _none(_inst(p).restart()),
-    "recovery_routine": lambda p, _: _none(_inst(p).recovery_routine()),
-    "renew_deploy": lambda p, a: _none(_inst(p).renew_deploy(_lineage(a))),
-    "update_autohsts": lambda p, a: _none(_inst(p).update_autohsts(_require(a, "domain", str))),
-    "deploy_autohsts": lambda p, a: _none(_inst(p).deploy_autohsts(_lineage(a))),
-    "enable_autohsts": lambda p, a: _none(
-        _inst(p).enable_autohsts(_lineage(a), [str(d) for d in _require(a, "domains", list)])
-    ),
+    "enhance": _enhance,
+    "save": _save,
+    "config_test": _config_test,
+    "restart": _restart,
+    "recovery_routine": _recovery_routine,
+    "renew_deploy": _renew_deploy,
+    "update_autohsts": _update_autohsts,
+    "deploy_autohsts": _deploy_autohsts,
+    "enable_autohsts": _enable_autohsts,
 }
 
 
