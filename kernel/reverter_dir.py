@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, field
 
 from certkernel.errors import ReverterError, StorageError
-from certkernel.fsutil import atomic_write, fsync_dir, make_dirs
+from certkernel.fsutil import atomic_write, fsync_dir, is_temp_name, make_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,25 @@ def write_title(cp_dir: str, title: str) -> None:
         raise ReverterError(str(exc)) from exc
 
 
+def _remove_write_leftovers(target: str) -> None:
+    """Delete the temp file a restore killed mid-write left next to ``target``.
+
+    Only names of fsutil's atomic writes of this very file are touched
+    (``.ck-tmp-<name>.<12 hex>``); left there, a glob include such as
+    Apache's ``IncludeOptional conf.d/*`` would load it.
+    """
+    directory, base = os.path.split(target)
+    pattern = re.compile(r"\.ck-tmp-" + re.escape(base) + r"\.[0-9a-f]{12}")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if is_temp_name(name) and pattern.fullmatch(name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
+
+
 def _restore_one(path: str, copy: str) -> None:
     st = os.stat(copy)
     with open(copy, "rb") as handle:
@@ -196,6 +216,7 @@ def _restore_one(path: str, copy: str) -> None:
     make_dirs(os.path.dirname(target))
     atomic_write(target, data, stat.S_IMODE(st.st_mode))
     _try_chown(target, st.st_uid, st.st_gid)
+    _remove_write_leftovers(target)
 
 
 def _remove_new(path: str) -> bool:

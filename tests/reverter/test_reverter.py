@@ -281,3 +281,22 @@ def test_view_lists_every_kind_with_files(reverter: Reverter, files: dict[str, P
     ]
     assert infos[0].when == "unfinished"
     assert reverter.needs_recovery()
+
+
+def test_restore_removes_the_temp_file_a_killed_restore_left(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    """A restore killed inside its atomic write leaves ``.ck-tmp-<name>.<hex>``
+    beside the file; a glob include would load it, so the next restore deletes it."""
+    before = snapshot(root)
+    reverter.add([str(files["main"])])
+    files["main"].write_text("edited\n")
+    reverter.finalize("edit")
+    nginx = files["main"].parent
+    (nginx / ".ck-tmp-nginx.conf.0123456789ab").write_text("user www")
+    unrelated = nginx / ".ck-tmp-mime.types.0123456789ab"
+    unrelated.write_text("someone else's write")
+
+    reverter.rollback(1)
+
+    assert snapshot(root) == {**before, str(unrelated.relative_to(root)): (b"someone else's write", 0o644)}
