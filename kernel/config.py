@@ -386,6 +386,9 @@ def _resolve(
     for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle"):
         if values[dest]:
             values[dest] = _expand(values[dest], env)
+    # The webroot plugin runs in its own directory: relative paths must be the user's.
+    values["webroot_path"] = [_expand(p, env) for p in values["webroot_path"]]
+    values["webroot_map"] = {n: _expand(p, env) for n, p in values["webroot_map"].items()}
 
 
 def _expand(path: str, env: Mapping[str, str]) -> str:
