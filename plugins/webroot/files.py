@@ -40,8 +40,12 @@ def _denied(path: str, exc: OSError) -> PluginError:
 
 
 def check_webroot(root: str) -> str:
-    """The webroot as an absolute path; PluginError when it is not a directory."""
-    path = os.path.abspath(os.path.expanduser(root))
+    """The webroot as an absolute path; PluginError when it is not a directory.
+
+    The kernel sends absolute paths (``~`` and relative ones resolved in the
+    user's environment); this process's HOME and cwd are its state dir.
+    """
+    path = os.path.abspath(root)
     if not os.path.isdir(path):
         raise PluginError(
             f"The webroot path {path} does not exist or is not a directory "

@@ -27,7 +27,8 @@ CERTKERNEL = str(Path(sys.executable).with_name("certkernel"))
 RUN_TIMEOUT = 120
 
 
-def certonly(pebble, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def certonly(pebble, tmp: Path, *args: str, cwd: Path | None = None
+             ) -> subprocess.CompletedProcess[str]:
     argv = [
         CERTKERNEL, "certonly", *args,
         "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle,
@@ -37,7 +38,7 @@ def certonly(pebble, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ]
     env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-                          stdin=subprocess.DEVNULL, env=env)
+                          stdin=subprocess.DEVNULL, env=env, cwd=cwd)
 
 
 def assert_issued(tmp: Path, lineage: str, names: list[str]) -> None:
@@ -123,6 +124,15 @@ def test_webroot(pebble, tmp_path, webroot_server):
     section = conf.split("[[webroot_map]]\n", 1)[1].splitlines()
     assert sorted(section[:2]) == [f"nothing.example = {webroot_server}",
                                    f"wr.example = {webroot_server}"]
+
+
+def test_webroot_relative_path_is_the_users_directory(pebble, tmp_path, webroot_server):
+    result = certonly(pebble, tmp_path, "--webroot", "-w", "www", "-d", "rel.example",
+                      cwd=tmp_path)
+    assert result.returncode == 0, explain(result)
+    assert_issued(tmp_path, "rel.example", ["rel.example"])
+    conf = (tmp_path / "config" / "renewal" / "rel.example.conf").read_text()
+    assert f"webroot_path = {webroot_server}," in conf, "renewal keeps the absolute path"
 
 
 def test_webroot_missing_path_non_interactive(pebble, tmp_path):
