@@ -111,3 +111,154 @@ class RunHooks:
         if self.pre_ran and self.config.post_hook:
             run_hook("post-hook", self.config.post_hook,
                      {"FAILED_DOMAINS": " ".join(self.failed_domains)})
+
+
+# -- renew: directory hooks, hooks of many lineages ----------------------------
+
+HOOK_KINDS = ("pre", "deploy", "post")
+
+
+def directory_hooks(config_dir: str, kind: str) -> list[str]:
+    """Executables in ``<config-dir>/renewal-hooks/<kind>/``, in byte order.
+
+    Certbot runs them for ``renew`` only; files that are not executable are
+    skipped with a warning (a common mistake is forgetting ``chmod +x``).
+    """
+    folder = os.path.join(config_dir, "renewal-hooks", kind)
+    try:
+        names = sorted(os.listdir(folder), key=os.fsencode)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        logger.warning("Cannot list %s: %s", folder, exc.strerror)
+        return []
+    found: list[str] = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.startswith(".") or name.endswith("~") or not os.path.isfile(path):
+            continue
+        if not os.access(path, os.X_OK):
+            logger.warning("Skipping %s hook %s: it is not executable", kind, path)
+            continue
+        found.append(path)
+    return found
+
+
+class RenewHooks:
+    """The hooks of one ``renew`` run across all its lineages (thread-safe).
+
+    Each lineage brings its own ``pre_hook``/``post_hook``/``deploy_hook``
+    (from its renewal conf, or the command line). Directory hooks run first,
+    then the lineage's command unless it is the path of a directory hook.
+    Pre hooks run once per distinct command, just before the first lineage
+    that needs them is obtained; post hooks run once per distinct command at
+    the end, with ``FAILED_DOMAINS``, even after failures; deploy hooks run
+    per successful lineage and never in a dry run.
+    """
+
+    def __init__(self, config: Config) -> None:
+        import threading
+
+        self.config = config
+        self.dry_run = config.dry_run
+        self._lock = threading.Lock()
+        self._dir: dict[str, list[str]] = {
+            kind: directory_hooks(config.config_dir, kind) if config.directory_hooks else []
+            for kind in HOOK_KINDS
+        }
+        self._dir_paths = {p for paths in self._dir.values() for p in paths}
+        self._pre_done: set[str] = set()
+        self._dir_pre_done = False
+        self._post: list[str] = []
+        self.failed_domains: list[str] = []
+        self.attempted = False
+        if config.validate_hooks:
+            validate_hook(config.pre_hook, "--pre-hook")
+            validate_hook(config.post_hook, "--post-hook")
+            validate_hook(config.deploy_hook, "--deploy-hook")
+
+    def _is_dir_hook(self, command: str) -> bool:
+        return command.strip() in self._dir_paths
+
+    def pre(self, lineage_config: Config) -> None:
+        """Before obtaining one lineage: dir pre hooks once, its pre hook once per command."""
+        with self._lock:
+            self.attempted = True
+            if not self._dir_pre_done:
+                self._dir_pre_done = True
+                for path in self._dir["pre"]:
+                    run_hook("pre-hook", path)
+            command = lineage_config.pre_hook
+            if command and command not in self._pre_done and not self._is_dir_hook(command):
+                self._pre_done.add(command)
+                run_hook("pre-hook", command)
+            post = lineage_config.post_hook
+            if post and post not in self._post and not self._is_dir_hook(post):
+                self._post.append(post)
+
+    def deployed(self, lineage_config: Config, lineage: Lineage,
+                 names: Sequence[str] | None = None) -> None:
+        """After one lineage was saved: dir deploy hooks, then its deploy hook."""
+        commands = list(self._dir["deploy"])
+        command = lineage_config.deploy_hook
+        if command and not self._is_dir_hook(command):
+            commands.append(command)
+        if self.dry_run:
+            for cmd in commands:
+                logger.info("Dry run: skipping deploy hook command: %s", cmd)
+            return
+        env = {
+            "RENEWED_LINEAGE": os.path.dirname(lineage.cert_path),
+            "RENEWED_DOMAINS": " ".join(names or lineage.names),
+        }
+        for cmd in commands:
+            run_hook("deploy-hook", cmd, env)
+
+    def failed(self, names: Sequence[str]) -> None:
+        with self._lock:
+            self.failed_domains.extend(names)
+
+    def post(self) -> None:
+        """At the end of the run, when something was attempted: dir then saved post hooks."""
+        with self._lock:
+            if not self.attempted:
+                return
+            env = {"FAILED_DOMAINS": " ".join(self.failed_domains)}
+            for path in self._dir["post"]:
+                run_hook("post-hook", path, env)
+            for command in self._post:
+                run_hook("post-hook", command, env)
+            self.attempted = False
+
+
+class ShellHookEvents:
+    """The shell hooks as an implementation of :mod:`certkernel.events`."""
+
+    def __init__(self, hooks: RenewHooks) -> None:
+        self.hooks = hooks
+
+    def register_on(self, manager: object) -> None:
+        """Register on a pluggy manager (hookimpls bound lazily to avoid importing pluggy)."""
+        from certkernel.events import hookimpl
+
+        hooks = self.hooks
+
+        class _Impl:
+            @hookimpl
+            def before_obtain(self, config: Config) -> None:
+                hooks.pre(config)
+
+            @hookimpl
+            def renewal_failed(self, names: Sequence[str]) -> None:
+                hooks.failed(names)
+
+            @hookimpl
+            def lineage_deployed(self, config: Config, lineage: Lineage,
+                                 names: Sequence[str]) -> None:
+                hooks.deployed(config, lineage, names)
+
+            @hookimpl
+            def run_finished(self) -> None:
+                hooks.post()
+
+        manager.register(_Impl(), name="certkernel.shell-hooks")  # type: ignore[attr-defined]

@@ -238,12 +238,20 @@ class PluginLauncher:
         spec = self.config.plugin_user or str(manifest.sandbox.get("user", "") or "")
         return resolve_user(spec or None)
 
-    def start(self, name: str, role: str) -> PluginProcess:
-        """The running process for plugin ``name`` (started once per run)."""
-        if name in self._processes:
-            return self._processes[name]
+    def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
+        """The running process for plugin ``name`` (started once per run).
+
+        With ``config`` (``renew``: one lineage's config), the options come
+        from it and the process is keyed by (name, options), so lineages
+        with the same options share one process and others get their own.
+        """
+        key = name
+        if config is not None:
+            key = _process_key(name, config.plugin_options(self.manifest(name, role)))
+        if key in self._processes:
+            return self._processes[key]
         manifest = self.manifest(name, role)
-        options = self.config.plugin_options(manifest)
+        options = (config or self.config).plugin_options(manifest)
         secrets = self._secrets(manifest, options)
         fds: dict[str, list[int]] = {}
         if manifest.needs.get("http01_sockets"):
@@ -277,22 +285,27 @@ class PluginLauncher:
             on_progress=self.on_progress,
         )
         self._stack.callback(process.close)
-        self._processes[name] = process
+        self._processes[key] = process
         return process
 
-    def _prepare_once(self, name: str, plugin: RemoteAuthenticator | RemoteInstaller) -> None:
-        if name not in self._prepared:
+    def _prepare_once(self, key: str, plugin: RemoteAuthenticator | RemoteInstaller) -> None:
+        if key not in self._prepared:
             plugin.prepare()
-            self._prepared.add(name)
+            self._prepared.add(key)
 
-    def authenticator(self, name: str) -> RemoteAuthenticator:
-        auth = RemoteAuthenticator(self.start(name, "authenticator"))
-        self._prepare_once(name, auth)
+    def _key(self, name: str, role: str, config: Config | None) -> str:
+        if config is None:
+            return name
+        return _process_key(name, config.plugin_options(self.manifest(name, role)))
+
+    def authenticator(self, name: str, config: Config | None = None) -> RemoteAuthenticator:
+        auth = RemoteAuthenticator(self.start(name, "authenticator", config))
+        self._prepare_once(self._key(name, "authenticator", config), auth)
         return auth
 
-    def installer(self, name: str) -> RemoteInstaller:
-        inst = RemoteInstaller(self.start(name, "installer"))
-        self._prepare_once(name, inst)
+    def installer(self, name: str, config: Config | None = None) -> RemoteInstaller:
+        inst = RemoteInstaller(self.start(name, "installer", config))
+        self._prepare_once(self._key(name, "installer", config), inst)
         return inst
 
     def close(self) -> None:
@@ -304,6 +317,13 @@ class PluginLauncher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _process_key(name: str, options: dict[str, Any]) -> str:
+    """``name`` plus a canonical form of its options (renew: one process per distinct set)."""
+    import json
+
+    return name + "\0" + json.dumps(options, sort_keys=True, default=str)
 
 
 def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:

@@ -1,0 +1,165 @@
+"""``certkernel renew``: renew every lineage that is due, from cron or by hand.
+
+The common case — nothing due — reads the renewal confs and cert validity
+only, never touches the network and never imports ``acme``. When something
+is due, the lineages run on a bounded thread pool sharing plugin processes
+and ACME sessions (see :mod:`certkernel.renewal_runner`); shell hooks and
+in-process extensions observe the same lifecycle events
+(:mod:`certkernel.events`). The summary follows Certbot's wording, and the
+exit code is 1 when any lineage (or its conf) could not be renewed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from certkernel.commands.certonly import say
+from certkernel.config import Config
+from certkernel.display import Display
+
+if TYPE_CHECKING:
+    from certkernel.renewal_plan import Plan
+    from certkernel.renewal_runner import Result
+
+logger = logging.getLogger(__name__)
+
+RULE = "- " * 40
+MAX_WORKERS = 8
+MAX_RANDOM_SLEEP = 480.0  # Certbot's 8 minutes
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def workers(count: int) -> int:
+    """Pool size: ``CERTKERNEL_RENEW_WORKERS`` or up to 8, never more than the lineages."""
+    raw = os.environ.get("CERTKERNEL_RENEW_WORKERS", "")
+    wanted = int(raw) if raw.isdigit() and int(raw) > 0 else MAX_WORKERS
+    return max(1, min(wanted, count))
+
+
+def _random_sleep(config: Config) -> None:
+    """Spread unattended runs over time, as Certbot does; never on a terminal."""
+    if not config.random_sleep_on_renew or _on_terminal() or sys.stdin.isatty():
+        return
+    delay = random.uniform(1.0, MAX_RANDOM_SLEEP)  # noqa: S311 - not security relevant
+    logger.info("Non-interactive renewal: random delay of %.0f seconds", delay)
+    time.sleep(delay)
+
+
+def run(config: Config) -> int:
+    from certkernel.renewal_plan import make_plan
+
+    plan = make_plan(config)
+    for path, message in plan.broken:
+        sys.stderr.write(f"Renewal configuration file {path} is broken: {message}. Skipping.\n")
+    results: list[Result] = []
+    if plan.due:
+        if config.dry_run:
+            say(config, "Simulating renewal of existing certificates (dry run).")
+        _random_sleep(config)
+        results = _renew_due(config, plan)
+    _summary(config, plan, results)
+    failed = any(r.status == "failed" for r in results)
+    return 1 if failed or plan.broken else 0
+
+
+def _renew_due(config: Config, plan: Plan) -> list[Result]:
+    from certkernel import hooks
+    from certkernel.events import plugin_manager
+    from certkernel.lock import lock_timeout
+    from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.renewal_runner import RenewalRunner
+
+    display = Display.from_config(config)
+    run_hooks = hooks.RenewHooks(config)
+    events = plugin_manager()
+    hooks.ShellHookEvents(run_hooks).register_on(events)
+    events.hook.run_starting(config=config, verb="renew")
+    show = _on_terminal() and not config.quiet
+    progress = (lambda text: say(config, text)) if show else None
+    total = len(plan.due)
+    results: list[Result] = []
+    try:
+        with PluginLauncher(config, display) as launcher:
+            runner = RenewalRunner(config, display, launcher, events, lock_timeout(config),
+                                   progress)
+            with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
+                futures = [pool.submit(runner.renew, lineage, n, total)
+                           for n, lineage in enumerate(plan.due, 1)]
+                results = [f.result() for f in futures]
+            _apply_deploy_failures(results, runner.deploy_all())
+    finally:
+        failed_names = [n for r in results if r.status == "failed" for n in r.names]
+        events.hook.run_finished(config=config, verb="renew", failed_names=failed_names)
+    return results
+
+
+def _apply_deploy_failures(results: Sequence[Result], failures: dict[str, str]) -> None:
+    for result in results:
+        if result.name in failures:
+            result.status = "failed"
+            result.reason = failures[result.name]
+
+
+def _expiry(when: datetime.datetime) -> str:
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%d")
+
+
+def _summary(config: Config, plan: Plan, results: Sequence[Result]) -> None:
+    """Certbot's summary: not due, renewed, failed (with reasons), broken confs."""
+    renewed = [r for r in results if r.status == "renewed"]
+    failed = [r for r in results if r.status == "failed"]
+    late = [r for r in results if r.status == "not due"]
+    lines: list[str] = [RULE]
+    if config.dry_run:
+        lines.append("** DRY RUN: simulating 'certkernel renew' close to cert expiry")
+        lines.append("**          (The test certificates below have not been saved.)")
+        lines.append("")
+    if plan.not_due or late:
+        lines.append("The following certificates are not due for renewal yet:")
+        for item in plan.not_due:
+            lines.append(f"  {item.lineage.fullchain_path} expires on "
+                         f"{_expiry(item.expiry)} (skipped)")
+        for result in late:
+            lines.append(f"  {result.fullchain} (renewed by another run meanwhile; skipped)")
+    for lineage in plan.disabled:
+        lines.append(f"  {lineage.fullchain_path} has autorenew disabled (skipped)")
+    if not results:
+        lines.append("No renewals were attempted.")
+    elif not failed:
+        what = "simulated renewals" if config.dry_run else "renewals"
+        lines.append(f"Congratulations, all {what} succeeded:")
+        lines += [f"  {r.fullchain} (success)" for r in renewed]
+    else:
+        if renewed:
+            lines.append("The following certificates were successfully renewed:")
+            lines += [f"  {r.fullchain} (success)" for r in renewed]
+        else:
+            lines.append("All renewals failed. The following certificates could not be renewed:")
+        if renewed:
+            lines.append("The following certificates could not be renewed:")
+        lines += [f"  {r.fullchain} (failure): {r.reason}" for r in failed]
+    if plan.broken:
+        lines.append("Additionally, the following renewal configurations were invalid:")
+        lines += [f"  {path} (parsefail): {message}" for path, message in plan.broken]
+    lines.append(RULE)
+    if failed or plan.broken:
+        lines.append(f"{len(failed)} renew failure(s), {len(plan.broken)} parse failure(s)")
+        sys.stdout.flush()
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+        return
+    say(config, "\n".join(lines))

@@ -1,0 +1,201 @@
+"""Renewing the due lineages of one ``renew`` run, concurrently.
+
+Why a runner object: everything expensive is shared across lineages and
+made once per run — one plugin process per (plugin, options), one ACME
+directory fetch and account load per (server, account) — while each
+lineage gets its own Config (its renewal conf under the command line), its
+own lock, and its own result. Lineages run on a bounded thread pool; the
+work is network and subprocess I/O, and plugin calls are serialized per
+process by the RPC endpoint.
+
+Each lineage is locked, then re-read and re-checked: another run may have
+renewed it while this one waited for the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from certkernel.acme_setup import AccountSession
+    from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
+
+RENEWED = "renewed"
+FAILED = "failed"
+NOT_DUE = "not due"
+
+
+@dataclass
+class Result:
+    """The outcome for one lineage."""
+
+    name: str
+    status: str
+    fullchain: str
+    names: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class _Deployment:
+    installer: RemoteInstaller
+    config: Config
+    lineages: list[Lineage] = field(default_factory=list)
+
+
+class RenewalRunner:
+    """Renews lineages; shares plugin processes and ACME sessions between them."""
+
+    def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
+                 events: pluggy.PluginManager, lock_timeout: float,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.display = display
+        self.launcher = launcher
+        self.events = events
+        self.lock_timeout = lock_timeout
+        self.progress = progress
+        self._plugins_lock = threading.Lock()
+        self._accounts_lock = threading.Lock()
+        self._accounts: dict[tuple[str, str], AccountSession] = {}
+        self._deploy_lock = threading.Lock()
+        self._deployments: dict[int, _Deployment] = {}
+
+    # -- shared resources -----------------------------------------------------
+    def _authenticator(self, name: str, cfg: Config) -> Any:
+        with self._plugins_lock:
+            return self.launcher.authenticator(name, cfg)
+
+    def _installer(self, name: str, cfg: Config) -> RemoteInstaller:
+        with self._plugins_lock:
+            return self.launcher.installer(name, cfg)
+
+    def _account(self, cfg: Config) -> AccountSession:
+        """One session per (server, account) per run: one directory fetch, one key load."""
+        from certkernel.acme_setup import effective_server, open_account
+        from certkernel.lock import account_lock, held
+
+        key = (effective_server(cfg), cfg.account or "")
+        with self._accounts_lock:
+            found = self._accounts.get(key)
+            if found is None:
+                with held(account_lock(cfg.config_dir, key[0], self.lock_timeout)):
+                    found = open_account(cfg, self.display, create=bool(cfg.dry_run))
+                self._accounts[key] = found
+            return found
+
+    # -- one lineage ----------------------------------------------------------
+    def renew(self, lineage: Lineage, index: int, total: int) -> Result:
+        """Renew one lineage under its lock; never raises for a lineage-level failure."""
+        from certkernel.lock import lineage_lock
+
+        lock = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
+        try:
+            lock.acquire()
+        except errors.LockError as exc:
+            return self._failed(self.config, lineage.name, lineage.fullchain_path, [], str(exc))
+        try:
+            return self._renew_locked(lineage, index, total)
+        finally:
+            lock.release()
+
+    def _renew_locked(self, stale: Lineage, index: int, total: int) -> Result:
+        from certkernel.renewal_plan import lineage_config, wanted
+        from certkernel.storage import Lineage
+
+        names: list[str] = []
+        cfg = self.config
+        try:
+            lineage = Lineage.from_conf(self.config.config_dir, stale.renewal_conf_path)
+            renew, _why = wanted(self.config, lineage)
+            if not renew:
+                logger.info("%s was renewed by another run meanwhile", lineage.name)
+                return Result(lineage.name, NOT_DUE, lineage.fullchain_path, lineage.names)
+            names = list(lineage.names)
+            cfg = lineage_config(self.config, lineage)
+            if self.progress:
+                self.progress(f"Renewing {lineage.name} ({index} of {total}): "
+                              f"{', '.join(names)}")
+            self._obtain(cfg, lineage, names)
+        except errors.Error as exc:
+            return self._failed(cfg, stale.name, stale.fullchain_path, names, str(exc))
+        except Exception as exc:  # a bug must not stop the other lineages
+            logger.error("Unexpected error renewing %s", stale.name, exc_info=True)
+            return self._failed(cfg, stale.name, stale.fullchain_path, names,
+                                f"unexpected error: {type(exc).__name__}: {exc}")
+        return Result(lineage.name, RENEWED, lineage.fullchain_path, names)
+
+    def _obtain(self, cfg: Config, lineage: Lineage, names: list[str]) -> None:
+        from certkernel.obtain import obtain, renewal_params
+
+        auth_name = cfg.authenticator or cfg.configurator
+        if not auth_name:
+            raise errors.ConfigurationError(
+                f"{lineage.renewal_conf_path} names no authenticator; "
+                "renew it once with certonly and -a PLUGIN")
+        inst_name = cfg.installer if cfg.installer not in (None, "None", "") else None
+        self.events.hook.before_obtain(config=cfg, names=names, lineage_name=lineage.name)
+        authenticator = self._authenticator(auth_name, cfg)
+        acct = self._account(cfg)
+        params: dict[str, Any] = dict(lineage.renewalparams.as_dict())
+        params.update(renewal_params(cfg, acct.account.id, acct.session.settings.server,
+                                     auth_name, inst_name))
+        obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
+                          lineage_name=lineage.name, params=params)
+        saved = obtained.lineage
+        self.events.hook.lineage_renewed(config=cfg, lineage=saved, names=obtained.names,
+                                         dry_run=cfg.dry_run)
+        if saved is None:
+            return
+        if inst_name and not cfg.disable_renew_updates:
+            self._queue_deploy(inst_name, cfg, saved)
+        self.events.hook.lineage_deployed(config=cfg, lineage=saved, names=obtained.names)
+
+    def _failed(self, cfg: Config, name: str, fullchain: str, names: list[str],
+                reason: str) -> Result:
+        logger.error("Failed to renew certificate %s with error: %s", name, reason)
+        self.events.hook.renewal_failed(config=cfg, lineage_name=name, names=names,
+                                        reason=reason)
+        return Result(name, FAILED, fullchain, names, reason)
+
+    # -- installers -----------------------------------------------------------
+    def _queue_deploy(self, inst_name: str, cfg: Config, lineage: Lineage) -> None:
+        installer = self._installer(inst_name, cfg)
+        with self._deploy_lock:
+            entry = self._deployments.setdefault(id(installer.process),
+                                                 _Deployment(installer, cfg))
+            entry.lineages.append(lineage)
+
+    def deploy_all(self) -> dict[str, str]:
+        """Put renewed certs into their servers: one save/test/reload per installer.
+
+        Returns lineage name -> reason for the deployments that failed.
+        """
+        from certkernel import deploy
+
+        failed: dict[str, str] = {}
+        for entry in self._deployments.values():
+            root_lock = deploy.server_root_lock(entry.config, entry.installer.name)
+            try:
+                with root_lock:
+                    bad = deploy.redeploy(entry.config, entry.installer, entry.lineages)
+            except errors.Error as exc:
+                bad = [lin.name for lin in entry.lineages]
+                logger.error("Deploying with %s failed: %s", entry.installer.name, exc)
+            for name in bad:
+                failed[name] = f"the {entry.installer.name} installer could not deploy it"
+        return failed
