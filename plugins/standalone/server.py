@@ -155,7 +155,7 @@ class ChallengeServer:
 
     def _serve_one(self, conn: socket.socket, addr: Any) -> None:
         try:
-            _Handler(conn, addr, self)
+            _Handler(conn, addr, self)  # type: ignore[arg-type]  # duck-typed: only .tokens is used
         except OSError as exc:
             sys.stderr.write(f"standalone: connection from {addr[0]} failed: {exc}\n")
         finally:
