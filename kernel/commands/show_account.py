@@ -1,0 +1,30 @@
+"""``certkernel show_account``: what the CA knows about the account (Certbot's format)."""
+
+from __future__ import annotations
+
+from certkernel import errors
+from certkernel.commands.account_common import emails_of, store_for
+from certkernel.commands.certonly import say
+from certkernel.config import Config
+from certkernel.display import Display
+
+
+def run(config: Config) -> int:
+    display = Display.from_config(config)
+    store = store_for(config)
+    if not store.ids():
+        raise errors.AccountNotFound(
+            f"Could not find an existing account for server {store.server}.")
+    from certkernel.acme_setup import open_account
+
+    acct = open_account(config, display, create=False)
+    info = acct.session.query_account()
+    emails = emails_of(info.contacts)
+    plural = "s" if len(emails) > 1 else ""
+    say(config, "\n".join([
+        f"Account details for server {acct.session.settings.server}:",
+        f"  Account URL: {info.uri}",
+        f"  Account ID: {acct.account.id}",
+        f"  Email contact{plural}: {', '.join(emails) if emails else 'none'}",
+    ]))
+    return 0
