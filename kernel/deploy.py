@@ -2,22 +2,28 @@
 
 ``run``, ``install``, ``enhance`` and ``renew`` share this: deploy the
 certificate for each name, apply the enhancements the user asked for, save
-(the installer registers checkpoints before it writes), test the config and
-reload. Any failure before the reload puts the previous files back, so the
-server keeps its working configuration.
+(the installer registers every file with the kernel's checkpoints before it
+writes), test the config and reload.  Installers already undo a change their
+own config test rejects; the kernel does not rely on that alone: any failure
+before the reload also restores the files from the kernel's checkpoint
+store, and a failed reload rolls the finalized checkpoint back and reloads
+again, so the server keeps serving its previous configuration.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from certkernel import errors
 from certkernel.config import Config
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -29,9 +35,35 @@ ENHANCEMENTS = (
     ("uir", "ensure-http-header", "Upgrade-Insecure-Requests"),
     ("staple", "staple-ocsp", None),
 )
+FLAG_OF = {"redirect": "--redirect", "staple-ocsp": "--staple-ocsp",
+           "Strict-Transport-Security": "--hsts", "Upgrade-Insecure-Requests": "--uir"}
+
+
+class CertPaths(Protocol):
+    """What an installer needs of a certificate: a lineage or loose files."""
+
+    @property
+    def cert_path(self) -> str: ...
+    @property
+    def key_path(self) -> str: ...
+    @property
+    def chain_path(self) -> str: ...
+    @property
+    def fullchain_path(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LooseCert:
+    """Certificate files given by path (``install --cert-path ... --key-path ...``)."""
+
+    cert_path: str
+    key_path: str
+    chain_path: str
+    fullchain_path: str
 
 
 def wanted_enhancements(config: Config, default_redirect: bool) -> list[tuple[str, str | None]]:
+    """(enhancement, option) pairs asked for; redirect follows ``default_redirect`` when unset."""
     chosen = []
     for field_name, name, option in ENHANCEMENTS:
         value = getattr(config, field_name)
@@ -42,41 +74,209 @@ def wanted_enhancements(config: Config, default_redirect: bool) -> list[tuple[st
     return chosen
 
 
+def server_root_lock(config: Config, installer_name: str | None) -> AbstractContextManager[object]:
+    """Hold the installer's server root for the whole run.
+
+    Call site for ``certkernel.lock`` (written in another room): until it
+    exists this is a no-op, and the checkpoint store's own flock still keeps
+    two runs from interleaving their file changes.
+    """
+    if not installer_name or installer_name == "null":
+        return nullcontext()
+    try:
+        from certkernel import lock  # type: ignore[attr-defined]
+    except ImportError:
+        return nullcontext()
+    manifest = config.manifests.get(installer_name)
+    option = str(manifest.needs.get("server_root_option", "")) if manifest else ""
+    root = config.plugin_options(manifest).get(option) if manifest and option else None
+    factory = getattr(lock, "lock_server_root", None)
+    if not root or factory is None:
+        return nullcontext()
+    return factory(str(root), config)  # type: ignore[no-any-return]
+
+
+def ocsp_url(cert_path: str) -> str | None:
+    """The AIA OCSP responder URL of a certificate, or None (the CA offers no OCSP)."""
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+    with open(cert_path, "rb") as handle:
+        cert = x509.load_pem_x509_certificate(handle.read())
+    try:
+        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+    except x509.ExtensionNotFound:
+        return None
+    for desc in aia:
+        if desc.access_method == AuthorityInformationAccessOID.OCSP:
+            return str(desc.access_location.value)
+    return None
+
+
+def _warn_no_ocsp(cert: CertPaths, notify: Callable[[str], None]) -> None:
+    try:
+        url = ocsp_url(cert.cert_path)
+    except (OSError, ValueError) as exc:
+        logger.debug("cannot read %s for its OCSP URL: %s", cert.cert_path, exc)
+        return
+    if url is None:
+        notify("Warning: the certificate names no OCSP responder (the CA does not offer OCSP), "
+               "so the server will have nothing to staple; --staple-ocsp is configured anyway.")
+
+
+class _Restorer:
+    """Undo what this run changed, from the kernel's own checkpoint store."""
+
+    def __init__(self, reverter: Reverter | None) -> None:
+        self.reverter = reverter
+        self.finalized_before = self._finalized()
+
+    def _finalized(self) -> int:
+        if self.reverter is None:
+            return 0
+        return sum(1 for info in self.reverter.view() if info.kind == "finalized")
+
+    def restore(self) -> int:
+        """Put back unfinished and this run's finalized changes; the number of files touched."""
+        if self.reverter is None:
+            return 0
+        touched = 0
+        for result in self.reverter.recovery_routine():
+            touched += len(result.restored) + len(result.removed)
+        new = self._finalized() - self.finalized_before
+        if new > 0:
+            for result in self.reverter.rollback(new):
+                touched += len(result.restored) + len(result.removed)
+        return touched
+
+
 def install_lineage(
     config: Config,
     installer: RemoteInstaller,
-    lineage: Lineage,
+    lineage: CertPaths,
     names: Sequence[str],
     *,
     enhancements: Sequence[tuple[str, str | None]] = (),
-    rollback: object | None = None,
+    rollback: Reverter | None = None,
+    notify: Callable[[str], None] | None = None,
+    deploy: bool = True,
 ) -> None:
-    """Deploy, enhance, save, test and reload; revert the files on failure."""
+    """Deploy (unless ``deploy`` is False), enhance, save, test and reload.
+
+    On failure the previous files come back (installer and kernel side) and
+    the error propagates with what happened added for the user.
+    """
+    tell = notify if notify is not None else logger.warning
+    restorer = _Restorer(rollback)
     try:
-        for name in names:
-            installer.deploy_cert(
-                name, lineage.cert_path, lineage.key_path, lineage.chain_path,
-                lineage.fullchain_path,
-            )
-        supported = set(installer.supported_enhancements()) if enhancements else set()
-        for enhancement, option in enhancements:
-            if enhancement not in supported:
-                logger.warning("The %s installer cannot do %s; skipped", installer.name, enhancement)
-                continue
+        if deploy:
             for name in names:
-                try:
-                    installer.enhance(name, enhancement, option)
-                except errors.PluginEnhancementAlreadyPresent:
-                    logger.info("%s is already enabled for %s", enhancement, name)
-        installer.save(f"Deployed certificate for {', '.join(names)}")
+                installer.deploy_cert(
+                    name, lineage.cert_path, lineage.key_path, lineage.chain_path,
+                    lineage.fullchain_path,
+                )
+        apply_enhancements(installer, lineage, names, enhancements, tell)
+        what = "Deployed certificate" if deploy else "Enhanced configuration"
+        installer.save(f"{what} for {', '.join(names)}")
         installer.config_test()
-    except errors.Error:
-        logger.warning("Installation failed; restoring the previous server configuration")
-        try:
-            installer.recovery_routine()
-            if rollback is not None:
-                rollback.recovery_routine()  # type: ignore[attr-defined]
-        except errors.Error as exc:
-            logger.error("Restoring the configuration failed too: %s", exc)
+    except errors.Error as exc:
+        _recover(installer, restorer, tell, exc)
         raise
-    installer.restart()
+    try:
+        installer.restart()
+    except errors.Error as exc:
+        _recover(installer, restorer, tell, exc)
+        try:
+            installer.restart()
+        except errors.Error as again:
+            tell(f"Reloading the server with the restored configuration failed too: {again}")
+        raise
+
+
+def apply_enhancements(
+    installer: RemoteInstaller,
+    cert: CertPaths,
+    names: Sequence[str],
+    enhancements: Sequence[tuple[str, str | None]],
+    notify: Callable[[str], None],
+) -> None:
+    """Ask the installer for each enhancement on each name; unsupported ones are an error."""
+    if not enhancements:
+        return
+    supported = set(installer.supported_enhancements())
+    for enhancement, option in enhancements:
+        if enhancement not in supported:
+            flag = FLAG_OF.get(option or enhancement, enhancement)
+            raise errors.NotSupportedError(
+                f"The {installer.name} installer cannot do {flag}; run again without it"
+            )
+        if enhancement == "staple-ocsp":
+            _warn_no_ocsp(cert, notify)
+        for name in names:
+            try:
+                installer.enhance(name, enhancement, option)
+            except errors.PluginEnhancementAlreadyPresent:
+                logger.info("%s is already enabled for %s", option or enhancement, name)
+
+
+def _recover(installer: RemoteInstaller, restorer: _Restorer, tell: Callable[[str], None],
+             cause: errors.Error) -> None:
+    logger.debug("installation failed: %s", cause)
+    touched = 0
+    try:
+        touched = restorer.restore()
+        installer.recovery_routine()
+    except errors.Error as exc:
+        tell(f"Restoring the previous server configuration failed too: {exc}. "
+             "Run 'certkernel rollback' and check the server's configuration by hand.")
+        return
+    if touched:
+        tell(f"Installation failed; the previous server configuration was restored "
+             f"({touched} file(s)).")
+    else:
+        tell("Installation failed; no configuration file was left changed.")
+
+
+def redeploy(
+    config: Config,
+    installer: RemoteInstaller,
+    lineages: Sequence[Lineage],
+    rollback: Reverter | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Reinstall renewed lineages with one save/test/reload at the end (for ``renew``).
+
+    Uses the installer's ``renew_deploy`` when it announces that capability,
+    else ``deploy_cert`` per name.  Returns the names of lineages whose
+    deployment failed (their files are restored, the others reloaded).
+    """
+    tell = notify if notify is not None else logger.warning
+    restorer = _Restorer(rollback)
+    failed: list[str] = []
+    use_renew_deploy = "renew_deploy" in installer.capabilities
+    for lineage in lineages:
+        try:
+            if use_renew_deploy:
+                installer.renew_deploy(lineage.to_lineage_info())
+            else:
+                for name in lineage.names:
+                    installer.deploy_cert(name, lineage.cert_path, lineage.key_path,
+                                          lineage.chain_path, lineage.fullchain_path)
+        except errors.Error as exc:
+            tell(f"Deploying the renewed certificate {lineage.name} failed: {exc}")
+            failed.append(lineage.name)
+    if len(failed) == len(lineages):
+        return failed
+    try:
+        installer.save("Deployed renewed certificates: " + ", ".join(
+            lin.name for lin in lineages if lin.name not in failed))
+        installer.config_test()
+        installer.restart()
+    except errors.Error as exc:
+        _recover(installer, restorer, tell, exc)
+        try:
+            installer.restart()
+        except errors.Error:
+            logger.debug("reload after restore failed", exc_info=True)
+        return [lin.name for lin in lineages]
+    return failed

@@ -83,8 +83,48 @@ def rollback(
     return results
 
 
+def _installer_config(config: Config) -> tuple[Config, str | None]:
+    """The installer to restart after a rollback: -i/--nginx/--apache, else a renewal conf's.
+
+    With --cert-name, that lineage's; otherwise the one installer every
+    lineage that has one agrees on (several different ones: none, and the
+    user is told to pass -i).
+    """
+    import os
+
+    from certkernel.commands.install import load_lineage, with_lineage_conf
+    from certkernel.storage import ConfigDirs, Lineage
+
+    name = config.installer or config.configurator
+    if name:
+        if config.certname:
+            config = with_lineage_conf(config, load_lineage(config, config.certname))
+        return config, name
+    if config.certname:
+        candidates = [load_lineage(config, config.certname)]
+    else:
+        renewal = ConfigDirs(config.config_dir).renewal
+        files = sorted(f for f in os.listdir(renewal) if f.endswith(".conf")) \
+            if os.path.isdir(renewal) else []
+        candidates = []
+        for file in files:
+            try:
+                candidates.append(Lineage.load(config.config_dir, file[:-5], repair=False))
+            except Exception:  # noqa: BLE001 - a damaged conf must not stop a rollback
+                continue
+    found: dict[str, Config] = {}
+    for lineage in candidates:
+        inst = str(lineage.renewalparams.get("installer", "None") or "None")
+        if inst not in ("None", "null"):
+            found.setdefault(inst, with_lineage_conf(config, lineage))
+    if len(found) == 1:
+        inst, inst_config = next(iter(found.items()))
+        return inst_config, inst
+    return config, None
+
+
 def run(config: Config) -> int:
-    """Roll back ``config.checkpoints`` checkpoints of ``config.work_dir``."""
+    """Roll back ``config.checkpoints`` checkpoints of ``config.work_dir``, then reload the server."""
     from certkernel.display import Display
 
     display = Display.from_config(config)
@@ -92,5 +132,19 @@ def run(config: Config) -> int:
     def notify(message: str) -> None:
         display.notification(message, wrap=False)
 
-    rollback(config.work_dir, config.checkpoints, restart=None, notify=notify)
+    inst_config, inst = _installer_config(config)
+
+    def restart() -> None:
+        from certkernel.plugin_runtime import PluginLauncher
+
+        assert inst is not None
+        with PluginLauncher(inst_config, display) as launcher:
+            launcher.installer(inst).restart()
+        notify(f"Restarted the {inst} server with the restored configuration.")
+
+    results = rollback(config.work_dir, config.checkpoints,
+                       restart=restart if inst else None, notify=notify)
+    if inst is None and any(r.restored or r.removed for r in results):
+        notify("No installer is known for these files: reload your server yourself, or pass "
+               "--nginx, --apache or -i NAME to have certkernel do it.")
     return 0

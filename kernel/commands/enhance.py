@@ -1,0 +1,71 @@
+"""``certkernel enhance``: add --redirect/--hsts/--uir/--staple-ocsp to an installed certificate.
+
+Nothing is enabled by default here (Certbot's rule: redirect is on by default
+only for run/install), so at least one enhancement flag is required.  The
+names come from the lineage (``--cert-name``) or ``-d``; the installer and
+its options from the flags, else from the lineage's renewal conf.
+"""
+
+from __future__ import annotations
+
+from certkernel import errors
+from certkernel.commands.certonly import say
+from certkernel.commands.install import (
+    installer_for,
+    load_lineage,
+    recover_interrupted,
+    with_lineage_conf,
+)
+from certkernel.config import Config
+from certkernel.display import Display
+
+
+def run(config: Config) -> int:
+    from certkernel.deploy import (
+        install_lineage,
+        server_root_lock,
+        wanted_enhancements,
+    )
+    from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.reverter import Reverter
+
+    display = Display.from_config(config)
+    wanted = wanted_enhancements(config, default_redirect=False)
+    if not wanted:
+        raise errors.MissingCommandlineFlag(
+            "Please specify one or more enhancement types to configure: --redirect, --hsts, "
+            "--uir or --staple-ocsp"
+        )
+    if not config.certname:
+        raise errors.MissingCommandlineFlag(
+            "enhance needs --cert-name NAME (see 'certkernel certificates')"
+        )
+    lineage = load_lineage(config, config.certname)
+    config = with_lineage_conf(config, lineage)
+    names = list(lineage.names)
+    if config.domains:
+        from certkernel.commands.certonly import requested_names
+
+        asked = requested_names(config, display)
+        unknown = [n for n in asked if n not in names]
+        if unknown:
+            raise errors.ConfigurationError(
+                f"{', '.join(unknown)} not in certificate {lineage.name} "
+                f"({', '.join(names)})"
+            )
+        names = asked
+    inst_name = installer_for(config, "enhance")
+
+    def notify(text: str) -> None:
+        display.notification(text, wrap=False)
+
+    with Reverter(config.work_dir) as reverter:
+        recover_interrupted(config, reverter)
+        with server_root_lock(config, inst_name), \
+                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+            installer = launcher.installer(inst_name)
+            install_lineage(config, installer, lineage, names, enhancements=wanted,
+                            rollback=reverter, notify=notify, deploy=False)
+    flags = ", ".join(option or name for name, option in wanted)
+    say(config, f"Successfully enabled {flags} for {', '.join(names)}")
+    return 0

@@ -1,0 +1,73 @@
+"""``certkernel run`` (the default command): obtain a certificate, then install it.
+
+The obtain part is ``certonly``'s (:func:`certonly.obtain_cert`); when the
+authenticator is also the installer (``--nginx``, ``--apache``) both roles
+are one process.  The kernel's checkpoint store is handed to the plugins, so
+every file they change can be restored: on a failed install right away, after
+a crash on the next run, or later with ``rollback``.  A certificate kept or
+reinstalled (not due for renewal) is still installed, as Certbot does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from certkernel import errors
+from certkernel.commands.certonly import Outcome, obtain_cert, report_saved, say
+from certkernel.commands.install import congratulate, deploy_with, recover_interrupted
+from certkernel.config import Config
+from certkernel.display import Display
+
+logger = logging.getLogger(__name__)
+
+
+def _report_obtained(config: Config, outcome: Outcome) -> None:
+    if outcome.action == "keep":
+        say(config, "Certificate not yet due for renewal; keeping the existing certificate.")
+    elif outcome.action == "reinstall":
+        say(config, "Reinstalling the existing certificate.")
+    else:
+        report_saved(config, outcome)
+
+
+def run(config: Config) -> int:
+    from certkernel import hooks
+    from certkernel.deploy import server_root_lock
+    from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
+    from certkernel.reverter import Reverter
+
+    display = Display.from_config(config)
+    if config.csr:
+        raise errors.ConfigurationError(
+            "--csr works with certonly only: run 'certkernel certonly --csr FILE', "
+            "then 'certkernel install' with the files it saved"
+        )
+    auth_name, inst_name = chosen_plugins(config, "run")
+    assert auth_name is not None and inst_name is not None
+    with Reverter(config.work_dir) as reverter:
+        recover_interrupted(config, reverter)
+        with server_root_lock(config, inst_name), hooks.RunHooks(config) as run_hooks, \
+                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+            if not config.dry_run:
+                # Find a broken installer before asking the CA for anything.
+                launcher.installer(inst_name)
+            outcome = obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks)
+            if config.dry_run:
+                say(config, "The dry run was successful.")
+                return 0
+            lineage = outcome.lineage
+            assert lineage is not None
+            _report_obtained(config, outcome)
+            try:
+                deploy_with(config, display, launcher, inst_name, lineage, outcome.names,
+                            reverter)
+            except errors.Error:
+                display.notification(
+                    "The certificate was saved, but could not be installed. After fixing the "
+                    f"error below, run: certkernel install --cert-name {lineage.name}",
+                    wrap=False)
+                raise
+            if outcome.action not in ("keep", "reinstall"):
+                run_hooks.deployed(lineage)
+    congratulate(config, inst_name, outcome.names)
+    return 0
