@@ -140,8 +140,11 @@ def save_files(cp_dir: str, files: list[str]) -> list[str]:
             raise ReverterError(f"cannot checkpoint {path}: {exc}") from exc
         _try_chown(copy, st.st_uid, st.st_gid)
         saved.append(path)
-        _write_list(cp_dir, FILEPATHS, saved)
         copied.append(path)
+    # One list write per call: copies not yet listed are inert, and the
+    # caller changes nothing before this returns.
+    if copied:
+        _write_list(cp_dir, FILEPATHS, saved)
     return copied
 
 
