@@ -9,6 +9,7 @@ keep other files in ``.well-known``).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pwd
 import re
@@ -109,12 +110,42 @@ class Ledger:
         return path
 
     def remove_token(self, path: str) -> None:
-        """Remove a file we wrote; a missing file is fine (cleanup tolerates partial state)."""
-        self.files.pop(path, None)
+        """Remove a file we wrote, unless someone replaced its content since.
+
+        A missing file is fine: cleanup tolerates partial state.
+        """
+        expected = self.files.pop(path, None)
         try:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                if expected is not None and fh.read() != expected:
+                    return
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+    def save(self, path: str) -> None:
+        """Persist the ledger so a fresh process can finish a cleanup (kernel retry)."""
+        if not self.files and not self.dirs:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            return
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"dirs": self.dirs, "files": self.files}, fh)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> Ledger:
+        """The ledger a previous process saved, or an empty one."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return cls(dirs=[str(d) for d in data["dirs"]],
+                       files={str(k): str(v) for k, v in data["files"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
 
     def remove_dirs(self) -> list[str]:
         """Remove the directories we created, deepest first, if they are empty now.

@@ -80,11 +80,34 @@ class Webroot(Authenticator):
                 )
         planned = [(chall, check_webroot(self._webroot_for(chall.identifier)))
                    for chall in challenges]
-        for chall, root in planned:
-            path = self._ledger.write_token(root, chall.token, chall.validation)
-            self.kernel.log("debug", f"webroot: wrote {path} for {chall.identifier}")
+        try:
+            for chall, root in planned:
+                path = self._ledger.write_token(root, chall.token, chall.validation)
+                self.kernel.log("debug", f"webroot: wrote {path} for {chall.identifier}")
+        finally:
+            self._save()
+
+    def _ledger_file(self) -> str | None:
+        return os.path.join(self.state_dir, "created.json") if self.state_dir else None
+
+    def _save(self) -> None:
+        path = self._ledger_file()
+        if path is not None:
+            try:
+                self._ledger.save(path)
+            except OSError as exc:
+                self.kernel.log("warning", f"webroot: could not record created files: {exc}")
 
     def cleanup(self, challenges: list[Challenge]) -> None:
+        ledger_file = self._ledger_file()
+        if not self._ledger.files and not self._ledger.dirs and ledger_file:
+            self._ledger = Ledger.load(ledger_file)  # a fresh process after a crash
+        try:
+            self._cleanup(challenges)
+        finally:
+            self._save()
+
+    def _cleanup(self, challenges: list[Challenge]) -> None:
         tokens = {chall.token: chall for chall in challenges}
         mine = [p for p in list(self._ledger.files) if os.path.basename(p) in tokens]
         for path in mine:

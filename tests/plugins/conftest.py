@@ -97,6 +97,7 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
         fds: Mapping[str, Sequence[int]] | None = None,
         terminal: Terminal | None = None,
         user: int | None = None,
+        state: str | None = None,
     ) -> RemoteAuthenticator:
         m = manifest(name)
         opts = {o.name: o.default for o in m.options}
@@ -107,7 +108,7 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
             services.handle,
             options=opts,
             settings=dict(settings or {}),
-            state_dir=str(tmp_path / f"state-{name}-{len(started)}"),
+            state_dir=str(tmp_path / (state or f"state-{name}-{len(started)}")),
             fds=fds,
             user=user,
             group=None if user is None else pwd.getpwuid(user).pw_gid,

@@ -162,14 +162,41 @@ def test_unwritable_webroot_names_path_and_user(start, tmp_path):
     assert not (root / ".well-known").exists()
 
 
-def test_cleanup_in_a_fresh_process_removes_only_our_tokens(start, tmp_path):
+def test_cleanup_in_a_fresh_process_removes_only_what_it_created(start, tmp_path):
+    """The kernel retries cleanup in a new process when the plugin died."""
+    root = tmp_path / "www"
+    root.mkdir()
+    first = start("webroot", options={"path": [str(root)]}, state="webroot-state")
+    chall = http01("a.example", "tA")
+    first.perform([chall])
+    first.process.kill()
+    second = start("webroot", options={"path": [str(root)]}, state="webroot-state")
+    second.cleanup([chall])
+    assert os.listdir(root) == [], "files and the directories it created are gone"
+
+
+def test_fresh_process_keeps_a_token_file_someone_replaced(start, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    first = start("webroot", options={"path": [str(root)]}, state="webroot-state")
+    ours, foreign = http01("a.example", "tA"), http01("b.example", "tB")
+    first.perform([ours, foreign])
+    (acme_dir(root) / "tB").write_text("changed by someone else")
+    first.process.kill()
+    second = start("webroot", options={"path": [str(root)]}, state="webroot-state")
+    second.cleanup([ours, foreign])
+    assert sorted(os.listdir(acme_dir(root))) == ["tB"]
+    assert (acme_dir(root) / "tB").read_text() == "changed by someone else"
+
+
+def test_fresh_process_without_a_record_removes_only_matching_tokens(start, tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     first = start("webroot", options={"path": [str(root)]})
     ours, foreign = http01("a.example", "tA"), http01("b.example", "tB")
     first.perform([ours, foreign])
     (acme_dir(root) / "tB").write_text("changed by someone else")
-    first.process.kill()  # the plugin died; the kernel cleans up with a new process
-    second = start("webroot", options={"path": [str(root)]})
+    first.process.kill()
+    second = start("webroot", options={"path": [str(root)]})  # another state dir: no record
     second.cleanup([ours, foreign])
     assert sorted(os.listdir(acme_dir(root))) == ["tB"]
