@@ -12,6 +12,7 @@ explicitly (only those values are saved in renewal confs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
 _INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
+# Subcommands that take positional arguments (after the subcommand).
+POSITIONAL_VERBS = frozenset({"plugin-check"})
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
 
 
@@ -51,6 +54,7 @@ class Scan:
     help: bool = False
     help_topic: str | None = None
     version: bool = False
+    args: list[str] = field(default_factory=list)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -233,6 +237,8 @@ def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
             scan.verb = token
         elif token in VERBS:
             raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
+        elif scan.verb in POSITIONAL_VERBS:
+            scan.args.append(token)
         else:
             raise UsageError(
                 f"unknown subcommand or stray argument {token!r} "
@@ -356,4 +362,7 @@ def parse(
         for values, _ in layers:
             values.pop("webroot_path", None)
     layers.append((cli_values, {}))
-    return build_config(scan.verb or "run", layers, manifests, shortcuts, tuple(files), env)
+    config = build_config(scan.verb or "run", layers, manifests, shortcuts, tuple(files), env)
+    if scan.args:
+        config = dataclasses.replace(config, args=tuple(scan.args))
+    return config

@@ -38,6 +38,8 @@ class Config:
     """Every kernel setting, typed, plus plugin option values and provenance."""
 
     verb: str = "run"
+    # positional arguments of the subcommand (``plugin-check NAME|PATH``)
+    args: tuple[str, ...] = ()
     # general
     config_file: str | None = None
     verbose_count: int = 0

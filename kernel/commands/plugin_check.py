@@ -1,0 +1,98 @@
+"""``certkernel plugin-check NAME|PATH``: the protocol conformance kit for plugin authors.
+
+Starts the plugin (an installed one by name, or any ``plugin.toml`` / plugin
+folder by path) in scratch space, runs the checks of
+``certkernel.conformance`` and prints one PASS/FAIL/SKIP line per check.
+Exit status 0 when nothing failed, 1 otherwise. Plugin options are given as
+usual (``--webroot-path``, ``--nginx-server-root``...); nothing outside the
+scratch folder is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from certkernel import errors
+
+if TYPE_CHECKING:
+    from certkernel.config import Config
+    from certkernel.plugin_host.manifest import Manifest
+
+
+class _MemoryStorage:
+    """Plugin storage for the run only: checks must not touch .pluginstorage.json."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], Any] = {}
+
+    def get(self, plugin: str, key: str) -> tuple[bool, Any]:
+        found = (plugin, key) in self.values
+        return found, self.values.get((plugin, key))
+
+    def put(self, plugin: str, key: str, value: Any) -> None:
+        self.values[(plugin, key)] = value
+
+    def delete(self, plugin: str, key: str) -> None:
+        self.values.pop((plugin, key), None)
+
+
+def resolve(target: str, manifests: dict[str, Manifest]) -> Manifest:
+    """The manifest named ``target``, or read from the file/folder at ``target``."""
+    from certkernel.plugin_host.manifest import load_manifest
+
+    if target in manifests and os.sep not in target:
+        return manifests[target]
+    if os.path.exists(target):
+        return load_manifest(target, origin="path")
+    known = ", ".join(sorted(manifests)) or "none"
+    raise errors.ConfigurationError(
+        f"plugin-check: {target!r} is neither an installed plugin ({known}) nor the path of a "
+        "plugin.toml or plugin folder"
+    )
+
+
+def run(config: Config) -> int:
+    """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
+    from certkernel.commands.certonly import say
+    from certkernel.conformance.context import Context
+    from certkernel.conformance.installer_checks import installer_round_trip
+    from certkernel.conformance.report import Report
+    from certkernel.conformance.runner import run_suite
+    from certkernel.plugin_host.services import KernelServices
+    from certkernel.reverter import Reverter
+
+    args = list(getattr(config, "args", ()))
+    if len(args) != 1:
+        raise errors.ConfigurationError(
+            "plugin-check needs exactly one plugin: a name from 'certkernel plugins' or the path "
+            "of a plugin.toml or plugin folder"
+        )
+    manifest = resolve(args[0], dict(config.manifests))
+    user_options = frozenset(o.name for o in manifest.options if config.is_set(o.dest))
+    with tempfile.TemporaryDirectory(prefix="certkernel-plugin-check-") as scratch:
+        settings = {
+            "dry_run": False, "non_interactive": True, "staging": False,
+            "http01_port": config.http01_port, "http01_address": config.http01_address,
+            "https_port": config.https_port, "debug_challenges": False,
+            "verbosity": config.verbose_count,
+            "config_dir": os.path.join(scratch, "config"),
+            "work_dir": os.path.join(scratch, "work"),
+            "logs_dir": os.path.join(scratch, "logs"),
+        }
+        ctx = Context(
+            manifest=manifest,
+            options=config.plugin_options(manifest),
+            scratch=scratch,
+            report=Report(manifest.name),
+            settings=settings,
+            user_options=user_options,
+        )
+        say(config, f"Checking plugin {manifest.name} ({manifest.manifest_file}) against protocol 1")
+        with Reverter(os.path.join(scratch, "checkpoints")) as reverter:
+            services = KernelServices(manifest.name, storage=_MemoryStorage(),
+                                      checkpoints=reverter, roots=[scratch])
+            report = run_suite(ctx, services.handle, installer_round_trip)
+    say(config, report.render())
+    return 1 if report.failed else 0

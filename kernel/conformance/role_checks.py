@@ -1,0 +1,246 @@
+"""Role checks: what an authenticator or installer answers, and round trips.
+
+Round trips only touch scratch data this run creates: a scratch webroot, a
+port bound here on 127.0.0.1, hook commands writing into the scratch folder,
+or a copy of a server root that provably does not point back at the
+original. When none of these applies the check is skipped with the reason,
+never run against a live server, zone or configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from certkernel import errors
+from certkernel.conformance.context import (
+    CONFIG_ERRORS,
+    KNOWN_CHALLENGES,
+    Context,
+    describe_error,
+    handshake,
+    handshake_problem,
+)
+from certkernel.conformance.wire import KernelHandler, RawPlugin, show
+
+PERFORM_TIMEOUT = 60.0
+Verify = Callable[[bool], str | None]
+
+
+def _strings(reply_result: Any, key: str) -> list[str] | None:
+    if not isinstance(reply_result, dict):
+        return None
+    value = reply_result.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return value
+
+
+def get_chall_pref(ctx: Context, plugin: RawPlugin) -> None:
+    name = "get-chall-pref"
+    reply = plugin.call("get_chall_pref", {"domain": "plugin-check.example.org"}, ctx.timeout)
+    ctx.record("get_chall_pref", reply)
+    if reply.error is not None:
+        ctx.report.fail(name, f"get_chall_pref {{domain: plugin-check.example.org}} answered "
+                        f"{describe_error(reply.error)}", "§5.2")
+        return
+    types = _strings(reply.result, "challenges")
+    if not types:
+        ctx.report.fail(name, f"get_chall_pref returned {show(reply.result, 60)}; expected "
+                        "{challenges: [type, ...]} with at least one type", "§5.2")
+        return
+    unknown = [t for t in types if t not in KNOWN_CHALLENGES]
+    undeclared = [t for t in types if t not in ctx.manifest.challenges]
+    if unknown:
+        ctx.report.fail(name, f"unknown challenge type(s) {unknown}; known: {sorted(KNOWN_CHALLENGES)}", "§5.2")
+    elif undeclared:
+        ctx.report.fail(name, f"returned {undeclared}, which plugin.toml does not list in challenges "
+                        f"{list(ctx.manifest.challenges)}", "§8")
+    else:
+        ctx.report.ok(name, f"challenges {types}")
+
+
+def get_all_names(ctx: Context, plugin: RawPlugin) -> None:
+    name = "get-all-names"
+    reply = plugin.call("get_all_names", {}, max(ctx.timeout, 60.0))
+    ctx.record("get_all_names", reply)
+    names = _strings(reply.result, "names")
+    if reply.error is not None:
+        kind = reply.error.get("type") if isinstance(reply.error, dict) else None
+        if kind in CONFIG_ERRORS and ctx.report.status_of("prepare") == "SKIP":
+            ctx.report.skip(name, f"needs configuration: {describe_error(reply.error)}")
+        else:
+            ctx.report.fail(name, f"get_all_names answered {describe_error(reply.error)}", "§5.3")
+    elif names is None:
+        ctx.report.fail(name, f"get_all_names returned {show(reply.result, 60)}; expected {{names: [str]}}", "§5.3")
+    else:
+        ctx.report.ok(name, f"{len(names)} name(s){': ' + ', '.join(names[:5]) if names else ''}")
+
+
+def supported_enhancements(ctx: Context, plugin: RawPlugin) -> None:
+    name = "supported-enhancements"
+    reply = plugin.call("supported_enhancements", {}, ctx.timeout)
+    ctx.record("supported_enhancements", reply)
+    values = _strings(reply.result, "enhancements")
+    if reply.error is not None:
+        ctx.report.fail(name, f"supported_enhancements answered {describe_error(reply.error)}", "§5.3")
+    elif values is None:
+        ctx.report.fail(name, f"supported_enhancements returned {show(reply.result, 60)}; "
+                        "expected {enhancements: [str]}", "§5.3")
+    else:
+        ctx.report.ok(name, f"enhancements {values}")
+
+
+# -- perform / cleanup round trip -------------------------------------------------
+
+
+def _challenge() -> dict[str, Any]:
+    token = secrets.token_urlsafe(32)
+    key_auth = f"{token}.{secrets.token_urlsafe(32)}"
+    return {
+        "identifier": "plugin-check.example.org",
+        "identifier_type": "dns",
+        "wildcard": False,
+        "type": "http-01",
+        "token": token,
+        "key_authorization": key_auth,
+        "validation": key_auth,
+        "validation_domain_name": "",
+        "uri_path": f"/.well-known/acme-challenge/{token}",
+    }
+
+
+def _option_named(ctx: Context, *names: str) -> str | None:
+    for name in names:
+        if ctx.manifest.option(name) is not None:
+            return name
+    return None
+
+
+def _file_verify(path: str, value: str) -> Verify:
+    def verify(published: bool) -> str | None:
+        if published:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    body = fh.read()
+            except OSError:
+                return f"after perform there is no file {path}"
+            return None if body.strip() == value else f"{path} holds {body[:60]!r}, not the key authorization"
+        return f"after cleanup {path} still exists" if os.path.exists(path) else None
+    return verify
+
+
+def _http_verify(port: int, uri: str, value: str) -> Verify:
+    url = f"http://127.0.0.1:{port}{uri}"
+
+    def verify(published: bool) -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback URL we built
+                body = resp.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            return f"GET {url} failed after perform: {exc}" if published else None
+        if published:
+            return None if body.strip() == value else f"GET {url} returned {body[:60]!r}, not the key authorization"
+        return f"after cleanup GET {url} still returns the key authorization" if body.strip() == value else None
+    return verify
+
+
+def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
+    """Publish one made-up http-01 challenge into scratch space, then remove it."""
+    name = "perform-cleanup"
+    if "http-01" not in ctx.manifest.challenges:
+        ctx.report.skip(name, f"the plugin declares {list(ctx.manifest.challenges)}: a dns-01 perform "
+                        "would publish a TXT record in a real zone; run an issuance against a test DNS server")
+        return
+    chall = _challenge()
+    options = dict(ctx.options)
+    settings: dict[str, Any] = {"non_interactive": True}
+    fds: dict[str, list[int]] = {}
+    pass_fds: tuple[int, ...] = ()
+    sock: socket.socket | None = None
+    webroot = os.path.join(ctx.scratch, "webroot")
+    path_option = _option_named(ctx, "path", "webroot", "webroot-path")
+    hook = _option_named(ctx, "auth-hook")
+    if path_option and path_option not in ctx.user_options:
+        os.makedirs(webroot, exist_ok=True)
+        spec = ctx.manifest.option(path_option)
+        options[path_option] = [webroot] if spec is not None and spec.type == "list" else webroot
+        verify = _file_verify(os.path.join(webroot, ".well-known", "acme-challenge", chall["token"]),
+                              chall["validation"])
+        how = f"scratch webroot {webroot} (option {path_option})"
+    elif ctx.manifest.needs.get("http01_sockets"):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        port = sock.getsockname()[1]
+        fds["http01_sockets"] = [sock.fileno()]
+        pass_fds = (sock.fileno(),)
+        settings.update(http01_port=port, http01_address="127.0.0.1")
+        verify = _http_verify(port, chall["uri_path"], chall["validation"])
+        how = f"an http-01 socket on 127.0.0.1:{port}"
+    elif hook and _option_named(ctx, "cleanup-hook") and "auth-hook" not in ctx.user_options:
+        os.makedirs(webroot, exist_ok=True)
+        target = shlex.quote(webroot) + '/"$CERTBOT_TOKEN"'
+        options["auth-hook"] = f'printf %s "$CERTBOT_VALIDATION" > {target}'
+        options["cleanup-hook"] = f"rm -f {target}"
+        verify = _file_verify(os.path.join(webroot, chall["token"]), chall["validation"])
+        how = f"auth/cleanup hooks writing into {webroot}"
+    else:
+        ctx.report.skip(name, "no scratch target: the plugin has no webroot/path option, takes no "
+                        "http-01 socket and has no auth/cleanup hooks, so perform would change a live server")
+        return
+    try:
+        with ctx.spawn(pass_fds=pass_fds) as plugin:
+            _round_trip(ctx, plugin, handler, chall, how, verify,
+                        ctx.init_params(options=options, settings=settings, fds=fds))
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _round_trip(ctx: Context, plugin: RawPlugin, handler: KernelHandler, chall: dict[str, Any],
+                how: str, verify: Verify, init: dict[str, Any]) -> None:
+    name = "perform-cleanup"
+    try:
+        reply = plugin.call("initialize", init, ctx.timeout, handler)
+        if handshake_problem(ctx, reply):
+            ctx.report.skip(name, "handshake failed (see handshake)")
+            return
+        reply = plugin.call("prepare", {}, PERFORM_TIMEOUT, handler)
+        if reply.error is not None:
+            ctx.report.skip(name, f"prepare with {how} answered {describe_error(reply.error)}")
+            return
+        reply = plugin.call("perform", {"challenges": [chall]}, PERFORM_TIMEOUT, handler)
+        ctx.record("perform", reply)
+        if reply.error is not None:
+            ctx.report.fail(name, f"perform of an http-01 challenge (token {chall['token'][:8]}…) with {how} "
+                            f"answered {describe_error(reply.error)}", "§5.2")
+            return
+        problem = verify(True)
+        reply = plugin.call("cleanup", {"challenges": [chall]}, PERFORM_TIMEOUT, handler)
+        ctx.record("cleanup", reply)
+        if problem:
+            ctx.report.fail(name, f"perform with {how} returned {{}} but {problem}", "§5.2")
+        elif reply.error is not None:
+            ctx.report.fail(name, f"cleanup answered {describe_error(reply.error)}", "§5.2")
+        elif (gone := verify(False)) is not None:
+            ctx.report.fail(name, f"cleanup returned {{}} but {gone}", "§5.2")
+        else:
+            ctx.report.ok(name, f"http-01 published and removed with {how}")
+        plugin.call("shutdown", {}, ctx.timeout, handler)
+    except errors.Error as exc:
+        ctx.report.fail(name, f"{exc}; stderr: {plugin.stderr_text()}", "§5.2")
+
+
+def handshake_only(ctx: Context, plugin: RawPlugin) -> bool:
+    try:
+        return handshake_problem(ctx, handshake(ctx, plugin)) is None
+    except errors.Error:
+        return False
