@@ -106,9 +106,12 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
                             auth_name, inst_name)
     lineage = None if choice.action == NEW else choice.lineage
     name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
+    from certkernel.lock import lineage_locked, lock_timeout
+
     try:
-        obtained = obtain(config, acct, authenticator, names, lineage=lineage,
-                          lineage_name=name, params=params)
+        with lineage_locked(config.config_dir, name, lock_timeout(config)):
+            obtained = obtain(config, acct, authenticator, names, lineage=lineage,
+                              lineage_name=name, params=params)
     except errors.Error:
         run_hooks.failed_domains = names
         raise
