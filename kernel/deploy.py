@@ -175,6 +175,10 @@ def install_lineage(
                     name, lineage.cert_path, lineage.key_path, lineage.chain_path,
                     lineage.fullchain_path,
                 )
+            if enhancements:
+                # Certbot's order: the deployment is written before enhancements
+                # look for the TLS site (the checkpoint is finalized below).
+                installer.save()
         apply_enhancements(installer, lineage, names, enhancements, tell)
         what = "Deployed certificate" if deploy else "Enhanced configuration"
         installer.save(f"{what} for {', '.join(names)}")
