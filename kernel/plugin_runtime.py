@@ -26,7 +26,7 @@ from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
 from certkernel.plugin_host.services import Checkpoints, KernelServices
-from certkernel.plugin_host.spawn import Limits
+from certkernel.protocol.messages import Challenge
 
 logger = logging.getLogger(__name__)
 
@@ -152,29 +152,10 @@ class _StorageAdapter:
 
 def resolve_user(spec: str | None) -> tuple[int | None, int | None]:
     """``USER[:GROUP]`` to ids; None when plugins run as the kernel's user."""
-    if not spec:
-        return None, None
-    import grp
-    import pwd
+    from certkernel.plugin_host.sandbox import UserChoice, resolve_for
 
-    user, _, group = spec.partition(":")
-    try:
-        pw = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
-    except KeyError:
-        raise errors.ConfigurationError(f"--plugin-user: no such user {user!r}") from None
-    gid = pw.pw_gid
-    if group:
-        try:
-            gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
-        except KeyError:
-            raise errors.ConfigurationError(f"--plugin-user: no such group {group!r}") from None
-    if pw.pw_uid == os.geteuid():
-        return None, None
-    if os.geteuid() != 0:
-        raise errors.ConfigurationError(
-            f"--plugin-user {spec}: only root can run plugins as another user"
-        )
-    return pw.pw_uid, gid
+    target = resolve_for(UserChoice(spec or "", "--plugin-user"))
+    return (None, None) if target is None else (target.uid, target.gid)
 
 
 @dataclass
@@ -204,6 +185,7 @@ class PluginLauncher:
         self._processes: dict[str, PluginProcess] = {}
         self._storage: _StorageAdapter | None = None
         self._prepared: set[str] = set()
+        self._fds: dict[str, dict[str, list[int]]] = {}
 
     def manifest(self, name: str, role: str) -> Manifest:
         manifest = self.config.manifests.get(name)
@@ -234,9 +216,12 @@ class PluginLauncher:
             secrets.update(values)
         return secrets
 
-    def _user_for(self, manifest: Manifest) -> tuple[int | None, int | None]:
-        spec = self.config.plugin_user or str(manifest.sandbox.get("user", "") or "")
-        return resolve_user(spec or None)
+    def _user_for(self, manifest: Manifest, config: Config) -> tuple[int | None, int | None]:
+        """--plugin-user (per plugin or global; saved per lineage), else the manifest's."""
+        from certkernel.plugin_host.sandbox import spawn_user
+
+        target = spawn_user(manifest, config.plugin_user)
+        return (None, None) if target is None else (target.uid, target.gid)
 
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """The running process for plugin ``name`` (started once per run).
@@ -253,13 +238,16 @@ class PluginLauncher:
         manifest = self.manifest(name, role)
         options = (config or self.config).plugin_options(manifest)
         secrets = self._secrets(manifest, options)
-        fds: dict[str, list[int]] = {}
-        if manifest.needs.get("http01_sockets"):
-            sockets = bind_http01(self.config.http01_port, self.config.http01_address)
-            for sock in sockets:
-                self._stack.callback(sock.close)
-            fds["http01_sockets"] = [s.fileno() for s in sockets]
-        uid, gid = self._user_for(manifest)
+        fds = self._fds.get(key)
+        if fds is None:
+            fds = {}
+            if manifest.needs.get("http01_sockets"):
+                sockets = bind_http01(self.config.http01_port, self.config.http01_address)
+                for sock in sockets:
+                    self._stack.callback(sock.close)
+                fds["http01_sockets"] = [s.fileno() for s in sockets]
+            self._fds[key] = fds  # a restarted plugin gets the same sockets
+        uid, gid = self._user_for(manifest, config or self.config)
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
         roots = [str(options[k]) for k in ("server-root", "server_root") if options.get(k)]
@@ -281,7 +269,7 @@ class PluginLauncher:
             fds=fds,
             user=uid,
             group=gid,
-            limits=Limits() if uid is not None else None,
+            limits=None,  # the manifest's [sandbox] limits, when it runs as another user
             on_progress=self.on_progress,
         )
         self._stack.callback(process.close)
@@ -298,8 +286,18 @@ class PluginLauncher:
             return name
         return _process_key(name, config.plugin_options(self.manifest(name, role)))
 
+    def restart(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
+        """A fresh process for ``name`` after the previous one died or was stopped."""
+        key = self._key(name, role, config)
+        old = self._processes.pop(key, None)
+        if old is not None:
+            old.kill()
+        self._prepared.discard(key)
+        logger.info("Starting plugin %s again to clean up after its process ended", name)
+        return self.start(name, role, config)
+
     def authenticator(self, name: str, config: Config | None = None) -> RemoteAuthenticator:
-        auth = RemoteAuthenticator(self.start(name, "authenticator", config))
+        auth = _RecoveringAuthenticator(self.start(name, "authenticator", config), self, config)
         self._prepare_once(self._key(name, "authenticator", config), auth)
         return auth
 
@@ -317,6 +315,28 @@ class PluginLauncher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _RecoveringAuthenticator(RemoteAuthenticator):
+    """An authenticator whose cleanup runs in a fresh process if the first one died.
+
+    Cleanup must run even when the plugin crashed, was killed on a deadline or
+    ran out of its sandbox limits during perform: what it published before
+    that (a TXT record, a webroot file) would otherwise stay behind.
+    """
+
+    def __init__(self, process: PluginProcess, launcher: PluginLauncher,
+                 config: Config | None) -> None:
+        super().__init__(process)
+        self._launcher = launcher
+        self._config = config
+
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
+        if self.process.closed or self.process.popen.poll() is not None:
+            self.process = self._launcher.restart(self.name, "authenticator", self._config)
+            self._launcher._prepare_once(
+                self._launcher._key(self.name, "authenticator", self._config), self)
+        super().cleanup(challenges)
 
 
 def _process_key(name: str, options: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from certkernel import __version__
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import Handler, PluginProcess
+from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
 
 _log = logging.getLogger("certkernel.plugins")
@@ -60,9 +61,20 @@ def start_plugin(
     logger: logging.Logger | None = None,
     on_progress: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> PluginProcess:
-    """Spawn the plugin and complete ``initialize``; the caller owns ``close()``."""
+    """Spawn the plugin and complete ``initialize``; the caller owns ``close()``.
+
+    With another ``user``, the manifest's limits apply (unless ``limits`` is
+    given) and every path the plugin needs is checked for that user first.
+    """
     if state_dir is not None:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    if user is not None:
+        limits = limits if limits is not None else limits_for(manifest)
+        target = _sandbox_user(user, group)
+        group = target.gid  # never keep the kernel's gid (root's) by accident
+        preview = plan_for(manifest, state_dir=state_dir, user=user, group=group)
+        check_access(manifest, preview.argv, preview.env, target, state_dir=state_dir)
+    if state_dir is not None:
         if user is not None:
             os.chown(state_dir, user, group if group is not None else -1)
     plan = plan_for(
@@ -85,3 +97,21 @@ def start_plugin(
         process.kill()
         raise
     return process
+
+
+def _sandbox_user(uid: int, gid: int | None) -> SandboxUser:
+    """Names for messages about a uid/gid pair chosen by the caller."""
+    import grp
+    import pwd
+
+    try:
+        pw = pwd.getpwuid(uid)
+        name, default_gid = pw.pw_name, pw.pw_gid
+    except KeyError:
+        name, default_gid = str(uid), uid
+    group = default_gid if gid is None else gid
+    try:
+        group_name = grp.getgrgid(group).gr_name
+    except KeyError:
+        group_name = str(group)
+    return SandboxUser(uid=uid, gid=group, name=name, group=group_name)

@@ -160,7 +160,39 @@ class PluginProcess:
         except errors.PluginError as exc:
             if self.endpoint.failure is not None:
                 raise self._fatal(method, exc) from None
+            exhausted = self._exhausted(exc)
+            if exhausted:
+                # Its state is unknown after that: stop it; cleanup gets a fresh process.
+                self.kill()
+                raise errors.PluginError(
+                    f"plugin {self.name} ran out of {exhausted} during {method} and was "
+                    f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
+                    "if it really needs more"
+                ) from None
             raise type(exc)(f"{self.name}: {exc}", data=exc.data, code=exc.code) from None
+
+    def _exhausted(self, exc: errors.PluginError) -> str:
+        """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
+        limits = self.plan.limits
+        if limits is None or not isinstance(exc, errors.RemoteInternalError):
+            return ""
+        text = str(exc)
+        if "MemoryError" in text and limits.max_memory:
+            return f"its memory limit ({limits.max_memory // (1024 * 1024)} MiB, max_memory_mb)"
+        if "[Errno 24]" in text and limits.max_files:
+            return f"its open-file limit ({limits.max_files} files, max_files)"
+        return ""
+
+    def _limits_hint(self) -> str:
+        limits = self.plan.limits
+        if limits is None:
+            return ""
+        parts = []
+        if limits.max_memory:
+            parts.append(f"{limits.max_memory // (1024 * 1024)} MiB of memory")
+        if limits.max_files:
+            parts.append(f"{limits.max_files} open files")
+        return f" (it was limited to {' and '.join(parts)})" if parts else ""
 
     def _fatal(self, method: str, exc: errors.PluginError) -> errors.PluginError:
         """Stop the plugin after a broken conversation and describe what happened."""
@@ -171,7 +203,8 @@ class PluginProcess:
         if crashed:
             how = _describe_status(status if status is not None else self.popen.returncode)
             return errors.PluginCrashed(
-                f"plugin {self.name} {how} during {method}{self._drain.quote()}"
+                f"plugin {self.name} {how} during {method}{self._limits_hint()}"
+                f"{self._drain.quote()}"
             )
         return errors.ProtocolError(
             f"plugin {self.name} broke the protocol during {method}: {exc}{self._drain.quote()}"

@@ -39,6 +39,13 @@ def _describe(manifest: Manifest) -> list[str]:
     return lines
 
 
+def _runs_as(manifest: Manifest, config: Config) -> str:
+    """The user the plugin would run as (--plugin-user, its manifest, or certkernel's)."""
+    from certkernel.plugin_host.sandbox import choose_user, describe_choice
+
+    return describe_choice(choose_user(manifest.name, config.plugin_user, manifest))
+
+
 def _selected(config: Config) -> list[Manifest]:
     manifests = list(config.manifests.values())
     if config.authenticators or config.installers:
@@ -66,16 +73,20 @@ def _settings(config: Config) -> dict[str, object]:
 def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | None:
     """Start (and prepare) one plugin; the lines to add, or None to hide it."""
     from certkernel.plugin_host.launch import start_plugin
+    from certkernel.plugin_host.sandbox import spawn_user
     from certkernel.plugin_host.services import KernelServices
 
     services = KernelServices(manifest.name, display=display)
     try:
+        target = spawn_user(manifest, config.plugin_user)
         process = start_plugin(
             manifest,
             services.handle,
             options=config.plugin_options(manifest),
             settings=_settings(config),
             state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
+            user=target.uid if target else None,
+            group=target.gid if target else None,
         )
     except errors.NoInstallationError:
         return None
@@ -104,6 +115,7 @@ def run(config: Config) -> int:
     blocks: list[str] = []
     for manifest in _selected(config):
         lines = _describe(manifest)
+        lines.append(f"Runs as: {_runs_as(manifest, config)}")
         if config.init or config.prepare:
             extra = _probe(manifest, config, display)
             if extra is None:
