@@ -144,8 +144,12 @@ def run(config: Config) -> int:
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
     from certkernel import hooks
+    from certkernel.reverter import Reverter
 
-    with hooks.RunHooks(config) as run_hooks, PluginLauncher(config, display) as launcher:
+    # Authenticators that edit a server's config (nginx, apache) keep their
+    # temporary challenge changes in the kernel's checkpoints.
+    with hooks.RunHooks(config) as run_hooks, Reverter(config.work_dir) as reverter, \
+            PluginLauncher(config, display, checkpoints=reverter) as launcher:
         outcome = obtain_cert(config, display, launcher, auth_name, None, run_hooks)
         if outcome.action == "keep":
             say(config, "Certificate not yet due for renewal; no action taken.")
