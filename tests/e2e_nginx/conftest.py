@@ -58,10 +58,10 @@ class Site:
         return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*"))
                 if p.is_file() and p.suffix == ".conf"}
 
-    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        """``certkernel ARGS`` as a user runs it, pointed at this test's Pebble and nginx."""
-        argv = [
-            sys.executable, "-m", "certkernel", *args, "-n",
+    def argv(self, *args: str) -> list[str]:
+        """The command line (without the program) for ``certkernel ARGS`` in this test."""
+        return [
+            *args, "-n",
             "--server", self.pebble.directory_url, "--ca-bundle", self.pebble.ca_bundle,
             "--config-dir", str(self.config_dir), "--work-dir", str(self.work_dir),
             "--logs-dir", str(self.base / "logs"),
@@ -69,6 +69,10 @@ class Site:
             "--http-01-port", str(self.http_port), "--https-port", str(self.https_port),
             "--nginx-server-root", str(self.root),
         ]
+
+    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        """``certkernel ARGS`` as a user runs it, pointed at this test's Pebble and nginx."""
+        argv = [sys.executable, "-m", "certkernel", *self.argv(*args)]
         env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                               env=env, check=False)
