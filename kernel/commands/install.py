@@ -131,14 +131,12 @@ def _loose_cert(config: Config) -> tuple[object, list[str]]:
             "install needs --cert-name NAME, or --cert-path and --key-path "
             "(with --fullchain-path) of the certificate to install"
         )
-    paths = [os.path.abspath(os.path.expanduser(p)) for p in
-             (config.cert_path, config.key_path, config.chain_path or "",
-              config.fullchain_path or "")]
+    paths = [os.path.abspath(os.path.expanduser(p)) if p else "" for p in
+             (config.cert_path, config.key_path, config.chain_path, config.fullchain_path)]
     for path in paths:
         if path and not os.path.isfile(path):
             raise errors.ConfigurationError(f"{path} does not exist or is not a file")
-    cert = LooseCert(paths[0], paths[1], paths[2] if config.chain_path else "",
-                     paths[3] if config.fullchain_path else "")
+    cert = LooseCert(*paths)
     if config.domains:
         names = requested_names(config, Display.from_config(config))
     else:

@@ -126,3 +126,31 @@ def test_name_without_server_block_is_a_clear_error(site: Site) -> None:
     assert "certkernel install --cert-name other.test" in done.stdout
     assert site.snapshot() == before
     assert http_get(site.http_port, "example.test")[::2] == (200, b"plain site\n")
+
+
+def test_install_loose_files_and_missing_flags(site: Site, tmp_path: Path) -> None:
+    done = site.cli("certonly", "--nginx", "-d", "example.test")
+    assert done.returncode == 0, done.stderr
+    live = site.config_dir / "live" / "example.test"
+    # Files kept outside certkernel's store, installed by path (names read from the certificate).
+    for name in ("cert.pem", "privkey.pem", "fullchain.pem"):
+        (tmp_path / name).write_bytes((live / name).read_bytes())
+    (tmp_path / "privkey.pem").chmod(0o600)
+
+    missing = site.cli("install", "--nginx")
+    assert missing.returncode == 1
+    assert "--cert-name" in missing.stderr.strip().splitlines()[-1]
+    no_installer = site.cli("install", "--cert-name", "nope")
+    assert no_installer.returncode == 1
+    assert "No certificate named nope" in no_installer.stderr
+    assert "example.test" in no_installer.stderr
+
+    installed = site.cli("install", "--nginx", "--no-redirect",
+                         "--cert-path", str(tmp_path / "cert.pem"),
+                         "--key-path", str(tmp_path / "privkey.pem"),
+                         "--fullchain-path", str(tmp_path / "fullchain.pem"))
+    assert installed.returncode == 0, installed.stderr
+    assert "Successfully deployed certificate for example.test" in installed.stdout
+    site.nginx.wait_for_certificate(site.https_port, "example.test", site.live_serial())
+    assert str(tmp_path / "fullchain.pem") in (site.root / "sites" / "example.conf").read_text()
+    assert http_get(site.http_port, "example.test")[::2] == (200, b"plain site\n")
