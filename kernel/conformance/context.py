@@ -106,7 +106,8 @@ def error_problem(error: Any) -> str | None:
 
 def describe_error(error: Any) -> str:
     if isinstance(error, dict):
-        return f"{error.get('type')} ({error.get('code')}): {error.get('message')}"
+        code = error.get("code", "no code")
+        return f"{error.get('type', 'no type')} ({code}): {error.get('message', 'no message')}"
     return show(error, 80)
 
 

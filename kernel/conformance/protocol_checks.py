@@ -286,9 +286,11 @@ def stdout_hygiene(ctx: Context, plugin: RawPlugin) -> None:
         ctx.report.fail(name, f"{plugin.broken}; only MessagePack-RPC messages may go to stdout "
                         "(point fd 1 at fd 2 before any plugin code runs)", "§1, §3.1")
     elif bad:
-        raw = bytes(plugin.stdout_bytes)
-        ctx.report.fail(name, f"{len(bad)} object(s) on stdout are not protocol messages, first: "
-                        f"{bad[0].problem}; stdout bytes seen: {raw[:48]!r}", "§1, §3.1")
+        at = bad[0].offset
+        raw = bytes(plugin.stdout_bytes[at:at + 40])
+        ctx.report.fail(name, f"{len(bad)} object(s) on stdout are not protocol messages; at byte {at}: "
+                        f"{raw!r} ({bad[0].problem}); a stray print or library output reached the "
+                        "protocol channel", "§1, §3.1")
     else:
         ctx.report.ok(name, f"{len(plugin.seen)} messages, {len(plugin.stdout_bytes)} bytes on stdout, all valid")
 

@@ -47,6 +47,7 @@ class Seen:
 
     obj: Any
     problem: str | None = None
+    offset: int = 0
 
     @property
     def kind(self) -> int | None:
@@ -175,6 +176,7 @@ class RawPlugin:
         if not chunk:
             return False
         self.stdout_bytes += chunk
+        start = self._unpacker.tell()
         self._unpacker.feed(chunk)
         while True:
             try:
@@ -184,16 +186,17 @@ class RawPlugin:
             except Exception as exc:  # noqa: BLE001 - any unpack failure breaks the stream
                 self.broken = f"stdout is not valid MessagePack ({exc}); bytes: {chunk[:64].hex()}"
                 raise StreamBroken(self.broken) from None
-            self._take(obj, handler)
+            self._take(obj, handler, start)
+            start = self._unpacker.tell()
         return True
 
-    def _take(self, obj: Any, handler: KernelHandler | None) -> None:
+    def _take(self, obj: Any, handler: KernelHandler | None, offset: int = 0) -> None:
         problem: str | None = None
         try:
             to_message(obj)
         except ProtocolViolation as exc:
             problem = f"{exc.reason}: {_show(obj)}"
-        seen = Seen(obj, problem)
+        seen = Seen(obj, problem, offset)
         self.seen.append(seen)
         if not isinstance(obj, list) or not obj:
             return

@@ -1,0 +1,175 @@
+"""``certkernel plugin-check`` as a user runs it: a real subprocess per plugin.
+
+Built-in plugins must conform (exit 0); each deliberately broken plugin in
+``broken/`` must fail with a report naming the check and saying what was
+sent and what came back.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BROKEN = Path(__file__).resolve().parent / "broken"
+
+
+def plugin_check(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "certkernel", "plugin-check", *args, "-n",
+            "--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"),
+            "--logs-dir", str(tmp_path / "l")]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
+                          check=False)
+
+
+def lines(out: str) -> dict[str, tuple[str, str]]:
+    """check name -> (status, detail) from the report."""
+    found = {}
+    for line in out.splitlines():
+        match = re.match(r"^(PASS|FAIL|SKIP)  (\S+)\s+(.*)$", line)
+        if match:
+            found[match.group(2)] = (match.group(1), match.group(3))
+    return found
+
+
+COMMON = ["no-cookie", "version-negotiation", "handshake", "ping", "unknown-fields",
+          "unknown-method", "invalid-request", "cancel", "more-info", "shutdown",
+          "stdout-hygiene", "exit-on-eof", "error-shape"]
+
+
+@pytest.mark.parametrize(
+    ("plugin", "must_pass"),
+    [
+        ("null", ["prepare", "get-all-names", "supported-enhancements", "deploy-save-rollback"]),
+        ("webroot", ["prepare", "get-chall-pref", "perform-cleanup"]),
+        ("standalone", ["prepare", "get-chall-pref", "perform-cleanup"]),
+        ("manual", ["get-chall-pref", "perform-cleanup"]),
+        ("nginx", ["get-chall-pref", "supported-enhancements"]),
+        ("apache", ["get-chall-pref", "supported-enhancements"]),
+        ("dns-rfc2136", ["get-chall-pref"]),
+    ],
+)
+def test_builtin_plugins_conform(tmp_path: Path, plugin: str, must_pass: list[str]) -> None:
+    proc = plugin_check(tmp_path, plugin)
+    report = lines(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"plugin {plugin} conforms" in proc.stdout
+    for name in COMMON + must_pass:
+        assert report.get(name, ("missing", ""))[0] == "PASS", f"{name}: {report.get(name)}\n{proc.stdout}"
+    assert not [n for n, (s, _) in report.items() if s == "FAIL"]
+
+
+def test_plugin_needing_configuration_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    proc = plugin_check(tmp_path, "dns-rfc2136")
+    status, detail = lines(proc.stdout)["prepare"]
+    assert status == "SKIP"
+    assert "needs configuration" in detail and "credentials" in detail
+    status, detail = lines(proc.stdout)["perform-cleanup"]
+    assert status == "SKIP" and "dns-01" in detail
+
+
+def test_path_of_manifest_and_folder_both_work(tmp_path: Path) -> None:
+    for target in (REPO / "plugins" / "null", REPO / "plugins" / "null" / "plugin.toml"):
+        proc = plugin_check(tmp_path, str(target))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "plugin null conforms" in proc.stdout
+
+
+def test_webroot_perform_leaves_nothing_behind(tmp_path: Path) -> None:
+    before = set(glob.glob("/tmp/certkernel-plugin-check-*"))
+    proc = plugin_check(tmp_path, "webroot")
+    assert "http-01 published and removed with scratch webroot" in lines(proc.stdout)["perform-cleanup"][1]
+    assert set(glob.glob("/tmp/certkernel-plugin-check-*")) <= before
+
+
+def test_wrong_version(tmp_path: Path) -> None:
+    proc = plugin_check(tmp_path, str(BROKEN / "wrong-version"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert report["handshake"] == ("FAIL", "sent initialize offering [1]: offered [1] but protocol_version "
+                                   "is 2 [PROTOCOL.md §4]")
+    assert report["version-negotiation"][0] == "FAIL"
+    assert "answered with a result choosing 2" in report["version-negotiation"][1]
+    assert report["ping"] == ("SKIP", "not run: the handshake failed")
+    assert "plugin wrong-version does NOT conform" in proc.stdout
+
+
+def test_prints_to_stdout(tmp_path: Path) -> None:
+    proc = plugin_check(tmp_path, str(BROKEN / "prints-to-stdout"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    status, detail = report["stdout-hygiene"]
+    assert status == "FAIL"
+    assert "b'hello from a stray print\\n" in detail
+    assert "a message must be an array, got int: 104" in detail
+    failed = [n for n, (s, _) in report.items() if s == "FAIL"]
+    assert failed == ["stdout-hygiene"]
+
+
+def test_ignores_shutdown(tmp_path: Path) -> None:
+    proc = plugin_check(tmp_path, str(BROKEN / "ignores-shutdown"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert report["shutdown"][0] == "FAIL"
+    assert "answered shutdown, got exit and EOF, but was still running 2 s later" in report["shutdown"][1]
+    assert report["exit-on-eof"][0] == "FAIL"
+    assert "still running 2 s later" in report["exit-on-eof"][1]
+    # plugin-check reaped what it started: no process of this plugin is left
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(BROKEN / "ignores-shutdown") not in ps
+
+
+@pytest.mark.parametrize(
+    ("plugin", "shape"),
+    [
+        ("error-string", "the error is a str ('error-string speaks [1]; offered [99]'), not a map"),
+        ("error-no-code", "no integer 'code'"),
+    ],
+)
+def test_bad_error_shape(tmp_path: Path, plugin: str, shape: str) -> None:
+    proc = plugin_check(tmp_path, str(BROKEN / plugin))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert report["error-shape"][0] == "FAIL"
+    assert f"error answer to initialize: {shape}" in report["error-shape"][1]
+    assert report["unknown-method"][0] == "FAIL"
+    assert "sent conformance/no_such_method" in report["unknown-method"][1]
+    assert report["invalid-request"][0] == "FAIL"
+    assert "sent vector method-not-string" in report["invalid-request"][1]
+    assert report["ping"][0] == "PASS"
+
+
+def test_unknown_target_is_one_clear_line(tmp_path: Path) -> None:
+    proc = plugin_check(tmp_path, "no-such-plugin")
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0
+    assert "'no-such-plugin' is neither an installed plugin" in proc.stderr
+
+
+def test_missing_target(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "certkernel", "plugin-check", "-n",
+            "--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"),
+            "--logs-dir", str(tmp_path / "l")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "plugin-check needs exactly one plugin" in proc.stderr
+
+
+JS_EXAMPLES = sorted(
+    p for pattern in ("sdk/node/examples/*/plugin.toml", "examples/*/plugin.toml")
+    for p in glob.glob(str(REPO / pattern))
+)
+
+
+@pytest.mark.parametrize("manifest", JS_EXAMPLES)
+def test_javascript_example_conforms(tmp_path: Path, manifest: str) -> None:
+    proc = plugin_check(tmp_path, os.path.dirname(manifest))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "conforms" in proc.stdout
