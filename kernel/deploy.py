@@ -75,25 +75,21 @@ def wanted_enhancements(config: Config, default_redirect: bool) -> list[tuple[st
 
 
 def server_root_lock(config: Config, installer_name: str | None) -> AbstractContextManager[object]:
-    """Hold the installer's server root for the whole run.
+    """Hold the installer's server root (``certkernel.lock``) for the whole run.
 
-    Call site for ``certkernel.lock`` (written in another room): until it
-    exists this is a no-op, and the checkpoint store's own flock still keeps
-    two runs from interleaving their file changes.
+    Two runs changing the same nginx/apache tree serialize; runs on other
+    trees do not wait.  Without a configured root the plugin uses its own
+    default, so the lock is keyed by the installer's name instead.
     """
     if not installer_name or installer_name == "null":
         return nullcontext()
-    try:
-        from certkernel import lock  # type: ignore[attr-defined]
-    except ImportError:
-        return nullcontext()
+    from certkernel import lock
+
     manifest = config.manifests.get(installer_name)
-    option = str(manifest.needs.get("server_root_option", "")) if manifest else ""
+    option = str(manifest.needs.get("server_root_option", "") or "") if manifest else ""
     root = config.plugin_options(manifest).get(option) if manifest and option else None
-    factory = getattr(lock, "lock_server_root", None)
-    if not root or factory is None:
-        return nullcontext()
-    return factory(str(root), config)  # type: ignore[no-any-return]
+    key = str(root) if root else f"/default-server-root-of-{installer_name}"
+    return lock.lock_server_root(key, config)
 
 
 def ocsp_url(cert_path: str) -> str | None:
