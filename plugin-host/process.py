@@ -246,7 +246,9 @@ class PluginProcess:
             return
         if self.endpoint.failure is None and self.popen.poll() is None:
             try:
-                self.endpoint.call("shutdown", {}, self.timeout_for("shutdown"))
+                # A plugin that does not finish shutdown in time gets no extra
+                # grace: it is about to be terminated anyway.
+                self.endpoint.call("shutdown", {}, self.timeout_for("shutdown"), cancel_grace=0.0)
                 self.endpoint.notify("exit", {})
             except errors.PluginError as exc:
                 self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)

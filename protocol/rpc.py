@@ -99,13 +99,18 @@ class Endpoint:
         self._send(Notification(method, params or {}))
 
     def call(
-        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        cancel_grace: float | None = None,
     ) -> dict[str, Any]:
         """Call ``method`` on the peer and wait for its result.
 
         Past ``timeout`` seconds (not counting time spent answering the
         peer's own requests, such as prompts) the peer gets ``$/cancel`` and
-        ``cancel_grace`` more seconds; then :class:`errors.PluginTimeout`.
+        ``cancel_grace`` more seconds (the endpoint's default unless given);
+        then :class:`errors.PluginTimeout`.
         """
         with self._cond:
             self._next_id = self._next_id + 1 if self._next_id < MAX_ID else 1
@@ -113,7 +118,8 @@ class Endpoint:
             self._outstanding.add(msgid)
         try:
             self._send(Request(msgid, method, params or {}))
-            response = self._await(msgid, method, timeout)
+            grace = self.cancel_grace if cancel_grace is None else cancel_grace
+            response = self._await(msgid, method, timeout, grace)
         finally:
             with self._cond:
                 self._outstanding.discard(msgid)
@@ -129,7 +135,9 @@ class Endpoint:
             )
         return result
 
-    def _await(self, msgid: int, method: str, timeout: float | None) -> Response:
+    def _await(
+        self, msgid: int, method: str, timeout: float | None, cancel_grace: float
+    ) -> Response:
         deadline = None if timeout is None else time.monotonic() + timeout
         cancel_sent = False
         while True:
@@ -146,7 +154,7 @@ class Endpoint:
                             f"{method} did not answer within its deadline, nor after $/cancel"
                         )
                     cancel_sent = True
-                    deadline = time.monotonic() + self.cancel_grace
+                    deadline = time.monotonic() + cancel_grace
                     leader = False
                 elif self._take_lead():
                     leader = True
