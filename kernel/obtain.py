@@ -120,6 +120,36 @@ def issue(
     )
 
 
+def keep_lineage_key_type(
+    config: Config, lineage: Lineage | None, params: Mapping[str, Any]
+) -> tuple[Config, Mapping[str, Any]]:
+    """Without ``--key-type``, a lineage keeps the type (and size/curve) of its key.
+
+    Certbot 2's rule; it matters for lineages Certbot 1.x made (RSA, and no
+    ``key_type`` in the conf), which would otherwise turn ECDSA silently.
+    """
+    import dataclasses
+
+    if lineage is None or config.is_set("key_type"):
+        return config, params
+    from certkernel.crypto import key_spec_of
+
+    spec = key_spec_of(lineage.read("privkey"))
+    changes: dict[str, Any] = {"key_type": spec.key_type}
+    if spec.key_type == "rsa" and not config.is_set("rsa_key_size"):
+        changes["rsa_key_size"] = spec.rsa_key_size
+    if spec.key_type == "ecdsa" and not config.is_set("elliptic_curve"):
+        changes["elliptic_curve"] = spec.elliptic_curve
+    config = dataclasses.replace(config, **changes)
+    fixed = {k: v for k, v in params.items() if k not in ("rsa_key_size", "elliptic_curve")}
+    fixed["key_type"] = config.key_type
+    if config.key_type == "rsa":
+        fixed["rsa_key_size"] = str(config.rsa_key_size)
+    else:
+        fixed["elliptic_curve"] = config.elliptic_curve
+    return config, fixed
+
+
 def obtain(
     config: Config,
     acct: AccountSession,
@@ -133,6 +163,7 @@ def obtain(
     """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``."""
     from certkernel.storage import Lineage as LineageCls
 
+    config, params = keep_lineage_key_type(config, lineage, params)
     reuse = lineage is not None and config.reuse_key
     key_pem = lineage.read("privkey") if (lineage is not None and reuse) else new_key(config)
     issued = issue(config, acct, authenticator, names, key_pem)
