@@ -71,23 +71,33 @@ def failed(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def dns_hook(folder: Path, pebble: Pebble) -> Path:
-    """A manual auth hook that publishes the TXT record through challtestsrv."""
-    path = folder / "dns-auth-hook.py"
-    path.write_text(textwrap.dedent(f"""\
-        #!{sys.executable}
-        import json, os, urllib.request
-        body = json.dumps({{"host": "_acme-challenge." + os.environ["CERTBOT_DOMAIN"] + ".",
-                           "value": os.environ["CERTBOT_VALIDATION"]}}).encode()
-        req = urllib.request.Request("{pebble.challtestsrv_url}/set-txt", data=body,
-                                     method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-        """))
-    path.chmod(0o755)
-    return path
+    """A manual auth hook publishing the TXT record through challtestsrv.
+
+    A cleanup hook (``cleanup-hook.py`` beside it) clears the record again:
+    challtestsrv only adds values, and a name used by many orders would
+    otherwise grow a TXT answer too big for DNS.
+    """
+    calls = {"dns-auth-hook.py": ("set-txt", ', "value": os.environ["CERTBOT_VALIDATION"]'),
+             "cleanup-hook.py": ("clear-txt", "")}
+    for file_name, (call, value) in calls.items():
+        path = folder / file_name
+        path.write_text(textwrap.dedent(f"""\
+            #!{sys.executable}
+            import json, os, urllib.request
+            body = json.dumps({{"host": "_acme-challenge." + os.environ["CERTBOT_DOMAIN"] + "."
+                               {value}}}).encode()
+            req = urllib.request.Request("{pebble.challtestsrv_url}/{call}", data=body,
+                                         method="POST")
+            urllib.request.urlopen(req, timeout=10).read()
+            """))
+        path.chmod(0o755)
+    return folder / "dns-auth-hook.py"
 
 
 def auth_args(hook: Path) -> list[str]:
-    return ["--manual", "--manual-auth-hook", str(hook), "--preferred-challenges", "dns"]
+    return ["--manual", "--manual-auth-hook", str(hook),
+            "--manual-cleanup-hook", str(hook.parent / "cleanup-hook.py"),
+            "--preferred-challenges", "dns"]
 
 
 def obtain(dirs: Dirs, pebble: Pebble, hook: Path, *names: str,
