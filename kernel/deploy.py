@@ -95,12 +95,12 @@ def server_root_lock(config: Config, installer_name: str | None) -> AbstractCont
 def ocsp_url(cert_path: str) -> str | None:
     """The AIA OCSP responder URL of a certificate, or None (the CA offers no OCSP)."""
     from cryptography import x509
-    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+    from cryptography.x509.oid import AuthorityInformationAccessOID
 
     with open(cert_path, "rb") as handle:
         cert = x509.load_pem_x509_certificate(handle.read())
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except x509.ExtensionNotFound:
         return None
     for desc in aia:
