@@ -42,11 +42,24 @@ def _strings(reply_result: Any, key: str) -> list[str] | None:
     return value
 
 
+def _after_failed_prepare(ctx: Context, name: str, method: str, error: Any) -> bool:
+    """After a failed prepare the kernel would not call role methods: report SKIP, not FAIL."""
+    if ctx.report.status_of("prepare") != "SKIP":
+        return False
+    hint = ""
+    if isinstance(error, dict) and error.get("type") not in CONFIG_ERRORS and error.get("code") != -32000:
+        hint = " (a typed error such as MisconfigurationError would be clearer)"
+    ctx.report.skip(name, f"prepare failed, so {method} answered {describe_error(error)}{hint}")
+    return True
+
+
 def get_chall_pref(ctx: Context, plugin: RawPlugin) -> None:
     name = "get-chall-pref"
     reply = plugin.call("get_chall_pref", {"domain": "plugin-check.example.org"}, ctx.timeout)
     ctx.record("get_chall_pref", reply)
     if reply.error is not None:
+        if _after_failed_prepare(ctx, name, "get_chall_pref", reply.error):
+            return
         ctx.report.fail(name, f"get_chall_pref {{domain: plugin-check.example.org}} answered "
                         f"{describe_error(reply.error)}", "§5.2")
         return
@@ -72,10 +85,7 @@ def get_all_names(ctx: Context, plugin: RawPlugin) -> None:
     ctx.record("get_all_names", reply)
     names = _strings(reply.result, "names")
     if reply.error is not None:
-        kind = reply.error.get("type") if isinstance(reply.error, dict) else None
-        if kind in CONFIG_ERRORS and ctx.report.status_of("prepare") == "SKIP":
-            ctx.report.skip(name, f"needs configuration: {describe_error(reply.error)}")
-        else:
+        if not _after_failed_prepare(ctx, name, "get_all_names", reply.error):
             ctx.report.fail(name, f"get_all_names answered {describe_error(reply.error)}", "§5.3")
     elif names is None:
         ctx.report.fail(name, f"get_all_names returned {show(reply.result, 60)}; expected {{names: [str]}}", "§5.3")
@@ -89,7 +99,8 @@ def supported_enhancements(ctx: Context, plugin: RawPlugin) -> None:
     ctx.record("supported_enhancements", reply)
     values = _strings(reply.result, "enhancements")
     if reply.error is not None:
-        ctx.report.fail(name, f"supported_enhancements answered {describe_error(reply.error)}", "§5.3")
+        if not _after_failed_prepare(ctx, name, "supported_enhancements", reply.error):
+            ctx.report.fail(name, f"supported_enhancements answered {describe_error(reply.error)}", "§5.3")
     elif values is None:
         ctx.report.fail(name, f"supported_enhancements returned {show(reply.result, 60)}; "
                         "expected {enhancements: [str]}", "§5.3")
@@ -167,13 +178,19 @@ def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
     webroot = os.path.join(ctx.scratch, "webroot")
     path_option = _option_named(ctx, "path", "webroot", "webroot-path")
     hook = _option_named(ctx, "auth-hook")
-    if path_option and path_option not in ctx.user_options:
-        os.makedirs(webroot, exist_ok=True)
+    if path_option:
         spec = ctx.manifest.option(path_option)
-        options[path_option] = [webroot] if spec is not None and spec.type == "list" else webroot
+        given = options.get(path_option) if path_option in ctx.user_options else None
+        if given:
+            # The user named a webroot: publish there (what they asked to test).
+            webroot = str(given[-1] if isinstance(given, list) else given)
+            how = f"webroot {webroot} (--{ctx.name}-{path_option})"
+        else:
+            os.makedirs(webroot, exist_ok=True)
+            options[path_option] = [webroot] if spec is not None and spec.type == "list" else webroot
+            how = f"scratch webroot {webroot} (option {path_option})"
         verify = _file_verify(os.path.join(webroot, ".well-known", "acme-challenge", chall["token"]),
                               chall["validation"])
-        how = f"scratch webroot {webroot} (option {path_option})"
     elif ctx.manifest.needs.get("http01_sockets"):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

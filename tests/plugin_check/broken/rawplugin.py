@@ -27,6 +27,7 @@ class Faults:
     stdout_junk: bool = False           # write text to the protocol stdout after the handshake
     ignore_shutdown: bool = False       # never exit after shutdown, exit or EOF
     error_shape: str = ""               # "string": error is a str; "no-code": map without code
+    unsafe_save: bool = False           # change server-root files without checkpoint/add
 
 
 def _error(faults: Faults, code: int, kind: str, message: str) -> Any:
@@ -37,8 +38,17 @@ def _error(faults: Faults, code: int, kind: str, message: str) -> Any:
     return {"code": code, "type": kind, "message": message}
 
 
-def _answer(name: str, faults: Faults, method: str, params: dict[str, Any]) -> tuple[Any, Any]:
+def _deploy(state: dict[str, Any], params: dict[str, Any]) -> None:
+    """Write the certificate into <server-root>/site.conf, never telling the kernel."""
+    root = state.get("options", {}).get("server-root", "")
+    with open(os.path.join(root, "site.conf"), "a", encoding="utf-8") as fh:
+        fh.write(f"ssl_certificate {params.get('fullchain_path')};\n")
+
+
+def _answer(name: str, faults: Faults, method: str, params: dict[str, Any],
+            state: dict[str, Any]) -> tuple[Any, Any]:
     if method == "initialize":
+        state["options"] = params.get("options", {})
         offered = params.get("protocol_versions", [])
         if faults.chosen_version is not None:
             return None, {"protocol_version": faults.chosen_version, "name": name, "version": "0.1"}
@@ -50,6 +60,10 @@ def _answer(name: str, faults: Faults, method: str, params: dict[str, Any]) -> t
         "get_all_names": {"names": []}, "supported_enhancements": {"enhancements": []},
         "deploy_cert": {}, "save": {}, "recovery_routine": {}, "config_test": {}, "restart": {},
     }
+    if faults.unsafe_save and method == "get_all_names":
+        return None, {"names": ["broken.example.org"]}
+    if faults.unsafe_save and method == "deploy_cert":
+        _deploy(state, params)
     if method in results:
         return None, results[method]
     return _error(faults, -32601, "MethodNotFound", f"no method {method!r}"), None
@@ -62,6 +76,7 @@ def serve(name: str, faults: Faults) -> None:
     proto_in, proto_out = os.dup(0), os.dup(1)
     os.dup2(2, 1)
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    state: dict[str, Any] = {}
     while True:
         chunk = os.read(proto_in, 65536)
         if not chunk:
@@ -76,7 +91,7 @@ def serve(name: str, faults: Faults) -> None:
             if not isinstance(method, str) or not isinstance(params, list):
                 error, result = _error(faults, -32600, "InvalidRequest", "malformed request"), None
             else:
-                error, result = _answer(name, faults, method, params[0] if params else {})
+                error, result = _answer(name, faults, method, params[0] if params else {}, state)
             os.write(proto_out, msgpack.packb([1, msgid, error, result], use_bin_type=True))
             if method == "initialize" and faults.stdout_junk:
                 os.write(proto_out, b"hello from a stray print\n")
