@@ -53,6 +53,23 @@ def resolve(target: str, manifests: dict[str, Manifest]) -> Manifest:
     )
 
 
+def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
+    """Values of the plugin's credential files, read as a real run reads them."""
+    from certkernel.log import register_secret
+    from certkernel.plugin_runtime import read_credentials
+
+    secrets: dict[str, str] = {}
+    for opt in manifest.options:
+        path = options.get(opt.name) if opt.type == "secret-file" else None
+        if path:
+            values = read_credentials(os.path.expanduser(str(path)), opt.flag)
+            for value in values.values():
+                if len(value) >= 4:
+                    register_secret(value)
+            secrets.update(values)
+    return secrets
+
+
 def run(config: Config) -> int:
     """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
     from certkernel.commands.certonly import say
@@ -81,9 +98,11 @@ def run(config: Config) -> int:
             "work_dir": os.path.join(scratch, "work"),
             "logs_dir": os.path.join(scratch, "logs"),
         }
+        options = config.plugin_options(manifest)
         ctx = Context(
             manifest=manifest,
-            options=config.plugin_options(manifest),
+            options=options,
+            secrets=read_secrets(manifest, options),
             scratch=scratch,
             report=Report(manifest.name),
             settings=settings,

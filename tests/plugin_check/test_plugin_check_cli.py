@@ -173,3 +173,16 @@ def test_javascript_example_conforms(tmp_path: Path, manifest: str) -> None:
     proc = plugin_check(tmp_path, os.path.dirname(manifest))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "conforms" in proc.stdout
+
+
+def test_credentials_file_is_read_and_never_shown(tmp_path: Path) -> None:
+    secret = "c2VjcmV0LXBsdWdpbi1jaGVjay1zZWNyZXQ="
+    creds = tmp_path / "rfc2136.ini"
+    creds.write_text("dns_rfc2136_server = 127.0.0.1\ndns_rfc2136_name = keyname.\n"
+                     f"dns_rfc2136_secret = {secret}\ndns_rfc2136_algorithm = HMAC-SHA256\n")
+    creds.chmod(0o600)
+    proc = plugin_check(tmp_path, "dns-rfc2136", "--dns-rfc2136-credentials", str(creds))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(proc.stdout)["prepare"] == ("PASS", "prepare -> {}")
+    logs = "".join(p.read_text() for p in (tmp_path / "l").iterdir())
+    assert secret not in proc.stdout + proc.stderr + logs
