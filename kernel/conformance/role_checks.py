@@ -152,7 +152,9 @@ def _http_verify(port: int, uri: str, value: str) -> Verify:
 
     def verify(published: bool) -> str | None:
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback URL we built
+            # After cleanup our own listening socket may still accept without anyone serving.
+            wait = 5.0 if published else 1.0
+            with urllib.request.urlopen(url, timeout=wait) as resp:  # noqa: S310 - loopback URL we built
                 body = resp.read().decode("utf-8", "replace")
         except (urllib.error.URLError, OSError) as exc:
             return f"GET {url} failed after perform: {exc}" if published else None
