@@ -61,11 +61,11 @@ function toMessage(value, bytes) {
     }
     throw new ProtocolViolation('malformed notification: needs [2, str method, [map]]', bytes);
   }
-  // A request-looking array of the wrong length still carries an id to answer.
-  const requestId = kind === REQUEST && value.length >= 2 && isId(value[1]) ? value[1] : undefined;
+  // Only a 4-element request with a valid id is answered (InvalidRequest);
+  // any other shape is a violation (protocol/vectors: request-too-short).
   throw new ProtocolViolation(
     `unknown message shape: kind ${JSON.stringify(kind) ?? 'none'} with ${value.length} elements`,
-    bytes, { requestId });
+    bytes);
 }
 
 /** Wire bytes of a request. */

@@ -3,6 +3,7 @@
 // spoken to in msgpack over its pipes, the way the kernel runs it.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const path = require('node:path');
 const { PluginProcess, withTimeout } = require('./helpers/kernel-sim');
 const { StrictDecoder, toMessage } = require('../lib');
@@ -248,26 +249,46 @@ test('a malformed request that carries an id gets InvalidRequest and the plugin 
   assert.deepEqual(await p.request('$/ping'), { error: null, result: {} });
 });
 
-for (const [name, hex] of [
-  ['bytes that are not MessagePack', 'c1'],
-  ['a non-string map key', '93020181010203'],
-  ['an extension type', '9302a178d6ff00000000'],
-  ['a top-level map', '81a161a162'],
-  ['a response nobody asked for', '9401cd0539c080'],
-  ['a truncated message at EOF', '9400'],
-]) {
-  test(`${name} from the kernel: a line on stderr and exit 3`, async (t) => {
+const VECTORS = JSON.parse(fs.readFileSync(
+  path.join(__dirname, '..', '..', '..', 'protocol', 'vectors', 'vectors.json'), 'utf8')).vectors;
+
+// Every invalid conformance vector, sent by the "kernel" to a live plugin.
+for (const v of VECTORS.filter((x) => !x.valid)) {
+  test(`vector ${v.name} sent to a plugin: ${v.reaction}`, async (t) => {
     const p = startProbe();
     t.after(() => p.kill());
     await p.initialize();
-    p.write(Buffer.from(hex, 'hex'));
+    if (v.reaction === 'invalid-request') {
+      const answered = new Promise((resolve) => p.pending.set(1, resolve));
+      p.write(Buffer.from(v.hex, 'hex'));
+      const { error } = await withTimeout(answered, 10000, 'the InvalidRequest answer');
+      assert.equal(error.code, -32600);
+      assert.equal(error.type, 'InvalidRequest');
+      assert.deepEqual(await p.request('$/ping', {}, { id: 2 }), { error: null, result: {} });
+      p.closeStdin();
+      assert.equal((await p.waitExit()).code, 0);
+      return;
+    }
+    p.write(Buffer.from(v.hex, 'hex'));
+    if (v.reaction === 'violation') {
+      // Exits on its own, before EOF.
+      await p.waitFor(() => /protocol violation/.test(p.stderrText), 'the violation line');
+    }
     p.closeStdin();
-    const { code } = await p.waitExit();
-    assert.equal(code, 3);
-    assert.match(p.stderrText, /protocol violation from the kernel/);
-    assert.match(p.stderrText, new RegExp(hex.slice(0, 4)));
+    assert.equal((await p.waitExit()).code, 3);
+    assert.match(p.stderrText, /protocol violation from the kernel: .*\(bytes: [0-9a-f]+\)/);
   });
 }
+
+test('a response nobody asked for from the kernel: a line on stderr and exit 3', async (t) => {
+  const p = startProbe();
+  t.after(() => p.kill());
+  await p.initialize();
+  p.write(Buffer.from('9401cd0539c080', 'hex')); // [1, 1337, nil, {}]
+  p.closeStdin();
+  assert.equal((await p.waitExit()).code, 3);
+  assert.match(p.stderrText, /response id 1337 matches no request in flight/);
+});
 
 test('a 16 MiB flood is refused before it is buffered', async (t) => {
   const p = startProbe();

@@ -62,7 +62,10 @@ class PluginProcess {
       this.child.on('exit', (code, signal) => resolve({ code, signal }));
     });
     this.child.stdout.on('data', (chunk) => this._onData(chunk));
-    this.child.stderr.on('data', (chunk) => this.stderr.push(chunk));
+    this.child.stderr.on('data', (chunk) => {
+      this.stderr.push(chunk);
+      this._wake();
+    });
     this.child.stdin.on('error', () => {}); // the plugin may exit first
   }
 
