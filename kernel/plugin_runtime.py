@@ -74,6 +74,27 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
     return values
 
 
+def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
+    """The values of a plugin's credential files (its ``secret-file`` options).
+
+    Every value is registered with the log filter first, so it can never
+    reach a log line.
+    """
+    from certkernel.log import register_secret
+
+    secrets: dict[str, str] = {}
+    for opt in manifest.options:
+        path = options.get(opt.name) if opt.type == "secret-file" else None
+        if not path:
+            continue
+        values = read_credentials(os.path.expanduser(str(path)), opt.flag)
+        for value in values.values():
+            if len(value) >= 4:
+                register_secret(value)
+        secrets.update(values)
+    return secrets
+
+
 def bind_http01(port: int, address: str) -> list[socket.socket]:
     """Bind the http-01 listening sockets a standalone plugin will serve on.
 
@@ -199,23 +220,6 @@ class PluginLauncher:
             raise errors.ConfigurationError(f"The {name} plugin is not an {role}")
         return manifest
 
-    def _secrets(self, manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
-        from certkernel.log import register_secret
-
-        secrets: dict[str, str] = {}
-        for opt in manifest.options:
-            if opt.type != "secret-file":
-                continue
-            path = options.get(opt.name)
-            if not path:
-                continue
-            values = read_credentials(os.path.expanduser(str(path)), opt.flag)
-            for value in values.values():
-                if len(value) >= 4:
-                    register_secret(value)
-            secrets.update(values)
-        return secrets
-
     def _user_for(self, manifest: Manifest, config: Config) -> tuple[int | None, int | None]:
         """--plugin-user (per plugin or global; saved per lineage), else the manifest's."""
         from certkernel.plugin_host.sandbox import spawn_user
@@ -237,7 +241,7 @@ class PluginLauncher:
             return self._processes[key]
         manifest = self.manifest(name, role)
         options = (config or self.config).plugin_options(manifest)
-        secrets = self._secrets(manifest, options)
+        secrets = read_secrets(manifest, options)
         fds = self._fds.get(key)
         if fds is None:
             fds = {}

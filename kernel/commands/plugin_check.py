@@ -53,23 +53,6 @@ def resolve(target: str, manifests: dict[str, Manifest]) -> Manifest:
     )
 
 
-def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
-    """Values of the plugin's credential files, read as a real run reads them."""
-    from certkernel.log import register_secret
-    from certkernel.plugin_runtime import read_credentials
-
-    secrets: dict[str, str] = {}
-    for opt in manifest.options:
-        path = options.get(opt.name) if opt.type == "secret-file" else None
-        if path:
-            values = read_credentials(os.path.expanduser(str(path)), opt.flag)
-            for value in values.values():
-                if len(value) >= 4:
-                    register_secret(value)
-            secrets.update(values)
-    return secrets
-
-
 def run(config: Config) -> int:
     """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
     from certkernel.commands.certonly import say
@@ -78,6 +61,7 @@ def run(config: Config) -> int:
     from certkernel.conformance.report import Report
     from certkernel.conformance.runner import run_suite
     from certkernel.plugin_host.services import KernelServices
+    from certkernel.plugin_runtime import read_secrets
     from certkernel.reverter import Reverter
 
     args = list(getattr(config, "args", ()))
