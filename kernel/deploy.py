@@ -23,6 +23,7 @@ from certkernel.config import Config
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.protocol.messages import LineageInfo
     from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
@@ -163,6 +164,9 @@ def install_lineage(
     the error propagates with what happened added for the user.
     """
     tell = notify if notify is not None else logger.warning
+    if config.auto_hsts and config.hsts:
+        raise errors.ConfigurationError("--hsts and --auto-hsts cannot be used together; "
+                                        "choose one")
     restorer = _Restorer(rollback)
     try:
         if deploy:
@@ -171,11 +175,13 @@ def install_lineage(
                     name, lineage.cert_path, lineage.key_path, lineage.chain_path,
                     lineage.fullchain_path,
                 )
-            if enhancements:
+            if enhancements or config.auto_hsts:
                 # Certbot's order: the deployment is written before enhancements
                 # look for the TLS site (the checkpoint is finalized below).
                 installer.save()
         apply_enhancements(installer, lineage, names, enhancements, tell)
+        if config.auto_hsts:
+            enable_autohsts(installer, lineage, names)
         what = "Deployed certificate" if deploy else "Enhanced configuration"
         installer.save(f"{what} for {', '.join(names)}")
         installer.config_test()
@@ -219,6 +225,32 @@ def apply_enhancements(
                 logger.info("%s is already enabled for %s", option or enhancement, name)
 
 
+def _lineage_info(cert: CertPaths, names: Sequence[str]) -> LineageInfo:
+    """The protocol's lineage map for a lineage or for loose files."""
+    from certkernel.protocol.messages import LineageInfo
+
+    to_info = getattr(cert, "to_lineage_info", None)
+    if callable(to_info):
+        info: LineageInfo = to_info()
+        return info
+    return LineageInfo(name=names[0] if names else "", cert_path=cert.cert_path,
+                       key_path=cert.key_path, chain_path=cert.chain_path,
+                       fullchain_path=cert.fullchain_path, domains=list(names))
+
+
+def enable_autohsts(installer: RemoteInstaller, cert: CertPaths, names: Sequence[str]) -> None:
+    """``--auto-hsts``: a small HSTS max-age now, raised by each later renewal.
+
+    Only installers announcing the ``autohsts`` capability can; asking
+    another one is an error before anything is reloaded.
+    """
+    if "autohsts" not in installer.capabilities:
+        raise errors.NotSupportedError(
+            f"The {installer.name} installer cannot do --auto-hsts; run again without it"
+        )
+    installer.enable_autohsts(_lineage_info(cert, names), list(names))
+
+
 def _recover(installer: RemoteInstaller, restorer: _Restorer, tell: Callable[[str], None],
              cause: errors.Error) -> None:
     logger.debug("installation failed: %s", cause)
@@ -247,13 +279,21 @@ def redeploy(
     """Reinstall renewed lineages with one save/test/reload at the end (for ``renew``).
 
     Uses the installer's ``renew_deploy`` when it announces that capability,
-    else ``deploy_cert`` per name.  Returns the names of lineages whose
-    deployment failed (their files are restored, the others reloaded).
+    else ``deploy_cert`` per name.  An ``autohsts`` installer first raises
+    the max-age of its auto-HSTS sites one step (``update_autohsts``) and,
+    after each deployment, may make it permanent (``deploy_autohsts``).
+    Returns the names of lineages whose deployment failed: with one bad
+    lineage the others are still saved and reloaded; when the save, config
+    test or reload fails, every file is restored (kernel and installer side)
+    and all of them count as failed.
     """
     tell = notify if notify is not None else logger.warning
     restorer = _Restorer(rollback)
     failed: list[str] = []
     use_renew_deploy = "renew_deploy" in installer.capabilities
+    autohsts = "autohsts" in installer.capabilities
+    if autohsts and lineages and lineages[0].names:
+        _autohsts_step(installer, lambda: installer.update_autohsts(lineages[0].names[0]), tell)
     for lineage in lineages:
         try:
             if use_renew_deploy:
@@ -265,7 +305,12 @@ def redeploy(
         except errors.Error as exc:
             tell(f"Deploying the renewed certificate {lineage.name} failed: {exc}")
             failed.append(lineage.name)
+            continue
+        if autohsts:
+            info = lineage.to_lineage_info()
+            _autohsts_step(installer, lambda info=info: installer.deploy_autohsts(info), tell)
     if len(failed) == len(lineages):
+        _recover(installer, restorer, tell, errors.PluginError("nothing deployed"))
         return failed
     try:
         installer.save("Deployed renewed certificates: " + ", ".join(
@@ -273,6 +318,7 @@ def redeploy(
         installer.config_test()
         installer.restart()
     except errors.Error as exc:
+        tell(f"Installing the renewed certificates with {installer.name} failed: {exc}")
         _recover(installer, restorer, tell, exc)
         try:
             installer.restart()
@@ -280,3 +326,12 @@ def redeploy(
             logger.debug("reload after restore failed", exc_info=True)
         return [lin.name for lin in lineages]
     return failed
+
+
+def _autohsts_step(installer: RemoteInstaller, step: Callable[[], None],
+                   tell: Callable[[str], None]) -> None:
+    """An auto-HSTS update must not cost the renewal itself: warn and go on."""
+    try:
+        step()
+    except errors.Error as exc:
+        tell(f"Updating the auto-HSTS max-age with {installer.name} failed: {exc}")

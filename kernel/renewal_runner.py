@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from certkernel.acme_setup import AccountSession
     from certkernel.plugin_host.proxies import RemoteInstaller
     from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -51,10 +53,19 @@ class Result:
 
 
 @dataclass
+class _Renewed:
+    """A renewed lineage waiting for its installer, with what its deploy hooks need."""
+
+    config: Config
+    lineage: Lineage
+    names: list[str]
+
+
+@dataclass
 class _Deployment:
     installer: RemoteInstaller
     config: Config
-    lineages: list[Lineage] = field(default_factory=list)
+    renewed: list[_Renewed] = field(default_factory=list)
 
 
 class RenewalRunner:
@@ -62,13 +73,18 @@ class RenewalRunner:
 
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
                  events: pluggy.PluginManager, lock_timeout: float,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 checkpoints: Reverter | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.display = display
         self.launcher = launcher
         self.events = events
         self.lock_timeout = lock_timeout
         self.progress = progress
+        self.checkpoints = checkpoints
+        self.notify = notify
+        self._auth_locks: dict[int, threading.Lock] = {}
         self._plugins_lock = threading.Lock()
         self._accounts_lock = threading.Lock()
         self._accounts: dict[tuple[str, str], AccountSession] = {}
@@ -154,16 +170,33 @@ class RenewalRunner:
         params: dict[str, Any] = dict(lineage.renewalparams.as_dict())
         params.update(renewal_params(cfg, acct.account.id, acct.session.settings.server,
                                      auth_name, inst_name))
-        obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
-                          lineage_name=lineage.name, params=params)
+        with self._serialized(auth_name, authenticator):
+            obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
+                              lineage_name=lineage.name, params=params)
         saved = obtained.lineage
         self.events.hook.lineage_renewed(config=cfg, lineage=saved, names=obtained.names,
                                          dry_run=cfg.dry_run)
         if saved is None:
             return
         if inst_name and not cfg.disable_renew_updates:
-            self._queue_deploy(inst_name, cfg, saved)
+            # Deploy hooks run once the certificate is in the server (deploy_all).
+            self._queue_deploy(inst_name, cfg, _Renewed(cfg, saved, list(obtained.names)))
+            return
         self.events.hook.lineage_deployed(config=cfg, lineage=saved, names=obtained.names)
+
+    def _serialized(self, auth_name: str, authenticator: Any) -> AbstractContextManager[object]:
+        """One order at a time through an authenticator that edits a server's config.
+
+        nginx and apache answer http-01 with temporary checkpoints, and a
+        cleanup reverts all of them: a second order in flight on the same
+        server would lose its challenge.  Other authenticators run freely.
+        """
+        manifest = self.config.manifests.get(auth_name)
+        if manifest is None or "installer" not in manifest.roles:
+            return nullcontext()
+        key = id(getattr(authenticator, "process", authenticator))
+        with self._plugins_lock:
+            return self._auth_locks.setdefault(key, threading.Lock())
 
     def _failed(self, cfg: Config, name: str, fullchain: str, names: list[str],
                 reason: str) -> Result:
@@ -173,29 +206,46 @@ class RenewalRunner:
         return Result(name, FAILED, fullchain, names, reason)
 
     # -- installers -----------------------------------------------------------
-    def _queue_deploy(self, inst_name: str, cfg: Config, lineage: Lineage) -> None:
+    def _queue_deploy(self, inst_name: str, cfg: Config, renewed: _Renewed) -> None:
         installer = self._installer(inst_name, cfg)
         with self._deploy_lock:
             entry = self._deployments.setdefault(id(installer.process),
                                                  _Deployment(installer, cfg))
-            entry.lineages.append(lineage)
+            entry.renewed.append(renewed)
 
     def deploy_all(self) -> dict[str, str]:
         """Put renewed certs into their servers: one save/test/reload per installer.
 
-        Returns lineage name -> reason for the deployments that failed.
+        The kernel's checkpoints are handed to :func:`deploy.redeploy`, so a
+        failed deployment is restored from the kernel's copies even when the
+        installer cannot undo it.  Deploy hooks (``lineage_deployed``) run
+        for the lineages now served; a lineage whose deployment failed is
+        reported as failed (``renewal_failed``: its names reach the post
+        hooks' ``FAILED_DOMAINS``).  Returns lineage name -> reason.
         """
         from certkernel import deploy
 
         failed: dict[str, str] = {}
         for entry in self._deployments.values():
-            root_lock = deploy.server_root_lock(entry.config, entry.installer.name)
+            lineages = [item.lineage for item in entry.renewed]
+            name = entry.installer.name
             try:
-                with root_lock:
-                    bad = deploy.redeploy(entry.config, entry.installer, entry.lineages)
+                with deploy.server_root_lock(entry.config, name):
+                    bad = deploy.redeploy(entry.config, entry.installer, lineages,
+                                          rollback=self.checkpoints, notify=self.notify)
             except errors.Error as exc:
-                bad = [lin.name for lin in entry.lineages]
-                logger.error("Deploying with %s failed: %s", entry.installer.name, exc)
-            for name in bad:
-                failed[name] = f"the {entry.installer.name} installer could not deploy it"
+                bad = [lin.name for lin in lineages]
+                logger.error("Deploying with %s failed: %s", name, exc)
+            for item in entry.renewed:
+                if item.lineage.name in bad:
+                    reason = (f"renewed, but the {name} installer could not deploy it; the "
+                              f"previous server configuration was kept (see the log, then run "
+                              f"'certkernel install --cert-name {item.lineage.name}')")
+                    failed[item.lineage.name] = reason
+                    self.events.hook.renewal_failed(config=item.config,
+                                                    lineage_name=item.lineage.name,
+                                                    names=item.names, reason=reason)
+                else:
+                    self.events.hook.lineage_deployed(config=item.config, lineage=item.lineage,
+                                                      names=item.names)
         return failed

@@ -78,10 +78,12 @@ def run(config: Config) -> int:
 
 def _renew_due(config: Config, plan: Plan) -> list[Result]:
     from certkernel import hooks
+    from certkernel.commands.install import recover_interrupted
     from certkernel.events import plugin_manager
     from certkernel.lock import lock_timeout
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.renewal_runner import RenewalRunner
+    from certkernel.reverter import Reverter
 
     display = Display.from_config(config)
     run_hooks = hooks.RenewHooks(config)
@@ -93,9 +95,15 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
     total = len(plan.due)
     results: list[Result] = []
     try:
-        with PluginLauncher(config, display) as launcher:
+        # The kernel's checkpoints: installers (and nginx/apache http-01) register
+        # every file they change, so a failed deployment is restored kernel-side.
+        with Reverter(config.work_dir) as reverter, \
+                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+            if not config.dry_run:
+                recover_interrupted(config, reverter)
             runner = RenewalRunner(config, display, launcher, events, lock_timeout(config),
-                                   progress)
+                                   progress, checkpoints=reverter,
+                                   notify=lambda text: display.notification(text, wrap=False))
             with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
                 futures = [pool.submit(runner.renew, lineage, n, total)
                            for n, lineage in enumerate(plan.due, 1)]
@@ -131,12 +139,12 @@ def _summary(config: Config, plan: Plan, results: Sequence[Result]) -> None:
     if plan.not_due or late:
         lines.append("The following certificates are not due for renewal yet:")
         for item in plan.not_due:
-            lines.append(f"  {item.lineage.fullchain_path} expires on "
+            lines.append(f"  {item.fullchain_path} expires on "
                          f"{_expiry(item.expiry)} (skipped)")
         for result in late:
             lines.append(f"  {result.fullchain} (renewed by another run meanwhile; skipped)")
-    for lineage in plan.disabled:
-        lines.append(f"  {lineage.fullchain_path} has autorenew disabled (skipped)")
+    for item in plan.disabled:
+        lines.append(f"  {item.fullchain_path} has autorenew disabled (skipped)")
     if not results:
         lines.append("No renewals were attempted.")
     elif not failed:

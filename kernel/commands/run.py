@@ -53,7 +53,9 @@ def run(config: Config) -> int:
                 launcher.installer(inst_name)
             outcome = obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks)
             if config.dry_run:
-                say(config, "The dry run was successful.")
+                say(config, "The dry run was successful. Nothing was installed: a dry run "
+                            f"obtains a test certificate only and leaves the {inst_name} "
+                            "configuration unchanged.")
                 return 0
             lineage = outcome.lineage
             assert lineage is not None

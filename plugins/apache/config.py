@@ -271,13 +271,21 @@ class ApacheConfig:
 
         A Debian ``sites-enabled`` link is read under its own name but
         written (and registered) as the file it points to, so the link stays.
+        An edit that leaves a file's bytes as they are on disk (a renewal
+        pointing a vhost at the same ``live/`` paths) is no change: it is
+        dropped here, so it makes no empty checkpoint that a later
+        ``rollback --checkpoints 1`` would silently spend.
         """
         changed: set[Path] = set()
         new: set[Path] = set()
         for path, conf in self.files.items():
-            if conf.dirty:
-                real = Path(os.path.realpath(path))
-                (new if path in self.new_files else changed).add(real)
+            if not conf.dirty:
+                continue
+            real = Path(os.path.realpath(path))
+            if path not in self.new_files and _same_bytes(real, conf.data()):
+                conf.dirty = False
+                continue
+            (new if path in self.new_files else changed).add(real)
         return sorted(changed), sorted(new)
 
     def save(
@@ -310,3 +318,11 @@ class ApacheConfig:
             conf.dirty = False
         self.new_files.clear()
         return previous
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Whether ``path`` already holds exactly ``data``."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False

@@ -163,19 +163,30 @@ class ApachePlugin(Authenticator, Installer):
         self.kernel.storage_put(AUTOHSTS_KEY, state)
 
     def update_autohsts(self, domain: str) -> None:
+        """Raise every auto-HSTS site one step (once per renew run, not per name)."""
         state = self._autohsts()
+        if not state:
+            return
         for name, step in list(state.items()):
             nxt = min(step + 1, len(enh.AUTOHSTS_STEPS) - 1)
-            enh.set_hsts_max_age(self.inst, name, enh.AUTOHSTS_STEPS[nxt])
+            try:
+                enh.set_hsts_max_age(self.inst, name, enh.AUTOHSTS_STEPS[nxt])
+            except MisconfigurationError as exc:
+                self.kernel.log("warning", f"auto-HSTS for {name} left as it was: {exc}")
+                continue
             state[name] = nxt
+        self.save("Increased the auto-HSTS max-age")
         self.kernel.storage_put(AUTOHSTS_KEY, state)
-        self.save("auto-HSTS step")
 
     def deploy_autohsts(self, lineage: LineageInfo) -> None:
+        """After a successful renewal: a site at the last step gets the long max-age."""
         state = self._autohsts()
-        for domain in lineage.domains:
-            if domain in state:
-                enh.set_hsts_max_age(self.inst, domain, enh.AUTOHSTS_LONG)
-                del state[domain]
+        last = len(enh.AUTOHSTS_STEPS) - 1
+        done = [d for d in lineage.domains if d in state and state[d] >= last]
+        if not done:
+            return
+        for domain in done:
+            enh.set_hsts_max_age(self.inst, domain, enh.AUTOHSTS_LONG)
+            del state[domain]
+        self.save("Made the auto-HSTS max-age permanent")
         self.kernel.storage_put(AUTOHSTS_KEY, state)
-        self.save("auto-HSTS made permanent")
