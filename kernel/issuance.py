@@ -235,4 +235,4 @@ class Issuance:
                 group[0].authenticator.cleanup([p.challenge for p in group])
             except Exception as exc:  # a cleanup failure must not hide the real outcome
                 logger.error("Cleanup by %s failed: %s",
-                             type(group[0].authenticator).__name__, exc)
+                             getattr(group[0].authenticator, "name", type(group[0].authenticator).__name__), exc)
