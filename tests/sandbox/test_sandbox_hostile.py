@@ -191,3 +191,16 @@ def test_plugins_command_shows_who_each_plugin_runs_as(
                                   "(from the manifest's [sandbox] user)")
     assert runs_as["webroot"] == "Runs as: nobody:nogroup (from --plugin-user)"
     assert runs_as["standalone"] == "Runs as: root (the user running certkernel)"
+
+
+def test_per_plugin_user_beats_the_global_one_which_beats_the_manifest(
+        kernel: Kernel, sandbox_user: str, hostile_env: dict[str, str]) -> None:
+    result = kernel.run("plugins", "--plugin-user", f"nobody,webroot={sandbox_user}",
+                        *kernel.dirs("list-precedence"), **hostile_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    runs_as = {lines[i].lstrip("* "): next(x for x in lines[i:] if x.startswith("Runs as:"))
+               for i, line in enumerate(lines) if line.startswith("* ")}
+    assert runs_as["webroot"] == f"Runs as: {sandbox_user}:{sandbox_user} (from --plugin-user)"
+    assert runs_as["hostile"] == "Runs as: nobody:nogroup (from --plugin-user)"
+    assert runs_as["standalone"] == "Runs as: nobody:nogroup (from --plugin-user)"

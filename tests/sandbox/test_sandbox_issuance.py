@@ -126,3 +126,13 @@ def test_rfc2136_unprivileged_issues_wildcard(
     assert_sandboxed(status, sandbox_user)
     assert cert_names(Path(dirs[1]), "example.com") == ["*.example.com", "example.com"]
     assert sandbox_bind.txt("_acme-challenge.example.com") == []
+    conf = (Path(dirs[1]) / "renewal" / "example.com.conf").read_text()
+    assert f"plugin_user = {sandbox_user}" in conf
+    # renewal from the saved conf runs the plugin as the same user again
+    code, err, status = run_watched(
+        kernel, "certkernel.plugins.dns", "renew", "--cert-name", "example.com",
+        "--force-renewal", "--no-random-sleep-on-renew", *dirs)
+    assert code == 0, err
+    assert_sandboxed(status, sandbox_user)
+    assert (Path(dirs[1]) / "archive" / "example.com" / "cert2.pem").exists()
+    assert sandbox_bind.txt("_acme-challenge.example.com") == []
