@@ -316,14 +316,20 @@ def redeploy(
         installer.save("Deployed renewed certificates: " + ", ".join(
             lin.name for lin in lineages if lin.name not in failed))
         installer.config_test()
+    except errors.Error as exc:
+        # Nothing was reloaded: restoring the files is enough.
+        tell(f"Installing the renewed certificates with {installer.name} failed: {exc}")
+        _recover(installer, restorer, tell, exc)
+        return [lin.name for lin in lineages]
+    try:
         installer.restart()
     except errors.Error as exc:
-        tell(f"Installing the renewed certificates with {installer.name} failed: {exc}")
+        tell(f"Reloading {installer.name} with the renewed certificates failed: {exc}")
         _recover(installer, restorer, tell, exc)
         try:
             installer.restart()
-        except errors.Error:
-            logger.debug("reload after restore failed", exc_info=True)
+        except errors.Error as again:
+            tell(f"Reloading the server with the restored configuration failed too: {again}")
         return [lin.name for lin in lineages]
     return failed
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,9 @@ class RenewalRunner:
         self.checkpoints = checkpoints
         self.notify = notify
         self._auth_locks: dict[int, threading.Lock] = {}
+        # Never shut down explicitly: the thread must outlive the plugin processes
+        # (closed by the launcher); it idles and is joined at interpreter exit.
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="plugin-start")
         self._plugins_lock = threading.Lock()
         self._accounts_lock = threading.Lock()
         self._accounts: dict[tuple[str, str], AccountSession] = {}
@@ -92,13 +96,22 @@ class RenewalRunner:
         self._deployments: dict[int, _Deployment] = {}
 
     # -- shared resources -----------------------------------------------------
-    def _authenticator(self, name: str, cfg: Config) -> Any:
+    def _start(self, starter: Callable[[str, Config], Any], name: str, cfg: Config) -> Any:
+        """Start (or reuse) a plugin from the run-long starter thread.
+
+        Plugins die with the *thread* that spawned them (``PR_SET_PDEATHSIG``
+        follows the parent thread on Linux), and the pool's threads end
+        before the installers are used in :meth:`deploy_all`.
+        """
         with self._plugins_lock:
-            return self.launcher.authenticator(name, cfg)
+            return self._starter.submit(starter, name, cfg).result()
+
+    def _authenticator(self, name: str, cfg: Config) -> Any:
+        return self._start(self.launcher.authenticator, name, cfg)
 
     def _installer(self, name: str, cfg: Config) -> RemoteInstaller:
-        with self._plugins_lock:
-            return self.launcher.installer(name, cfg)
+        installer: RemoteInstaller = self._start(self.launcher.installer, name, cfg)
+        return installer
 
     def _account(self, cfg: Config) -> AccountSession:
         """One session per (server, account) per run: one directory fetch, one key load."""
