@@ -240,9 +240,51 @@ class AcmeSession:
             return self._info(self.client.deactivate_registration(self._regr()))
 
     # -- orders -----------------------------------------------------------
-    def new_order(self, csr_pem: bytes) -> messages.OrderResource:
+    def new_order(self, csr_pem: bytes, replaces: str | None = None) -> messages.OrderResource:
+        """Create an order; with ``replaces`` (an RFC 9773 cert ID) it names the cert it renews.
+
+        A CA that refuses the ``replaces`` field (already replaced, unknown
+        cert) must not fail the renewal: the order is retried without it.
+        """
+        from acme import messages
+
+        if replaces:
+            try:
+                with self.mapped(errors.CAError, "create an order"):
+                    return self._new_order_replacing(csr_pem, replaces)
+            except errors.CAError as exc:
+                if not isinstance(exc.__cause__, messages.Error):
+                    raise
+                logger.warning("The CA refused an order that replaces %s (%s); "
+                               "ordering without 'replaces'", replaces, exc)
         with self.mapped(errors.CAError, "create an order"):
             return self.client.new_order(csr_pem)
+
+    def _new_order_replacing(self, csr_pem: bytes, replaces: str) -> messages.OrderResource:
+        import josepy as jose
+        from acme import crypto_util, messages
+        from cryptography import x509
+
+        class _Replacing(messages.NewOrder):
+            replaces: str = jose.field("replaces", omitempty=True)
+
+        csr = x509.load_pem_x509_csr(csr_pem)
+        dns_names, ips = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+        identifiers = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=name)
+                       for name in dns_names]
+        identifiers += [messages.Identifier(typ=messages.IDENTIFIER_IP, value=str(ip))
+                        for ip in ips]
+        order = _Replacing(identifiers=identifiers, replaces=replaces)
+        response = self.net.post(self.client.directory["newOrder"], order,
+                                 new_nonce_url=self.client.directory["newNonce"])
+        body = messages.Order.from_json(response.json())
+        authorizations = []
+        for url in body.authorizations or ():
+            authz = self._post_as_get(url)
+            authorizations.append(messages.AuthorizationResource(
+                body=messages.Authorization.from_json(authz.json()), uri=url))
+        return messages.OrderResource(body=body, uri=response.headers.get("Location"),
+                                      authorizations=authorizations, csr_pem=csr_pem)
 
     def answer_challenge(self, challb: messages.ChallengeBody, response: Any) -> None:
         with self.mapped(errors.CAError, f"answer the {challb.chall.typ} challenge"):

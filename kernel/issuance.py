@@ -131,7 +131,8 @@ class Issuance:
     def issue(self, *, csr_pem: bytes, authenticators: Mapping[str, Authenticator],
               preferred_challenges: Sequence[str] = (), preferred_chain: str | None = None,
               allow_subset_of_names: bool = False,
-              make_csr: Callable[[list[str]], bytes] | None = None) -> IssuedCertificate:
+              make_csr: Callable[[list[str]], bytes] | None = None,
+              replaces: str | None = None) -> IssuedCertificate:
         """Obtain a certificate for the CSR's names; see the module docstring."""
         names = csr_names(csr_pem)
         missing = [n for n in names if n not in authenticators]
@@ -149,7 +150,7 @@ class Issuance:
         if allow_subset_of_names and make_csr is None:
             raise errors.ConfigurationError("--allow-subset-of-names needs a CSR factory")
         try:
-            fullchains, uri = self._run(csr_pem, authenticators, preferred_challenges)
+            fullchains, uri = self._run(csr_pem, authenticators, preferred_challenges, replaces)
             dropped: list[str] = []
         except AuthorizationFailed as exc:
             if not allow_subset_of_names or make_csr is None:
@@ -160,18 +161,19 @@ class Issuance:
                 raise
             logger.warning("Dropping names that failed validation: %s", ", ".join(dropped))
             fullchains, uri = self._run(make_csr(remaining), authenticators,
-                                        preferred_challenges)
+                                        preferred_challenges, replaces)
         fullchain = select_chain(fullchains, preferred_chain)
         cert, chain = split_fullchain(fullchain)
         return IssuedCertificate(cert_pem=cert, chain_pem=chain, fullchain_pem=cert + chain,
                                  order_uri=uri, dropped_names=tuple(dropped))
 
     def _run(self, csr_pem: bytes, authenticators: Mapping[str, Authenticator],
-             preferred: Sequence[str]) -> tuple[list[str], str]:
+             preferred: Sequence[str], replaces: str | None = None) -> tuple[list[str], str]:
         """One order: perform, answer, poll, cleanup (always), finalize."""
         from acme import messages
 
-        orderr = self.session.new_order(csr_pem)
+        orderr = (self.session.new_order(csr_pem, replaces=replaces) if replaces
+                  else self.session.new_order(csr_pem))
         self.last_order = orderr
         succeeded = False
         performed: list[list[_Pending]] = []

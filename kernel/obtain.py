@@ -96,8 +96,12 @@ def issue(
     authenticator: Authenticator,
     names: list[str],
     key_pem: bytes,
+    replaces: str | None = None,
 ) -> IssuedCertificate:
-    """Run one order for ``names`` with this key; nothing is written."""
+    """Run one order for ``names`` with this key; nothing is written.
+
+    ``replaces`` is the ARI cert ID of the certificate this one renews.
+    """
     from certkernel.crypto import make_csr
     from certkernel.issuance import Issuance
 
@@ -117,6 +121,7 @@ def issue(
         preferred_chain=config.preferred_chain,
         allow_subset_of_names=config.allow_subset_of_names,
         make_csr=csr_for,
+        replaces=replaces,
     )
 
 
@@ -160,13 +165,23 @@ def obtain(
     lineage_name: str,
     params: Mapping[str, Any],
 ) -> Obtained:
-    """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``."""
+    """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``.
+
+    A renewal order names the cert it replaces when the CA offers ARI (not in
+    a dry run, which must not mark the real cert as replaced); after saving,
+    the new cert's renewal window is cached so the next ``renew`` needs no
+    network (:mod:`certkernel.ari_fetch`; failures there are only logged).
+    """
+    from certkernel import ari_fetch
     from certkernel.storage import Lineage as LineageCls
 
     config, params = keep_lineage_key_type(config, lineage, params)
     reuse = lineage is not None and config.reuse_key
     key_pem = lineage.read("privkey") if (lineage is not None and reuse) else new_key(config)
-    issued = issue(config, acct, authenticator, names, key_pem)
+    replaces = None
+    if lineage is not None and not config.dry_run:
+        replaces = ari_fetch.replaces_for(acct.session, lineage)
+    issued = issue(config, acct, authenticator, names, key_pem, replaces)
     kept = [n for n in names if n not in issued.dropped_names]
     if config.dry_run:
         return Obtained(issued, kept, None)
@@ -176,4 +191,5 @@ def obtain(
     else:
         lineage.save_new_version(cert, chain, full, None if reuse else key_pem, params)
         saved = lineage
+    ari_fetch.record_after_issuance(acct.session, saved)
     return Obtained(issued, kept, saved)

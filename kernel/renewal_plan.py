@@ -1,11 +1,14 @@
 """Which lineages ``renew`` works on, decided without the network.
 
 A host may have thousands of lineages and cron runs ``renew`` twice a day;
-almost always nothing is due. So the decision reads only each renewal conf
-(plain reader) and the current cert's validity (stdlib parse), imports
+almost always nothing is due. So the decision first asks the renewal cache
+(:mod:`certkernel.renewal_cache`: a few ``stat``/``readlink`` calls per
+lineage), and only for lineages it cannot vouch for reads the renewal conf
+(plain reader) and the current cert's validity (stdlib parse). It imports
 neither ``acme`` nor ``cryptography``, and builds a per-lineage Config only
-for the lineages that will actually be renewed. A conf or lineage that does
-not load is reported and skipped; the others go on.
+for the lineages that will actually be renewed. A due lineage is always
+loaded from its files. A conf or lineage that does not load is reported and
+skipped; the others go on.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from certkernel import errors
+from certkernel import ari, errors
 from certkernel.cli_flags import LE_PRODUCTION
 from certkernel.config import Config
 
@@ -29,7 +32,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class NotDue:
-    lineage: Lineage
+    """A lineage left alone (not due, or autorenew off), as the summary names it."""
+
+    name: str
+    fullchain_path: str
     expiry: datetime.datetime
 
 
@@ -39,23 +45,76 @@ class Plan:
 
     due: list[Lineage] = field(default_factory=list)
     not_due: list[NotDue] = field(default_factory=list)
-    disabled: list[Lineage] = field(default_factory=list)  # autorenew = False
+    disabled: list[NotDue] = field(default_factory=list)  # autorenew = False
     broken: list[tuple[str, str]] = field(default_factory=list)  # (conf path, message)
     reasons: dict[str, str] = field(default_factory=dict)  # lineage name -> why renewed
 
 
-def wanted(config: Config, lineage: Lineage,
-           now: datetime.datetime | None = None) -> tuple[bool, str]:
-    """(renew it?, why) following Certbot: forced, due, or simulated in a dry run."""
-    from certkernel.lineage_choice import due_for_renewal
+def wanted(config: Config, lineage: Lineage, now: datetime.datetime | None = None,
+           decision: ari.Decision | None = None) -> tuple[bool, str]:
+    """(renew it?, why) following Certbot: forced, due, or simulated in a dry run.
 
+    ``decision`` is the lineage's ARI cache (read from disk when not given);
+    this never touches the network.
+    """
     if config.renew_by_default:
         return True, "forced with --force-renewal"
-    if lineage.conf.autorenew and due_for_renewal(lineage, now):
-        return True, "due for renewal"
+    if lineage.conf.autorenew:
+        due, why = is_due(lineage, now, decision)
+        if due:
+            return True, why
     if config.dry_run:
         return True, "not due, but simulated for the dry run"
     return False, "not due"
+
+
+def is_due(lineage: Lineage, now: datetime.datetime | None = None,
+           decision: ari.Decision | None = None) -> tuple[bool, str]:
+    """Due by the CA's renewal window when known, else by expiry (Certbot's rule).
+
+    With a window, an explicit ``renew_before_expiry`` in the conf still
+    renews (the operator asked for it, and Certbot does the same); the
+    default lifetime fraction applies only when the CA gave no window.
+    """
+    from certkernel.lineage_choice import due_for_renewal
+
+    now = now or datetime.datetime.now(datetime.UTC)
+    if now >= lineage.not_after:
+        return True, "due for renewal (expired)"
+    decision = decision if decision is not None else ari.decide(lineage)
+    if decision.has_window:
+        if decision.due(now):
+            return True, decision.reason()
+        interval = lineage.conf.renew_before_expiry_interval()
+        if interval is not None and now >= lineage.not_after - interval:
+            return True, "due for renewal (renew_before_expiry)"
+        return False, "not due"
+    return due_for_renewal(lineage, now), "due for renewal"
+
+
+def _asks_ca(config: Config, lineage: Lineage, now: datetime.datetime) -> bool:
+    """Whether the decision depends on renewal information we would fetch."""
+    return (not config.renew_by_default and not config.dry_run and lineage.conf.autorenew
+            and now < lineage.not_after)
+
+
+def _decisions(config: Config, lineages: list[Lineage],
+               now: datetime.datetime) -> dict[str, ari.Decision]:
+    """Each lineage's ARI cache; stale ones are refreshed (network) when it matters."""
+    decisions = {lin.name: ari.decide(lin) for lin in lineages if _asks_ca(config, lin, now)}
+    stale = [lin for lin in lineages
+             if lin.name in decisions and decisions[lin.name].stale(now)]
+    if stale:
+        from certkernel.ari_fetch import Refresher
+
+        refresher = Refresher(config)
+        fresh = refresher.refresh_all([(lin, decisions[lin.name].state) for lin in stale])
+        for lin, state in zip(stale, fresh, strict=True):
+            if state is not None:
+                decisions[lin.name] = ari.Decision(state)
+        logger.debug("renewal information: %d refreshed, %d directory fetch(es)",
+                     len(stale), refresher.directory_fetches)
+    return decisions
 
 
 def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
@@ -64,6 +123,7 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     from certkernel.storage import ConfigDirs, Lineage
 
     plan = Plan()
+    now = now or datetime.datetime.now(datetime.UTC)
     if config.certname:
         path = ConfigDirs(config.config_dir).conf_path(config.certname)
         if not os.path.exists(path):
@@ -73,10 +133,19 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
         paths = [path]
     else:
         paths = conf_paths(config.config_dir)
+    loaded: list[tuple[str, Lineage]] = []
     for path in paths:
         try:
             lineage = Lineage.from_conf(config.config_dir, path)
-            renew, why = wanted(config, lineage, now)
+            lineage.validity()
+            loaded.append((path, lineage))
+        except (errors.StorageError, errors.ValidationError, OSError, ValueError) as exc:
+            logger.debug("cannot load %s", path, exc_info=True)
+            plan.broken.append((path, _one_line(exc)))
+    decisions = _decisions(config, [lin for _, lin in loaded], now)
+    for path, lineage in loaded:
+        try:
+            renew, why = wanted(config, lineage, now, decisions.get(lineage.name))
             expiry = lineage.not_after
         except (errors.StorageError, errors.ValidationError, OSError, ValueError) as exc:
             logger.debug("cannot load %s", path, exc_info=True)
