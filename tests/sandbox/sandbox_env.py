@@ -85,10 +85,33 @@ def build_shim_venv(base: Path, python: str | None = None) -> str:
     site = venv / "lib" / version / "site-packages"
     ours = sysconfig.get_path("purelib")
     (site / "certkernel-dev.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    _copy_package(site)
     for path in [base, *venv.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
+        if path.is_symlink():
+            continue
+        if path.is_dir():
             path.chmod(0o755)
+        elif path.is_file():
+            path.chmod(path.stat().st_mode | 0o444)
     return str(venv / "bin" / "python3")
+
+
+def _copy_package(site: Path) -> None:
+    """Put a copy of certkernel's code into ``site``, mapped as pyproject.toml maps it.
+
+    An editable install points into the checkout, and a checkout may sit
+    under a folder the plugin's user cannot enter (CI clones anywhere); a
+    copy in this world-readable virtualenv does not depend on that. It
+    shadows the editable finder, which Python consults after site-packages.
+    """
+    import tomllib
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    mapping = pyproject["tool"]["setuptools"]["package-dir"]
+    skip = shutil.ignore_patterns("__pycache__", "node_modules", "*.pyc")
+    for package, folder in sorted(mapping.items()):
+        shutil.copytree(REPO / folder, site / package.replace(".", "/"),
+                        dirs_exist_ok=True, ignore=skip)
 
 
 def proc_status(pid: int) -> dict[str, str]:
