@@ -74,11 +74,26 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
     return values
 
 
+_SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a credentials-file key holds a secret (not a server, port or key name).
+
+    Only those values are redacted from logs, so a log still shows which
+    server and which TSIG key name a run used.
+    """
+    low = key.lower()
+    if low.endswith(("_name", "_server", "_port", "_algorithm", "_email", "_url", "_endpoint")):
+        return False
+    return any(word in low for word in _SECRET_WORDS)
+
+
 def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
     """The values of a plugin's credential files (its ``secret-file`` options).
 
-    Every value is registered with the log filter first, so it can never
-    reach a log line.
+    Every secret value is registered with the log filter first, so it can
+    never reach a log line.
     """
     from certkernel.log import register_secret
 
@@ -88,8 +103,8 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
         if not path:
             continue
         values = read_credentials(os.path.expanduser(str(path)), opt.flag)
-        for value in values.values():
-            if len(value) >= 4:
+        for key, value in values.items():
+            if is_secret_key(key) and len(value) >= 4:
                 register_secret(value)
         secrets.update(values)
     return secrets

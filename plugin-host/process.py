@@ -169,7 +169,10 @@ class PluginProcess:
                     f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
                     "if it really needs more"
                 ) from None
-            raise type(exc)(f"{self.name}: {exc}", data=exc.data, code=exc.code) from None
+            text = str(exc)
+            if not text.startswith(f"{self.name}:"):
+                text = f"{self.name}: {text}"
+            raise type(exc)(text, data=exc.data, code=exc.code) from None
 
     def _exhausted(self, exc: errors.PluginError) -> str:
         """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
