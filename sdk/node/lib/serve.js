@@ -111,6 +111,7 @@ function serve(PluginClassOrInstance, opts = {}) {
   const exit = (status) => {
     if (exiting) return;
     exiting = true;
+    process.exitCode = status; // also right if the loop drains before the callbacks run
     const timer = setTimeout(() => process.exit(status), FLUSH_MS);
     timer.unref();
     output.end(() => process.exit(status));
