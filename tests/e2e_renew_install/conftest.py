@@ -28,8 +28,10 @@ OTHER_NGINX = NGINX_SITE.replace("example.test www.example.test", "other.test") 
     .replace("plain site", "other site").replace("# the example site", "# the other site")
 
 
-def ctl_wrapper(folder: Path, name: str, real: str) -> tuple[Path, Path, Path]:
-    """A wrapper around ``real`` that logs its arguments, and refuses ``-t`` while a flag file exists.
+def ctl_wrapper(folder: Path, name: str, real: str,
+                refuse: str = "-t") -> tuple[Path, Path, Path]:
+    """A wrapper around ``real`` that logs its arguments; while a flag file exists it
+    fails every call with the argument ``refuse`` (``-t``: config test, ``graceful``).
 
     Returns (wrapper, log, flag).
     """
@@ -41,7 +43,7 @@ def ctl_wrapper(folder: Path, name: str, real: str) -> tuple[Path, Path, Path]:
         echo "$*" >> "{log}"
         if [ -e "{flag}" ]; then
           for arg in "$@"; do
-            if [ "$arg" = "-t" ]; then
+            if [ "$arg" = "{refuse}" ]; then
               echo "refused by the test wrapper" >&2; exit 1
             fi
           done
