@@ -18,7 +18,7 @@ import datetime
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from certkernel import ari, errors
 from certkernel.cli_flags import LE_PRODUCTION
@@ -98,11 +98,11 @@ def _asks_ca(config: Config, lineage: Lineage, now: datetime.datetime) -> bool:
             and now < lineage.not_after)
 
 
-def _decisions(config: Config, lineages: list[Lineage],
+def _decisions(config: Config, known: list[tuple[Lineage, ari.Decision]],
                now: datetime.datetime) -> dict[str, ari.Decision]:
     """Each lineage's ARI cache; stale ones are refreshed (network) when it matters."""
-    decisions = {lin.name: ari.decide(lin) for lin in lineages if _asks_ca(config, lin, now)}
-    stale = [lin for lin in lineages
+    decisions = {lin.name: dec for lin, dec in known if _asks_ca(config, lin, now)}
+    stale = [lin for lin, _dec in known
              if lin.name in decisions and decisions[lin.name].stale(now)]
     if stale:
         from certkernel.ari_fetch import Refresher
@@ -117,9 +117,25 @@ def _decisions(config: Config, lineages: list[Lineage],
     return decisions
 
 
+def _ari_json(lineage: Lineage) -> Any:
+    """The lineage's stored ARI state as JSON (what the renewal cache keeps with it)."""
+    state = ari.load(lineage)
+    return None if state is None else state.to_json()
+
+
+def _ari_decision(raw: Any) -> ari.Decision:
+    return ari.Decision(None if raw is None else ari.AriState.from_json(raw))
+
+
 def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
-    """Scan the lineages (or only ``--cert-name``) and sort them into the plan."""
+    """Scan the lineages (or only ``--cert-name``) and sort them into the plan.
+
+    Lineages come from the renewal cache when their files are unchanged,
+    else from disk (and are recorded). Lineages that turn out due are read
+    again from their files before the plan hands them to the runner.
+    """
     from certkernel.lineage_find import conf_paths
+    from certkernel.renewal_cache import RenewalCache
     from certkernel.storage import ConfigDirs, Lineage
 
     plan = Plan()
@@ -133,20 +149,36 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
         paths = [path]
     else:
         paths = conf_paths(config.config_dir)
-    loaded: list[tuple[str, Lineage]] = []
+    cache = RenewalCache.open(config.config_dir)
+    # A forced or simulated run takes every lineage: reading the cache would not save a read.
+    use_cache = not (config.renew_by_default or config.dry_run)
+    loaded: list[tuple[str, Lineage, ari.Decision, bool]] = []  # (.., from cache?)
     for path in paths:
+        hit = cache.lookup(path) if use_cache else None
         try:
-            lineage = Lineage.from_conf(config.config_dir, path)
-            lineage.validity()
-            loaded.append((path, lineage))
-        except (errors.StorageError, errors.ValidationError, OSError, ValueError) as exc:
+            if hit is not None:
+                lineage, raw = hit
+                decision = _ari_decision(raw)
+            else:
+                lineage, raw = cache.load(path, _ari_json)
+                decision = _ari_decision(raw)
+        except (errors.StorageError, errors.ValidationError, OSError, ValueError,
+                KeyError, TypeError) as exc:
             logger.debug("cannot load %s", path, exc_info=True)
             plan.broken.append((path, _one_line(exc)))
-    decisions = _decisions(config, [lin for _, lin in loaded], now)
-    for path, lineage in loaded:
+            continue
+        loaded.append((path, lineage, decision, hit is not None))
+    if not config.certname:
+        cache.keep_only(paths)
+    cache.save()
+    decisions = _decisions(config, [(lin, dec) for _p, lin, dec, _c in loaded], now)
+    for path, lineage, _dec, cached in loaded:
         try:
             renew, why = wanted(config, lineage, now, decisions.get(lineage.name))
             expiry = lineage.not_after
+            if renew and cached:
+                lineage = Lineage.from_conf(config.config_dir, path)
+                lineage.validity()
         except (errors.StorageError, errors.ValidationError, OSError, ValueError) as exc:
             logger.debug("cannot load %s", path, exc_info=True)
             plan.broken.append((path, _one_line(exc)))
@@ -154,10 +186,9 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
         if renew:
             plan.due.append(lineage)
             plan.reasons[lineage.name] = why
-        elif not lineage.conf.autorenew:
-            plan.disabled.append(lineage)
         else:
-            plan.not_due.append(NotDue(lineage, expiry))
+            skipped = NotDue(lineage.name, lineage.fullchain_path, expiry)
+            (plan.not_due if lineage.conf.autorenew else plan.disabled).append(skipped)
     return plan
 
 
