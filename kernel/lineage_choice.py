@@ -34,22 +34,15 @@ class Choice:
     lineage: Lineage | None = None
 
 
-def renewal_due_at(not_before: datetime.datetime, not_after: datetime.datetime,
-                   interval: datetime.timedelta | None) -> datetime.datetime:
-    """When a cert becomes due: ``renew_before_expiry`` before expiry, else with a
-    third of its lifetime left (half for certs shorter than 10 days)."""
-    if interval is None:
-        lifetime = not_after - not_before
-        interval = lifetime / 2 if lifetime < datetime.timedelta(days=10) else lifetime / 3
-    return not_after - interval
-
-
 def due_for_renewal(lineage: Lineage, now: datetime.datetime | None = None) -> bool:
     """Due when the conf's ``renew_before_expiry`` (else a third of the lifetime) is reached."""
     now = now or datetime.datetime.now(datetime.UTC)
     not_before, not_after = lineage.validity()
-    return now >= renewal_due_at(not_before, not_after,
-                                 lineage.conf.renew_before_expiry_interval())
+    interval = lineage.conf.renew_before_expiry_interval()
+    if interval is None:
+        lifetime = not_after - not_before
+        interval = lifetime / 2 if lifetime < datetime.timedelta(days=10) else lifetime / 3
+    return now >= not_after - interval
 
 
 def choose(config: Config, names: list[str], display: Display) -> Choice:
