@@ -232,17 +232,21 @@ def retry_after(header: str | None, now: datetime.datetime) -> datetime.datetime
     """When to ask again, from the Retry-After header, clamped to sane bounds."""
     from certkernel.acme_problems import retry_after_seconds
 
-    seconds = retry_after_seconds(header) if header else None
+    seconds = retry_after_seconds(header, now) if header else None
     delay = DEFAULT_RETRY if seconds is None else datetime.timedelta(seconds=seconds)
     return now + min(max(delay, MIN_RETRY), MAX_RETRY)
 
 
 def failed_state(cert_pem: bytes, server: str, cached: AriState | None,
                  now: datetime.datetime | None = None) -> AriState:
-    """What to remember after a failed lookup: the old window (if any), retry later."""
+    """What to remember after a failed lookup: the old window (if any), retry later.
+
+    The window is kept even if the conf now names another server: it is the
+    issuing CA's word about this very certificate.
+    """
     import dataclasses
 
     now = now or datetime.datetime.now(datetime.UTC)
-    if cached is not None and cached.server == server:
+    if cached is not None:
         return dataclasses.replace(cached, next_check=now + FAILED_RETRY)
     return AriState(cert_digest(cert_pem), server, None, now, now + FAILED_RETRY)
