@@ -8,7 +8,8 @@
 const { spawn } = require('node:child_process');
 const { StrictDecoder, encode, toMessage, constants } = require('../../lib');
 
-const DEFAULT_TIMEOUT_MS = 10000;
+// Generous: CI machines are shared; every wait is still bounded.
+const DEFAULT_TIMEOUT_MS = 20000;
 
 /**
  * Runs "$0" "$@" with real pipes on fds 0, 1 and 2 (each bridged by a cat),
