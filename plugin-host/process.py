@@ -88,12 +88,21 @@ class PluginProcess:
         self._on_progress = on_progress
         self.info: dict[str, Any] = {}
         self.closed = False
+        child_in, to_child = os.pipe()
+        from_child, child_out = os.pipe()
+        err_read, child_err = os.pipe()
+        if plan.user is not None:
+            # A plugin running as another user owns its ends of the pipes, so
+            # it can reopen them through /proc/self/fd (the Node SDK protects
+            # its channel that way) — and nothing else of the kernel's.
+            for fd in (child_in, child_out, child_err):
+                os.fchown(fd, plan.user, plan.group if plan.group is not None else -1)
         try:
             self.popen = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
                 plan.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdin=child_in,
+                stdout=child_out,
+                stderr=child_err,
                 env=plan.env,
                 cwd=plan.cwd,
                 close_fds=True,
@@ -106,21 +115,29 @@ class PluginProcess:
                 umask=0o077 if plan.user is not None else -1,
             )
         except PermissionError as exc:
+            for fd in (to_child, from_child, err_read):
+                os.close(fd)
             raise errors.PluginError(
                 f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror}"
                 + (f" for uid {plan.user}" if plan.user is not None else "")
             ) from None
         except OSError as exc:
+            for fd in (to_child, from_child, err_read):
+                os.close(fd)
             raise errors.PluginError(
                 f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror or exc}"
             ) from None
+        finally:
+            for fd in (child_in, child_out, child_err):
+                os.close(fd)
         self.pid = self.popen.pid
-        assert self.popen.stdin and self.popen.stdout and self.popen.stderr
-        self._drain = StderrDrain(self.name, self.popen.stderr, logger)
+        self._stdin = os.fdopen(to_child, "wb", buffering=0)
+        self._stdout = os.fdopen(from_child, "rb", buffering=0)
+        self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), logger)
         self._drain.start()
         self.endpoint = Endpoint(
-            self.popen.stdout.fileno(),
-            self.popen.stdin.fileno(),
+            self._stdout.fileno(),
+            self._stdin.fileno(),
             handler,
             self._notification,
             peer=self.name,
@@ -261,7 +278,7 @@ class PluginProcess:
         self.kill()
 
     def _close_pipes(self) -> None:
-        for stream in (self.popen.stdin, self.popen.stdout):
+        for stream in (self._stdin, self._stdout):
             try:
                 if stream is not None:
                     stream.close()
