@@ -25,13 +25,13 @@ from certkernel import errors
 from certkernel.protocol.codec import (
     MAX_ID,
     Decoder,
+    Encoder,
     Malformed,
     Message,
     Notification,
     ProtocolViolation,
     Request,
     Response,
-    encode,
 )
 from certkernel.protocol.messages import error_from_wire, error_to_wire
 
@@ -67,11 +67,17 @@ class Endpoint:
         self.peer = peer
         self.cancel_grace = cancel_grace
         self._decoder = Decoder(lenient=answer_malformed)
+        self._encoder = Encoder()
         self._inbox: deque[Message] = deque()
         self._results: dict[int, Response] = {}
         self._outstanding: set[int] = set()
         self._next_id = 0
-        self._cond = threading.Condition(threading.Lock())
+        # Short critical sections take the plain lock (no Python-level
+        # Condition frames on the hot path); only waiting uses the condition,
+        # and it is notified only when some thread waits on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0
         self._reader: int | None = None
         self._depth = 0
         self._write_lock = threading.Lock()
@@ -84,9 +90,8 @@ class Endpoint:
     # -- sending ---------------------------------------------------------
 
     def _send(self, message: Request | Response | Notification) -> None:
-        data = encode(message)
         with self._write_lock:
-            view = memoryview(data)
+            view = memoryview(self._encoder.encode(message))
             try:
                 while view:
                     written = os.write(self._wfd, view)
@@ -112,7 +117,7 @@ class Endpoint:
         ``cancel_grace`` more seconds (the endpoint's default unless given);
         then :class:`errors.PluginTimeout`.
         """
-        with self._cond:
+        with self._lock:
             self._next_id = self._next_id + 1 if self._next_id < MAX_ID else 1
             msgid = self._next_id
             self._outstanding.add(msgid)
@@ -121,7 +126,7 @@ class Endpoint:
             grace = self.cancel_grace if cancel_grace is None else cancel_grace
             response = self._await(msgid, method, timeout, grace)
         finally:
-            with self._cond:
+            with self._lock:
                 self._outstanding.discard(msgid)
                 self._results.pop(msgid, None)
         if response.error is not None:
@@ -141,7 +146,7 @@ class Endpoint:
         deadline = None if timeout is None else time.monotonic() + timeout
         cancel_sent = False
         while True:
-            with self._cond:
+            with self._lock:
                 response = self._results.pop(msgid, None)
                 if response is not None:
                     return response
@@ -159,7 +164,7 @@ class Endpoint:
                 elif self._take_lead():
                     leader = True
                 else:
-                    self._cond.wait(remaining)
+                    self._wait(remaining)
                     continue
             if not leader:
                 self.notify("$/cancel", {"id": msgid})
@@ -174,7 +179,7 @@ class Endpoint:
     # -- receiving -------------------------------------------------------
 
     def _take_lead(self) -> bool:
-        """Become the reading thread (call with ``_cond`` held).
+        """Become the reading thread (call with ``_lock`` held).
 
         The thread already reading may lead again: that is a nested call
         made from a handler it is running.
@@ -186,18 +191,31 @@ class Endpoint:
             return True
         return False
 
+    def _wait(self, timeout: float | None) -> None:
+        """Wait for a notification (call with the lock held)."""
+        self._waiters += 1
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._waiters -= 1
+
+    def _wake(self) -> None:
+        """Wake the waiting threads, if any (call with the lock held)."""
+        if self._waiters:
+            self._cond.notify_all()
+
     def _drop_lead(self) -> None:
-        with self._cond:
+        with self._lock:
             self._depth -= 1
             if self._depth == 0:
                 self._reader = None
-            self._cond.notify_all()
+            self._wake()
 
     def _fail(self, exc: errors.PluginError) -> errors.PluginError:
-        with self._cond:
+        with self._lock:
             if self._failure is None:
                 self._failure = exc
-            self._cond.notify_all()
+            self._wake()
             return self._failure
 
     @property
@@ -238,13 +256,15 @@ class Endpoint:
         while self._inbox:
             message = self._inbox.popleft()
             if isinstance(message, Response):
-                with self._cond:
-                    if message.id not in self._outstanding:
-                        raise self._fail(
-                            ProtocolViolation(f"response to unknown request id {message.id}")
-                        )
-                    self._results[message.id] = message
-                    self._cond.notify_all()
+                with self._lock:
+                    known = message.id in self._outstanding
+                    if known:
+                        self._results[message.id] = message
+                        self._wake()
+                if not known:
+                    raise self._fail(
+                        ProtocolViolation(f"response to unknown request id {message.id}")
+                    )
             elif isinstance(message, Request):
                 started = time.monotonic()
                 self._dispatch(message)
@@ -289,9 +309,9 @@ class Endpoint:
         threads of the plugin that call the kernel get their responses
         handed over by it.
         """
-        with self._cond:
+        with self._lock:
             while not self._take_lead():
-                self._cond.wait()
+                self._wait(None)
         try:
             while self._failure is None:
                 self._pump(None)
@@ -302,7 +322,7 @@ class Endpoint:
 
     def poll_input(self) -> None:
         """Take in whatever has arrived without waiting (to notice $/cancel)."""
-        with self._cond:
+        with self._lock:
             if self._failure is not None or not self._take_lead():
                 return
         try:
