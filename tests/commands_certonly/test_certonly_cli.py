@@ -26,7 +26,8 @@ CLOSED_SERVER = ["--server", "https://127.0.0.1:9/dir"]  # nothing may be contac
 
 
 def versions(dirs: Dirs, name: str) -> list[str]:
-    return sorted(p.name for p in (dirs.config / "archive" / name).iterdir())
+    """The archive's version files (``ari.json`` beside them is the ARI cache)."""
+    return sorted(p.name for p in (dirs.config / "archive" / name).iterdir() if p.suffix == ".pem")
 
 
 def test_new_lineage_and_renewal_conf(dirs: Dirs, pebble: Pebble, hook: Path) -> None:
