@@ -45,18 +45,18 @@ logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".certkernel-cache"
 CACHE_FILE = "renewal.json"
-FORMAT = 2
+FORMAT = 4
 _MAGIC = b"certkernel-renewal-cache"
 RACY_NS = 1_000_000_000
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MICRO = datetime.timedelta(microseconds=1)
 
-Stamp = tuple[int, int, int, int, int]  # dev, ino, size, mtime_ns, ctime_ns
 Extra = Callable[["Lineage"], Any]
 
 
-def _stamp(st: os.stat_result) -> Stamp:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+def _stamp(st: os.stat_result) -> str:
+    """A file's identity: device, inode, size, mtime and ctime (ns), as one string."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _micros(when: datetime.datetime) -> int:
@@ -70,10 +70,10 @@ def _from_micros(value: Any) -> datetime.datetime:
 
 
 def _same(st: os.stat_result, raw: Any) -> bool:
-    """Whether a stored stamp (a JSON list) is this file's; raises TypeError on junk."""
-    if not isinstance(raw, list) or len(raw) != 5:
+    """Whether a stored stamp is this file's; raises TypeError on junk."""
+    if type(raw) is not str:
         raise TypeError("malformed stamp")
-    return _stamp(st) == tuple(raw)
+    return _stamp(st) == raw
 
 
 def _checksum(payload: bytes) -> str:
@@ -119,12 +119,18 @@ def _no_extra(_lineage: Lineage) -> None:
 
 
 class RenewalCache:
-    """The cache of one config dir: look entries up, record fresh ones, save if changed."""
+    """The cache of one config dir: look entries up, record fresh ones, save if changed.
 
-    def __init__(self, config_dir: str, entries: dict[str, Any] | None = None) -> None:
+    On disk: a header line (magic, format, checksum of the rest), then one
+    line per lineage, ``<conf path as JSON> TAB <entry as JSON>``. Entries
+    stay raw bytes until looked up, so a run holds each parsed entry only
+    as long as it needs it.
+    """
+
+    def __init__(self, config_dir: str, entries: dict[str, str] | None = None) -> None:
         self.config_dir = config_dir
         self.path = cache_path(config_dir)
-        self._entries: dict[str, Any] = entries or {}
+        self._entries: dict[str, str] = entries or {}  # conf path -> entry JSON
         self._dirty = False
 
     # -- reading the cache file ---------------------------------------------
@@ -138,12 +144,19 @@ class RenewalCache:
         except OSError:
             return cls(config_dir)
         header, _, payload = data.partition(b"\n")
+        entries: dict[str, str] = {}
         try:
             if header != _header(payload):
                 raise ValueError("bad header or checksum")
-            entries = json.loads(payload)
-            if not isinstance(entries, dict):
-                raise ValueError("not a map")
+            for line in payload.decode("utf-8").split("\n")[:-1]:
+                key, tab, entry = line.partition("\t")
+                if not tab or len(key) < 2 or key[0] != '"' or key[-1] != '"':
+                    raise ValueError("malformed line")
+                # A key without escapes is the path between its quotes.
+                conf_path = json.loads(key) if "\\" in key else key[1:-1]
+                if not isinstance(conf_path, str):
+                    raise ValueError("malformed line")
+                entries[conf_path] = entry
         except (ValueError, UnicodeDecodeError) as exc:
             logger.debug("ignoring renewal cache %s: %s", path, exc)
             return cls(config_dir, {})
@@ -157,10 +170,11 @@ class RenewalCache:
         """
         from certkernel.storage import Lineage
 
-        raw = self._entries.get(conf_path)
-        if raw is None:
+        line = self._entries.get(conf_path)
+        if line is None:
             return None
         try:
+            raw = json.loads(line)
             conf_stamp, link_dirs, archive_stamp, version, cert_stamp, conf, validity, extra = raw
             if not _same(os.stat(conf_path), conf_stamp):
                 return None
@@ -209,12 +223,13 @@ class RenewalCache:
         if (lineage.repaired or lineage.layout.current_version() != lineage.version
                 or not self._settled(conf_stat, cert_stat, archive_stat, *dir_stats)):
             return lineage, value
-        self._entries[conf_path] = [
-            list(_stamp(conf_stat)),
-            [[d, list(_stamp(st))] for d, st in zip(directories, dir_stats, strict=True)],
-            list(_stamp(archive_stat)), lineage.version, list(_stamp(cert_stat)),
+        entry = [
+            _stamp(conf_stat),
+            [[d, _stamp(st)] for d, st in zip(directories, dir_stats, strict=True)],
+            _stamp(archive_stat), lineage.version, _stamp(cert_stat),
             _conf_to_json(lineage.conf), [_micros(not_before), _micros(not_after)], value,
         ]
+        self._entries[conf_path] = json.dumps(entry, separators=(",", ":"))
         self._dirty = True
         return lineage, value
 
@@ -238,7 +253,9 @@ class RenewalCache:
         """Write the cache if anything changed; failing to write only costs speed."""
         if not self._dirty:
             return
-        payload = json.dumps(self._entries, separators=(",", ":")).encode("utf-8")
+        # json.dumps escapes control characters: no TAB or newline inside a part.
+        payload = "".join(f"{json.dumps(path)}\t{entry}\n"
+                          for path, entry in self._entries.items()).encode("ascii")
         try:
             fsutil.make_dirs(os.path.dirname(self.path), 0o700)
             fsutil.atomic_write(self.path, _header(payload) + b"\n" + payload, 0o600)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import random
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from certkernel.commands.certonly import say
@@ -54,6 +52,8 @@ def _random_sleep(config: Config) -> None:
     """Spread unattended runs over time, as Certbot does; never on a terminal."""
     if not config.random_sleep_on_renew or _on_terminal() or sys.stdin.isatty():
         return
+    import random
+
     delay = random.uniform(1.0, MAX_RANDOM_SLEEP)  # noqa: S311 - not security relevant
     logger.info("Non-interactive renewal: random delay of %.0f seconds", delay)
     time.sleep(delay)
@@ -77,6 +77,8 @@ def run(config: Config) -> int:
 
 
 def _renew_due(config: Config, plan: Plan) -> list[Result]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from certkernel import hooks
     from certkernel.commands.install import recover_interrupted
     from certkernel.events import plugin_manager

@@ -159,12 +159,20 @@ def test_a_well_formed_but_malformed_entry_is_a_miss(ca: MiniCA, tmp_path: Path)
     _settle()
     _warm(tmp_path, _conf(tmp_path, "a.example.com"))
     path = Path(cache_path(str(tmp_path)))
-    entries = json.loads(path.read_bytes().partition(b"\n")[2])
-    for junk in ([], [1, 2], {"x": 1}, [None] * 8):
-        entries[_conf(tmp_path, "a.example.com")] = junk
-        payload = json.dumps(entries).encode()
+    key = json.dumps(_conf(tmp_path, "a.example.com")).encode()
+    assert list(_stored(tmp_path)) == [_conf(tmp_path, "a.example.com")]
+    for junk in (b"[]", b"[1,2]", b'{"x":1}', b"[null,null,null,null,null,null,null,null]", b"[",
+                 b"\xff"):
+        payload = key + b"\t" + junk + b"\n"
         path.write_bytes(_header(payload) + b"\n" + payload)
         assert RenewalCache.open(str(tmp_path)).lookup(_conf(tmp_path, "a.example.com")) is None
+
+
+def _stored(config_dir: Path) -> dict[str, bytes]:
+    """The entries of the cache file, read the way the format is documented."""
+    lines = Path(cache_path(str(config_dir))).read_bytes().split(b"\n")[1:]
+    parts = [line.split(b"\t", 1) for line in lines if line]
+    return {json.loads(key): entry for key, entry in parts}
 
 
 # -- the plan decides the same with and without the cache ----------------------
@@ -214,8 +222,7 @@ def test_plan_is_the_same_warm_cold_and_corrupt(ca: MiniCA, tmp_path: Path) -> N
     assert [n for n, *_ in warm["not_due"]] == ["idle.example.com", "rbe-not.example.com"]  # type: ignore[attr-defined]
     assert [n for n, *_ in warm["disabled"]] == ["off.example.com"]  # type: ignore[attr-defined]
     assert warm["broken"] == [str(etc / "renewal" / "broken.example.com.conf")]
-    entries = json.loads(Path(cache_path(str(etc))).read_bytes().partition(b"\n")[2])
-    assert sorted(entries) == sorted(
+    assert sorted(_stored(etc)) == sorted(
         str(etc / "renewal" / f"{n}.conf")
         for n in ("idle.example.com", "short.example.com", "rbe.example.com",
                   "rbe-not.example.com", "off.example.com"))
@@ -285,3 +292,13 @@ def test_cli_renew_with_a_warm_cache_still_renews_what_became_due(host: Host) ->
     assert host.version("cached.example.com") == 2
     assert host.version("other.example.com") == 1
     assert "other.example.com/fullchain.pem expires on" in due.stdout
+
+
+def test_odd_characters_in_paths_round_trip(ca: MiniCA, tmp_path: Path) -> None:
+    etc = tmp_path / "odd\tdir\nnamé"
+    _make(ca, etc, "a.example.com")
+    _settle()
+    cache = _warm(etc, _conf(etc, "a.example.com"))
+    hit = cache.lookup(_conf(etc, "a.example.com"))
+    assert hit is not None
+    assert hit[0].fullchain_path == str(etc / "live" / "a.example.com" / "fullchain.pem")
