@@ -161,7 +161,9 @@ def render_help(
     kernel_flags = {n for f in FLAGS for n in f.names}
     if topic is None:
         plugin_lines = "\n".join(
-            f"    --{name:<19} {m.description}"[:100] for name, m in manifests.items()
+            textwrap.fill(m.description, 79, initial_indent=f"    --{name:<19} ",
+                          subsequent_indent=" " * 26)
+            for name, m in manifests.items()
         )
         return USAGE + "\n" + SHORT.format(plugins=plugin_lines)
     topic = topic.lower()
