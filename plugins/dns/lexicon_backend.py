@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 from certkernel.errors import PluginError
 from certkernel.plugins.dns.credentials import Credentials
@@ -58,9 +59,11 @@ class LexiconBackend:
             try:
                 self._zones[candidate] = self._open(candidate)
                 return candidate
+            except PluginError:
+                raise
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
-                if status in (401, 403):
+                if status in (401, 403) or self._says_rejected(exc.response):
                     raise PluginError(
                         f"dns-{self.provider}: the {self.spec.title} API rejected the "
                         f"credentials (HTTP {status}); check the file given to "
@@ -72,6 +75,11 @@ class LexiconBackend:
                     f"dns-{self.provider}: cannot reach the {self.spec.title} API: {exc}"
                 ) from exc
             except Exception as exc:  # noqa: BLE001 - lexicon raises bare Exceptions
+                if _unreachable(exc):
+                    raise PluginError(
+                        f"dns-{self.provider}: cannot reach the {self.spec.title} API: "
+                        f"{_unreachable(exc)}"
+                    ) from exc
                 last = str(exc) or type(exc).__name__
             log.debug("%s is not a %s zone: %s", candidate, self.spec.title, last)
         raise PluginError(
@@ -100,9 +108,22 @@ class LexiconBackend:
         provider = module.Provider(config)
         api_url = self.creds.get("api_url")
         if api_url:
-            setattr(provider, self.spec.endpoint_attr, api_url)  # exact: some append "path", some "/path"
+            base = api_url.rstrip("/") + ("/" if self.spec.endpoint_slash else "")
+            setattr(provider, self.spec.endpoint_attr, base)
+        elif not getattr(provider, self.spec.endpoint_attr, None):
+            raise PluginError(
+                f"dns-{self.provider}: lexicon knows no {self.spec.title} API URL for these "
+                f"credentials (check dns_{self.provider}_endpoint, or set "
+                f"dns_{self.provider}_api_url)"
+            )
         provider.authenticate()
         return provider
+
+    def _says_rejected(self, response: requests.Response | None) -> bool:
+        """Some APIs refuse bad credentials with a 400 (OVH: a wrong secret breaks the signature)."""
+        if response is None or not self.spec.rejected_markers:
+            return False
+        return any(marker in response.text for marker in self.spec.rejected_markers)
 
     def _call(self, zone: str, method: str, what: str, *args: Any) -> None:
         provider = self._zones.get(zone)
@@ -121,3 +142,24 @@ class LexiconBackend:
             raise PluginError(f"dns-{self.provider}: {what} failed: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - lexicon raises bare Exceptions
             raise PluginError(f"dns-{self.provider}: {what} failed: {exc}") from exc
+
+
+_NETWORK = (ConnectionError, urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.ProtocolError, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _unreachable(exc: BaseException) -> str:
+    """The network failure behind a wrapped error, or "".
+
+    Some lexicon providers hide connection failures (DNS Made Easy's retry
+    policy turns a refused connection into "returned a HTTP 400 status
+    code"); the original is still on the exception's context chain.
+    """
+    seen: BaseException | None = exc
+    for _ in range(10):  # chains are short; bounded anyway
+        if seen is None:
+            return ""
+        if isinstance(seen, _NETWORK):
+            return str(seen) or type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return ""

@@ -27,6 +27,8 @@ class ProviderSpec:
     options: OptionMap
     propagation_seconds: int  # Certbot's default
     endpoint_attr: str = "api_endpoint"  # attribute of the lexicon provider holding the base URL
+    endpoint_slash: bool = False  # lexicon joins "base/" + "path" (Linode) rather than "base" + "/path"
+    rejected_markers: tuple[str, ...] = ()  # error-body words that mean "bad credentials" whatever the status
     unavailable: str = ""  # non-empty: why this provider cannot be used
 
 
@@ -68,7 +70,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
                      _spec(("api_token", "api_secret")),
                      _map(auth_token="api_token", auth_secret="api_secret"), 30),
         ProviderSpec("linode", "Linode", "linode", _spec(("key",), optional=("version",)),
-                     _map(auth_token="key"), 120),
+                     _map(auth_token="key"), 120, endpoint_slash=True),
         ProviderSpec("luadns", "LuaDNS", "luadns", _spec(("email", "token")),
                      _map(auth_username="email", auth_token="token"), 30),
         ProviderSpec("nsone", "NS1", "nsone", _spec(("api_key",)),
@@ -79,7 +81,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
                      _map(auth_entrypoint="endpoint", auth_application_key="application_key",
                           auth_application_secret="application_secret",
                           auth_consumer_key="consumer_key"),
-                     30, endpoint_attr="endpoint_api"),
+                     30, endpoint_attr="endpoint_api",
+                     rejected_markers=("INVALID_SIGNATURE", "INVALID_KEY", "INVALID_CREDENTIAL")),
         ProviderSpec("sakuracloud", "Sakura Cloud", "sakuracloud",
                      _spec(("api_token", "api_secret")),
                      _map(auth_token="api_token", auth_secret="api_secret"), 90),

@@ -30,6 +30,9 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    raw_query: str = ""  # undecoded, for APIs that put JSON in the query string
+    raw_body: str = ""  # as sent, for signatures over the body
+    url: str = ""  # as the client addressed it (scheme, host, path, query)
 
 
 @dataclass
@@ -56,6 +59,8 @@ class FakeApi:
     violations: list[str] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     url: str = ""
+    public: tuple[tuple[str, str], ...] = ()  # (method, path) served without authentication
+    verify: Callable[[Request], Reply | None] | None = None  # request-level auth (signatures)
     _server: ThreadingHTTPServer | None = None
     _next: int = 0
 
@@ -89,7 +94,9 @@ class FakeApi:
                     body = raw.decode(errors="replace")
                 req = Request(self.command, parts.path[len(prefix):],
                               {k: v[0] for k, v in parse_qs(parts.query).items()},
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+                              {k.lower(): v for k, v in self.headers.items()}, body,
+                              raw_query=parts.query, raw_body=raw.decode(errors="replace"),
+                              url=f"http://{self.headers.get('Host', '')}{self.path}")
                 api.requests.append(req)
                 status, payload = api.dispatch(req)
                 data = b"" if payload is None else json.dumps(payload).encode()
@@ -113,8 +120,12 @@ class FakeApi:
             self._server = None
 
     def dispatch(self, req: Request) -> Reply:
-        if not self.authorized(req.headers):
-            return self.unauthorized
+        if (req.method, req.path) not in self.public:
+            if not self.authorized(req.headers):
+                return self.unauthorized
+            refused = self.verify(req) if self.verify is not None else None
+            if refused is not None:
+                return refused
         for method, pattern, fn in self.routes:
             match = pattern.match(req.path)
             if method == req.method and match:

@@ -18,7 +18,7 @@ from certkernel.plugins.dns.core import ChallengeRunner
 from certkernel.plugins.dns.credentials import resolve_credentials
 from certkernel.plugins.dns.lexicon_backend import LexiconBackend
 from certkernel.plugins.dns.providers import PROVIDERS
-from tests.dns import fake_providers
+from tests.dns import fake_providers, fake_providers2, fake_providers3
 from tests.dns.fakeapi import FakeApi
 
 
@@ -44,6 +44,27 @@ CASES = [
     Case("luadns", fake_providers.luadns,
          {"dns_luadns_email": "joe@example.com", "dns_luadns_token": "lua-token"},
          {"dns_luadns_token": "guess"}),
+    Case("dnsimple", fake_providers2.dnsimple, {"dns_dnsimple_token": "dnsimple-token"},
+         {"dns_dnsimple_token": "revoked"}),
+    Case("dnsmadeeasy", fake_providers2.dnsmadeeasy,
+         {"dns_dnsmadeeasy_api_key": "dme-key", "dns_dnsmadeeasy_secret_key": "dme-secret"},
+         {"dns_dnsmadeeasy_secret_key": "not-the-secret"}),
+    Case("gehirn", fake_providers3.gehirn,
+         {"dns_gehirn_api_token": "gehirn-token", "dns_gehirn_api_secret": "gehirn-secret"},
+         {"dns_gehirn_api_secret": "nope"}),
+    Case("linode", fake_providers2.linode, {"dns_linode_key": "linode-token",
+                                            "dns_linode_version": "4"},
+         {"dns_linode_key": "old"}),
+    Case("nsone", fake_providers2.nsone, {"dns_nsone_api_key": "ns1-key"},
+         {"dns_nsone_api_key": "wrong"}),
+    Case("ovh", fake_providers3.ovh,
+         {"dns_ovh_endpoint": "ovh-eu", "dns_ovh_application_key": "ovh-app",
+          "dns_ovh_application_secret": "ovh-secret", "dns_ovh_consumer_key": "ovh-consumer"},
+         {"dns_ovh_consumer_key": "expired-consumer"}),
+    Case("sakuracloud", fake_providers3.sakuracloud,
+         {"dns_sakuracloud_api_token": "sakura-token",
+          "dns_sakuracloud_api_secret": "sakura-secret"},
+         {"dns_sakuracloud_api_token": "other"}),
 ]
 
 
