@@ -45,13 +45,14 @@ logger = logging.getLogger(__name__)
 
 CACHE_DIR = ".certkernel-cache"
 CACHE_FILE = "renewal.json"
-FORMAT = 4
+FORMAT = 5
 _MAGIC = b"certkernel-renewal-cache"
 RACY_NS = 1_000_000_000
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MICRO = datetime.timedelta(microseconds=1)
 
 Extra = Callable[["Lineage"], Any]
+Quick = Callable[["Lineage", Any], Any]
 
 
 def _stamp(st: os.stat_result) -> str:
@@ -59,11 +60,12 @@ def _stamp(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def _micros(when: datetime.datetime) -> int:
+def micros(when: datetime.datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact in JSON)."""
     return (when - _EPOCH) // _MICRO
 
 
-def _from_micros(value: Any) -> datetime.datetime:
+def from_micros(value: Any) -> datetime.datetime:
     if type(value) is not int:
         raise TypeError("malformed time")
     return _EPOCH + datetime.timedelta(microseconds=value)
@@ -118,13 +120,18 @@ def _no_extra(_lineage: Lineage) -> None:
     return None
 
 
+def _no_quick(_lineage: Lineage, _extra: Any) -> None:
+    return None
+
+
 class RenewalCache:
     """The cache of one config dir: look entries up, record fresh ones, save if changed.
 
     On disk: a header line (magic, format, checksum of the rest), then one
-    line per lineage, ``<conf path as JSON> TAB <entry as JSON>``. Entries
-    stay raw bytes until looked up, so a run holds each parsed entry only
-    as long as it needs it.
+    line per lineage, ``<conf path> TAB <head> TAB <body>`` (each JSON): the
+    head holds the stamps and the caller's small "quick" value, the body the
+    conf, validity and extra value. Entries stay text until looked up, and
+    :meth:`quick` parses only the head.
     """
 
     def __init__(self, config_dir: str, entries: dict[str, str] | None = None) -> None:
@@ -162,6 +169,38 @@ class RenewalCache:
             return cls(config_dir, {})
         return cls(config_dir, entries)
 
+    def _head(self, conf_path: str) -> tuple[list[Any], str] | None:
+        """The entry's head (stamps and quick value) if the files are unchanged, and its body."""
+        line = self._entries.get(conf_path)
+        if line is None:
+            return None
+        head_text, tab, body = line.partition("\t")
+        try:
+            head = json.loads(head_text)
+            conf_stamp, link_dirs, archive_dir, archive_stamp, version, cert_stamp, _quick = head
+            if not tab or not _same(os.stat(conf_path), conf_stamp):
+                return None
+            if not isinstance(link_dirs, list) or not link_dirs:
+                return None
+            for directory, stamp in link_dirs:
+                if not _same(os.stat(directory), stamp):
+                    return None
+            if not _same(os.stat(archive_dir), archive_stamp) or type(version) is not int:
+                return None
+            if not _same(os.stat(os.path.join(archive_dir, f"cert{version}.pem")), cert_stamp):
+                return None
+        except (OSError, TypeError, ValueError, OverflowError):
+            return None
+        return head, body
+
+    def quick(self, conf_path: str) -> Any:
+        """The small value recorded by ``load(..., quick=)`` if the files are unchanged, else None.
+
+        Costs the four ``stat`` calls and a short parse; nothing else is built.
+        """
+        found = self._head(conf_path)
+        return None if found is None else found[0][6]
+
     def lookup(self, conf_path: str) -> tuple[Lineage, Any] | None:
         """``(lineage, extra)`` as recorded, if every source is unchanged on disk; else None.
 
@@ -170,44 +209,36 @@ class RenewalCache:
         """
         from certkernel.storage import Lineage
 
-        line = self._entries.get(conf_path)
-        if line is None:
+        found = self._head(conf_path)
+        if found is None:
             return None
+        head, body = found
         try:
-            raw = json.loads(line)
-            conf_stamp, link_dirs, archive_stamp, version, cert_stamp, conf, validity, extra = raw
-            if not _same(os.stat(conf_path), conf_stamp):
-                return None
-            if not isinstance(link_dirs, list) or not link_dirs:
-                return None
-            for directory, stamp in link_dirs:
-                if not _same(os.stat(directory), stamp):
-                    return None
+            conf, validity, extra = json.loads(body)
             parsed = _conf_from_json(conf_path, conf)
-            if not _same(os.stat(parsed.archive_dir), archive_stamp) or type(version) is not int:
-                return None
-            cert = os.path.join(parsed.archive_dir, f"cert{version}.pem")
-            if not _same(os.stat(cert), cert_stamp):
+            if parsed.archive_dir != head[2]:
                 return None
             not_before, not_after = validity
-            lineage = Lineage(parsed.name, self.config_dir, parsed, version,
-                              _validity=(_from_micros(not_before), _from_micros(not_after)))
-        except (OSError, TypeError, ValueError, KeyError, OverflowError):
+            lineage = Lineage(parsed.name, self.config_dir, parsed, head[4],
+                              _validity=(from_micros(not_before), from_micros(not_after)))
+        except (TypeError, ValueError, KeyError, OverflowError):
             return None
         return lineage, extra
 
     # -- recording ----------------------------------------------------------
-    def load(self, conf_path: str, extra: Extra = _no_extra) -> tuple[Lineage, Any]:
+    def load(self, conf_path: str, extra: Extra = _no_extra,
+             quick: Quick = _no_quick) -> tuple[Lineage, Any]:
         """Read a lineage from its files (as without a cache) and remember it.
 
         ``extra(lineage)`` is called after the files were stamped and its
         JSON-able result is stored and returned with the entry (the plan
-        keeps the lineage's ARI state there). The conf and the directories
-        are stamped before they are read, the cert before its validity is
-        parsed, and the links are checked again at the end, so a change
-        racing with this read leaves an entry that no longer matches (or
-        none), never one describing other content. Errors of a broken
-        lineage propagate, as from ``Lineage.from_conf``.
+        keeps the lineage's ARI state there); ``quick(lineage, extra)`` gives
+        the small value :meth:`quick` returns (the plan's verdict). The conf
+        and the directories are stamped before they are read, the cert
+        before its validity is parsed, and the links are checked again at
+        the end, so a change racing with this read leaves an entry that no
+        longer matches (or none), never one describing other content.
+        Errors of a broken lineage propagate, as from ``Lineage.from_conf``.
         """
         from certkernel.storage import Lineage
 
@@ -220,16 +251,18 @@ class RenewalCache:
         cert_stat = os.stat(lineage.archive_path("cert"))
         not_before, not_after = lineage.validity()
         value = extra(lineage)
+        small = quick(lineage, value)
         if (lineage.repaired or lineage.layout.current_version() != lineage.version
                 or not self._settled(conf_stat, cert_stat, archive_stat, *dir_stats)):
             return lineage, value
-        entry = [
+        head = [
             _stamp(conf_stat),
             [[d, _stamp(st)] for d, st in zip(directories, dir_stats, strict=True)],
-            _stamp(archive_stat), lineage.version, _stamp(cert_stat),
-            _conf_to_json(lineage.conf), [_micros(not_before), _micros(not_after)], value,
+            lineage.archive_dir, _stamp(archive_stat), lineage.version, _stamp(cert_stat), small,
         ]
-        self._entries[conf_path] = json.dumps(entry, separators=(",", ":"))
+        body = [_conf_to_json(lineage.conf), [micros(not_before), micros(not_after)], value]
+        self._entries[conf_path] = (json.dumps(head, separators=(",", ":")) + "\t"
+                                    + json.dumps(body, separators=(",", ":")))
         self._dirty = True
         return lineage, value
 

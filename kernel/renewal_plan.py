@@ -92,6 +92,56 @@ def is_due(lineage: Lineage, now: datetime.datetime | None = None,
     return due_for_renewal(lineage, now), "due for renewal"
 
 
+def not_due_before(lineage: Lineage, decision: ari.Decision) -> datetime.datetime | None:
+    """A time before which :func:`is_due` stays false and the ARI entry stays fresh.
+
+    Every way :func:`is_due` can turn true starts at one of these instants:
+    expiry, the expiry rule's threshold (``renew_before_expiry`` or the
+    lifetime fraction), or the start of the CA's window (its chosen time
+    and its "ends before the next run" rule both lie after it); the entry
+    is refreshed from the network at ``next_check``. Until the earliest of
+    them, a lineage found not due stays not due. None without an ARI entry
+    (it is fetched now). Keep this in step with :func:`is_due`.
+    """
+    from certkernel.lineage_choice import renewal_due_at
+
+    state = decision.state
+    if state is None:
+        return None
+    limits = [lineage.not_after, renewal_due_at(lineage), state.next_check]
+    if state.window is not None:
+        limits.append(state.window.start)
+    return min(limits)
+
+
+def _quick(lineage: Lineage, raw: Any) -> Any:
+    """The renewal cache's quick value: what the summary needs and until when it holds."""
+    from certkernel.renewal_cache import micros
+
+    until = None
+    if lineage.conf.autorenew:
+        horizon = not_due_before(lineage, _ari_decision(raw))
+        until = None if horizon is None else micros(horizon)
+    return [lineage.name, lineage.fullchain_path, micros(lineage.not_after),
+            lineage.conf.autorenew, until]
+
+
+def _skipped(quick: Any, now: datetime.datetime) -> tuple[NotDue, bool] | None:
+    """``(entry, autorenew)`` when the quick value decides "skip" at ``now``, else None."""
+    from certkernel.renewal_cache import from_micros
+
+    try:
+        name, fullchain, not_after, autorenew, until = quick
+        if not (isinstance(name, str) and isinstance(fullchain, str)
+                and isinstance(autorenew, bool)):
+            return None
+        if autorenew and (until is None or now >= from_micros(until)):
+            return None
+        return NotDue(name, fullchain, from_micros(not_after)), autorenew
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _asks_ca(config: Config, lineage: Lineage, now: datetime.datetime) -> bool:
     """Whether the decision depends on renewal information we would fetch."""
     return (not config.renew_by_default and not config.dry_run and lineage.conf.autorenew
@@ -154,13 +204,18 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     use_cache = not (config.renew_by_default or config.dry_run)
     loaded: list[tuple[str, Lineage, ari.Decision, bool]] = []  # (.., from cache?)
     for path in paths:
+        if use_cache:
+            skipped = _skipped(cache.quick(path), now)
+            if skipped is not None:
+                (plan.not_due if skipped[1] else plan.disabled).append(skipped[0])
+                continue
         hit = cache.lookup(path) if use_cache else None
         try:
             if hit is not None:
                 lineage, raw = hit
                 decision = _ari_decision(raw)
             else:
-                lineage, raw = cache.load(path, _ari_json)
+                lineage, raw = cache.load(path, _ari_json, _quick)
                 decision = _ari_decision(raw)
         except (errors.StorageError, errors.ValidationError, OSError, ValueError,
                 KeyError, TypeError) as exc:

@@ -302,3 +302,80 @@ def test_odd_characters_in_paths_round_trip(ca: MiniCA, tmp_path: Path) -> None:
     hit = cache.lookup(_conf(etc, "a.example.com"))
     assert hit is not None
     assert hit[0].fullchain_path == str(etc / "live" / "a.example.com" / "fullchain.pem")
+
+
+# -- the quick verdict: "not due" is reused only until it could change -------
+
+def _warm_plan(etc: Path) -> Config:
+    config = _config(etc)
+    make_plan(config)  # ARI lookup fails (closed port): ari.json written
+    _settle()
+    make_plan(config)  # records
+    return config
+
+
+@pytest.mark.parametrize("rbe", [None, "20 days"])
+def test_warm_verdict_expires_with_the_expiry_rule(ca: MiniCA, tmp_path: Path,
+                                                   rbe: str | None) -> None:
+    etc = tmp_path / "etc"
+    lineage = _make(ca, etc, "idle.example.com", days=90, age_days=1, rbe=rbe)
+    config = _warm_plan(etc)
+    not_after = lineage.not_after
+    threshold = not_after - (datetime.timedelta(days=20) if rbe else datetime.timedelta(days=30))
+    before = threshold - datetime.timedelta(seconds=1)
+    # Past the ARI back-off the entry is refreshed (closed port again): still decided right.
+    assert make_plan(config, before).due == []
+    assert [lin.name for lin in make_plan(config, threshold).due] == ["idle.example.com"]
+    assert [lin.name for lin in make_plan(config, not_after).due] == ["idle.example.com"]
+
+
+def test_warm_verdict_expires_at_the_ca_window(ca: MiniCA, tmp_path: Path) -> None:
+    from certkernel import ari
+
+    etc = tmp_path / "etc"
+    lineage = _make(ca, etc, "idle.example.com", days=90, age_days=1)
+    now = datetime.datetime.now(datetime.UTC)
+    start = now + datetime.timedelta(days=3)
+    window = ari.Window(start, start + datetime.timedelta(days=2))
+    state = ari.AriState(ari.cert_digest(lineage.read("cert")), "https://127.0.0.1:1/dir",
+                         "https://127.0.0.1:1/ari", now, now + datetime.timedelta(days=30),
+                         window=window)
+    ari.save(lineage, state)
+    config = _config(etc)
+    _settle()
+    make_plan(config)
+    assert make_plan(config, now).due == []
+    renew_at = state.renew_at()
+    assert renew_at is not None
+    assert make_plan(config, start - datetime.timedelta(seconds=1)).due == []
+    assert [lin.name for lin in make_plan(config, renew_at).due] == ["idle.example.com"]
+
+
+def test_not_due_before_holds_against_is_due(ca: MiniCA, tmp_path: Path) -> None:
+    """For sampled lineages and ARI states, is_due is false at every time before the horizon."""
+    import random
+
+    from certkernel import ari
+    from certkernel.renewal_plan import is_due, not_due_before
+
+    rng = random.Random(7)
+    etc = tmp_path / "etc"
+    now = datetime.datetime.now(datetime.UTC)
+    for n in range(12):
+        days = rng.choice([5, 9, 30, 90])
+        rbe = rng.choice([None, "1 day", "10 days", "60 days"])
+        lineage = _make(ca, etc, f"l{n}.example.com", days=days, age_days=rng.randint(0, 3), rbe=rbe)
+        start = now + datetime.timedelta(hours=rng.randint(-48, 24 * 40))
+        window = rng.choice([None, ari.Window(start, start + datetime.timedelta(
+            hours=rng.randint(0, 24 * 5)))])
+        state = ari.AriState(ari.cert_digest(lineage.read("cert")), "s", "u", now,
+                             now + datetime.timedelta(hours=rng.randint(1, 24 * 30)),
+                             window=window)
+        decision = ari.Decision(state)
+        horizon = not_due_before(lineage, decision)
+        assert horizon is not None
+        probes = [now + (horizon - now) * k / 50 for k in range(50)] if horizon > now else []
+        for when in probes:
+            assert not is_due(lineage, when, decision)[0], (n, when, horizon)
+            assert not decision.stale(when)
+        assert not_due_before(lineage, ari.Decision(None)) is None
