@@ -12,7 +12,7 @@ import sys
 from certkernel.sdk import serve
 
 KNOWN = ("rfc2136", "cloudflare", "cloudxns", "digitalocean", "dnsimple", "dnsmadeeasy",
-         "gehirn", "linode", "luadns", "nsone", "ovh", "sakuracloud")
+         "gehirn", "linode", "luadns", "nsone", "ovh", "sakuracloud", "route53", "google")
 
 
 def main(argv: list[str]) -> None:

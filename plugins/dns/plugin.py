@@ -130,3 +130,21 @@ nsone = _lexicon_class("nsone")
 ovh = _lexicon_class("ovh")
 sakuracloud = _lexicon_class("sakuracloud")
 rfc2136 = Rfc2136
+
+
+class Route53(DnsAuthenticator):
+    """Obtain certificates using a DNS TXT record (if you are using AWS Route53 for DNS)."""
+
+    name = "dns-route53"
+    provider = "route53"
+    default_propagation = 10
+    credential_spec = CredentialSpec(optional=("endpoint_url",))
+
+    def _backend(self, creds: Any) -> RecordBackend:
+        from certkernel.plugins.dns.route53 import Route53Backend
+
+        endpoint = str(self.options.get("endpoint-url") or creds.get("endpoint_url") or "")
+        return Route53Backend(endpoint_url=endpoint)
+
+
+route53 = Route53
