@@ -92,6 +92,9 @@ class Bench:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["REQUESTS_CA_BUNDLE"] = self.pebble.ca_bundle  # Certbot trusts Pebble this way
+        # An installed package has its bytecode compiled (pip does it for Certbot's
+        # venv); without this, a source tree would be recompiled on every run.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def seed(self) -> None:
