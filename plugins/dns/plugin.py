@@ -148,3 +148,26 @@ class Route53(DnsAuthenticator):
 
 
 route53 = Route53
+
+
+class Google(DnsAuthenticator):
+    """Obtain certificates using a DNS TXT record (if you are using Google Cloud DNS for DNS)."""
+
+    name = "dns-google"
+    provider = "google"
+    default_propagation = 60
+    credential_spec = CredentialSpec(optional=("api_url",))
+
+    def _backend(self, creds: Any) -> RecordBackend:
+        from certkernel.plugins.dns.google import GoogleBackend, load_service_account
+
+        path = str(self.options.get("credentials") or "")
+        if not path:
+            raise PluginError(
+                "dns-google: --dns-google-credentials is required: the path to a service "
+                "account's JSON key (the GCE metadata server is not supported)")
+        api_url = str(self.options.get("api-url") or creds.get("api_url") or "")
+        return GoogleBackend(load_service_account(path), api_url=api_url)
+
+
+google = Google
