@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import ipaddress
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from certkernel.protocol.messages import Challenge
 from tests.infra.pebble import Pebble
+from tests.infra.webroot import serving
 
 
 def make_key_and_csr(names: list[str]) -> tuple[bytes, bytes]:
@@ -111,13 +111,5 @@ def http01_server(port: int) -> Iterator[dict[str, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)):
         yield responses
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

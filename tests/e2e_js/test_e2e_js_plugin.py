@@ -7,19 +7,18 @@ manifest, starts `node`, and gets a certificate from Pebble through it.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from tests.infra.webroot import static_site
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -36,27 +35,11 @@ def _ck(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, stdin=subprocess.DEVNULL, env=_env())
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def webroot(pebble, tmp_path) -> Iterator[Path]:
     """A real web server on Pebble's http-01 port, serving the webroot."""
-    root = tmp_path / "www"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", pebble.http01_port), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with static_site(tmp_path / "www", pebble.http01_port) as root:
         yield root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_node_is_available():

@@ -7,21 +7,20 @@ resolves every name to 127.0.0.1).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shlex
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from tests.infra.webroot import static_site
 
 CERTKERNEL = str(Path(sys.executable).with_name("certkernel"))
 RUN_TIMEOUT = 120
@@ -85,27 +84,11 @@ def test_standalone_port_taken(pebble, tmp_path):
     assert not (tmp_path / "config" / "live" / "taken.example").exists()
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def webroot_server(pebble, tmp_path) -> Iterator[Path]:
     """A real web server serving a webroot on Pebble's http-01 port."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(_Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", pebble.http01_port), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with static_site(tmp_path / "www", pebble.http01_port) as root:
         yield root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_webroot(pebble, tmp_path, webroot_server):
