@@ -10,6 +10,7 @@ the flags that decide. ``--duplicate`` always makes a new lineage and
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from certkernel.display import Display
 
 if TYPE_CHECKING:
     from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
 
 NEW = "new"
 RENEW = "renew"
@@ -94,11 +97,22 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
 
 
 def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
+    """Same names as an existing lineage: renew only when ``renew`` would (or when told).
+
+    "Due" is :func:`certkernel.renewal_plan.is_due`, the very rule ``renew``
+    applies: the CA's cached renewal window (ARI) when there is one, else
+    the expiry rule. It reads only ``ari.json``, so keeping a certificate
+    costs no request to the CA.
+    """
+    from certkernel.renewal_plan import is_due
+
     if config.renew_by_default:
         return Choice(RENEW, lineage)
     if config.reinstall:
         return Choice(REINSTALL, lineage)
-    if due_for_renewal(lineage):
+    due, why = is_due(lineage)
+    if due:
+        logger.info("Renewing %s: %s", lineage.name, why)
         return Choice(RENEW, lineage)
     if not display.interactive:
         return Choice(KEEP, lineage)
