@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from certkernel.errors import PluginError
-from certkernel.plugins.dns.lookup import Nameserver, authoritative_servers, system_nameservers
+from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def signed_jwt(account: ServiceAccount, now: int) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
-class GoogleBackend:
+class GoogleBackend(PublicLookup):
     """One project; a bearer token fetched on first use and reused until near expiry."""
 
     provider = "google"
@@ -115,17 +115,9 @@ class GoogleBackend:
         self._token_until = 0.0
         self._zones: dict[str, str] = {}  # zone name (dns) -> managed zone name
         self._change_wait = change_wait
-        self._resolvers = resolvers
+        super().__init__(resolvers)
 
     # -- RecordBackend ----------------------------------------------------
-
-    def lookup_servers(self) -> list[Nameserver]:
-        if self._resolvers is None:
-            self._resolvers = system_nameservers()
-        return self._resolvers
-
-    def authoritative_servers(self, zone: str) -> list[Nameserver]:
-        return authoritative_servers(self.lookup_servers(), zone)
 
     def find_zone(self, fqdn: str) -> str:
         tried: list[str] = []

@@ -19,7 +19,7 @@ import urllib3.exceptions
 
 from certkernel.errors import PluginError
 from certkernel.plugins.dns.credentials import Credentials
-from certkernel.plugins.dns.lookup import Nameserver, authoritative_servers, system_nameservers
+from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
 from certkernel.plugins.dns.providers import ProviderSpec
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 TTL = 60
 
 
-class LexiconBackend:
+class LexiconBackend(PublicLookup):
     """One provider account; a lexicon provider object per zone, made on demand."""
 
     def __init__(self, spec: ProviderSpec, creds: Credentials,
@@ -36,18 +36,10 @@ class LexiconBackend:
         self.spec = spec
         self.provider = spec.name
         self.creds = creds
-        self._resolvers = resolvers
+        super().__init__(resolvers)
         self._zones: dict[str, Any] = {}
 
     # -- RecordBackend ----------------------------------------------------
-
-    def lookup_servers(self) -> list[Nameserver]:
-        if self._resolvers is None:
-            self._resolvers = system_nameservers()
-        return self._resolvers
-
-    def authoritative_servers(self, zone: str) -> list[Nameserver]:
-        return authoritative_servers(self.lookup_servers(), zone)
 
     def find_zone(self, fqdn: str) -> str:
         tried: list[str] = []

@@ -131,3 +131,24 @@ def authoritative_servers(resolvers: list[Nameserver], zone: str) -> list[Namese
                 if rrset.rdtype == dns.rdatatype.from_text(rdtype):
                     found.extend(Nameserver(str(r.address)) for r in rrset)
     return list(dict.fromkeys(found))
+
+
+class PublicLookup:
+    """The lookup half of a RecordBackend whose records are changed through an API.
+
+    Hosted-DNS backends (lexicon providers, Route 53, Cloud DNS) change records
+    over HTTP but are checked in public DNS: CNAMEs are followed and NS hosts
+    found through the system's resolvers (or ``resolvers``, which tests point
+    at a local server). The resolvers are read once, on first use.
+    """
+
+    def __init__(self, resolvers: list[Nameserver] | None = None) -> None:
+        self._resolvers = resolvers
+
+    def lookup_servers(self) -> list[Nameserver]:
+        if self._resolvers is None:
+            self._resolvers = system_nameservers()
+        return self._resolvers
+
+    def authoritative_servers(self, zone: str) -> list[Nameserver]:
+        return authoritative_servers(self.lookup_servers(), zone)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from certkernel.errors import PluginError
-from certkernel.plugins.dns.lookup import Nameserver, authoritative_servers, system_nameservers
+from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def _home_aws(name: str) -> str | None:
     return str(path) if path.is_file() else None
 
 
-class Route53Backend:
+class Route53Backend(PublicLookup):
     """One AWS account; zones looked up once per name."""
 
     provider = "route53"
@@ -79,18 +79,10 @@ class Route53Backend:
             config=Config(retries={"max_attempts": 3, "mode": "standard"},
                           connect_timeout=10, read_timeout=30))
         self._change_wait = change_wait
-        self._resolvers = resolvers
+        super().__init__(resolvers)
         self._zones: list[tuple[str, str]] | None = None
 
     # -- RecordBackend ----------------------------------------------------
-
-    def lookup_servers(self) -> list[Nameserver]:
-        if self._resolvers is None:
-            self._resolvers = system_nameservers()
-        return self._resolvers
-
-    def authoritative_servers(self, zone: str) -> list[Nameserver]:
-        return authoritative_servers(self.lookup_servers(), zone)
 
     def find_zone(self, fqdn: str) -> str:
         zones = dict(self._public_zones())
