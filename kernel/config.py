@@ -391,6 +391,12 @@ def _resolve(
     # The webroot plugin runs in its own directory: relative paths must be the user's.
     values["webroot_path"] = [_expand(p, env) for p in values["webroot_path"]]
     values["webroot_map"] = {n: _expand(p, env) for n, p in values["webroot_map"].items()}
+    # Plugins run in their own state directory, and the renewal conf is read
+    # later from anywhere (cron): a relative file option means the user's cwd.
+    for dest, spec in _plugin_specs(manifests).items():
+        if (spec.type in ("path", "secret-file") and dest not in _KERNEL_TYPES
+                and isinstance(values.get(dest), str) and values[dest]):
+            values[dest] = _expand(values[dest], env)
 
 
 def _expand(path: str, env: Mapping[str, str]) -> str:

@@ -116,7 +116,9 @@ def test_plugin_flags_typed_from_manifest(env: dict[str, str]) -> None:
     assert c.authenticator == "probe" and c.installer is None
     probe = c.manifests["probe"]
     assert c.plugin_options(probe) == {"port": 9090, "verbose-log": True,
-                                       "root": ["/x,y", "/z"], "credentials": "~/c.ini"}
+                                       "root": ["/x,y", "/z"],
+                                       # plugins run in their own dir: file options are absolute
+                                       "credentials": str(Path(env["HOME"]) / "c.ini")}
     assert c.user_set_values()["probe_port"] == 9090
     assert run(["--probe-verbose-log", "false"], env).get("probe_verbose_log") is False
     assert run([], env).plugin_options(probe)["port"] == 8080
