@@ -60,6 +60,12 @@ class NginxPlugin(Authenticator, Installer):
         )
 
     def _ask_block(self, domain: str, servers: list[ServerBlock]) -> ServerBlock | None:
+        """Ask which block serves a name no ``server_name`` matches (interactive runs only).
+
+        No flag answers this (Certbot has none either): the answer belongs in
+        nginx's config, so ``cli_flag`` says what to add there. A
+        non-interactive run is not asked and fails with the same advice.
+        """
         if not servers:
             return None
         if self.settings.get("non_interactive"):
@@ -67,6 +73,7 @@ class NginxPlugin(Authenticator, Installer):
         index = self.kernel.menu(
             f"No server block has server_name {domain}. Which block should serve it?",
             [s.describe() for s in servers],
+            cli_flag=f"'server_name {domain};' in the nginx server block that should serve it",
         )
         return servers[index] if index is not None else None
 
