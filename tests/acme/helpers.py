@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from certkernel.protocol.messages import Challenge
 from tests.infra.pebble import Pebble
-from tests.infra.webroot import serving
+from tests.infra.httpd import serving
 
 
 def make_key_and_csr(names: list[str]) -> tuple[bytes, bytes]:

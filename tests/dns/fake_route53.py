@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from tests.infra.httpd import Running, reply, request_body
+
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
                   r"route53/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
@@ -43,7 +45,7 @@ class FakeRoute53:
     violations: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _server: Running | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def txt(self, fqdn: str) -> list[str]:
@@ -188,8 +190,7 @@ class FakeRoute53:
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = request_body(self)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 refused = fake.check_signature(self.command, parts.path, parts.query, headers, body)
                 if refused is not None:
@@ -198,25 +199,18 @@ class FakeRoute53:
                     query = {unquote(k): unquote(v) for k, _, v in
                              (p.partition("=") for p in parts.query.split("&") if p)}
                     status, text = fake.handle(self.command, parts.path, query, body)
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, text.encode(), "text/xml",
+                      {"x-amzn-RequestId": "00000000-0000-0000-0000-000000000000"})
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = Running(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        self.url = f"http://127.0.0.1:{self._server.port}"
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
 

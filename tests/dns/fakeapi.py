@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.infra.httpd import Running, reply, request_body
 
 Reply = tuple[int, Any]
 
@@ -61,7 +62,7 @@ class FakeApi:
     url: str = ""
     public: tuple[tuple[str, str], ...] = ()  # (method, path) served without authentication
     verify: Callable[[Request], Reply | None] | None = None  # request-level auth (signatures)
-    _server: ThreadingHTTPServer | None = None
+    _server: Running | None = None
     _next: int = 0
 
     def route(self, method: str, pattern: str) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
@@ -86,8 +87,7 @@ class FakeApi:
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = request_body(self)
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
@@ -100,23 +100,17 @@ class FakeApi:
                 api.requests.append(req)
                 status, payload = api.dispatch(req)
                 data = b"" if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, data, "application/json")
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{prefix}"
+        self._server = Running(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        self.url = f"http://127.0.0.1:{self._server.port}{prefix}"
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def dispatch(self, req: Request) -> Reply:

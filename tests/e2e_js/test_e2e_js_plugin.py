@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.infra.webroot import static_site
+from tests.infra.httpd import static_site
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -1,8 +1,9 @@
-"""Real HTTP servers on Pebble's http-01 port, for tests that validate over TCP.
+"""Real HTTP servers on loopback, run in a thread: webroots and local API fakes.
 
 Pebble fetches ``/.well-known/acme-challenge/<token>`` from 127.0.0.1 on its
 http-01 port (challtestsrv resolves every name there), so a test that wants a
-real http-01 validation runs one of these for the length of a ``with`` block.
+real http-01 validation runs one of these for the length of a ``with`` block;
+fakes of provider APIs bind port 0 and keep a :class:`Running` until stopped.
 """
 
 from __future__ import annotations
@@ -17,21 +18,52 @@ from pathlib import Path
 STOP_TIMEOUT = 5.0
 
 
+class Running:
+    """``server`` answering in a daemon thread from construction until :meth:`stop`.
+
+    For fakes with a start/stop life; the short poll interval keeps shutdown
+    quick and the join is bounded.
+    """
+
+    def __init__(self, server: http.server.ThreadingHTTPServer) -> None:
+        self.server = server
+        self.port: int = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(STOP_TIMEOUT)
+
+
 @contextmanager
 def serving(server: http.server.ThreadingHTTPServer) -> Iterator[None]:
-    """Run ``server`` in a daemon thread until the block ends, then close its socket.
-
-    The short poll interval keeps shutdown quick; the join is bounded.
-    """
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    """Run ``server`` in a daemon thread until the block ends, then close its socket."""
+    running = Running(server)
     try:
         yield
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(STOP_TIMEOUT)
+        running.stop()
+
+
+def request_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
+    """The request's body as sent (empty without a Content-Length)."""
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def reply(handler: http.server.BaseHTTPRequestHandler, status: int, data: bytes,
+          content_type: str, headers: dict[str, str] | None = None) -> None:
+    """Send one complete response: status, Content-Type, extra headers, a sized body."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class _QuietFiles(http.server.SimpleHTTPRequestHandler):
@@ -43,12 +75,12 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
 
 @contextmanager
 def static_site(root: Path, port: int) -> Iterator[Path]:
-    """Serve the directory ``root`` (created here) on 127.0.0.1:``port``; yields ``root``.
+    """Serve the directory ``root`` (made if missing) on 127.0.0.1:``port``; yields ``root``.
 
     What a webroot user has: whatever an authenticator writes under
     ``root/.well-known/acme-challenge`` is what the CA reads.
     """
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     handler = functools.partial(_QuietFiles, directory=str(root))
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)):
         yield root

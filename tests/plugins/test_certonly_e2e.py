@@ -20,7 +20,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.infra.webroot import static_site
+from tests.infra.httpd import static_site
 
 CERTKERNEL = str(Path(sys.executable).with_name("certkernel"))
 RUN_TIMEOUT = 120

@@ -9,22 +9,15 @@ plugin's files are what Pebble validates.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.infra.httpd import static_site
 from tests.infra.pebble import Pebble
 from tests.renew.renew_env import Host
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
 
 
 @dataclass
@@ -40,14 +33,8 @@ def served(pebble_factory: Callable[..., Pebble],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server = pebble_factory()
     root = tmp_path_factory.mktemp("renew-webroot")
-    handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", server.http01_port), handler)
-    thread = threading.Thread(target=httpd.serve_forever, name="renew-http01", daemon=True)
-    thread.start()
-    yield Served(server, root)
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with static_site(root, server.http01_port):
+        yield Served(server, root)
 
 
 @pytest.fixture

@@ -9,11 +9,8 @@ user owns, rfc2136 against a real BIND).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import pwd
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from tests.infra.bind import Bind
+from tests.infra.httpd import static_site
 from tests.infra.pebble import Pebble
 from tests.sandbox.sandbox_env import Kernel, Watcher, world_dir
 
@@ -78,14 +76,8 @@ def served_webroot(kernel: Kernel, pebble: Pebble, sandbox_user: str) -> Iterato
     root = world_dir(kernel.root, "webroot-site")
     pw = pwd.getpwnam(sandbox_user)
     os.chown(root, pw.pw_uid, pw.pw_gid)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", pebble.http01_port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with static_site(root, pebble.http01_port):
+        yield root
 
 
 def test_webroot_unprivileged_issues_and_cleans_up(
