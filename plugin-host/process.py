@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections import deque
@@ -19,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from certkernel import __version__, errors
-from certkernel.plugin_host.spawn import LaunchPlan, make_preexec
+from certkernel.plugin_host import spawn
+from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol.rpc import Endpoint
 
 DEFAULT_TIMEOUTS = {
@@ -98,22 +98,7 @@ class PluginProcess:
             for fd in (child_in, child_out, child_err):
                 os.fchown(fd, plan.user, plan.group if plan.group is not None else -1)
         try:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
-                plan.argv,
-                stdin=child_in,
-                stdout=child_out,
-                stderr=child_err,
-                env=plan.env,
-                cwd=plan.cwd,
-                close_fds=True,
-                pass_fds=plan.pass_fds,
-                start_new_session=True,
-                preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
-                user=plan.user,
-                group=plan.group,
-                extra_groups=[] if plan.user is not None else None,
-                umask=0o077 if plan.user is not None else -1,
-            )
+            self.popen = spawn.popen(plan, child_in, child_out, child_err)
         except PermissionError as exc:
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
@@ -217,7 +202,7 @@ class PluginProcess:
     def _fatal(self, method: str, exc: errors.PluginError) -> errors.PluginError:
         """Stop the plugin after a broken conversation and describe what happened."""
         crashed = isinstance(exc, errors.PluginCrashed)
-        status = self._wait(TERM_GRACE) if crashed else None
+        status = spawn.wait_exit(self.popen, TERM_GRACE) if crashed else None
         self.kill()
         self._drain.join(1.0)
         if crashed:
@@ -254,12 +239,6 @@ class PluginProcess:
 
     # -- ending ----------------------------------------------------------
 
-    def _wait(self, timeout: float) -> int | None:
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
     def close(self) -> None:
         """End gracefully: shutdown, exit, EOF; then force if it lingers."""
         if self.closed:
@@ -273,7 +252,7 @@ class PluginProcess:
             except errors.PluginError as exc:
                 self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)
         self._close_pipes()
-        if self._wait(TERM_GRACE) is None:
+        if spawn.wait_exit(self.popen, TERM_GRACE) is None:
             self.logger.warning("plugin %s ignored shutdown; stopping it", self.name)
         self.kill()
 
@@ -291,20 +270,9 @@ class PluginProcess:
             return
         self.closed = True
         self._close_pipes()
-        if self.popen.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            if self._wait(TERM_GRACE) is None:
-                self._signal_group(signal.SIGKILL)
-                self._wait(TERM_GRACE)
         # Children the plugin left in its group go too.
-        self._signal_group(signal.SIGKILL)
+        spawn.stop_group(self.popen, TERM_GRACE)
         self._drain.join(1.0)
-
-    def _signal_group(self, sig: int) -> None:
-        try:
-            os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     @property
     def stderr_tail(self) -> list[str]:

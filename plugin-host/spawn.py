@@ -1,11 +1,12 @@
-"""How a plugin process is started: argv, environment, descriptors, limits.
+"""How a plugin process is started and its group stopped: argv, environment, descriptors, limits.
 
 Everything here runs before the plugin's first instruction, so it is where
 the host decides what the plugin can see: an environment built from scratch,
 no inherited descriptors but the protocol pipes and handed-over sockets, its
 own process group, death with the kernel, no core dumps, and — when it runs
 as another user — no supplementary groups, ``no_new_privs`` and resource
-limits.
+limits. The host and plugin-check both start and stop plugins through here,
+so a conformance check sees the plugin exactly as a real run would.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import ctypes
 import os
 import resource
 import signal
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO, Any
 
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, NAME_ENV, VERSIONS_ENV
 
@@ -107,3 +110,62 @@ def make_preexec(plan: LaunchPlan) -> Callable[[], None]:
             os._exit(1)
 
     return preexec
+
+
+Stream = int | IO[Any]
+
+
+def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
+          stderr: Stream) -> subprocess.Popen[bytes]:
+    """Start ``plan``: own session and process group, only the named fds, the preexec above.
+
+    As another user (``plan.user``) it also drops supplementary groups and
+    uses umask 077. ``OSError`` is left to the caller, which words it.
+    """
+    sandboxed = plan.user is not None
+    return subprocess.Popen(  # noqa: S603 - argv comes from a manifest
+        plan.argv,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        env=plan.env,
+        cwd=plan.cwd,
+        close_fds=True,
+        pass_fds=plan.pass_fds,
+        start_new_session=True,
+        preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
+        user=plan.user,
+        group=plan.group,
+        extra_groups=[] if sandboxed else None,
+        umask=0o077 if sandboxed else -1,
+    )
+
+
+def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The exit status, or None if still running after ``timeout`` seconds."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send ``sig`` to the process group ``pid`` leads; a group already gone is fine."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, ``grace`` seconds, SIGKILL, reap; then SIGKILL whatever the group left.
+
+    The final SIGKILL reaches children the plugin started in its group even
+    when the plugin itself exited on its own.
+    """
+    if process.poll() is None:
+        signal_group(process.pid, signal.SIGTERM)
+        if wait_exit(process, grace) is None:
+            signal_group(process.pid, signal.SIGKILL)
+            wait_exit(process, grace)
+    signal_group(process.pid, signal.SIGKILL)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import threading
 import time
@@ -23,8 +22,9 @@ from typing import Any
 import msgpack
 
 from certkernel import errors
+from certkernel.plugin_host import spawn as host_spawn
 from certkernel.plugin_host.manifest import Manifest
-from certkernel.plugin_host.spawn import LaunchPlan, build_env, make_preexec
+from certkernel.plugin_host.spawn import LaunchPlan, build_env
 from certkernel.protocol.codec import ProtocolViolation, to_message
 from certkernel.protocol.messages import COOKIE_NAME
 
@@ -89,18 +89,7 @@ class RawPlugin:
                           pass_fds=spawn.pass_fds)
         self.argv = plan.argv
         try:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv comes from the manifest
-                plan.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=plan.env,
-                cwd=plan.cwd,
-                close_fds=True,
-                pass_fds=plan.pass_fds,
-                start_new_session=True,
-                preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
-            )
+            self.popen = host_spawn.popen(plan, subprocess.PIPE, subprocess.PIPE, subprocess.PIPE)
         except OSError as exc:
             raise errors.PluginError(
                 f"cannot start {plan.argv[0]!r} (manifest command): {exc.strerror or exc}"
@@ -261,20 +250,12 @@ class RawPlugin:
 
     def wait_exit(self, timeout: float) -> int | None:
         """The exit status, or None if still running after ``timeout`` seconds."""
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return host_spawn.wait_exit(self.popen, timeout)
 
     def kill(self) -> None:
         """Stop the plugin's whole process group and reap it."""
         self.close_stdin()
-        if self.popen.poll() is None:
-            _killpg(self.popen.pid, signal.SIGTERM)
-            if self.wait_exit(2.0) is None:
-                _killpg(self.popen.pid, signal.SIGKILL)
-                self.wait_exit(2.0)
-        _killpg(self.popen.pid, signal.SIGKILL)
+        host_spawn.stop_group(self.popen, 2.0)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
         self._stderr_thread.join(1.0)
@@ -284,13 +265,6 @@ class RawPlugin:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _ext(code: int, data: bytes) -> Any:
