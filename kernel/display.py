@@ -144,10 +144,7 @@ class Display:
             assert default is not None
             return True, default
         labels = [c if isinstance(c, str) else f"{c[0]} - {c[1]}" for c in choices]
-        lines = [_wrap(message), "-" * 40]
-        lines += [f"{i}: {label}" for i, label in enumerate(labels, 1)]
-        lines.append("-" * 40)
-        self._write("\n".join(lines) + "\n")
+        self._numbered(message, labels)
         for _ in range(MAX_ATTEMPTS):
             answer = self._read(
                 f"Select the appropriate number [1-{len(labels)}] then [enter] (press 'c' to cancel): "
@@ -159,6 +156,12 @@ class Display:
             self._write(f"** Invalid input: enter a number between 1 and {len(labels)} **\n")
         return False, -1
 
+    def _numbered(self, message: str, labels: Sequence[str]) -> None:
+        """The message and its 1-based numbered list between dashes (menu and checklist)."""
+        lines = [_wrap(message), "-" * 40, *(f"{i}: {label}" for i, label in enumerate(labels, 1)),
+                 "-" * 40]
+        self._write("\n".join(lines) + "\n")
+
     def checklist(
         self, message: str, tags: Sequence[str], default: Sequence[str] | None = None,
         cli_flag: str | None = None,
@@ -167,10 +170,7 @@ class Display:
         if not self.interactive:
             self._unanswerable(message, default, cli_flag)
             return True, list(default or [])
-        lines = [_wrap(message), "-" * 40]
-        lines += [f"{i}: {tag}" for i, tag in enumerate(tags, 1)]
-        lines.append("-" * 40)
-        self._write("\n".join(lines) + "\n")
+        self._numbered(message, tags)
         for _ in range(MAX_ATTEMPTS):
             answer = self._read(
                 "Select the appropriate numbers separated by commas and/or spaces, or leave "
