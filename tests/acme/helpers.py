@@ -9,7 +9,6 @@ perform/cleanup ran exactly as promised.
 from __future__ import annotations
 
 import http.server
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,19 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certkernel.protocol.messages import Challenge
-from tests.infra.pebble import Pebble
 from tests.infra.httpd import serving
+from tests.infra.pebble import Pebble
+from tests.infra.sans import general_names
 
 
 def make_key_and_csr(names: list[str]) -> tuple[bytes, bytes]:
     """(key_pem, csr_pem) for ``names`` (DNS names or IP addresses), ECDSA P-256 key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for name in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            sans.append(x509.DNSName(name))
+    sans = general_names(names)
     csr = (
         x509.CertificateSigningRequestBuilder()
         # An IP in the CN would be read as a DNS identifier: leave the subject empty then.

@@ -7,7 +7,6 @@ chain, a fullchain) without a running CA; the issuance tests use Pebble.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certkernel import crypto
+from tests.infra.sans import general_names
 
 
 @dataclass
@@ -58,12 +58,7 @@ class MiniCA:
         key = key or crypto.make_key()
         private = crypto.load_key(key)
         start = start or datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
-        sans: list[x509.GeneralName] = []
-        for name in names:
-            try:
-                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-            except ValueError:
-                sans.append(x509.DNSName(name))
+        sans = general_names(names)
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
