@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
 from certkernel.acme_problems import describe_failed_authorization
-from certkernel.acme_session import AcmeSession, select_chain, split_fullchain
+from certkernel.acme_session import AcmeSession
+from certkernel.chains import select_chain, split_fullchain
 from certkernel.interfaces import Authenticator
 from certkernel.protocol.messages import Challenge
 
