@@ -125,9 +125,13 @@ def _challenge_for(authzr: messages.AuthorizationResource, challb: Any,
 class Issuance:
     """Run orders for one session; keeps the last order for callers that inspect it."""
 
-    def __init__(self, session: AcmeSession) -> None:
+    def __init__(self, session: AcmeSession,
+                 before_answer: Callable[[list[Challenge]], None] | None = None) -> None:
         self.session = session
         self.last_order: messages.OrderResource | None = None
+        # Called after every perform, before the CA is told to validate
+        # (``--debug-challenges`` pauses there so the user can inspect).
+        self.before_answer = before_answer
 
     def issue(self, *, csr_pem: bytes, authenticators: Mapping[str, Authenticator],
               preferred_challenges: Sequence[str] = (), preferred_chain: str | None = None,
@@ -184,6 +188,8 @@ class Issuance:
             for group in groups:
                 performed.append(group)
                 group[0].authenticator.perform([p.challenge for p in group])
+            if self.before_answer is not None and todo:
+                self.before_answer([p.challenge for p in todo])
             for pending in todo:
                 self.session.answer_challenge(pending.challb, pending.response)
             final = self.session.poll_authorizations([p.authzr for p in todo])

@@ -130,3 +130,30 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     if not ok:
         raise errors.Error("Operation canceled. You may re-run the client.")
     return Choice(KEEP if index == 0 else RENEW, lineage)
+
+
+def _is_test_server(url: str | None) -> bool:
+    return bool(url) and "staging" in str(url).lower()
+
+
+def refuse_test_cert_over_valid(config: Config, lineage: Lineage | None) -> None:
+    """Certbot's guard: never replace a real certificate with a test one by accident.
+
+    A lineage obtained from a non-staging CA is not renewed or replaced from a
+    staging server (``--staging``/``--test-cert``, or a staging ``--server``)
+    unless ``--break-my-certs`` says so. A dry run replaces nothing, so it
+    passes.
+    """
+    if lineage is None or config.dry_run or config.break_my_certs:
+        return
+    from certkernel.acme_setup import effective_server
+
+    if not (config.staging or _is_test_server(effective_server(config))):
+        return
+    if _is_test_server(lineage.renewalparams.get_str("server")):
+        return
+    raise errors.ConfigurationError(
+        "You've asked to renew/replace a seemingly valid certificate with a test certificate "
+        f"(domains: {', '.join(lineage.names)}). We will not do that unless you use the "
+        "--break-my-certs flag!"
+    )

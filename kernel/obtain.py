@@ -9,7 +9,7 @@ all in a dry run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from certkernel.acme_setup import AccountSession
     from certkernel.interfaces import Authenticator
     from certkernel.issuance import IssuedCertificate
+    from certkernel.protocol.messages import Challenge
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def issue(
     names: list[str],
     key_pem: bytes,
     replaces: str | None = None,
+    before_answer: Callable[[list[Challenge]], None] | None = None,
 ) -> IssuedCertificate:
     """Run one order for ``names`` with this key; nothing is written.
 
@@ -114,7 +116,7 @@ def issue(
     def csr_for(subset: list[str]) -> bytes:
         return make_csr(key_pem, subset, must_staple=config.must_staple)
 
-    return Issuance(acct.session).issue(
+    return Issuance(acct.session, before_answer).issue(
         csr_pem=csr_for(names),
         authenticators={name: authenticator for name in names},
         preferred_challenges=config.pref_challs,
@@ -164,6 +166,7 @@ def obtain(
     lineage: Lineage | None,
     lineage_name: str,
     params: Mapping[str, Any],
+    before_answer: Callable[[list[Challenge]], None] | None = None,
 ) -> Obtained:
     """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``.
 
@@ -181,7 +184,7 @@ def obtain(
     replaces = None
     if lineage is not None and not config.dry_run:
         replaces = ari_fetch.replaces_for(acct.session, lineage)
-    issued = issue(config, acct, authenticator, names, key_pem, replaces)
+    issued = issue(config, acct, authenticator, names, key_pem, replaces, before_answer)
     kept = [n for n in names if n not in issued.dropped_names]
     if config.dry_run:
         return Obtained(issued, kept, None)

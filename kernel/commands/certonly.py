@@ -20,8 +20,11 @@ from certkernel.config import Config
 from certkernel.display import Display
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from certkernel.hooks import RunHooks
     from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.protocol.messages import Challenge
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -81,7 +84,7 @@ class Outcome:
 def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
                 auth_name: str, inst_name: str | None, run_hooks: RunHooks) -> Outcome:
     """Decide, obtain and save; shared by ``certonly`` and ``run``."""
-    from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose
+    from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose, refuse_test_cert_over_valid
     from certkernel.names import lineage_name_for
     from certkernel.plugin_runtime import check_wildcards
 
@@ -91,6 +94,7 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     choice = choose(config, names, display)
     if choice.action in (KEEP, REINSTALL):
         return Outcome(choice.action, choice.lineage, names)
+    refuse_test_cert_over_valid(config, None if choice.action == NEW else choice.lineage)
     run_hooks.pre()
     try:
         authenticator = launcher.authenticator(auth_name)
@@ -111,11 +115,33 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     try:
         with lineage_locked(config.config_dir, name, lock_timeout(config)):
             obtained = obtain(config, acct, authenticator, names, lineage=lineage,
-                              lineage_name=name, params=params)
+                              lineage_name=name, params=params,
+                              before_answer=debug_pause(display) if config.debug_challenges
+                              else None)
     except errors.Error:
         run_hooks.failed_domains = names
         raise
     return Outcome(choice.action, obtained.lineage, obtained.names)
+
+
+def debug_pause(display: Display) -> Callable[[list[Challenge]], None]:
+    """``--debug-challenges``: show what was published and wait before the CA looks."""
+
+    def pause(challenges: list[Challenge]) -> None:
+        lines = []
+        for c in challenges:
+            if c.type == "dns-01":
+                lines.append(f"  {c.validation_domain_name}. TXT \"{c.validation}\"")
+            elif c.type == "http-01":
+                lines.append(f"  http://{c.identifier}{c.uri_path} -> {c.validation}")
+            else:
+                lines.append(f"  {c.identifier}: {c.type}")
+        display.notification(
+            "Challenges loaded. Press continue to submit to CA.\n"
+            "The following challenges are published:\n" + "\n".join(lines),
+            pause=True, wrap=False)
+
+    return pause
 
 
 def report_saved(config: Config, outcome: Outcome) -> None:
