@@ -45,7 +45,7 @@ def server_root(config: Config, installer_name: str) -> str | None:
     manifest = config.manifests.get(installer_name)
     if manifest is None:
         return None
-    option = str(manifest.needs.get("server_root_option", "") or "")
+    option = manifest.server_root_option
     value = config.plugin_options(manifest).get(option) if option else None
     return str(value) if value else None
 
