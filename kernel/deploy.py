@@ -86,7 +86,6 @@ def server_root_lock(config: Config, installer_name: str | None) -> AbstractCont
     if not installer_name or installer_name == "null":
         return nullcontext()
     from certkernel import lock
-
     from certkernel.plugin_host.roots import resolve_roots
 
     manifest = config.manifests.get(installer_name)
