@@ -54,6 +54,10 @@ class StorageError(Error):
     """A lineage, account or renewal conf on disk is missing or corrupt."""
 
 
+class PathRefused(StorageError):
+    """A path leads through a symlink, ``..`` or out of the directory it must stay in."""
+
+
 class CertStorageError(StorageError):
     """A certificate lineage is inconsistent or unreadable."""
 

@@ -242,6 +242,20 @@ class PluginLauncher:
         target = spawn_user(manifest, config.plugin_user)
         return (None, None) if target is None else (target.uid, target.gid)
 
+    def _roots(self, manifest: Manifest, options: dict[str, Any]) -> list[str]:
+        """The directories this plugin may have the kernel checkpoint (its manifest's roots).
+
+        None of them may overlap the kernel's config, work or logs dir: keys,
+        checkpoints and every plugin's state directory live there.
+        """
+        from certkernel.plugin_host.roots import check_roots, resolve_roots
+
+        roots = resolve_roots(manifest, options)
+        check_roots(manifest, roots, {"--config-dir": self.config.config_dir,
+                                      "--work-dir": self.config.work_dir,
+                                      "--logs-dir": self.config.logs_dir})
+        return roots
+
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """The running process for plugin ``name`` (started once per run).
 
@@ -269,7 +283,7 @@ class PluginLauncher:
         uid, gid = self._user_for(manifest, config or self.config)
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
-        roots = [str(options[k]) for k in ("server-root", "server_root") if options.get(k)]
+        roots = self._roots(manifest, options)
         services = KernelServices(
             name,
             display=self.display,

@@ -34,7 +34,8 @@ def _describe(result: Restored) -> list[str]:
     lines = [head]
     lines += [f"    restored {path}" for path in result.restored]
     lines += [f"    removed  {path}" for path in result.removed]
-    if not result.restored and not result.removed:
+    lines += [f"    NOT restored {why}" for why in result.refused]
+    if not result.restored and not result.removed and not result.refused:
         lines.append("    (no files had changed)")
     return lines
 

@@ -28,10 +28,11 @@ def _cli(tmp_path: Path, work_dir: Path, *args: str) -> subprocess.CompletedProc
 
 
 def _checkpoint(work_dir: Path, files: list[Path], title: str, new: Path | None = None) -> None:
+    roots = [str(work_dir.parent / "root")]  # the conftest's layout
     with Reverter(str(work_dir), lock_timeout=5) as rev:
-        rev.add([str(f) for f in files])
+        rev.add([str(f) for f in files], roots=roots)
         if new is not None:
-            rev.register_new([str(new)])
+            rev.register_new([str(new)], roots=roots)
             new.write_text("created by the installer\n")
         for path in files:
             path.write_bytes(path.read_bytes() + f"# {title}\n".encode())
@@ -114,7 +115,7 @@ def test_cli_recovers_a_crashed_run_before_rolling_back(
     before = snapshot(root)
     _checkpoint(work_dir, [files["main"]], "finalized")
     rev = Reverter(str(work_dir))
-    rev.add([str(files["main"]), str(files["secret"])])  # then "crashed": never finalized
+    rev.add([str(files["main"]), str(files["secret"])], roots=[str(root)])  # then "crashed"
     files["main"].write_text("half edited\n")
     files["secret"].write_text("half edited\n")
     rev.close()
