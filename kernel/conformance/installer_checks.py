@@ -129,7 +129,10 @@ def installer_round_trip(ctx: Context) -> None:
         options[option] = root
     paths = _cert_files(os.path.join(ctx.scratch, "live", DOMAIN))
     with Reverter(os.path.join(ctx.scratch, "installer-checkpoints")) as reverter:
-        services = KernelServices(ctx.name, checkpoints=reverter, roots=[root or ctx.scratch])
+        # The scratch copy is the plugin's one declared root here; a plugin that
+        # declares none gets its checkpoint calls refused, as in a real run.
+        services = KernelServices(ctx.name, checkpoints=reverter,
+                                  roots=[os.path.realpath(root)] if root else [])
         with ctx.spawn() as plugin:
             try:
                 _round_trip(ctx, plugin, services.handle, reverter, root, options, paths)
