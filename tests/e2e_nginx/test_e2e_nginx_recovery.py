@@ -15,7 +15,7 @@ def test_run_recovers_changes_a_crashed_run_left_behind(site: Site) -> None:
     original = conf.read_bytes()
     # What a run killed in the middle of a save leaves: the backup is taken, the file half-written.
     with Reverter(str(site.work_dir)) as crashed:
-        crashed.add([str(conf)])
+        crashed.add([str(conf)], roots=[os.path.realpath(site.root)])
         conf.write_bytes(original[:40])
     done = site.cli("run", "--nginx", "-d", "example.test")
     assert done.returncode == 0, done.stderr
