@@ -290,6 +290,7 @@ class PluginLauncher:
             storage=self._storage,
             checkpoints=self.checkpoints,
             roots=roots,
+            installer=installer_record(manifest, options) if roots else None,
         )
         state_dir = os.path.join(self.config.work_dir, "plugins", name)
         process = start_plugin(
@@ -370,6 +371,20 @@ class _RecoveringAuthenticator(RemoteAuthenticator):
             self._launcher._prepare_once(
                 self._launcher._key(self.name, "authenticator", self._config), self)
         super().cleanup(challenges)
+
+
+def installer_record(manifest: Manifest, options: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint records about the plugin that made it: renewal-conf keys.
+
+    ``certkernel rollback`` reads it back through ``Config.with_renewal_conf``
+    to restart the same server with the same options, no flags needed.
+    """
+    record: dict[str, Any] = {"installer": manifest.name}
+    for opt in manifest.options:
+        value = options.get(opt.name)
+        if value is not None:
+            record[opt.dest] = value
+    return record
 
 
 def _process_key(name: str, options: dict[str, Any]) -> str:

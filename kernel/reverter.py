@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from certkernel import reverter_dir as cpdir
 from certkernel.errors import ReverterError
@@ -55,6 +56,7 @@ class CheckpointInfo:
     timestamp: float | None
     files: list[str] = field(default_factory=list)
     new_files: list[str] = field(default_factory=list)
+    installer: dict[str, Any] | None = None  # who made it, with its options
 
     @property
     def when(self) -> str:
@@ -116,29 +118,35 @@ class Reverter:
         return self.temp_dir if temporary else self.in_progress_dir
 
     def add(self, files: Sequence[str], temporary: bool = False, *,
-            roots: Sequence[str]) -> None:
+            roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None:
         """Save the current bytes of ``files`` (each beneath one of ``roots``) before they change.
 
         ``roots`` are recorded with the checkpoint: every later restore of
-        these files is confined to them, whoever asks for it.
+        these files is confined to them, whoever asks for it.  ``installer``
+        (``{"installer": name, <renewal-conf key>: value...}``) is recorded
+        too, so ``certkernel rollback`` can restart that server unaided.
         """
         paths = [cpdir.check_path(f) for f in files]
         checked = self._check_roots(roots)
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
+        if installer is not None:
+            cpdir.record_installer(self._dir(temporary), installer)
         copied = cpdir.save_files(self._dir(temporary), paths, checked)
         if copied:
             logger.debug("checkpoint (%s): saved %s", self._kind(temporary), ", ".join(copied))
 
     def register_new(self, files: Sequence[str], temporary: bool = False, *,
-                     roots: Sequence[str]) -> None:
+                     roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None:
         """Record files about to be created (beneath ``roots``), so reverting deletes them."""
         paths = [cpdir.check_path(f) for f in files]
         checked = self._check_roots(roots)
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
+        if installer is not None:
+            cpdir.record_installer(self._dir(temporary), installer)
         cpdir.add_new_files(self._dir(temporary), paths, checked)
         logger.debug("checkpoint (%s): new files %s", self._kind(temporary), ", ".join(paths))
 
@@ -317,4 +325,5 @@ class Reverter:
             timestamp=stamp,
             files=cpdir.read_list(path, cpdir.FILEPATHS),
             new_files=cpdir.read_list(path, cpdir.NEW_FILES),
+            installer=cpdir.read_installer(path),
         )

@@ -11,7 +11,10 @@ A checkpoint directory (``IN_PROGRESS``, ``temp_checkpoint`` or
 - ``ROOTS`` (certkernel's addition, which Certbot ignores): the directories
   the paths were checked against when they were saved, one a line.  A
   restore re-checks every path against these and reaches it without
-  following a symlink (``certkernel.beneath``).
+  following a symlink (``certkernel.beneath``);
+- ``INSTALLER`` (certkernel's addition): JSON, the installer that made the
+  change and its options (renewal-conf keys), so ``certkernel rollback``
+  can restart that server with no plugin flags.
 
 Keeping the format means a work dir Certbot left behind can be rolled back by
 certkernel and the other way round.  Every write is atomic (the copy first,
@@ -23,13 +26,15 @@ idempotent: it is safe to run again after a crash half-way through it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from certkernel.beneath import beneath, open_beneath, open_dir, open_parent
 from certkernel.errors import PathRefused, ReverterError, StorageError
@@ -41,6 +46,7 @@ FILEPATHS = "FILEPATHS"
 NEW_FILES = "NEW_FILES"
 CHANGES_SINCE = "CHANGES_SINCE"
 ROOTS = "ROOTS"
+INSTALLER = "INSTALLER"
 DIR_MODE = 0o700
 LIST_MODE = 0o600
 TRASH_PREFIX = ".ck-tmp-discard-"
@@ -136,6 +142,30 @@ def record_roots(cp_dir: str, roots: Sequence[str]) -> None:
     added = [root for root in check_roots(roots) if root not in listed]
     if added:
         _write_list(cp_dir, ROOTS, listed + added)
+
+
+def record_installer(cp_dir: str, record: Mapping[str, Any]) -> None:
+    """Write the INSTALLER record once per checkpoint (the first installer to change a file)."""
+    path = os.path.join(cp_dir, INSTALLER)
+    if os.path.exists(path):
+        return
+    ensure_dir(cp_dir)
+    try:
+        atomic_write(path, json.dumps(dict(record), sort_keys=True, default=str) + "\n", LIST_MODE)
+    except StorageError as exc:
+        raise ReverterError(str(exc)) from exc
+
+
+def read_installer(cp_dir: str) -> dict[str, Any] | None:
+    """The INSTALLER record, or None (none written, or unreadable: a restart is only a courtesy)."""
+    try:
+        with open(os.path.join(cp_dir, INSTALLER), encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("installer"), str):
+        return None
+    return value
 
 
 def read_roots(cp_dir: str) -> list[str]:

@@ -11,7 +11,7 @@ that root without following a symlink.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -70,9 +70,9 @@ class Storage(Protocol):
 
 class Checkpoints(Protocol):
     def add(self, files: Sequence[str], temporary: bool = False, *,
-            roots: Sequence[str]) -> None: ...
+            roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None: ...
     def register_new(self, files: Sequence[str], temporary: bool = False, *,
-                     roots: Sequence[str]) -> None: ...
+                     roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None: ...
     def finalize(self, title: str) -> None: ...
     def revert_temporary(self) -> None: ...
     def rollback(self, count: int) -> None: ...
@@ -152,8 +152,11 @@ class KernelServices:
         storage: Storage | None = None,
         checkpoints: Checkpoints | None = None,
         roots: Sequence[str] = (),
+        installer: Mapping[str, Any] | None = None,
     ) -> None:
+        """``installer``: recorded with each checkpoint this plugin makes (see Reverter.add)."""
         self.plugin = plugin
+        self.installer = installer
         self.display = display
         self.storage = storage
         self.checkpoints = checkpoints
@@ -273,14 +276,16 @@ class KernelServices:
         cps = self._cps("checkpoint/add")
         files = check_paths(p.get("files"), self.roots, self.plugin)
         with _refusals(self.plugin):
-            cps.add(files, bool(p.get("temporary", False)), roots=self.roots)
+            cps.add(files, bool(p.get("temporary", False)), roots=self.roots,
+                    installer=self.installer)
         return {}
 
     def _cp_new(self, p: dict[str, Any]) -> dict[str, Any]:
         cps = self._cps("checkpoint/register_new")
         files = check_paths(p.get("files"), self.roots, self.plugin)
         with _refusals(self.plugin):
-            cps.register_new(files, bool(p.get("temporary", False)), roots=self.roots)
+            cps.register_new(files, bool(p.get("temporary", False)), roots=self.roots,
+                             installer=self.installer)
         return {}
 
     def _cp_finalize(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ class FileCheckpoints:
         return self.temporary if temporary else self.current
 
     def add(self, files: Sequence[str], temporary: bool = False, *,
-            roots: Sequence[str] = ()) -> None:
+            roots: Sequence[str] = (), installer: object = None) -> None:
         point = self._point(temporary)
         for path in files:
             with open(path, "rb") as fh:
@@ -40,7 +40,7 @@ class FileCheckpoints:
             self.log.append(("add", path, data))
 
     def register_new(self, files: Sequence[str], temporary: bool = False, *,
-                     roots: Sequence[str] = ()) -> None:
+                     roots: Sequence[str] = (), installer: object = None) -> None:
         point = self._point(temporary)
         for path in files:
             assert not os.path.exists(path), f"{path} registered as new but exists"
