@@ -74,6 +74,11 @@ class ReverterError(Error):
     """Checkpoints could not be written or restored."""
 
 
+class CheckpointRefused(ReverterError):
+    """A file given for a checkpoint is not acceptable: outside the roots, reached
+    through a symlink, not a regular file, missing, or under a temporary change."""
+
+
 class PluginError(Error):
     """A plugin failed, or the conversation with its process failed.
 

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from certkernel import reverter_dir as cpdir
-from certkernel.errors import ReverterError
+from certkernel.errors import CheckpointRefused, ReverterError
 from certkernel.fsutil import fsync_dir
 from certkernel.reverter_dir import Restored
 from certkernel.reverter_lock import FileLock
@@ -158,10 +158,10 @@ class Reverter:
         """
         checked = cpdir.check_roots(roots)
         if not checked:
-            raise ReverterError("no checkpoint roots: nothing may be checkpointed")
+            raise CheckpointRefused("no checkpoint roots: nothing may be checkpointed")
         for root in checked:
             if _overlap(root, self.work_dir):
-                raise ReverterError(
+                raise CheckpointRefused(
                     f"checkpoint root {root} overlaps the work dir {self.work_dir} (checkpoints "
                     "and plugin state directories); the kernel never restores into it"
                 )
@@ -176,7 +176,7 @@ class Reverter:
         held.update(cpdir.read_list(self.temp_dir, cpdir.NEW_FILES))
         for path in paths:
             if path in held:
-                raise ReverterError(
+                raise CheckpointRefused(
                     f"cannot checkpoint {path}: it holds a temporary (challenge) change; "
                     f"revert temporary changes first"
                 )

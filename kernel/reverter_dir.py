@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certkernel.beneath import beneath, open_beneath, open_dir, open_parent
-from certkernel.errors import PathRefused, ReverterError, StorageError
+from certkernel.errors import CheckpointRefused, PathRefused, ReverterError, StorageError
 from certkernel.fsutil import atomic_write, fsync_dir, is_temp_name, make_dirs
 
 logger = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ class Restored:
 def check_path(path: str) -> str:
     """Refuse paths the list files cannot hold or a restore could misplace."""
     if not isinstance(path, str) or not path:
-        raise ReverterError(f"checkpoint path {path!r} must be a non-empty string")
+        raise CheckpointRefused(f"checkpoint path {path!r} must be a non-empty string")
     if "\n" in path or "\r" in path or "\0" in path:
-        raise ReverterError(f"checkpoint path {path!r} contains a line break or NUL")
+        raise CheckpointRefused(f"checkpoint path {path!r} contains a line break or NUL")
     if not os.path.isabs(path):
-        raise ReverterError(f"checkpoint path {path!r} must be absolute")
+        raise CheckpointRefused(f"checkpoint path {path!r} must be absolute")
     return os.path.normpath(path)
 
 
@@ -219,9 +219,9 @@ def _read_original(path: str, roots: Sequence[str]) -> tuple[bytes, os.stat_resu
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ReverterError(f"cannot checkpoint {path}: not a regular file")
+            raise CheckpointRefused(f"cannot checkpoint {path}: not a regular file")
         if st.st_nlink > 1:
-            raise ReverterError(f"cannot checkpoint {path}: it has {st.st_nlink} hard links; "
+            raise CheckpointRefused(f"cannot checkpoint {path}: it has {st.st_nlink} hard links; "
                                 "the kernel checkpoints only files with a single name")
         chunks: list[bytes] = []
         while chunk := os.read(fd, 1 << 20):
@@ -250,14 +250,14 @@ def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]
         try:
             data, st = _read_original(path, roots)
         except FileNotFoundError:
-            raise ReverterError(
+            raise CheckpointRefused(
                 f"cannot checkpoint {path}: it does not exist "
                 f"(register files about to be created with register_new)"
             ) from None
         except PathRefused as exc:
-            raise ReverterError(f"cannot checkpoint {path}: {exc}") from exc
+            raise CheckpointRefused(f"cannot checkpoint {path}: {exc}") from exc
         except OSError as exc:
-            raise ReverterError(f"cannot checkpoint {path}: {exc.strerror}") from exc
+            raise CheckpointRefused(f"cannot checkpoint {path}: {exc.strerror}") from exc
         copy = os.path.join(cp_dir, copy_name(path, len(saved)))
         try:
             atomic_write(copy, data, stat.S_IMODE(st.st_mode))
@@ -296,9 +296,9 @@ def add_new_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> None:
         try:
             _check_new(path, roots)
         except PathRefused as exc:
-            raise ReverterError(f"cannot register {path}: {exc}") from exc
+            raise CheckpointRefused(f"cannot register {path}: {exc}") from exc
         except OSError as exc:
-            raise ReverterError(f"cannot register {path}: {exc.strerror or exc}") from exc
+            raise CheckpointRefused(f"cannot register {path}: {exc.strerror or exc}") from exc
     record_roots(cp_dir, roots)
     listed = read_list(cp_dir, NEW_FILES)
     added = [path for path in dict.fromkeys(files) if path not in listed]

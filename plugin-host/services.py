@@ -135,11 +135,14 @@ def check_paths(files: Any, roots: Sequence[str], plugin: str) -> list[str]:
 @contextmanager
 def _refusals(plugin: str) -> Iterator[None]:
     """A path the checkpoint code refused (a symlink on the way, not a regular file...)
-    reaches the plugin as InvalidParams naming it."""
+    reaches the plugin as InvalidParams naming it; the kernel's own failures
+    (a full disk under the work dir) as PluginError."""
     try:
         yield
-    except errors.ReverterError as exc:
+    except errors.CheckpointRefused as exc:
         raise errors.InvalidParams(f"{plugin}: {exc}") from exc
+    except errors.ReverterError as exc:
+        raise errors.PluginError(f"{plugin}: the kernel could not save the checkpoint: {exc}") from exc
 
 
 class KernelServices:
