@@ -131,9 +131,9 @@ class Reverter:
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
-        if installer is not None:
-            cpdir.record_installer(self._dir(temporary), installer)
         copied = cpdir.save_files(self._dir(temporary), paths, checked)
+        if installer is not None and copied:
+            cpdir.record_installer(self._dir(temporary), installer)
         if copied:
             logger.debug("checkpoint (%s): saved %s", self._kind(temporary), ", ".join(copied))
 
@@ -145,9 +145,9 @@ class Reverter:
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
+        cpdir.add_new_files(self._dir(temporary), paths, checked)
         if installer is not None:
             cpdir.record_installer(self._dir(temporary), installer)
-        cpdir.add_new_files(self._dir(temporary), paths, checked)
         logger.debug("checkpoint (%s): new files %s", self._kind(temporary), ", ".join(paths))
 
     def _check_roots(self, roots: Sequence[str]) -> list[str]:

@@ -236,17 +236,17 @@ def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]
 
     The first save of a file in a checkpoint wins: later saves are no-ops,
     because the checkpoint must restore the state before the first change.
-    Each file is opened beneath one of ``roots`` (recorded first) without
-    following a symlink, and its type, mode and owner are taken from that
-    same descriptor: nothing is checked on one path and read from another.
+    Each file is opened beneath one of ``roots`` without following a
+    symlink, and its type, mode and owner are taken from that same
+    descriptor: nothing is checked on one path and read from another.  All
+    files are read before anything is written, so a refused call leaves no
+    trace; then the roots are recorded, then the copies, then the list.
     """
-    record_roots(cp_dir, roots)
     saved = read_list(cp_dir, FILEPATHS)
     new = set(read_list(cp_dir, NEW_FILES))
-    copied: list[str] = []
-    for path in files:
-        if path in saved or path in new:
-            continue
+    wanted = [path for path in dict.fromkeys(files) if path not in saved and path not in new]
+    originals: list[tuple[str, bytes, os.stat_result]] = []
+    for path in wanted:
         try:
             data, st = _read_original(path, roots)
         except FileNotFoundError:
@@ -258,6 +258,11 @@ def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]
             raise CheckpointRefused(f"cannot checkpoint {path}: {exc}") from exc
         except OSError as exc:
             raise CheckpointRefused(f"cannot checkpoint {path}: {exc.strerror}") from exc
+        originals.append((path, data, st))
+    if not originals:
+        return []
+    record_roots(cp_dir, roots)
+    for path, data, st in originals:
         copy = os.path.join(cp_dir, copy_name(path, len(saved)))
         try:
             atomic_write(copy, data, stat.S_IMODE(st.st_mode))
@@ -265,12 +270,10 @@ def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]
             raise ReverterError(f"cannot checkpoint {path}: {exc}") from exc
         _try_chown(copy, st.st_uid, st.st_gid)
         saved.append(path)
-        copied.append(path)
     # One list write per call: copies not yet listed are inert, and the
     # caller changes nothing before this returns.
-    if copied:
-        _write_list(cp_dir, FILEPATHS, saved)
-    return copied
+    _write_list(cp_dir, FILEPATHS, saved)
+    return [path for path, _data, _st in originals]
 
 
 def _check_new(path: str, roots: Sequence[str]) -> None:

@@ -272,6 +272,7 @@ def test_bad_paths_give_one_clear_error(reverter: Reverter, root: Path, path: st
     with pytest.raises(ReverterError, match=message):
         reverter.add([path], roots=[str(root)])
     assert "\n" not in str(ReverterError(message))
+    assert not reverter.needs_recovery()  # a refused call leaves no checkpoint behind
 
 
 def test_a_directory_cannot_be_saved(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
