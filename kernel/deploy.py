@@ -79,17 +79,18 @@ def server_root_lock(config: Config, installer_name: str | None) -> AbstractCont
     """Hold the installer's server root (``certkernel.lock``) for the whole run.
 
     Two runs changing the same nginx/apache tree serialize; runs on other
-    trees do not wait.  Without a configured root the plugin uses its own
-    default, so the lock is keyed by the installer's name instead.
+    trees do not wait.  The tree is the installer's first checkpoint root
+    (its option, else the manifest's default); a plugin declaring none is
+    keyed by its name.
     """
     if not installer_name or installer_name == "null":
         return nullcontext()
     from certkernel import lock
+    from certkernel.plugin_host.roots import resolve_roots
 
     manifest = config.manifests.get(installer_name)
-    option = str(manifest.needs.get("server_root_option", "") or "") if manifest else ""
-    root = config.plugin_options(manifest).get(option) if manifest and option else None
-    key = str(root) if root else f"/default-server-root-of-{installer_name}"
+    roots = resolve_roots(manifest, config.plugin_options(manifest)) if manifest else []
+    key = roots[0] if roots else f"/default-server-root-of-{installer_name}"
     return lock.lock_server_root(key, config)
 
 

@@ -54,6 +54,10 @@ class StorageError(Error):
     """A lineage, account or renewal conf on disk is missing or corrupt."""
 
 
+class PathRefused(StorageError):
+    """A path leads through a symlink, ``..`` or out of the directory it must stay in."""
+
+
 class CertStorageError(StorageError):
     """A certificate lineage is inconsistent or unreadable."""
 
@@ -68,6 +72,11 @@ class HookError(Error):
 
 class ReverterError(Error):
     """Checkpoints could not be written or restored."""
+
+
+class CheckpointRefused(ReverterError):
+    """A file given for a checkpoint is not acceptable: outside the roots, reached
+    through a symlink, not a regular file, missing, or under a temporary change."""
 
 
 class PluginError(Error):

@@ -242,6 +242,20 @@ class PluginLauncher:
         target = spawn_user(manifest, config.plugin_user)
         return (None, None) if target is None else (target.uid, target.gid)
 
+    def _roots(self, manifest: Manifest, options: dict[str, Any]) -> list[str]:
+        """The directories this plugin may have the kernel checkpoint (its manifest's roots).
+
+        None of them may overlap the kernel's config, work or logs dir: keys,
+        checkpoints and every plugin's state directory live there.
+        """
+        from certkernel.plugin_host.roots import check_roots, resolve_roots
+
+        roots = resolve_roots(manifest, options)
+        check_roots(manifest, roots, {"--config-dir": self.config.config_dir,
+                                      "--work-dir": self.config.work_dir,
+                                      "--logs-dir": self.config.logs_dir})
+        return roots
+
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """The running process for plugin ``name`` (started once per run).
 
@@ -269,13 +283,14 @@ class PluginLauncher:
         uid, gid = self._user_for(manifest, config or self.config)
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
-        roots = [str(options[k]) for k in ("server-root", "server_root") if options.get(k)]
+        roots = self._roots(manifest, options)
         services = KernelServices(
             name,
             display=self.display,
             storage=self._storage,
             checkpoints=self.checkpoints,
             roots=roots,
+            installer=installer_record(manifest, options) if roots else None,
         )
         state_dir = os.path.join(self.config.work_dir, "plugins", name)
         process = start_plugin(
@@ -356,6 +371,20 @@ class _RecoveringAuthenticator(RemoteAuthenticator):
             self._launcher._prepare_once(
                 self._launcher._key(self.name, "authenticator", self._config), self)
         super().cleanup(challenges)
+
+
+def installer_record(manifest: Manifest, options: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint records about the plugin that made it: renewal-conf keys.
+
+    ``certkernel rollback`` reads it back through ``Config.with_renewal_conf``
+    to restart the same server with the same options, no flags needed.
+    """
+    record: dict[str, Any] = {"installer": manifest.name}
+    for opt in manifest.options:
+        value = options.get(opt.name)
+        if value is not None:
+            record[opt.dest] = value
+    return record
 
 
 def _process_key(name: str, options: dict[str, Any]) -> str:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from certkernel import reverter_dir as cpdir
-from certkernel.errors import ReverterError
+from certkernel.errors import CheckpointRefused, ReverterError
 from certkernel.fsutil import fsync_dir
 from certkernel.reverter_dir import Restored
 from certkernel.reverter_lock import FileLock
@@ -55,6 +56,7 @@ class CheckpointInfo:
     timestamp: float | None
     files: list[str] = field(default_factory=list)
     new_files: list[str] = field(default_factory=list)
+    installer: dict[str, Any] | None = None  # who made it, with its options
 
     @property
     def when(self) -> str:
@@ -62,6 +64,11 @@ class CheckpointInfo:
         if self.timestamp is None:
             return "unfinished"
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.timestamp))
+
+
+def _overlap(a: str, b: str) -> bool:
+    """One of two normalized absolute paths contains the other."""
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
 def _timestamp(name: str) -> float | None:
@@ -110,24 +117,58 @@ class Reverter:
     def _dir(self, temporary: bool) -> str:
         return self.temp_dir if temporary else self.in_progress_dir
 
-    def add(self, files: Sequence[str], temporary: bool = False) -> None:
-        """Save the current bytes of ``files`` before they are changed."""
+    def add(self, files: Sequence[str], temporary: bool = False, *,
+            roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None:
+        """Save the current bytes of ``files`` (each beneath one of ``roots``) before they change.
+
+        ``roots`` are recorded with the checkpoint: every later restore of
+        these files is confined to them, whoever asks for it.  ``installer``
+        (``{"installer": name, <renewal-conf key>: value...}``) is recorded
+        too, so ``certkernel rollback`` can restart that server unaided.
+        """
         paths = [cpdir.check_path(f) for f in files]
+        checked = self._check_roots(roots)
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
-        copied = cpdir.save_files(self._dir(temporary), paths)
+        copied = cpdir.save_files(self._dir(temporary), paths, checked)
+        if installer is not None and copied:
+            cpdir.record_installer(self._dir(temporary), installer)
         if copied:
             logger.debug("checkpoint (%s): saved %s", self._kind(temporary), ", ".join(copied))
 
-    def register_new(self, files: Sequence[str], temporary: bool = False) -> None:
-        """Record files about to be created, so reverting deletes them."""
+    def register_new(self, files: Sequence[str], temporary: bool = False, *,
+                     roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None:
+        """Record files about to be created (beneath ``roots``), so reverting deletes them."""
         paths = [cpdir.check_path(f) for f in files]
+        checked = self._check_roots(roots)
         self._locked()
         if not temporary:
             self._refuse_temporary(paths)
-        cpdir.add_new_files(self._dir(temporary), paths)
+        cpdir.add_new_files(self._dir(temporary), paths, checked)
+        if installer is not None:
+            cpdir.record_installer(self._dir(temporary), installer)
         logger.debug("checkpoint (%s): new files %s", self._kind(temporary), ", ".join(paths))
+
+    def _check_roots(self, roots: Sequence[str]) -> list[str]:
+        """Roots to record: none may hold, or sit inside, this work dir.
+
+        The work dir holds the checkpoints and every plugin's state
+        directory; the kernel never restores into either.
+        """
+        checked = cpdir.check_roots(roots)
+        if not checked:
+            raise CheckpointRefused("no checkpoint roots: nothing may be checkpointed")
+        for root in checked:
+            if _overlap(root, self.work_dir):
+                raise CheckpointRefused(
+                    f"checkpoint root {root} overlaps the work dir {self.work_dir} (checkpoints "
+                    "and plugin state directories); the kernel never restores into it"
+                )
+        return checked
+
+    def _restore(self, path: str, info: Restored) -> Restored:
+        return cpdir.restore(path, info, forbidden=[self.work_dir])
 
     def _refuse_temporary(self, paths: list[str]) -> None:
         """A permanent save of a file mid-temporary-change would capture the temp state."""
@@ -135,7 +176,7 @@ class Reverter:
         held.update(cpdir.read_list(self.temp_dir, cpdir.NEW_FILES))
         for path in paths:
             if path in held:
-                raise ReverterError(
+                raise CheckpointRefused(
                     f"cannot checkpoint {path}: it holds a temporary (challenge) change; "
                     f"revert temporary changes first"
                 )
@@ -185,7 +226,7 @@ class Reverter:
         self._locked()
         if not os.path.isdir(self.temp_dir):
             return None
-        result = cpdir.restore(self.temp_dir, self._result("temporary", self.temp_dir))
+        result = self._restore(self.temp_dir, self._result("temporary", self.temp_dir))
         logger.debug(
             "Reverted temporary changes: restored %d file(s), removed %d",
             len(result.restored), len(result.removed),
@@ -200,7 +241,7 @@ class Reverter:
         if temp is not None:
             results.append(temp)
         if os.path.isdir(self.in_progress_dir):
-            done = cpdir.restore(
+            done = self._restore(
                 self.in_progress_dir, self._result("in-progress", self.in_progress_dir)
             )
             logger.debug(
@@ -237,7 +278,7 @@ class Reverter:
             path = os.path.join(self.backup_dir, name)
             info = self._result("finalized", path, stamp)
             try:
-                results.append(cpdir.restore(path, info))
+                results.append(self._restore(path, info))
             except ReverterError as exc:
                 raise ReverterError(f"rollback stopped at checkpoint {name}: {exc}") from exc
             logger.debug("Rolled back checkpoint %s (%s)", name, info.title)
@@ -284,4 +325,5 @@ class Reverter:
             timestamp=stamp,
             files=cpdir.read_list(path, cpdir.FILEPATHS),
             new_files=cpdir.read_list(path, cpdir.NEW_FILES),
+            installer=cpdir.read_installer(path),
         )

@@ -7,7 +7,14 @@ A checkpoint directory (``IN_PROGRESS``, ``temp_checkpoint`` or
 - ``<basename>_<index>``: the saved bytes of line ``index`` of FILEPATHS,
   with the original's mode (and owner, when we may set it);
 - ``NEW_FILES``: paths created since, one a line (a restore deletes them);
-- ``CHANGES_SINCE``: ``-- <title> --`` lines, newest first.
+- ``CHANGES_SINCE``: ``-- <title> --`` lines, newest first;
+- ``ROOTS`` (certkernel's addition, which Certbot ignores): the directories
+  the paths were checked against when they were saved, one a line.  A
+  restore re-checks every path against these and reaches it without
+  following a symlink (``certkernel.beneath``);
+- ``INSTALLER`` (certkernel's addition): JSON, the installer that made the
+  change and its options (renewal-conf keys), so ``certkernel rollback``
+  can restart that server with no plugin flags.
 
 Keeping the format means a work dir Certbot left behind can be rolled back by
 certkernel and the other way round.  Every write is atomic (the copy first,
@@ -19,14 +26,18 @@ idempotent: it is safe to run again after a crash half-way through it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import shutil
 import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from certkernel.errors import ReverterError, StorageError
+from certkernel.beneath import beneath, open_beneath, open_dir, open_parent
+from certkernel.errors import CheckpointRefused, PathRefused, ReverterError, StorageError
 from certkernel.fsutil import atomic_write, fsync_dir, is_temp_name, make_dirs
 
 logger = logging.getLogger(__name__)
@@ -34,6 +45,8 @@ logger = logging.getLogger(__name__)
 FILEPATHS = "FILEPATHS"
 NEW_FILES = "NEW_FILES"
 CHANGES_SINCE = "CHANGES_SINCE"
+ROOTS = "ROOTS"
+INSTALLER = "INSTALLER"
 DIR_MODE = 0o700
 LIST_MODE = 0o600
 TRASH_PREFIX = ".ck-tmp-discard-"
@@ -49,16 +62,17 @@ class Restored:
     timestamp: float | None
     restored: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # "<path>: <why>", left as they are
 
 
 def check_path(path: str) -> str:
     """Refuse paths the list files cannot hold or a restore could misplace."""
     if not isinstance(path, str) or not path:
-        raise ReverterError(f"checkpoint path {path!r} must be a non-empty string")
+        raise CheckpointRefused(f"checkpoint path {path!r} must be a non-empty string")
     if "\n" in path or "\r" in path or "\0" in path:
-        raise ReverterError(f"checkpoint path {path!r} contains a line break or NUL")
+        raise CheckpointRefused(f"checkpoint path {path!r} contains a line break or NUL")
     if not os.path.isabs(path):
-        raise ReverterError(f"checkpoint path {path!r} must be absolute")
+        raise CheckpointRefused(f"checkpoint path {path!r} must be absolute")
     return os.path.normpath(path)
 
 
@@ -104,35 +118,151 @@ def _try_chown(path: str, uid: int, gid: int) -> None:
             os.chown(path, uid, gid)
 
 
-def save_files(cp_dir: str, files: list[str]) -> list[str]:
+def check_roots(roots: Sequence[str]) -> list[str]:
+    """Roots as a checkpoint records them: absolute, normalized, not ``/``."""
+    out: list[str] = []
+    for root in roots:
+        if not isinstance(root, str) or not os.path.isabs(root) or root == "/" \
+                or os.path.normpath(root) != root or "\n" in root or "\0" in root:
+            raise ReverterError(f"checkpoint root {root!r} must be an absolute, normalized "
+                                "directory other than /")
+        if root not in out:
+            out.append(root)
+    return out
+
+
+def record_roots(cp_dir: str, roots: Sequence[str]) -> None:
+    """Add ``roots`` to the checkpoint's ROOTS list, before any path under them is listed.
+
+    A restore (maybe in a later run, maybe ``certkernel rollback``) re-checks
+    every path against exactly these, whatever the plugin asks for then.
+    """
+    ensure_dir(cp_dir)
+    listed = read_list(cp_dir, ROOTS)
+    added = [root for root in check_roots(roots) if root not in listed]
+    if added:
+        _write_list(cp_dir, ROOTS, listed + added)
+
+
+def record_installer(cp_dir: str, record: Mapping[str, Any]) -> None:
+    """Write the INSTALLER record once per checkpoint (the first installer to change a file)."""
+    path = os.path.join(cp_dir, INSTALLER)
+    if os.path.exists(path):
+        return
+    ensure_dir(cp_dir)
+    try:
+        atomic_write(path, json.dumps(dict(record), sort_keys=True, default=str) + "\n", LIST_MODE)
+    except StorageError as exc:
+        raise ReverterError(str(exc)) from exc
+
+
+def read_installer(cp_dir: str) -> dict[str, Any] | None:
+    """The INSTALLER record, or None (none written, or unreadable: a restart is only a courtesy)."""
+    try:
+        with open(os.path.join(cp_dir, INSTALLER), encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("installer"), str):
+        return None
+    return value
+
+
+def read_roots(cp_dir: str) -> list[str]:
+    """The roots recorded with a checkpoint; ``/`` for one Certbot wrote (no ROOTS file).
+
+    Certbot's checkpoints were made by a root process from its own plugins'
+    paths; they are still restored only without following any symlink and
+    without creating a directory.
+    """
+    roots = read_list(cp_dir, ROOTS)
+    if roots:
+        return check_roots(roots)
+    return ["/"] if not os.path.exists(os.path.join(cp_dir, ROOTS)) else []
+
+
+def root_for(path: str, roots: Sequence[str]) -> str:
+    """The recorded root ``path`` is beneath; PathRefused when there is none."""
+    for root in roots:
+        if root == "/" and path != "/":
+            return root
+        with contextlib.suppress(PathRefused):
+            beneath(root, path)
+            return root
+    raise PathRefused(f"{path} is outside the checkpoint's roots ({', '.join(roots) or 'none'})")
+
+
+def _open_beneath_root(root: str, path: str, flags: int) -> int:
+    if root == "/":
+        root_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        rel = path.lstrip("/")
+    else:
+        rel = beneath(root, path)
+        root_fd = open_dir(root)
+    try:
+        return open_beneath(root_fd, rel, flags, where=path)
+    finally:
+        os.close(root_fd)
+
+
+def _parent_of(root: str, path: str) -> tuple[int, str]:
+    if root != "/":
+        return open_parent(root, path)
+    head, name = os.path.split(path)
+    return open_dir(head), name
+
+
+def _read_original(path: str, roots: Sequence[str]) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and stat, read through one descriptor opened beneath its root."""
+    root = root_for(path, roots)
+    fd = _open_beneath_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckpointRefused(f"cannot checkpoint {path}: not a regular file")
+        if st.st_nlink > 1:
+            raise CheckpointRefused(f"cannot checkpoint {path}: it has {st.st_nlink} hard links; "
+                                "the kernel checkpoints only files with a single name")
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
+
+
+def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]:
     """Copy the current bytes of each file not yet saved here; return those copied.
 
     The first save of a file in a checkpoint wins: later saves are no-ops,
     because the checkpoint must restore the state before the first change.
+    Each file is opened beneath one of ``roots`` without following a
+    symlink, and its type, mode and owner are taken from that same
+    descriptor: nothing is checked on one path and read from another.  All
+    files are read before anything is written, so a refused call leaves no
+    trace; then the roots are recorded, then the copies, then the list.
     """
-    ensure_dir(cp_dir)
     saved = read_list(cp_dir, FILEPATHS)
     new = set(read_list(cp_dir, NEW_FILES))
-    copied: list[str] = []
-    for path in files:
-        if path in saved or path in new:
-            continue
+    wanted = [path for path in dict.fromkeys(files) if path not in saved and path not in new]
+    originals: list[tuple[str, bytes, os.stat_result]] = []
+    for path in wanted:
         try:
-            st = os.stat(path)
+            data, st = _read_original(path, roots)
         except FileNotFoundError:
-            raise ReverterError(
+            raise CheckpointRefused(
                 f"cannot checkpoint {path}: it does not exist "
                 f"(register files about to be created with register_new)"
             ) from None
+        except PathRefused as exc:
+            raise CheckpointRefused(f"cannot checkpoint {path}: {exc}") from exc
         except OSError as exc:
-            raise ReverterError(f"cannot checkpoint {path}: {exc.strerror}") from exc
-        if not stat.S_ISREG(st.st_mode):
-            raise ReverterError(f"cannot checkpoint {path}: not a regular file")
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise ReverterError(f"cannot checkpoint {path}: {exc.strerror}") from exc
+            raise CheckpointRefused(f"cannot checkpoint {path}: {exc.strerror}") from exc
+        originals.append((path, data, st))
+    if not originals:
+        return []
+    record_roots(cp_dir, roots)
+    for path, data, st in originals:
         copy = os.path.join(cp_dir, copy_name(path, len(saved)))
         try:
             atomic_write(copy, data, stat.S_IMODE(st.st_mode))
@@ -140,17 +270,39 @@ def save_files(cp_dir: str, files: list[str]) -> list[str]:
             raise ReverterError(f"cannot checkpoint {path}: {exc}") from exc
         _try_chown(copy, st.st_uid, st.st_gid)
         saved.append(path)
-        copied.append(path)
     # One list write per call: copies not yet listed are inert, and the
     # caller changes nothing before this returns.
-    if copied:
-        _write_list(cp_dir, FILEPATHS, saved)
-    return copied
+    _write_list(cp_dir, FILEPATHS, saved)
+    return [path for path, _data, _st in originals]
 
 
-def add_new_files(cp_dir: str, files: list[str]) -> None:
+def _check_new(path: str, roots: Sequence[str]) -> None:
+    """A path about to be created: beneath a root, every existing ancestor a real directory."""
+    root = root_for(path, roots)
+    probe = path
+    while True:
+        try:
+            fd, _name = _parent_of(root, probe)
+        except FileNotFoundError:
+            parent = os.path.dirname(probe)
+            if parent == root or parent == probe:
+                raise
+            probe = parent
+            continue
+        os.close(fd)
+        return
+
+
+def add_new_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> None:
     """Record paths about to be created (before they are), so a restore deletes them."""
-    ensure_dir(cp_dir)
+    for path in files:
+        try:
+            _check_new(path, roots)
+        except PathRefused as exc:
+            raise CheckpointRefused(f"cannot register {path}: {exc}") from exc
+        except OSError as exc:
+            raise CheckpointRefused(f"cannot register {path}: {exc.strerror or exc}") from exc
+    record_roots(cp_dir, roots)
     listed = read_list(cp_dir, NEW_FILES)
     added = [path for path in dict.fromkeys(files) if path not in listed]
     if added:
@@ -190,61 +342,121 @@ def write_title(cp_dir: str, title: str) -> None:
         raise ReverterError(str(exc)) from exc
 
 
-def _remove_write_leftovers(target: str) -> None:
-    """Delete the temp file a restore killed mid-write left next to ``target``.
+def _remove_write_leftovers(dir_fd: int, base: str) -> None:
+    """Delete the temp file a restore killed mid-write left next to ``base``.
 
-    Only names of fsutil's atomic writes of this very file are touched
+    Only names of this very file's atomic writes are touched
     (``.ck-tmp-<name>.<12 hex>``); left there, a glob include such as
     Apache's ``IncludeOptional conf.d/*`` would load it.
     """
-    directory, base = os.path.split(target)
     pattern = re.compile(r"\.ck-tmp-" + re.escape(base) + r"\.[0-9a-f]{12}")
     try:
-        names = os.listdir(directory)
+        names = os.listdir(dir_fd)
     except OSError:
         return
     for name in names:
         if is_temp_name(name) and pattern.fullmatch(name):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(directory, name))
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(name, dir_fd=dir_fd)
 
 
-def _restore_one(path: str, copy: str) -> None:
-    st = os.stat(copy)
-    with open(copy, "rb") as handle:
-        data = handle.read()
-    # Write through a symlink (sites-enabled/x -> sites-available/x) as the
-    # change did, instead of replacing the link with a file.
-    target = os.path.realpath(path)
-    make_dirs(os.path.dirname(target))
-    atomic_write(target, data, stat.S_IMODE(st.st_mode))
-    _try_chown(target, st.st_uid, st.st_gid)
-    _remove_write_leftovers(target)
-
-
-def _remove_new(path: str) -> bool:
-    """Delete a file the checkpoint saw created; False when it was never made."""
+def _read_copy(copy: str) -> tuple[bytes, os.stat_result]:
+    """A saved copy (in the kernel's own checkpoint dir) with the mode and owner it recorded."""
+    fd = os.open(copy, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        st = os.lstat(path)
+        st = os.fstat(fd)
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
+
+
+def _write_at(dir_fd: int, name: str, data: bytes, st: os.stat_result) -> None:
+    """Replace ``name`` in ``dir_fd`` atomically: temp file there, then renameat.
+
+    The rename replaces whatever ``name`` is now (a symlink included) and
+    never writes through it; mode and owner are the ones recorded at
+    checkpoint time, set on the descriptor before the rename.
+    """
+    tmp = f".ck-tmp-{name}.{os.urandom(6).hex()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=dir_fd)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if (os.fstat(fd).st_uid, os.fstat(fd).st_gid) != (st.st_uid, st.st_gid):
+                with contextlib.suppress(PermissionError):
+                    os.fchown(fd, st.st_uid, st.st_gid)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.fsync(dir_fd)
+
+
+def _restore_one(path: str, copy: str, roots: Sequence[str]) -> None:
+    data, st = _read_copy(copy)
+    dir_fd, name = _parent_of(root_for(path, roots), path)
+    try:
+        _write_at(dir_fd, name, data, st)
+        _remove_write_leftovers(dir_fd, name)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_new(path: str, roots: Sequence[str]) -> bool:
+    """Delete a file the checkpoint saw created; False when it was never made.
+
+    The entry itself is removed (a symlink, never what it points to).
+    """
+    try:
+        dir_fd, name = _parent_of(root_for(path, roots), path)
     except FileNotFoundError:
         return False
-    if stat.S_ISDIR(st.st_mode):
+    try:
         try:
-            os.rmdir(path)
-        except OSError:
-            logger.warning("Not removing directory %s created after the checkpoint: not empty", path)
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
             return False
-    else:
-        os.unlink(path)
-    fsync_dir(os.path.dirname(path))
-    return True
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                os.rmdir(name, dir_fd=dir_fd)
+            except OSError:
+                logger.warning("Not removing directory %s created after the checkpoint: "
+                               "not empty", path)
+                return False
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+        os.fsync(dir_fd)
+        return True
+    finally:
+        os.close(dir_fd)
 
 
-def restore(cp_dir: str, result: Restored) -> Restored:
+def _refuse(result: Restored, path: str, why: str) -> None:
+    logger.warning("Not restoring %s: %s", path, why)
+    result.refused.append(f"{path}: {why}")
+
+
+def restore(cp_dir: str, result: Restored, forbidden: Sequence[str] = ()) -> Restored:
     """Put every saved file back and delete every new file; then drop the directory.
 
     All copies are checked before anything is written, so a damaged
-    checkpoint changes nothing and stays on disk for inspection.
+    checkpoint changes nothing and stays on disk for inspection.  Every
+    path is re-checked against the roots recorded with the checkpoint and
+    reached without following a symlink; a missing directory is never
+    created.  A path that fails those checks is skipped and reported in
+    ``result.refused`` (the rest is still restored).  Roots overlapping
+    ``forbidden`` (the kernel's own folders) are never written into.
     """
     saved = read_list(cp_dir, FILEPATHS)
     copies = [os.path.join(cp_dir, copy_name(path, idx)) for idx, path in enumerate(saved)]
@@ -254,21 +466,41 @@ def restore(cp_dir: str, result: Restored) -> Restored:
             f"checkpoint {cp_dir} is damaged: the saved copy of {missing[0]} is missing; "
             f"nothing was restored"
         )
+    roots = read_roots(cp_dir)
     for path, copy in zip(saved, copies, strict=True):
         try:
-            _restore_one(path, copy)
-        except (OSError, StorageError) as exc:
+            _check_allowed(path, forbidden)
+            _restore_one(path, copy, roots)
+        except PathRefused as exc:
+            _refuse(result, path, str(exc))
+            continue
+        except FileNotFoundError:
+            _refuse(result, path, "its directory no longer exists (the kernel creates none)")
+            continue
+        except IsADirectoryError:
+            _refuse(result, path, "a directory now stands there")
+            continue
+        except OSError as exc:
             raise ReverterError(f"cannot restore {path} from {copy}: {exc}") from exc
         result.restored.append(path)
     # Newest first, so files made inside a new directory go before it.
     for path in reversed(read_list(cp_dir, NEW_FILES)):
         try:
-            if _remove_new(path):
+            _check_allowed(path, forbidden)
+            if _remove_new(path, roots):
                 result.removed.append(path)
+        except PathRefused as exc:
+            _refuse(result, path, str(exc))
         except OSError as exc:
             raise ReverterError(f"cannot remove {path} (created after the checkpoint): {exc}") from exc
     discard(cp_dir)
     return result
+
+
+def _check_allowed(path: str, forbidden: Sequence[str]) -> None:
+    for directory in forbidden:
+        if path == directory or path.startswith(directory.rstrip("/") + "/"):
+            raise PathRefused(f"{path} is inside {directory}, where the kernel never restores")
 
 
 def discard(cp_dir: str) -> None:

@@ -61,6 +61,24 @@ class OptionSpec:
 
 
 @dataclass(frozen=True)
+class RootOption:
+    """One directory an installer may have the kernel checkpoint, restore and delete in.
+
+    Declared in ``[needs] checkpoint_roots`` by option name; the kernel reads
+    the option's value (see ``certkernel.plugin_host.roots``).  ``defaults``
+    (``[needs.checkpoint_root_defaults]``) are the absolute paths the plugin
+    itself falls back to when the option is empty, first existing one wins,
+    so the kernel can name the same tree without knowing the plugin.
+    """
+
+    option: str
+    defaults: tuple[str, ...] = ()
+
+
+ROOTS_FIELD = "[needs] checkpoint_roots"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the kernel knows about a plugin without running it."""
 
@@ -74,6 +92,7 @@ class Manifest:
     env: tuple[str, ...]
     options: tuple[OptionSpec, ...]
     needs: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    checkpoint_roots: tuple[RootOption, ...] = ()
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     path: Path = Path(".")
@@ -91,6 +110,15 @@ class Manifest:
     @property
     def is_installer(self) -> bool:
         return "installer" in self.roles
+
+    @property
+    def server_root_option(self) -> str | None:
+        """The option naming the tree this installer changes (the first checkpoint root).
+
+        Runs changing the same tree are serialized on it, and messages and
+        ``plugin-check`` name it; None for plugins that change no files.
+        """
+        return self.checkpoint_roots[0].option if self.checkpoint_roots else None
 
     def option(self, name: str) -> OptionSpec | None:
         """The option called ``name`` (without the plugin prefix), if any."""
@@ -245,6 +273,47 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
     )
 
 
+def _parse_roots(r: _Reader, needs: Mapping[str, Any],
+                 options: tuple[OptionSpec, ...]) -> tuple[RootOption, ...]:
+    """``[needs] checkpoint_roots`` (+ defaults) checked against the declared options.
+
+    ``server_root_option = "x"`` (the older, single-root spelling) still
+    means ``checkpoint_roots = ["x"]``; declaring both is an error.
+    """
+    names: Any = needs.get("checkpoint_roots")
+    legacy = needs.get("server_root_option")
+    if legacy not in (None, ""):
+        if names is not None:
+            raise r.fail("[needs] declares both checkpoint_roots and server_root_option; "
+                         "keep checkpoint_roots")
+        names = [legacy]
+    if names is None:
+        names = []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise r.fail(f"{ROOTS_FIELD} must be a list of option names")
+    defaults: Any = needs.get("checkpoint_root_defaults", {})
+    if not isinstance(defaults, dict):
+        raise r.fail("[needs.checkpoint_root_defaults] must be a table of option = [paths]")
+    kinds = {opt.name: opt.type for opt in options}
+    out: list[RootOption] = []
+    for name in dict.fromkeys(names):
+        if kinds.get(name) not in ("path", "str"):
+            raise r.fail(f"{ROOTS_FIELD} names {name!r}, which is not a path option "
+                         "declared in [[options]]")
+        paths = defaults.get(name, [])
+        if not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.startswith("/") and p != "/" for p in paths
+        ):
+            raise r.fail(f"checkpoint_root_defaults.{name} must be a list of absolute paths "
+                         "(not '/')")
+        out.append(RootOption(name, tuple(paths)))
+    unknown = sorted(set(defaults) - {root.option for root in out})
+    if unknown:
+        raise r.fail(f"checkpoint_root_defaults names {', '.join(unknown)}, "
+                     f"which {ROOTS_FIELD} does not list")
+    return tuple(out)
+
+
 def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin") -> Manifest:
     """Build a Manifest from already-decoded TOML ``data`` read from ``path``."""
     r = _Reader(path, data)
@@ -273,6 +342,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         if opt.name in seen:
             raise r.fail(f"option {opt.name!r} is declared twice")
         seen.add(opt.name)
+    needs = r.table("needs")
+    roots = _parse_roots(r, needs, options)
     timeouts = r.table("timeouts")
     for key, value in timeouts.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
@@ -287,7 +358,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         protocol_versions=tuple(versions),
         env=r.str_list("env"),
         options=options,
-        needs=r.table("needs"),
+        needs=needs,
+        checkpoint_roots=roots,
         sandbox=r.table("sandbox"),
         timeouts={k: float(v) for k, v in timeouts.items()},
         path=path.parent,

@@ -1,15 +1,18 @@
 """The kernel's side of plugin → kernel calls: prompts, storage, checkpoints.
 
 A plugin never touches the terminal, the config dir or backups itself; it
-asks, and this module answers after checking what it was given. File paths
-from a plugin are checked here (absolute, normalized, inside the roots the
-plugin may change) before the checkpoint code sees them.
+asks, and this module answers after checking what it was given. A plugin
+whose manifest declares no checkpoint roots gets every ``checkpoint/*`` call
+refused; file paths from the others must be absolute, normalized and
+beneath one of their roots, and the checkpoint code then opens them beneath
+that root without following a symlink.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from certkernel import errors
@@ -66,8 +69,10 @@ class Storage(Protocol):
 
 
 class Checkpoints(Protocol):
-    def add(self, files: Sequence[str], temporary: bool) -> None: ...
-    def register_new(self, files: Sequence[str], temporary: bool) -> None: ...
+    def add(self, files: Sequence[str], temporary: bool = False, *,
+            roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None: ...
+    def register_new(self, files: Sequence[str], temporary: bool = False, *,
+                     roots: Sequence[str], installer: Mapping[str, Any] | None = None) -> None: ...
     def finalize(self, title: str) -> None: ...
     def revert_temporary(self) -> None: ...
     def rollback(self, count: int) -> None: ...
@@ -87,26 +92,57 @@ def _opt_text(params: dict[str, Any], key: str) -> str | None:
     return value
 
 
+ROOTS_FIELD = "[needs] checkpoint_roots"
+
+
+def refuse_rootless(plugin: str, method: str) -> errors.NotSupportedError:
+    """The error every checkpoint call of a plugin without declared roots gets."""
+    return errors.NotSupportedError(
+        f"{plugin}: {method} refused: the plugin's manifest declares no checkpoint roots. "
+        f"An installer that changes files lists the options naming its folders in "
+        f"{ROOTS_FIELD} of plugin.toml (see PROTOCOL.md, Confinement)",
+        data={"manifest_field": ROOTS_FIELD},
+    )
+
+
 def check_paths(files: Any, roots: Sequence[str], plugin: str) -> list[str]:
-    """Refuse paths a plugin may not have the kernel back up or delete."""
+    """Refuse paths a plugin may not have the kernel back up or delete.
+
+    A string check only: absolute, normalized, strictly beneath a root.
+    Nothing is resolved here; the checkpoint code opens each path beneath
+    its root without following a symlink (``certkernel.beneath``), so a
+    symlink planted anywhere on the way is refused at the moment of use.
+    """
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise errors.InvalidParams("field 'files' must be a list of strings")
     checked = []
     for path in files:
-        if not os.path.isabs(path) or os.path.normpath(path) != path or "\0" in path:
+        if not os.path.isabs(path) or os.path.normpath(path) != path or "\0" in path \
+                or "\n" in path:
             raise errors.InvalidParams(
                 f"{plugin}: path {path!r} must be absolute and normalized (no '..', no '//')"
             )
-        real = os.path.realpath(path)
-        if roots and not any(
-            real == os.path.realpath(r) or real.startswith(os.path.realpath(r).rstrip("/") + "/")
-            for r in roots
-        ):
+        if not any(path.startswith(r.rstrip("/") + "/") for r in roots):
             raise errors.InvalidParams(
-                f"{plugin}: path {path!r} is outside the roots it may change ({', '.join(roots)})"
+                f"{plugin}: path {path!r} is outside the roots it may change "
+                f"({', '.join(roots)}; set by the options in {ROOTS_FIELD})",
+                data={"manifest_field": ROOTS_FIELD, "roots": list(roots)},
             )
         checked.append(path)
     return checked
+
+
+@contextmanager
+def _refusals(plugin: str) -> Iterator[None]:
+    """A path the checkpoint code refused (a symlink on the way, not a regular file...)
+    reaches the plugin as InvalidParams naming it; the kernel's own failures
+    (a full disk under the work dir) as PluginError."""
+    try:
+        yield
+    except errors.CheckpointRefused as exc:
+        raise errors.InvalidParams(f"{plugin}: {exc}") from exc
+    except errors.ReverterError as exc:
+        raise errors.PluginError(f"{plugin}: the kernel could not save the checkpoint: {exc}") from exc
 
 
 class KernelServices:
@@ -119,8 +155,11 @@ class KernelServices:
         storage: Storage | None = None,
         checkpoints: Checkpoints | None = None,
         roots: Sequence[str] = (),
+        installer: Mapping[str, Any] | None = None,
     ) -> None:
+        """``installer``: recorded with each checkpoint this plugin makes (see Reverter.add)."""
         self.plugin = plugin
+        self.installer = installer
         self.display = display
         self.storage = storage
         self.checkpoints = checkpoints
@@ -229,32 +268,41 @@ class KernelServices:
 
     # -- checkpoints -------------------------------------------------------
 
-    def _cps(self) -> Checkpoints:
+    def _cps(self, method: str) -> Checkpoints:
+        if not self.roots:
+            raise refuse_rootless(self.plugin, method)
         if self.checkpoints is None:
             raise errors.PluginError("checkpoints are not available in this command")
         return self.checkpoints
 
     def _cp_add(self, p: dict[str, Any]) -> dict[str, Any]:
+        cps = self._cps("checkpoint/add")
         files = check_paths(p.get("files"), self.roots, self.plugin)
-        self._cps().add(files, bool(p.get("temporary", False)))
+        with _refusals(self.plugin):
+            cps.add(files, bool(p.get("temporary", False)), roots=self.roots,
+                    installer=self.installer)
         return {}
 
     def _cp_new(self, p: dict[str, Any]) -> dict[str, Any]:
+        cps = self._cps("checkpoint/register_new")
         files = check_paths(p.get("files"), self.roots, self.plugin)
-        self._cps().register_new(files, bool(p.get("temporary", False)))
+        with _refusals(self.plugin):
+            cps.register_new(files, bool(p.get("temporary", False)), roots=self.roots,
+                             installer=self.installer)
         return {}
 
     def _cp_finalize(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._cps().finalize(_text(p, "title"))
+        self._cps("checkpoint/finalize").finalize(_text(p, "title"))
         return {}
 
     def _cp_revert(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._cps().revert_temporary()
+        self._cps("checkpoint/revert_temporary").revert_temporary()
         return {}
 
     def _cp_rollback(self, p: dict[str, Any]) -> dict[str, Any]:
+        cps = self._cps("checkpoint/rollback")
         count = p.get("count", 1)
         if not isinstance(count, int) or count < 1:
             raise errors.InvalidParams("field 'count' must be a positive integer")
-        self._cps().rollback(count)
+        cps.rollback(count)
         return {}

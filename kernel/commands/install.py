@@ -38,6 +38,8 @@ def recover_interrupted(config: Config, reverter: Reverter) -> None:
                 f"restored {len(files)} file(s) to their previous contents.")
     for path in files:
         logger.info("recovered %s", path)
+    for why in (w for r in results for w in r.refused):
+        say(config, f"Not restored (refused): {why}")
 
 
 def server_root(config: Config, installer_name: str) -> str | None:
@@ -45,7 +47,7 @@ def server_root(config: Config, installer_name: str) -> str | None:
     manifest = config.manifests.get(installer_name)
     if manifest is None:
         return None
-    option = str(manifest.needs.get("server_root_option", "") or "")
+    option = manifest.server_root_option
     value = config.plugin_options(manifest).get(option) if option else None
     return str(value) if value else None
 

@@ -94,8 +94,11 @@ def run(config: Config) -> int:
         )
         say(config, f"Checking plugin {manifest.name} ({manifest.manifest_file}) against protocol 1")
         with Reverter(os.path.join(scratch, "checkpoints")) as reverter:
+            # Nothing outside the scratch folder: only where the round trip
+            # puts its copy of the server root may be checkpointed.
             services = KernelServices(manifest.name, storage=_MemoryStorage(),
-                                      checkpoints=reverter, roots=[scratch])
+                                      checkpoints=reverter,
+                                      roots=[os.path.join(os.path.realpath(scratch), "server-root")])
             report = run_suite(ctx, services.handle, installer_round_trip)
     say(config, report.render())
     return 1 if report.failed else 0

@@ -34,7 +34,8 @@ def _describe(result: Restored) -> list[str]:
     lines = [head]
     lines += [f"    restored {path}" for path in result.restored]
     lines += [f"    removed  {path}" for path in result.removed]
-    if not result.restored and not result.removed:
+    lines += [f"    NOT restored {why}" for why in result.refused]
+    if not result.restored and not result.removed and not result.refused:
         lines.append("    (no files had changed)")
     return lines
 
@@ -123,27 +124,69 @@ def _installer_config(config: Config) -> tuple[Config, str | None]:
     return config, None
 
 
+def _recorded_installer(config: Config) -> tuple[Config, str] | None:
+    """The installer recorded with the newest checkpoint this rollback undoes, and its options.
+
+    Checkpoints record the installer that made them (``INSTALLER``), so the
+    server is restarted with exactly the options it was changed with, even
+    with no plugin flags and no lineage left to read them from.
+    """
+    from certkernel.reverter import Reverter
+
+    infos = Reverter(config.work_dir).view()
+    finalized = [info for info in infos if info.kind == "finalized"]
+    undone = [info for info in infos if info.kind != "finalized"] + finalized[:config.checkpoints]
+    for info in undone:
+        record = info.installer
+        if record is None or record["installer"] not in config.manifests:
+            continue
+        params = {key: value for key, value in record.items() if key != "installer"}
+        return config.with_renewal_conf(params, f"checkpoint {info.path}"), record["installer"]
+    return None
+
+
 def run(config: Config) -> int:
-    """Roll back ``config.checkpoints`` checkpoints of ``config.work_dir``, then reload the server."""
+    """Roll back ``config.checkpoints`` checkpoints of ``config.work_dir``, then reload the server.
+
+    The installer to restart is the one given on the command line, else the
+    one recorded with the checkpoints being undone, else the lineages' one.
+    A failed restart is reported as such: the files are restored either way,
+    and the message says so, so nobody runs rollback again (which would undo
+    one more checkpoint).
+    """
     from certkernel.display import Display
+    from certkernel.errors import Error
 
     display = Display.from_config(config)
 
     def notify(message: str) -> None:
         display.notification(message, wrap=False)
 
-    inst_config, inst = _installer_config(config)
+    recorded = None
+    if not (config.installer or config.configurator) and config.checkpoints > 0:
+        recorded = _recorded_installer(config)
+    inst_config, inst = recorded if recorded is not None else _installer_config(config)
+    failed: list[str] = []
 
     def restart() -> None:
         from certkernel.plugin_runtime import PluginLauncher
 
         assert inst is not None
-        with PluginLauncher(inst_config, display) as launcher:
-            launcher.installer(inst).restart()
+        try:
+            with PluginLauncher(inst_config, display) as launcher:
+                launcher.installer(inst).restart()
+        except Error as exc:
+            failed.append(str(exc))
+            return
         notify(f"Restarted the {inst} server with the restored configuration.")
 
     results = rollback(config.work_dir, config.checkpoints,
                        restart=restart if inst else None, notify=notify)
+    if failed:
+        notify(f"The files are restored (running rollback again would undo one more "
+               f"checkpoint), but restarting {inst} failed: {failed[0]}. Reload the server "
+               f"yourself.")
+        return 1
     if inst is None and any(r.restored or r.removed for r in results):
         notify("No installer is known for these files: reload your server yourself, or pass "
                "--nginx, --apache or -i NAME to have certkernel do it.")

@@ -1,7 +1,7 @@
 """Installer round trip: deploy_cert and save on scratch data, then a rollback
 through the kernel's checkpoints must restore every byte (PROTOCOL.md §5.3, §5.5).
 
-A plugin with a server root (``needs.server_root_option``) only ever works
+A plugin with a server root (the first of ``[needs] checkpoint_roots``) only ever works
 on a copy of the folder the user names, and only when no file of that copy
 names the original folder by absolute path (an ``include /etc/nginx/...``
 would make the plugin change the original). Otherwise the round trip is
@@ -119,7 +119,7 @@ def _copy_root(ctx: Context, option: str) -> str | None:
 
 
 def installer_round_trip(ctx: Context) -> None:
-    option = str(ctx.manifest.needs.get("server_root_option") or "")
+    option = ctx.manifest.server_root_option or ""
     options = dict(ctx.options)
     root: str | None = None
     if option:
@@ -129,7 +129,10 @@ def installer_round_trip(ctx: Context) -> None:
         options[option] = root
     paths = _cert_files(os.path.join(ctx.scratch, "live", DOMAIN))
     with Reverter(os.path.join(ctx.scratch, "installer-checkpoints")) as reverter:
-        services = KernelServices(ctx.name, checkpoints=reverter, roots=[root or ctx.scratch])
+        # The scratch copy is the plugin's one declared root here; a plugin that
+        # declares none gets its checkpoint calls refused, as in a real run.
+        services = KernelServices(ctx.name, checkpoints=reverter,
+                                  roots=[os.path.realpath(root)] if root else [])
         with ctx.spawn() as plugin:
             try:
                 _round_trip(ctx, plugin, services.handle, reverter, root, options, paths)

@@ -185,29 +185,33 @@ class NginxEditor:
         files = self.pending()
         if not files:
             return []
-        existing = [f.path for f in files if os.path.exists(f.path)]
-        created = [f.path for f in files if not os.path.exists(f.path)]
+        # The kernel checkpoints real paths only (it never follows a symlink):
+        # a sites-enabled link is registered and written as the file it names,
+        # so the link stays a link.
+        real = {f.path: os.path.realpath(f.path) for f in files}
+        existing = [real[f.path] for f in files if os.path.exists(real[f.path])]
+        created = [real[f.path] for f in files if not os.path.exists(real[f.path])]
         if existing:
             self.kernel.checkpoint_add(existing, temporary=temporary)
         if created:
             self.kernel.checkpoint_register_new(created, temporary=temporary)
         for parsed in files:
-            _atomic_write(parsed.path, parsed.dump())
+            _atomic_write(real[parsed.path], parsed.dump())
         try:
             self.ctl.config_test()
         except MisconfigurationError as exc:
-            self._put_back(files, created)
+            self._put_back(files, real, created)
             raise MisconfigurationError(f"{exc}; the change was reverted, nginx keeps its previous configuration") from exc
         for parsed in files:
             parsed.original = parsed.dump()
         return [f.path for f in files]
 
-    def _put_back(self, files: list[ConfigFile], created: list[str]) -> None:
+    def _put_back(self, files: list[ConfigFile], real: dict[str, str], created: list[str]) -> None:
         for parsed in files:
-            if parsed.path in created:
-                os.unlink(parsed.path)
+            if real[parsed.path] in created:
+                os.unlink(real[parsed.path])
             else:
-                _atomic_write(parsed.path, parsed.original)
+                _atomic_write(real[parsed.path], parsed.original)
         self.reload_tree()
 
     def reload_tree(self) -> None:

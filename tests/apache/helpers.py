@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,14 +39,16 @@ class FileCheckpoints:
     finalized: list[tuple[str, dict[str, bytes], list[str]]] = field(default_factory=list)
     log: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    def add(self, files: list[str], temporary: bool = False) -> None:
+    def add(self, files: list[str], temporary: bool = False, *,
+            roots: Sequence[str] = (), installer: object = None) -> None:
         target = self.temp_saved if temporary else self.saved
         for f in files:
             assert os.path.isfile(f), f"registered {f} that does not exist"
             target.setdefault(f, Path(f).read_bytes())
             self.log.append(("add", f, temporary))
 
-    def register_new(self, files: list[str], temporary: bool = False) -> None:
+    def register_new(self, files: list[str], temporary: bool = False, *,
+                     roots: Sequence[str] = (), installer: object = None) -> None:
         target = self.temp_created if temporary else self.created
         for f in files:
             assert not os.path.lexists(f), f"registered {f} as new but it exists"

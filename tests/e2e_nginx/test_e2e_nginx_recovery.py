@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from certkernel.reverter import Reverter
 from tests.infra.nginx import http_get
@@ -15,7 +17,7 @@ def test_run_recovers_changes_a_crashed_run_left_behind(site: Site) -> None:
     original = conf.read_bytes()
     # What a run killed in the middle of a save leaves: the backup is taken, the file half-written.
     with Reverter(str(site.work_dir)) as crashed:
-        crashed.add([str(conf)])
+        crashed.add([str(conf)], roots=[os.path.realpath(site.root)])
         conf.write_bytes(original[:40])
     done = site.cli("run", "--nginx", "-d", "example.test")
     assert done.returncode == 0, done.stderr
@@ -55,3 +57,35 @@ def test_redeploy_serves_renewed_certificates_after_one_reload(site: Site) -> No
     assert failed == []
     site.nginx.wait_for_certificate(site.https_port, "example.test", second)
     assert http_get(site.http_port, "example.test")[0] == 301
+
+
+def test_rollback_with_no_plugin_flags_restarts_the_installer_the_checkpoint_recorded(
+        site: Site) -> None:
+    """Issue 14, gap 7: the checkpoint records the installer and its options, so
+    ``rollback`` restarts nginx with no --nginx flags and no lineage to read
+    them from, exits 0, and undoes exactly one checkpoint."""
+    # An older checkpoint underneath, which rollback 1 must leave alone.
+    conf = site.root / "sites" / "example.conf"
+    with Reverter(str(site.work_dir)) as rev:
+        rev.add([str(conf)], roots=[os.path.realpath(site.root)])
+        conf.write_bytes(conf.read_bytes() + b"# an earlier change\n")
+        rev.finalize("earlier change")
+    before = site.snapshot()
+    done = site.cli("run", "--nginx", "-d", "example.test")
+    assert done.returncode == 0, done.stderr
+    site.nginx.wait_for_certificate(site.https_port, "example.test", site.live_serial())
+    assert site.snapshot() != before
+    # The lineage, which could also name the installer, is gone.
+    gone = site.cli("delete", "--cert-name", "example.test")
+    assert gone.returncode == 0, gone.stderr
+    plain = [sys.executable, "-m", "certkernel", "rollback", "--checkpoints", "1", "-n",
+             "--config-dir", str(site.config_dir), "--work-dir", str(site.work_dir),
+             "--logs-dir", str(site.base / "logs")]
+
+    back = subprocess.run(plain, capture_output=True, text=True, timeout=180, check=False)
+
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "Restarted the nginx server" in back.stdout
+    assert site.snapshot() == before
+    assert http_get(site.http_port, "example.test")[::2] == (200, b"plain site\n")
+    assert [info.title for info in Reverter(str(site.work_dir)).view()] == ["earlier change"]

@@ -30,7 +30,8 @@ class FileCheckpoints:
     def _point(self, temporary: bool) -> _Point:
         return self.temporary if temporary else self.current
 
-    def add(self, files: Sequence[str], temporary: bool) -> None:
+    def add(self, files: Sequence[str], temporary: bool = False, *,
+            roots: Sequence[str] = (), installer: object = None) -> None:
         point = self._point(temporary)
         for path in files:
             with open(path, "rb") as fh:
@@ -38,7 +39,8 @@ class FileCheckpoints:
             point.saved.setdefault(path, data)
             self.log.append(("add", path, data))
 
-    def register_new(self, files: Sequence[str], temporary: bool) -> None:
+    def register_new(self, files: Sequence[str], temporary: bool = False, *,
+                     roots: Sequence[str] = (), installer: object = None) -> None:
         point = self._point(temporary)
         for path in files:
             assert not os.path.exists(path), f"{path} registered as new but exists"

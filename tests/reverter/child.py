@@ -24,13 +24,14 @@ def ready() -> None:
     sys.exit(3)  # never reached in a test: the parent kills us first
 
 
+ROOTS = [os.path.join(os.path.dirname(work_dir), "root")]  # the conftest's layout
 rev = Reverter(work_dir, lock_timeout=10)
 if scenario == "after_add":
-    rev.add(existing)
+    rev.add(existing, roots=ROOTS)
     ready()
 elif scenario == "mid_change":
-    rev.add(existing)
-    rev.register_new([new])
+    rev.add(existing, roots=ROOTS)
+    rev.register_new([new], roots=ROOTS)
     with open(new, "wb") as handle:
         handle.write(b"half a new file")
     with open(existing[0], "r+b") as handle:  # a torn, unflushed-looking edit
@@ -38,8 +39,8 @@ elif scenario == "mid_change":
         handle.write(b"\x00garbage")
     ready()
 elif scenario == "temporary":
-    rev.add(existing, temporary=True)
-    rev.register_new([new], temporary=True)
+    rev.add(existing, temporary=True, roots=ROOTS)
+    rev.register_new([new], temporary=True, roots=ROOTS)
     with open(new, "w") as handle:
         handle.write("location /.well-known/acme-challenge/ {}\n")
     for path in existing:
@@ -52,12 +53,12 @@ elif scenario == "loop":
     i = 0
     while True:
         i += 1
-        rev.add(existing, temporary=True)
+        rev.add(existing, temporary=True, roots=ROOTS)
         with open(existing[0], "a") as handle:
             handle.write(f"# temp {i}\n")
         rev.revert_temporary()
-        rev.add(existing)
-        rev.register_new([new])
+        rev.add(existing, roots=ROOTS)
+        rev.register_new([new], roots=ROOTS)
         with open(new, "w") as handle:
             handle.write(f"new {i}\n")
         for path in existing:

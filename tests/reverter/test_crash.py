@@ -82,7 +82,7 @@ def test_a_second_process_waits_then_fails_naming_the_holder(
         started = time.monotonic()
         with Reverter(str(work_dir), lock_timeout=0.5) as rev:
             with pytest.raises(LockError, match=rf"PID {proc.pid}\b"):
-                rev.add([str(files["site"])])
+                rev.add([str(files["site"])], roots=[str(root)])
         assert 0.4 < time.monotonic() - started < 5
     finally:
         kill(proc)

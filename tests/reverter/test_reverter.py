@@ -21,7 +21,7 @@ def test_rollback_restores_bytes_and_modes_in_several_dirs(
     reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
     before = snapshot(root)
-    reverter.add(_paths(files))
+    reverter.add(_paths(files), roots=[str(root)])
     change_all(files, "installer")
     assert snapshot(root) != before
     reverter.finalize("Deployed certificate for example.com")
@@ -38,9 +38,9 @@ def test_second_add_in_a_checkpoint_keeps_the_first_copy(
     reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
     before = snapshot(root)
-    reverter.add([str(files["main"])])
+    reverter.add([str(files["main"])], roots=[str(root)])
     change_all(files, "first edit")
-    reverter.add([str(files["main"]), str(files["site"])])  # main: no-op; site: already changed
+    reverter.add([str(files["main"]), str(files["site"])], roots=[str(root)])  # main: no-op; site: already changed
     changed_site = files["site"].read_bytes()
     change_all(files, "second edit")
     reverter.finalize("two edits")
@@ -58,10 +58,10 @@ def test_new_files_and_directories_are_deleted_on_rollback(
     new_dir = root / "etc" / "nginx" / "le snippets"
     new_file = new_dir / "options-ssl.conf"
     never_made = root / "etc" / "nginx" / "planned-but-not-created.conf"
-    reverter.register_new([str(new_dir), str(new_file), str(never_made)])
+    reverter.register_new([str(new_dir), str(new_file), str(never_made)], roots=[str(root)])
     new_dir.mkdir()
     new_file.write_text("ssl_protocols TLSv1.2 TLSv1.3;\n")
-    reverter.add([str(files["main"])])
+    reverter.add([str(files["main"])], roots=[str(root)])
     files["main"].write_text("include le snippets/options-ssl.conf;\n")
     reverter.finalize("enable TLS")
 
@@ -75,14 +75,14 @@ def test_new_files_and_directories_are_deleted_on_rollback(
 def test_temporary_changes_revert_exactly_and_leave_finalized_ones(
     reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
-    reverter.add([str(files["site"])])
+    reverter.add([str(files["site"])], roots=[str(root)])
     files["site"].write_text("server { listen 443 ssl; }\n")
     reverter.finalize("installed")
     after_install = snapshot(root)
 
     challenge = root / "etc" / "nginx" / "acme-challenge.conf"
-    reverter.add([str(files["main"]), str(files["binary"])], temporary=True)
-    reverter.register_new([str(challenge)], temporary=True)
+    reverter.add([str(files["main"]), str(files["binary"])], temporary=True, roots=[str(root)])
+    reverter.register_new([str(challenge)], temporary=True, roots=[str(root)])
     challenge.write_text("location /.well-known/acme-challenge/ {}\n")
     change_all({"main": files["main"], "binary": files["binary"]}, "challenge")
 
@@ -95,21 +95,21 @@ def test_temporary_changes_revert_exactly_and_leave_finalized_ones(
 
 
 def test_permanent_save_of_a_file_under_temporary_change_is_refused(
-    reverter: Reverter, files: dict[str, Path]
+    reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
-    reverter.add([str(files["main"])], temporary=True)
+    reverter.add([str(files["main"])], temporary=True, roots=[str(root)])
     files["main"].write_text("temporary\n")
     with pytest.raises(ReverterError, match="nginx.conf.*temporary"):
-        reverter.add([str(files["main"])])
+        reverter.add([str(files["main"])], roots=[str(root)])
 
 
 def test_rollback_goes_newest_first_and_honours_count(
-    reverter: Reverter, files: dict[str, Path]
+    reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
     conf = files["main"]
     versions = [conf.read_bytes()]
     for i in range(1, 4):
-        reverter.add([str(conf)])
+        reverter.add([str(conf)], roots=[str(root)])
         conf.write_bytes(f"version {i}\n".encode())
         versions.append(conf.read_bytes())
         reverter.finalize(f"edit {i}")
@@ -127,10 +127,10 @@ def test_rollback_zero_changes_nothing_and_more_than_exist_restores_all(
     reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
     before = snapshot(root)
-    reverter.add([str(files["main"])])
+    reverter.add([str(files["main"])], roots=[str(root)])
     files["main"].write_text("one\n")
     reverter.finalize("one")
-    reverter.add([str(files["main"])])
+    reverter.add([str(files["main"])], roots=[str(root)])
     files["main"].write_text("two\n")
     reverter.finalize("two")
 
@@ -149,14 +149,14 @@ def test_rollback_refuses_a_bad_count(reverter: Reverter, count: object) -> None
 
 
 def test_rollback_undoes_unfinished_changes_before_finalized_ones(
-    reverter: Reverter, files: dict[str, Path]
+    reverter: Reverter, root: Path, files: dict[str, Path]
 ) -> None:
     conf = files["main"]
     original = conf.read_bytes()
-    reverter.add([str(conf)])
+    reverter.add([str(conf)], roots=[str(root)])
     conf.write_text("finalized edit\n")
     reverter.finalize("finalized")
-    reverter.add([str(conf)])
+    reverter.add([str(conf)], roots=[str(root)])
     conf.write_text("unfinished edit\n")
 
     kinds = [r.kind for r in reverter.rollback(1)]
@@ -166,9 +166,11 @@ def test_rollback_undoes_unfinished_changes_before_finalized_ones(
     assert not reverter.needs_recovery()
 
 
-def test_layout_is_certbots(reverter: Reverter, work_dir: Path, files: dict[str, Path]) -> None:
-    reverter.add([str(files["site"]), str(files["main"])])
-    reverter.register_new(["/nonexistent/new one.conf"])
+def test_layout_is_certbots(reverter: Reverter, work_dir: Path, root: Path,
+                            files: dict[str, Path]) -> None:
+    planned = root / "etc" / "nginx" / "conf.d" / "new one.conf"  # conf.d does not exist yet
+    reverter.add([str(files["site"]), str(files["main"])], roots=[str(root)])
+    reverter.register_new([str(planned)], roots=[str(root)])
     assert (work_dir / "IN_PROGRESS" / "FILEPATHS").read_text() == (
         f"{files['site']}\n{files['main']}\n"
     )
@@ -177,10 +179,11 @@ def test_layout_is_certbots(reverter: Reverter, work_dir: Path, files: dict[str,
     cp = work_dir / "backups" / name
     assert abs(float(name) - os.path.getmtime(cp)) < 60
     assert sorted(os.listdir(cp)) == sorted(
-        ["FILEPATHS", "NEW_FILES", "CHANGES_SINCE", "example com.conf_0", "nginx.conf_1"]
+        ["FILEPATHS", "NEW_FILES", "CHANGES_SINCE", "ROOTS", "example com.conf_0", "nginx.conf_1"]
     )
+    assert (cp / "ROOTS").read_text() == f"{root}\n"
     assert (cp / "CHANGES_SINCE").read_text() == "-- Deployed cert --\n"
-    assert (cp / "NEW_FILES").read_text() == "/nonexistent/new one.conf\n"
+    assert (cp / "NEW_FILES").read_text() == f"{planned}\n"
     assert (cp / "nginx.conf_1").read_bytes() == files["main"].read_bytes()
     assert stat.S_IMODE(os.stat(cp).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(work_dir / "backups").st_mode) == 0o700
@@ -214,15 +217,21 @@ def test_a_checkpoint_written_by_certbot_rolls_back(
     assert snapshot(root) == before
 
 
-def test_restore_writes_through_symlinks(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
+def test_a_path_through_a_symlink_is_refused_and_the_link_kept(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    """sites-enabled/x -> ../sites-available/x: the installer names the real file
+    (PROTOCOL.md, Confinement); the link itself is never checkpointed."""
     enabled = root / "etc" / "nginx" / "sites-enabled"
     enabled.mkdir()
     link = enabled / "example.conf"
     link.symlink_to("../sites-available/example com.conf")
+    with pytest.raises(ReverterError, match="example.conf is, or passes through, a symbolic link"):
+        reverter.add([str(link)], roots=[str(root)])
     original = files["site"].read_bytes()
-    reverter.add([str(link)])
-    link.write_text("changed through the link\n")
-    reverter.finalize("via link")
+    reverter.add([os.path.realpath(link)], roots=[str(root)])
+    files["site"].write_text("changed\n")
+    reverter.finalize("real path")
 
     reverter.rollback(1)
 
@@ -231,9 +240,9 @@ def test_restore_writes_through_symlinks(reverter: Reverter, root: Path, files: 
 
 
 def test_damaged_checkpoint_restores_nothing_and_names_the_file(
-    reverter: Reverter, work_dir: Path, files: dict[str, Path]
+    reverter: Reverter, root: Path, work_dir: Path, files: dict[str, Path]
 ) -> None:
-    reverter.add([str(files["main"]), str(files["site"])])
+    reverter.add([str(files["main"]), str(files["site"])], roots=[str(root)])
     files["main"].write_text("edited main\n")
     files["site"].write_text("edited site\n")
     name = reverter.finalize("two files")
@@ -252,25 +261,30 @@ def test_damaged_checkpoint_restores_nothing_and_names_the_file(
     [
         ("relative/file.conf", "must be absolute"),
         ("/etc/with\nnewline", "line break"),
-        ("/definitely/not/there.conf", "not/there.conf: it does not exist"),
+        ("etc/nginx/not-there.conf", "not-there.conf: it does not exist"),
+        ("/etc/passwd", "/etc/passwd is outside the checkpoint's roots"),
     ],
 )
-def test_bad_paths_give_one_clear_error(reverter: Reverter, path: str, message: str) -> None:
+def test_bad_paths_give_one_clear_error(reverter: Reverter, root: Path, path: str,
+                                        message: str) -> None:
+    if not path.startswith("/") and "relative" not in path:
+        path = str(root / path)
     with pytest.raises(ReverterError, match=message):
-        reverter.add([path])
+        reverter.add([path], roots=[str(root)])
     assert "\n" not in str(ReverterError(message))
+    assert not reverter.needs_recovery()  # a refused call leaves no checkpoint behind
 
 
 def test_a_directory_cannot_be_saved(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
     with pytest.raises(ReverterError, match="not a regular file"):
-        reverter.add([str(root / "etc")])
+        reverter.add([str(root / "etc")], roots=[str(root)])
 
 
-def test_view_lists_every_kind_with_files(reverter: Reverter, files: dict[str, Path]) -> None:
-    reverter.add([str(files["main"])])
+def test_view_lists_every_kind_with_files(reverter: Reverter, root: Path, files: dict[str, Path]) -> None:
+    reverter.add([str(files["main"])], roots=[str(root)])
     reverter.finalize("first")
-    reverter.add([str(files["site"])])
-    reverter.add([str(files["binary"])], temporary=True)
+    reverter.add([str(files["site"])], roots=[str(root)])
+    reverter.add([str(files["binary"])], temporary=True, roots=[str(root)])
 
     infos = reverter.view()
 
@@ -289,7 +303,7 @@ def test_restore_removes_the_temp_file_a_killed_restore_left(
     """A restore killed inside its atomic write leaves ``.ck-tmp-<name>.<hex>``
     beside the file; a glob include would load it, so the next restore deletes it."""
     before = snapshot(root)
-    reverter.add([str(files["main"])])
+    reverter.add([str(files["main"])], roots=[str(root)])
     files["main"].write_text("edited\n")
     reverter.finalize("edit")
     nginx = files["main"].parent
@@ -300,3 +314,126 @@ def test_restore_removes_the_temp_file_a_killed_restore_left(
     reverter.rollback(1)
 
     assert snapshot(root) == {**before, str(unrelated.relative_to(root)): (b"someone else's write", 0o644)}
+
+
+# -- confinement: restores stay beneath the recorded roots, follow no symlink ----
+
+
+def _victim(tmp_path: Path) -> tuple[Path, tuple[bytes, int, int]]:
+    victim = tmp_path / "outside" / "nginx.conf"
+    victim.parent.mkdir(exist_ok=True)
+    victim.write_bytes(b"not the installer's\n")
+    victim.chmod(0o600)
+    st = victim.stat()
+    return victim, (victim.read_bytes(), st.st_mode, st.st_ino)
+
+
+def _same(victim: Path, before: tuple[bytes, int, int]) -> bool:
+    st = os.lstat(victim)
+    return (victim.read_bytes(), st.st_mode, st.st_ino) == before
+
+
+def test_restore_replaces_a_planted_symlink_and_leaves_its_target(
+    reverter: Reverter, root: Path, tmp_path: Path, files: dict[str, Path]
+) -> None:
+    victim, before = _victim(tmp_path)
+    original = files["main"].read_bytes()
+    reverter.add([str(files["main"])], roots=[str(root)])
+    files["main"].unlink()
+    files["main"].symlink_to(victim)
+    reverter.finalize("swap")
+
+    result = reverter.rollback(1)[0]
+
+    assert _same(victim, before)
+    assert not files["main"].is_symlink()
+    assert files["main"].read_bytes() == original
+    assert stat.S_IMODE(files["main"].stat().st_mode) == 0o644
+    assert result.restored == [str(files["main"])] and result.refused == []
+
+
+def test_restore_through_a_symlinked_parent_is_refused_and_reported(
+    reverter: Reverter, root: Path, tmp_path: Path, files: dict[str, Path]
+) -> None:
+    victim, before = _victim(tmp_path)
+    nginx = files["main"].parent
+    reverter.add([str(files["main"]), str(files["binary"])], roots=[str(root)])
+    nginx.rename(nginx.with_name("nginx.moved"))
+    nginx.symlink_to(victim.parent)
+    files["binary"].write_bytes(b"changed")
+    reverter.finalize("parent swap")
+
+    result = reverter.rollback(1)[0]
+
+    assert _same(victim, before)
+    assert result.restored == [str(files["binary"])]  # the rest is still restored
+    assert len(result.refused) == 1
+    assert result.refused[0].startswith(f"{files['main']}: ")
+    assert "symbolic link" in result.refused[0]
+    assert reverter.view() == []
+
+
+def test_restore_never_creates_a_missing_directory(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    reverter.add([str(files["script"])], roots=[str(root)])
+    files["script"].unlink()
+    files["script"].parent.rmdir()
+    reverter.finalize("dir gone")
+
+    result = reverter.rollback(1)[0]
+
+    assert not files["script"].parent.exists()
+    assert result.refused == [f"{files['script']}: its directory no longer exists "
+                              "(the kernel creates none)"]
+
+
+def test_a_new_file_replaced_by_a_symlink_is_removed_not_its_target(
+    reverter: Reverter, root: Path, tmp_path: Path
+) -> None:
+    victim, before = _victim(tmp_path)
+    new = root / "etc" / "new.conf"
+    (root / "etc").mkdir()
+    reverter.register_new([str(new)], roots=[str(root)])
+    new.symlink_to(victim)
+    reverter.finalize("new")
+
+    assert reverter.rollback(1)[0].removed == [str(new)]
+
+    assert not os.path.lexists(new)
+    assert _same(victim, before)
+
+
+def test_restore_is_bounded_by_the_roots_recorded_with_the_checkpoint(
+    reverter: Reverter, root: Path, work_dir: Path, tmp_path: Path, files: dict[str, Path]
+) -> None:
+    """ROOTS travels with the checkpoint; a path listed beyond them is not written."""
+    victim, before = _victim(tmp_path)
+    reverter.add([str(files["main"])], roots=[str(root / "etc")])
+    name = reverter.finalize("one root")
+    cp = work_dir / "backups" / str(name)
+    assert (cp / "ROOTS").read_text() == f"{root / 'etc'}\n"
+    (cp / "FILEPATHS").write_text(f"{files['main']}\n{victim}\n")
+    (cp / "nginx.conf_1").write_bytes(b"evil")
+
+    result = reverter.rollback(1)[0]
+
+    assert _same(victim, before)
+    assert result.refused == [f"{victim}: {victim} is outside the checkpoint's roots ({root / 'etc'})"]
+
+
+def test_roots_overlapping_the_work_dir_are_refused(
+    reverter: Reverter, work_dir: Path, files: dict[str, Path]
+) -> None:
+    for roots in ([str(work_dir)], [str(work_dir.parent)], [str(work_dir / "plugins" / "x")], ["/"], []):
+        with pytest.raises(ReverterError):
+            reverter.add([str(files["main"])], roots=roots)
+    assert not (work_dir / "IN_PROGRESS").exists()
+
+
+def test_a_file_with_two_hard_links_is_not_checkpointed(
+    reverter: Reverter, root: Path, files: dict[str, Path]
+) -> None:
+    os.link(files["main"], root / "etc" / "hardlink.conf")
+    with pytest.raises(ReverterError, match="2 hard links"):
+        reverter.add([str(root / "etc" / "hardlink.conf")], roots=[str(root)])

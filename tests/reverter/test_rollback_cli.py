@@ -28,10 +28,11 @@ def _cli(tmp_path: Path, work_dir: Path, *args: str) -> subprocess.CompletedProc
 
 
 def _checkpoint(work_dir: Path, files: list[Path], title: str, new: Path | None = None) -> None:
+    roots = [str(work_dir.parent / "root")]  # the conftest's layout
     with Reverter(str(work_dir), lock_timeout=5) as rev:
-        rev.add([str(f) for f in files])
+        rev.add([str(f) for f in files], roots=roots)
         if new is not None:
-            rev.register_new([str(new)])
+            rev.register_new([str(new)], roots=roots)
             new.write_text("created by the installer\n")
         for path in files:
             path.write_bytes(path.read_bytes() + f"# {title}\n".encode())
@@ -114,7 +115,7 @@ def test_cli_recovers_a_crashed_run_before_rolling_back(
     before = snapshot(root)
     _checkpoint(work_dir, [files["main"]], "finalized")
     rev = Reverter(str(work_dir))
-    rev.add([str(files["main"]), str(files["secret"])])  # then "crashed": never finalized
+    rev.add([str(files["main"]), str(files["secret"])], roots=[str(root)])  # then "crashed"
     files["main"].write_text("half edited\n")
     files["secret"].write_text("half edited\n")
     rev.close()
@@ -147,3 +148,26 @@ def test_restart_runs_once_after_a_rollback_that_changed_files(
 def test_helper_refuses_negative_counts(work_dir: Path) -> None:
     with pytest.raises(ReverterError, match="0 or more"):
         rollback(str(work_dir), -2, notify=lambda _m: None)
+
+
+def test_cli_a_failed_restart_says_the_files_are_restored_and_not_to_run_it_again(
+    tmp_path: Path, work_dir: Path, root: Path, files: dict[str, Path]
+) -> None:
+    """The checkpoint names the installer (recorded by the kernel); its restart
+    fails here (no nginx under that root), after the files were restored."""
+    before = snapshot(root)
+    with Reverter(str(work_dir), lock_timeout=5) as rev:
+        rev.add([str(files["main"])], roots=[str(root)],
+                installer={"installer": "nginx", "nginx_server_root": str(root / "no nginx")})
+        files["main"].write_text("changed\n")
+        rev.finalize("changed by nginx")
+        assert rev.view()[0].installer == {"installer": "nginx",
+                                           "nginx_server_root": str(root / "no nginx")}
+
+    done = _cli(tmp_path, work_dir, "--checkpoints", "1")
+
+    assert done.returncode == 1
+    assert snapshot(root) == before
+    assert "The files are restored (running rollback again would undo one more checkpoint), " \
+           "but restarting nginx failed: " in done.stdout
+    assert str(root / "no nginx") in done.stdout
