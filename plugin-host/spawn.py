@@ -66,6 +66,8 @@ def build_env(
         COOKIE_NAME: COOKIE_VALUE,
         VERSIONS_ENV: ",".join(str(v) for v in versions),
         NAME_ENV: name,
+        # Python plugins started any way never import from their working directory.
+        "PYTHONSAFEPATH": "1",
     }
     if home:
         env["HOME"] = home
@@ -84,17 +86,28 @@ def _libc_prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def make_preexec(plan: LaunchPlan) -> Callable[[], None]:
+def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
     """The function the child runs between fork and exec.
 
     It must not allocate much or take locks; it only makes system calls.
-    ``prctl`` is looked up before fork for that reason.
+    ``prctl`` is looked up before fork for that reason. The order matters:
+    the child joins its cgroup through ``join_fd`` while still the kernel's
+    user (joining needs write access to the run cgroup), then drops to the
+    plugin's user, then sets the death signal (a change of user clears it).
     """
     prctl = _libc_prctl()
     sandboxed = plan.user is not None
+    uid = plan.user if plan.user is not None else -1
+    gid = plan.group if plan.group is not None else -1
     limits = plan.limits
 
     def preexec() -> None:
+        if join_fd >= 0:
+            os.write(join_fd, b"0")
+        if sandboxed:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -116,11 +129,14 @@ Stream = int | IO[Any]
 
 
 def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
-          stderr: Stream) -> subprocess.Popen[bytes]:
+          stderr: Stream, join_fd: int = -1) -> subprocess.Popen[bytes]:
     """Start ``plan``: own session and process group, only the named fds, the preexec above.
 
     As another user (``plan.user``) it also drops supplementary groups and
-    uses umask 077. ``OSError`` is left to the caller, which words it.
+    uses umask 077; the switch happens in the preexec, after the child joined
+    its cgroup (``join_fd``, see lifetime.py). ``OSError`` and
+    ``SubprocessError`` (a failed preexec) are left to the caller, which
+    words them.
     """
     sandboxed = plan.user is not None
     return subprocess.Popen(  # noqa: S603 - argv comes from a manifest
@@ -133,10 +149,7 @@ def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
         close_fds=True,
         pass_fds=plan.pass_fds,
         start_new_session=True,
-        preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
-        user=plan.user,
-        group=plan.group,
-        extra_groups=[] if sandboxed else None,
+        preexec_fn=make_preexec(plan, join_fd),  # noqa: PLW1509 - only syscalls run there
         umask=0o077 if sandboxed else -1,
     )
 
@@ -161,7 +174,8 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM, ``grace`` seconds, SIGKILL, reap; then SIGKILL whatever the group left.
 
     The final SIGKILL reaches children the plugin started in its group even
-    when the plugin itself exited on its own.
+    when the plugin itself exited on its own; children that left the group
+    are the cgroup's business (lifetime.py).
     """
     if process.poll() is None:
         signal_group(process.pid, signal.SIGTERM)
