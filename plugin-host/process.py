@@ -232,7 +232,7 @@ class PluginProcess:
                     f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
                     "if it really needs more"
                 ) from None
-            text = str(exc)
+            text = clean(str(exc))  # a plugin's error text reaches the terminal
             if not text.startswith(f"{self.name}:"):
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
@@ -273,7 +273,8 @@ class PluginProcess:
                 f"{self._drain.quote()}"
             )
         return errors.ProtocolError(
-            f"plugin {self.name} broke the protocol during {method}: {exc}{self._drain.quote()}"
+            f"plugin {self.name} broke the protocol during {method}: {clean(str(exc))}"
+            f"{self._drain.quote()}"
         )
 
     def handshake(self, params: dict[str, Any]) -> dict[str, Any]:
