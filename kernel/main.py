@@ -87,15 +87,19 @@ def run_config(
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
             traceback.print_exc()
-        _print_error(str(exc) or type(exc).__name__)
+        # Printed past the log handlers, so redacted here (a plugin's error
+        # text may quote a credential it was given).
+        message = str(exc) or type(exc).__name__
+        _print_error(log_setup.secret_filter.redact(message) if log_setup else message)
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)
         if config.debug:
             traceback.print_exc()
         where = log_setup.path if log_setup and log_setup.path else "the log"
+        text = log_setup.secret_filter.redact(str(exc)) if log_setup else str(exc)
         _print_error(
-            f"An unexpected error occurred: {type(exc).__name__}: {exc}\n"
+            f"An unexpected error occurred: {type(exc).__name__}: {text}\n"
             f"Ask for help or search for solutions at https://community.letsencrypt.org. "
             f"See the logfile {where} for more details."
         )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from certkernel import __version__
-from certkernel.plugin_host.manifest import Manifest
+from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
@@ -83,6 +83,7 @@ def start_plugin(
     ``state_dir`` is the base name; the folder used depends on the user
     (see the module docstring) and is what the plugin receives.
     """
+    _redact_env(manifest)
     if state_dir is not None:
         state_dir = state_dir_for(state_dir, user)
         os.makedirs(os.path.dirname(state_dir), mode=0o755, exist_ok=True)
@@ -116,6 +117,21 @@ def start_plugin(
         process.kill()
         raise
     return process
+
+
+def _redact_env(manifest: Manifest, source: Mapping[str, str] | None = None) -> None:
+    """Register the credentials the plugin gets from the environment with the log filter.
+
+    They are redacted like the contents of credential files: a plugin that
+    echoes its token, or fails with it in the message, leaves ``***``.
+    """
+    from certkernel.log import register_secret
+
+    source = os.environ if source is None else source
+    for key in manifest.env:
+        value = source.get(key, "")
+        if value and env_is_secret(key):
+            register_secret(value)
 
 
 def state_dir_for(base: str, user: int | None) -> str:

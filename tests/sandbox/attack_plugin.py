@@ -54,6 +54,9 @@ class Attack(Authenticator):
         getattr(self, f"_{mode}")()
         raise PluginError(f"attack: {mode} finished")
 
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        """Nothing to undo: no attack publishes anything."""
+
     def _linger(self) -> None:
         if os.fork() == 0:
             os.setsid()
