@@ -24,8 +24,8 @@ from typing import Any
 from certkernel import __version__, errors
 from certkernel.plugin_host import lifetime, spawn
 from certkernel.plugin_host.spawn import LaunchPlan
-from certkernel.terminal_text import as_log_lines, clean, clean_value
 from certkernel.protocol.rpc import Endpoint
+from certkernel.terminal_text import as_log_lines, clean, clean_value
 
 DEFAULT_TIMEOUTS = {
     "initialize": 15.0,
