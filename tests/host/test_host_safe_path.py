@@ -30,8 +30,8 @@ def test_module_in_the_working_directory_is_not_imported(tmp_path: Path) -> None
                         logger=logging.getLogger("test.safe_path"))
     try:
         assert proc.info["protocol_version"] == 1
-        assert proc.plan.argv[1] == "-P"
-        assert proc.plan.env["PYTHONSAFEPATH"] == "1"
     finally:
         proc.close()
     assert not marker.exists(), marker.read_text()
+    assert proc.plan.argv[1] == "-P"
+    assert proc.plan.env["PYTHONSAFEPATH"] == "1"
