@@ -154,7 +154,10 @@ class PluginScope:
             if _unpopulated(self.path):
                 return True
             time.sleep(0.01)
-        return _unpopulated(self.path)
+        if _unpopulated(self.path):
+            return True
+        _log.warning("processes are still in %s %g s after cgroup.kill", self.path, wait)
+        return False
 
     def remove(self) -> None:
         self.close_join()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from certkernel import __version__, errors
-from certkernel.plugin_host import lifetime, spawn
+from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol.rpc import Endpoint
 from certkernel.terminal_text import as_log_lines, clean, clean_value
@@ -141,7 +141,6 @@ class PluginProcess:
         self.info: dict[str, Any] = {}
         self.closed = False
         self.budget = LogBudget(self.name, logger)
-        self.scope = lifetime.plugin_scope(self.name)
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
         err_read, child_err = os.pipe()
@@ -152,10 +151,8 @@ class PluginProcess:
             for fd in (child_in, child_out, child_err):
                 os.fchown(fd, plan.user, plan.group if plan.group is not None else -1)
         try:
-            self.popen = spawn.popen(plan, child_in, child_out, child_err,
-                                     self.scope.join_fd if self.scope else -1)
+            self.popen = spawn.popen(plan, child_in, child_out, child_err)
         except PermissionError as exc:
-            self._forget_scope()
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
             raise errors.PluginError(
@@ -163,7 +160,6 @@ class PluginProcess:
                 + (f" for uid {plan.user}" if plan.user is not None else "")
             ) from None
         except (OSError, subprocess.SubprocessError) as exc:
-            self._forget_scope()
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
             reason = getattr(exc, "strerror", None) or exc
@@ -173,8 +169,6 @@ class PluginProcess:
         finally:
             for fd in (child_in, child_out, child_err):
                 os.close(fd)
-            if self.scope is not None:
-                self.scope.close_join()
         self.pid = self.popen.pid
         self._stdin = os.fdopen(to_child, "wb", buffering=0)
         self._stdout = os.fdopen(from_child, "rb", buffering=0)
@@ -335,18 +329,8 @@ class PluginProcess:
         # Children the plugin left in its group go too, and with a cgroup
         # every process it started, wherever it moved.
         spawn.stop_group(self.popen, TERM_GRACE)
-        self._forget_scope()
         self._drain.join(1.0)
         self.budget.report()
-
-    def _forget_scope(self) -> None:
-        if self.scope is None:
-            return
-        if not self.scope.kill():
-            self.logger.warning("plugin %s: processes it started are still in %s after "
-                                "SIGKILL", self.name, self.scope.path)
-        self.scope.remove()
-        self.scope = None
 
     @property
     def stderr_tail(self) -> list[str]:

@@ -3,7 +3,8 @@
 Everything here runs before the plugin's first instruction, so it is where
 the host decides what the plugin can see: an environment built from scratch,
 no inherited descriptors but the protocol pipes and handed-over sockets, its
-own process group, death with the kernel, no core dumps, and — when it runs
+own process group and cgroup (so everything it starts ends with it, see
+lifetime.py), death with the kernel, no core dumps, and — when it runs
 as another user — no supplementary groups, ``no_new_privs`` and resource
 limits. The host and plugin-check both start and stop plugins through here,
 so a conformance check sees the plugin exactly as a real run would.
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from certkernel.plugin_host import lifetime
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, NAME_ENV, VERSIONS_ENV
 
 _PR_SET_PDEATHSIG = 1
@@ -128,30 +130,46 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
 Stream = int | IO[Any]
 
 
+# pid -> the cgroup of a plugin started by popen(), until stop_group() ends it.
+_SCOPES: dict[int, lifetime.PluginScope] = {}
+
+
 def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
-          stderr: Stream, join_fd: int = -1) -> subprocess.Popen[bytes]:
-    """Start ``plan``: own session and process group, only the named fds, the preexec above.
+          stderr: Stream) -> subprocess.Popen[bytes]:
+    """Start ``plan``: own session, process group and cgroup, only the named fds.
 
     As another user (``plan.user``) it also drops supplementary groups and
     uses umask 077; the switch happens in the preexec, after the child joined
-    its cgroup (``join_fd``, see lifetime.py). ``OSError`` and
-    ``SubprocessError`` (a failed preexec) are left to the caller, which
-    words them.
+    its cgroup (see lifetime.py). ``OSError`` and ``SubprocessError`` (a
+    failed preexec) are left to the caller, which words them.
     """
     sandboxed = plan.user is not None
-    return subprocess.Popen(  # noqa: S603 - argv comes from a manifest
-        plan.argv,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        env=plan.env,
-        cwd=plan.cwd,
-        close_fds=True,
-        pass_fds=plan.pass_fds,
-        start_new_session=True,
-        preexec_fn=make_preexec(plan, join_fd),  # noqa: PLW1509 - only syscalls run there
-        umask=0o077 if sandboxed else -1,
-    )
+    scope = lifetime.plugin_scope(plan.name)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
+            plan.argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=plan.env,
+            cwd=plan.cwd,
+            close_fds=True,
+            pass_fds=plan.pass_fds,
+            start_new_session=True,
+            preexec_fn=make_preexec(plan, scope.join_fd if scope else -1),  # noqa: PLW1509
+            umask=0o077 if sandboxed else -1,
+        )
+    except BaseException:
+        if scope is not None:
+            scope.kill()
+            scope.remove()
+        raise
+    finally:
+        if scope is not None:
+            scope.close_join()
+    if scope is not None:
+        _SCOPES[process.pid] = scope
+    return process
 
 
 def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -183,3 +201,12 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
             signal_group(process.pid, signal.SIGKILL)
             wait_exit(process, grace)
     signal_group(process.pid, signal.SIGKILL)
+    end_scope(process)
+
+
+def end_scope(process: subprocess.Popen[bytes]) -> None:
+    """Kill every process left in ``process``'s cgroup and remove the cgroup."""
+    scope = _SCOPES.pop(process.pid, None)
+    if scope is not None:
+        scope.kill()
+        scope.remove()
