@@ -58,6 +58,7 @@ def plan_for(
         limits=limits if user is not None else None,
         protocol_versions=tuple(manifest.protocol_versions) or (1,),
         timeouts=dict(manifest.timeouts),
+        keep_services=bool(manifest.needs.get("starts_services")) and user is None,
     )
 
 

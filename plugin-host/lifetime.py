@@ -159,6 +159,30 @@ class PluginScope:
         _log.warning("processes are still in %s %g s after cgroup.kill", self.path, wait)
         return False
 
+    def release(self, wait: float = KILL_WAIT) -> bool:
+        """Move every member to the kernel's own cgroup; True once none is left here.
+
+        Only for a plugin that runs as the kernel's user (root) and declares
+        ``[needs] starts_services`` — an installer that starts nginx when it
+        is not running, as Certbot does. The service then lives as if the
+        kernel had started it; a sandboxed plugin's processes are always
+        killed instead.
+        """
+        home = os.path.join(os.path.dirname(os.path.dirname(self.path)), "cgroup.procs")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            pids = self.pids()
+            if not pids:
+                return True
+            for pid in pids:
+                try:
+                    with open(home, "w", encoding="ascii") as fh:
+                        fh.write(str(pid))
+                except OSError:
+                    pass  # gone meanwhile, or a zombie: the next round sees
+            time.sleep(0.01)
+        return not self.pids()
+
     def remove(self) -> None:
         self.close_join()
         try:

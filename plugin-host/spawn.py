@@ -51,6 +51,9 @@ class LaunchPlan:
     limits: Limits | None = None
     protocol_versions: tuple[int, ...] = (1,)
     timeouts: Mapping[str, float] = field(default_factory=dict)
+    # A root-run plugin that may start services (nginx when it is not
+    # running): what is left in its cgroup at the end is released, not killed.
+    keep_services: bool = False
 
 
 def build_env(
@@ -131,7 +134,7 @@ Stream = int | IO[Any]
 
 
 # pid -> the cgroup of a plugin started by popen(), until stop_group() ends it.
-_SCOPES: dict[int, lifetime.PluginScope] = {}
+_SCOPES: dict[int, tuple[lifetime.PluginScope, bool]] = {}
 
 
 def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
@@ -168,7 +171,7 @@ def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
         if scope is not None:
             scope.close_join()
     if scope is not None:
-        _SCOPES[process.pid] = scope
+        _SCOPES[process.pid] = (scope, plan.keep_services and not sandboxed)
     return process
 
 
@@ -205,8 +208,12 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def end_scope(process: subprocess.Popen[bytes]) -> None:
-    """Kill every process left in ``process``'s cgroup and remove the cgroup."""
-    scope = _SCOPES.pop(process.pid, None)
-    if scope is not None:
+    """Kill (or, for a root plugin that starts services, release) what is left in
+    ``process``'s cgroup, and remove the cgroup."""
+    entry = _SCOPES.pop(process.pid, None)
+    if entry is None:
+        return
+    scope, keep = entry
+    if not keep or not scope.release():
         scope.kill()
-        scope.remove()
+    scope.remove()

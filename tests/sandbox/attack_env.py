@@ -16,7 +16,7 @@ from tests.sandbox.sandbox_env import REPO, world_dir
 PLUGIN = REPO / "tests" / "sandbox" / "attack_plugin.py"
 
 
-def manifest(name: str, user: str, env: Sequence[str] = ()) -> str:
+def manifest(name: str, user: str, env: Sequence[str] = (), starts_services: bool = False) -> str:
     return f'''
 name = "{name}"
 description = "Attacks the kernel on purpose (tests only)"
@@ -28,6 +28,7 @@ env = {json.dumps(list(env))}
 
 [needs]
 http01_sockets = true
+starts_services = {"true" if starts_services else "false"}
 
 [[options]]
 name = "mode"

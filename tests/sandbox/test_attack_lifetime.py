@@ -109,3 +109,39 @@ def test_double_forked_setsid_child_dies_when_the_kernel_is_killed(
     for pid in started:
         assert gone(pid), (pid, proc_status(pid))
     assert attack_env.can_bind(port)
+
+
+def test_a_sandboxed_plugin_cannot_keep_a_child_by_declaring_it_a_service(
+        kernel: Kernel, sandbox_user: str, pebble: Pebble, started: list[int]) -> None:
+    env = attack_env.install(kernel.root, "xdg-attack-services",
+                             attack_env.manifest("attack", sandbox_user, starts_services=True))
+    port = attack_env.free_port()
+    dirs = kernel.dirs("attack-services-sandboxed")
+    result = kernel.run("certonly", "-a", "attack", "--attack-mode", "linger",
+                        "--http-01-port", str(port), "--http-01-address", "127.0.0.1",
+                        "-d", "services.example.org", *dirs, *common(pebble), **env)
+    state = the_state_dir(dirs)
+    started += [int(p) for p in (state / "pids").read_text().split()]
+    assert "attack: linger finished" in result.stderr
+    grandchild = int((state / "grandchild.pid").read_text())
+    assert gone(grandchild), proc_status(grandchild)
+    assert attack_env.can_bind(port)
+
+
+def test_a_root_installer_keeps_the_service_it_started(
+        kernel: Kernel, sandbox_user: str, pebble: Pebble, started: list[int]) -> None:
+    """What nginx and apache need: a web server started because it was down stays up."""
+    env = attack_env.install(kernel.root, "xdg-attack-services",
+                             attack_env.manifest("attack", sandbox_user, starts_services=True))
+    dirs = kernel.dirs("attack-services-root")
+    result = kernel.run("certonly", "-a", "attack", "--attack-mode", "linger",
+                        "--plugin-user", "root", "--http-01-port", str(attack_env.free_port()),
+                        "--http-01-address", "127.0.0.1", "-d", "services.example.org",
+                        *dirs, *common(pebble), **env)
+    state = the_state_dir(dirs)
+    started += [int(p) for p in (state / "pids").read_text().split()]
+    assert "attack: linger finished" in result.stderr
+    grandchild = int((state / "grandchild.pid").read_text())
+    assert alive(grandchild)
+    with open(f"/proc/{grandchild}/cgroup", encoding="ascii") as fh:
+        assert "certkernel-" not in fh.read()  # released to the kernel's own cgroup
