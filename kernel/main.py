@@ -50,7 +50,9 @@ def _load_command(verb: str):  # type: ignore[no-untyped-def]
 
 
 def _print_error(message: str) -> None:
-    sys.stderr.write(message.rstrip() + "\n")
+    from certkernel.terminal_text import clean
+
+    sys.stderr.write(clean(message).rstrip() + "\n")
     sys.stderr.flush()
 
 
