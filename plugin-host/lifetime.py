@@ -220,7 +220,7 @@ class _RunCgroups:
             self.pid, self.run, self.failed, self.reaper = os.getpid(), None, "", None
         if self.run is not None or self.failed:
             return self.run
-        mount, mine = cgroup2_mount(), own_cgroup()
+        mount, mine = cgroup2_mount(MOUNTINFO), own_cgroup(OWN_CGROUP)
         if mount is None or mine is None:
             self.failed = "no cgroup v2 hierarchy is mounted"
             return None
