@@ -11,8 +11,8 @@ uses ``<work-dir>/plugins/<name>.uid-N``, handed to that user. Otherwise a
 sandboxed plugin could leave a module in the folder that the next root run
 starts in, and Python (``-m`` puts the working directory first on
 ``sys.path``) would import it as root. ``{python}`` commands also get
-``-P`` (and every plugin ``PYTHONSAFEPATH=1``) so the working directory is
-never on ``sys.path`` at all.
+``-P -s`` (and every plugin ``PYTHONSAFEPATH=1``) so neither the working
+directory nor a user site-packages under ``HOME`` is ever on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def plan_for(
     pass_fds = tuple(fd for fds_ in (fds or {}).values() for fd in fds_)
     argv = manifest.argv()
     if manifest.command[:1] == ("{python}",):
-        argv.insert(1, "-P")  # never the working directory on sys.path
+        # Never the working directory, nor a user site under HOME, on sys.path.
+        argv[1:1] = ["-P", "-s"]
     return LaunchPlan(
         name=manifest.name,
         argv=argv,

@@ -33,5 +33,5 @@ def test_module_in_the_working_directory_is_not_imported(tmp_path: Path) -> None
     finally:
         proc.close()
     assert not marker.exists(), marker.read_text()
-    assert proc.plan.argv[1] == "-P"
+    assert proc.plan.argv[1:3] == ["-P", "-s"]
     assert proc.plan.env["PYTHONSAFEPATH"] == "1"
