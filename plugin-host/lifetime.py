@@ -8,8 +8,10 @@ processes no member can leave (moving out needs write access to a cgroup
 outside, which only root has), and ``cgroup.kill`` SIGKILLs every member at
 once, forks in flight included.
 
-Layout: the kernel makes ``certkernel-<pid>`` under its own cgroup (the
-"run" cgroup) and one ``plugin-<n>`` child per plugin process. The child
+Layout: the kernel makes ``certkernel-<pidns>-<pid>`` under its own cgroup
+(the "run" cgroup) and one ``plugin-<n>-<name>`` child per plugin process.
+Run cgroups left by kernels of the same PID namespace that are gone (their
+reaper died with them) are killed and removed when the next run starts. The child
 joins its cgroup between fork and exec, while still root, through a
 descriptor opened here; only then does it drop to the plugin's user.
 
@@ -206,7 +208,8 @@ def _unpopulated(path: str) -> bool:
 class _RunCgroups:
     """The kernel process's run cgroup and its reaper, made on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, suffix: str = "") -> None:
+        self.suffix = suffix  # tests make a second one beside the module's
         self.lock = threading.Lock()
         self.pid = 0
         self.run: str | None = None
@@ -224,7 +227,7 @@ class _RunCgroups:
         if mount is None or mine is None:
             self.failed = "no cgroup v2 hierarchy is mounted"
             return None
-        run = os.path.join(mount, mine.lstrip("/"), f"certkernel-{os.getpid()}")
+        run = os.path.join(mount, mine.lstrip("/"), f"certkernel-{_pidns()}-{os.getpid()}{self.suffix}")
         try:
             os.mkdir(run, 0o755)
         except FileExistsError:
@@ -236,6 +239,7 @@ class _RunCgroups:
             self.failed = f"{run} has no cgroup.kill (Linux 5.14 or later is needed)"
             _rmdir(run)
             return None
+        _sweep(os.path.dirname(run))
         try:
             self.reaper = subprocess.Popen(  # noqa: S603 - our interpreter, fixed code
                 [sys.executable, "-I", "-S", "-c", _REAPER, run],
@@ -274,6 +278,44 @@ class _RunCgroups:
         level = logging.WARNING if os.geteuid() == 0 else logging.DEBUG
         _log.log(level, "plugins run without a cgroup (%s): a plugin's children that leave its "
                  "process group are not stopped with it", self.failed)
+
+
+def _sweep(parent: str) -> None:
+    """Kill and remove run cgroups of kernels that are gone (their reaper died too)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    mine = f"certkernel-{_pidns()}-"
+    for name in names:
+        pid = name.removeprefix(mine).partition("-")[0]  # only pids we can see
+        if not name.startswith(mine) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(parent, name)
+        PluginScope(path).kill()
+        for top, dirs, _files in os.walk(path, topdown=False):
+            for sub in dirs:
+                _rmdir(os.path.join(top, sub))
+        _rmdir(path)
+        _log.info("removed %s, left by a certkernel run that ended without cleaning up", path)
+
+
+def _pidns() -> str:
+    """This process's PID namespace inode, so a sweep never judges another namespace's pids."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").rstrip("]")
+    except OSError:
+        return "0"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _rmdir(path: str) -> None:
