@@ -22,6 +22,7 @@ from certkernel.errors import Error
 
 if TYPE_CHECKING:
     from certkernel.config import Config
+    from certkernel.log import LogSetup
     from certkernel.plugin_host.discovery import Discovery
 
 logger = logging.getLogger("certkernel.main")
@@ -56,6 +57,12 @@ def _print_error(message: str) -> None:
     sys.stderr.flush()
 
 
+def _redacted(log_setup: LogSetup | None, text: str) -> str:
+    """``text`` without registered secrets: errors are printed past the log
+    handlers, and a plugin's error text may quote a credential it was given."""
+    return log_setup.secret_filter.redact(text) if log_setup is not None else text
+
+
 def run_config(
     config: Config, found: Discovery | None = None, argv: Sequence[str] = ()
 ) -> int:
@@ -88,18 +95,15 @@ def run_config(
     except Error as exc:
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
-            traceback.print_exc()
-        # Printed past the log handlers, so redacted here (a plugin's error
-        # text may quote a credential it was given).
-        message = str(exc) or type(exc).__name__
-        _print_error(log_setup.secret_filter.redact(message) if log_setup else message)
+            _print_error(_redacted(log_setup, traceback.format_exc()))
+        _print_error(_redacted(log_setup, str(exc) or type(exc).__name__))
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)
         if config.debug:
-            traceback.print_exc()
+            _print_error(_redacted(log_setup, traceback.format_exc()))
         where = log_setup.path if log_setup and log_setup.path else "the log"
-        text = log_setup.secret_filter.redact(str(exc)) if log_setup else str(exc)
+        text = _redacted(log_setup, str(exc))
         _print_error(
             f"An unexpected error occurred: {type(exc).__name__}: {text}\n"
             f"Ask for help or search for solutions at https://community.letsencrypt.org. "
