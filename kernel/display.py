@@ -6,6 +6,11 @@ Rules, as Certbot's: with ``-n`` (or ``-q``, or no terminal on stdin unless
 it raises :class:`MissingCommandlineFlag` naming the flag that answers it.
 ``-q`` silences notices.  Colour only on a terminal, never with ``NO_COLOR``
 or ``TERM=dumb``.  Every re-prompt loop is bounded.
+
+Every text shown here may come from a plugin (``display/*`` callbacks), so
+each one is cleaned of escape sequences and control characters first
+(:mod:`certkernel.terminal_text`): a plugin cannot set the window title,
+clear the screen, overwrite a line or write the clipboard through a prompt.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
 from certkernel.errors import MissingCommandlineFlag
+from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -74,6 +80,7 @@ class Display:
         """Show a notice; silenced by -q unless ``force`` (for errors and summaries)."""
         if self.quiet and not force:
             return
+        message = clean(message)
         text = _wrap(message) if wrap else message
         self._write(text + "\n")
         if pause and self.interactive:
@@ -85,7 +92,7 @@ class Display:
     def _unanswerable(self, message: str, default: object, cli_flag: str | None) -> None:
         if default is None:
             first = message.strip().splitlines()[0] if message.strip() else "a value is needed"
-            hint = f"use {cli_flag}" if cli_flag else "no flag answers it; run interactively"
+            hint = f"use {clean(cli_flag, newlines=False)}" if cli_flag else "no flag answers it; run interactively"
             raise MissingCommandlineFlag(
                 f"Missing command line flag or config entry for this setting: {first} ({hint})"
             )
@@ -102,6 +109,7 @@ class Display:
         self, message: str, default: str | None = None, cli_flag: str | None = None
     ) -> tuple[bool, str]:
         """Free text as ``(ok, text)``; ok is False when cancelled ('c' or EOF)."""
+        message = clean(message)
         if not self.interactive:
             self._unanswerable(message, default, cli_flag)
             return True, default or ""
@@ -114,6 +122,8 @@ class Display:
         self, message: str, yes_label: str = "Yes", no_label: str = "No",
         default: bool | None = None, cli_flag: str | None = None,
     ) -> bool:
+        message = clean(message)
+        yes_label, no_label = clean(yes_label, newlines=False), clean(no_label, newlines=False)
         if not self.interactive:
             self._unanswerable(message, default, cli_flag)
             assert default is not None
@@ -139,6 +149,7 @@ class Display:
         cli_flag: str | None = None,
     ) -> tuple[bool, int]:
         """``(ok, index)`` of the chosen entry; ok is False when cancelled."""
+        message = clean(message)
         if not self.interactive:
             self._unanswerable(message, default, cli_flag)
             assert default is not None
@@ -158,7 +169,8 @@ class Display:
 
     def _numbered(self, message: str, labels: Sequence[str]) -> None:
         """The message and its 1-based numbered list between dashes (menu and checklist)."""
-        lines = [_wrap(message), "-" * 40, *(f"{i}: {label}" for i, label in enumerate(labels, 1)),
+        lines = [_wrap(clean(message)), "-" * 40,
+                 *(f"{i}: {clean(label, newlines=False)}" for i, label in enumerate(labels, 1)),
                  "-" * 40]
         self._write("\n".join(lines) + "\n")
 
@@ -167,6 +179,7 @@ class Display:
         cli_flag: str | None = None,
     ) -> tuple[bool, list[str]]:
         """``(ok, tags)`` chosen (blank answer = all); ok is False when cancelled."""
+        message = clean(message)
         if not self.interactive:
             self._unanswerable(message, default, cli_flag)
             return True, list(default or [])

@@ -8,7 +8,10 @@ INFO by default, DEBUG with -v, everything with -vv, errors only with -q.
 A :class:`SecretFilter` sits on every handler we install, so no record —
 ours or a library's — reaches a file or terminal with a PEM private key, the
 EAB HMAC key or a value registered as secret at run time (credential file
-contents read for DNS plugins).
+contents read for DNS plugins, credentials a plugin takes from the
+environment). It also strips escape sequences and control characters
+(:mod:`certkernel.terminal_text`): a record may quote text a plugin chose (a
+path, an error), and the log is read on a terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 from certkernel.errors import ConfigurationError
+from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -63,14 +67,14 @@ class SecretFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
-        record.msg = self.redact(message)
+        record.msg = clean(self.redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = clean(self.redact(record.exc_text))
         if record.stack_info:
-            record.stack_info = self.redact(record.stack_info)
+            record.stack_info = clean(self.redact(record.stack_info))
         return True
 
 

@@ -22,6 +22,7 @@ from certkernel.errors import Error
 
 if TYPE_CHECKING:
     from certkernel.config import Config
+    from certkernel.log import LogSetup
     from certkernel.plugin_host.discovery import Discovery
 
 logger = logging.getLogger("certkernel.main")
@@ -50,8 +51,16 @@ def _load_command(verb: str):  # type: ignore[no-untyped-def]
 
 
 def _print_error(message: str) -> None:
-    sys.stderr.write(message.rstrip() + "\n")
+    from certkernel.terminal_text import clean
+
+    sys.stderr.write(clean(message).rstrip() + "\n")
     sys.stderr.flush()
+
+
+def _redacted(log_setup: LogSetup | None, text: str) -> str:
+    """``text`` without registered secrets: errors are printed past the log
+    handlers, and a plugin's error text may quote a credential it was given."""
+    return log_setup.secret_filter.redact(text) if log_setup is not None else text
 
 
 def run_config(
@@ -86,16 +95,17 @@ def run_config(
     except Error as exc:
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
-            traceback.print_exc()
-        _print_error(str(exc) or type(exc).__name__)
+            _print_error(_redacted(log_setup, traceback.format_exc()))
+        _print_error(_redacted(log_setup, str(exc) or type(exc).__name__))
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)
         if config.debug:
-            traceback.print_exc()
+            _print_error(_redacted(log_setup, traceback.format_exc()))
         where = log_setup.path if log_setup and log_setup.path else "the log"
+        text = _redacted(log_setup, str(exc))
         _print_error(
-            f"An unexpected error occurred: {type(exc).__name__}: {exc}\n"
+            f"An unexpected error occurred: {type(exc).__name__}: {text}\n"
             f"Ask for help or search for solutions at https://community.letsencrypt.org. "
             f"See the logfile {where} for more details."
         )

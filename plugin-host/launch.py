@@ -3,17 +3,29 @@
 This is the one place that turns a manifest plus run-time choices (option
 values, secrets, settings, handed-over sockets, the user to run as) into a
 live, initialized :class:`PluginProcess`.
+
+State directories and working directories are never shared between users:
+a run as the kernel's own user (root) uses ``<work-dir>/plugins/<name>``,
+which must be the kernel's and writable by nobody else, and a run as uid N
+uses ``<work-dir>/plugins/<name>.uid-N``, handed to that user. Otherwise a
+sandboxed plugin could leave a module in the folder that the next root run
+starts in, and Python (``-m`` puts the working directory first on
+``sys.path``) would import it as root. ``{python}`` commands also get
+``-P -s`` (and every plugin ``PYTHONSAFEPATH=1``) so neither the working
+directory nor a user site-packages under ``HOME`` is ever on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from certkernel import __version__
-from certkernel.plugin_host.manifest import Manifest
+from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
@@ -32,9 +44,13 @@ def plan_for(
 ) -> LaunchPlan:
     """The launch plan for ``manifest`` with these run-time choices."""
     pass_fds = tuple(fd for fds_ in (fds or {}).values() for fd in fds_)
+    argv = manifest.argv()
+    if manifest.command[:1] == ("{python}",):
+        # Never the working directory, nor a user site under HOME, on sys.path.
+        argv[1:1] = ["-P", "-s"]
     return LaunchPlan(
         name=manifest.name,
-        argv=manifest.argv(),
+        argv=argv,
         env=build_env(manifest.name, manifest.protocol_versions, manifest.env, home=state_dir),
         cwd=state_dir,
         pass_fds=pass_fds,
@@ -43,6 +59,7 @@ def plan_for(
         limits=limits if user is not None else None,
         protocol_versions=tuple(manifest.protocol_versions) or (1,),
         timeouts=dict(manifest.timeouts),
+        keep_services=bool(manifest.needs.get("starts_services")) and user is None,
     )
 
 
@@ -65,18 +82,23 @@ def start_plugin(
 
     With another ``user``, the manifest's limits apply (unless ``limits`` is
     given) and every path the plugin needs is checked for that user first.
+    ``state_dir`` is the base name; the folder used depends on the user
+    (see the module docstring) and is what the plugin receives.
     """
+    _redact_env(manifest)
     if state_dir is not None:
-        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        state_dir = state_dir_for(state_dir, user)
+        os.makedirs(os.path.dirname(state_dir), mode=0o755, exist_ok=True)
+        if user is None:
+            _own_state_dir(state_dir)
     if user is not None:
         limits = limits if limits is not None else limits_for(manifest)
         target = _sandbox_user(user, group)
         group = target.gid  # never keep the kernel's gid (root's) by accident
         preview = plan_for(manifest, state_dir=state_dir, user=user, group=group)
         check_access(manifest, preview.argv, preview.env, target, state_dir=state_dir)
-    if state_dir is not None:
-        if user is not None:
-            os.chown(state_dir, user, group if group is not None else -1)
+    if state_dir is not None and user is not None:
+        _user_state_dir(state_dir, user, group)
     plan = plan_for(
         manifest, state_dir=state_dir, fds=fds, user=user, group=group, limits=limits
     )
@@ -97,6 +119,65 @@ def start_plugin(
         process.kill()
         raise
     return process
+
+
+def _redact_env(manifest: Manifest, source: Mapping[str, str] | None = None) -> None:
+    """Register the credentials the plugin gets from the environment with the log filter.
+
+    They are redacted like the contents of credential files: a plugin that
+    echoes its token, or fails with it in the message, leaves ``***``.
+    """
+    from certkernel.log import register_secret
+
+    source = os.environ if source is None else source
+    for key in manifest.env:
+        value = source.get(key, "")
+        if value and env_is_secret(key):
+            register_secret(value)
+
+
+def state_dir_for(base: str, user: int | None) -> str:
+    """The state (and working) directory of a run as ``user`` (None: the kernel's user)."""
+    if user is None or user == os.geteuid():
+        return base
+    return f"{base}.uid-{user}"
+
+
+def _own_state_dir(path: str) -> None:
+    """Make ``path`` a directory only the kernel's user can change.
+
+    A folder owned by anyone else, or writable by others, may hold files
+    planted by that user (an older certkernel handed ``<name>`` to the
+    sandbox user): it is moved aside, never used, and a fresh one is made.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        os.mkdir(path, 0o700)
+        return
+    me = os.geteuid()
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == me and not st.st_mode & 0o022:
+        return
+    aside = f"{path}.untrusted-{st.st_uid}-{time.time_ns()}"
+    os.rename(path, aside)
+    _log.warning("plugin state folder %s belonged to uid %d or was writable by others; "
+                 "moved it to %s and started a fresh one (a plugin running as %s must not "
+                 "use files another user could plant)", path, st.st_uid, aside,
+                 "root" if me == 0 else f"uid {me}")
+    os.mkdir(path, 0o700)
+
+
+def _user_state_dir(path: str, uid: int, gid: int | None) -> None:
+    """Create ``path`` for the plugin's user (the parent stays the kernel's)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, uid, gid if gid is not None else -1)
+    finally:
+        os.close(fd)
 
 
 def _sandbox_user(uid: int, gid: int | None) -> SandboxUser:

@@ -23,6 +23,23 @@ from certkernel.errors import ConfigurationError
 OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file"})
 ROLES = frozenset({"authenticator", "installer"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables any plugin may read: locale, time zone, proxies and CA bundles.
+PUBLIC_ENV = frozenset({
+    "LANG", "LANGUAGE", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+    "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+})
+# Own prefixes that would reach well-known credential families (a plugin
+# named "aws" must not get AWS_SECRET_ACCESS_KEY) or the kernel's own.
+RESERVED_ENV_PREFIXES = (
+    "AWS_", "AZURE_", "GOOGLE_", "GCLOUD_", "GCP_", "GITHUB_", "GITLAB_", "VAULT_", "DOCKER_",
+    "SSH_", "GPG_", "SUDO_", "LD_", "PYTHON", "CERTKERNEL_", "XDG_",
+)
+# Pass-through values of these names are not redacted from logs (they say
+# where and how, not who): every other one is treated as a credential.
+_NOT_SECRET_SUFFIXES = ("_URL", "_ENDPOINT", "_SERVER", "_PORT", "_NAME", "_ALGORITHM",
+                        "_EMAIL", "_PROFILE", "_VERSION", "_DISABLED", "_CONFDIR", "_FILE",
+                        "_CA_BUNDLE")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
@@ -91,6 +108,7 @@ class Manifest:
     protocol_versions: tuple[int, ...]
     env: tuple[str, ...]
     options: tuple[OptionSpec, ...]
+    env_foreign: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     needs: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     checkpoint_roots: tuple[RootOption, ...] = ()
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
@@ -120,6 +138,11 @@ class Manifest:
         """
         return self.checkpoint_roots[0].option if self.checkpoint_roots else None
 
+    @property
+    def env_prefix(self) -> str:
+        """The prefix of the variables this plugin may read: ``dns-route53`` -> ``DNS_ROUTE53_``."""
+        return env_prefix(self.name)
+
     def option(self, name: str) -> OptionSpec | None:
         """The option called ``name`` (without the plugin prefix), if any."""
         for opt in self.options:
@@ -138,6 +161,50 @@ class Manifest:
         return [
             part.replace("{python}", py).replace("{dir}", str(self.path)) for part in self.command
         ]
+
+
+def env_prefix(name: str) -> str:
+    return name.upper().replace("-", "_") + "_"
+
+
+def env_is_secret(name: str) -> bool:
+    """Whether a passed-through variable's value is redacted from logs (see PROTOCOL.md)."""
+    if name in ("LANG", "LANGUAGE", "TZ") or name.startswith("LC_"):
+        return False
+    return not name.upper().endswith(_NOT_SECRET_SUFFIXES)
+
+
+def _check_env(r: _Reader, name: str, env: tuple[str, ...], foreign: Mapping[str, Any],
+               origin: str) -> None:
+    """A manifest may read its own prefix, public names, and (built-ins) declared others.
+
+    Why: the kernel runs as root with the operator's environment, which may
+    hold cloud credentials; a plugin must not obtain them by naming them.
+    Refused as a manifest error, so the plugin is never started and
+    ``certkernel plugins`` shows why, rather than run without what it asked.
+    """
+    prefix = env_prefix(name)
+    reserved = prefix.startswith(RESERVED_ENV_PREFIXES)
+    for key, reason in foreign.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise r.fail(f"env_foreign.{key} must be a string saying why the plugin needs it")
+        if key not in env:
+            raise r.fail(f"env_foreign.{key} is not listed in env")
+    for key in env:
+        if not _ENV_NAME_RE.match(key):
+            raise r.fail(f"env: {key!r} is not a variable name")
+        if key in PUBLIC_ENV or key.startswith("LC_") or (key.startswith(prefix) and not reserved):
+            continue
+        if key in foreign and origin == "builtin":
+            continue
+        if key in foreign:
+            why = "only built-in plugins may declare variables outside their prefix"
+        elif reserved and key.startswith(prefix):
+            why = f"the prefix {prefix} belongs to others' credentials; rename the plugin"
+        else:
+            why = f"it is outside the plugin's prefix {prefix}"
+        raise r.fail(f"env names {key}, which the plugin may not read ({why}); read "
+                     f"{prefix}* variables or take credentials from a secret-file option")
 
 
 def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -> Any:
@@ -344,6 +411,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         seen.add(opt.name)
     needs = r.table("needs")
     roots = _parse_roots(r, needs, options)
+    env = r.str_list("env")
+    _check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
     for key, value in timeouts.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
@@ -356,8 +425,9 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         challenges=r.str_list("challenges"),
         command=command,
         protocol_versions=tuple(versions),
-        env=r.str_list("env"),
+        env=env,
         options=options,
+        env_foreign={str(k): str(v) for k, v in r.table("env_foreign").items()},
         needs=needs,
         checkpoint_roots=roots,
         sandbox=r.table("sandbox"),

@@ -1,9 +1,12 @@
 """A running plugin: spawn, handshake, calls with deadlines, and a clean end.
 
-Whatever the plugin does — crash, hang, flood stderr, write garbage — the
-kernel gets one :class:`certkernel.errors.PluginError` that names the plugin
-and quotes its last stderr lines, and no process of the plugin's group is
-left behind.
+Whatever the plugin does — crash, hang, flood stderr or ``$/log``, write
+garbage or escape sequences — the kernel gets one
+:class:`certkernel.errors.PluginError` that names the plugin and quotes its
+last stderr lines, the log gets at most :data:`LOG_CAP` bytes of the
+plugin's output (cleaned of control sequences, one line saying how much was
+dropped), and no process the plugin started is left behind (its cgroup is
+killed, see lifetime.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections import deque
@@ -21,6 +25,7 @@ from certkernel import __version__, errors
 from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol.rpc import Endpoint
+from certkernel.terminal_text import as_log_lines, clean, clean_value
 
 DEFAULT_TIMEOUTS = {
     "initialize": 15.0,
@@ -35,22 +40,69 @@ DEFAULT_TIMEOUT = 60.0
 TERM_GRACE = 2.0
 _STDERR_LINES = 20
 _MAX_LINE = 4096
+LOG_CAP = 4 * 1024 * 1024  # bytes of stderr plus $/log text one plugin process may log
 
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class LogBudget:
+    """How much of a plugin's output may still reach the log, shared by stderr and $/log.
+
+    Why a total and not a per-message cap: twenty 16 MiB ``$/log`` messages
+    made a 314 MB log in five seconds. Past the cap, output is counted and
+    dropped; :meth:`report` then logs one line saying how much.
+    """
+
+    def __init__(self, plugin: str, logger: logging.Logger, cap: int = LOG_CAP) -> None:
+        self.plugin = plugin
+        self.logger = logger
+        self.cap = cap
+        self.used = 0
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.reported = False
+
+    def log(self, level: int, text: str) -> None:
+        """Log ``text`` (cleaned, every line prefixed) if the budget allows, else count it."""
+        size = len(text.encode("utf-8", "replace"))
+        with self.lock:
+            if self.used + size > self.cap:
+                room = max(self.cap - self.used, 0)
+                self.dropped += size - room
+                self.used = self.cap
+                text = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
+                if not text:
+                    return
+            else:
+                self.used += size
+        prefix = f"[{self.plugin}]"
+        self.logger.log(level, "%s %s", prefix, as_log_lines(prefix, text))
+
+    def report(self) -> None:
+        """The one line about dropped output (once, and only if something was dropped)."""
+        with self.lock:
+            if self.reported or not self.dropped:
+                return
+            self.reported = True
+            dropped = self.dropped
+        self.logger.warning(
+            "plugin %s: dropped %d bytes of its log output past the cap of %d bytes per run",
+            self.plugin, dropped, self.cap)
 
 
 class StderrDrain(threading.Thread):
     """Reads a plugin's stderr as it comes, so the plugin never blocks on it.
 
-    Lines go to the log under the plugin's name; the last few are kept to
-    quote in error messages. Very long lines are cut, not buffered whole.
+    Lines go to the log under the plugin's name, within the run's
+    :class:`LogBudget`; the last few are kept to quote in error messages.
+    Very long lines are cut, not buffered whole.
     """
 
-    def __init__(self, name: str, stream: Any, logger: logging.Logger) -> None:
+    def __init__(self, name: str, stream: Any, budget: LogBudget) -> None:
         super().__init__(name=f"stderr-{name}", daemon=True)
         self.plugin = name
         self.stream = stream
-        self.logger = logger
+        self.budget = budget
         self.tail: deque[str] = deque(maxlen=_STDERR_LINES)
         self.total_bytes = 0
 
@@ -60,9 +112,9 @@ class StderrDrain(threading.Thread):
             if not line:
                 break
             self.total_bytes += len(line)
-            text = line.decode("utf-8", "replace").rstrip("\n")
+            text = clean(line.decode("utf-8", "replace"), newlines=False)
             self.tail.append(text)
-            self.logger.debug("[%s] %s", self.plugin, text)
+            self.budget.log(logging.DEBUG, text)
         self.stream.close()
 
     def quote(self) -> str:
@@ -88,6 +140,7 @@ class PluginProcess:
         self._on_progress = on_progress
         self.info: dict[str, Any] = {}
         self.closed = False
+        self.budget = LogBudget(self.name, logger)
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
         err_read, child_err = os.pipe()
@@ -106,11 +159,12 @@ class PluginProcess:
                 f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror}"
                 + (f" for uid {plan.user}" if plan.user is not None else "")
             ) from None
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
+            reason = getattr(exc, "strerror", None) or exc
             raise errors.PluginError(
-                f"plugin {self.name}: cannot start {plan.argv[0]!r}: {exc.strerror or exc}"
+                f"plugin {self.name}: cannot start {plan.argv[0]!r}: {reason}"
             ) from None
         finally:
             for fd in (child_in, child_out, child_err):
@@ -118,7 +172,7 @@ class PluginProcess:
         self.pid = self.popen.pid
         self._stdin = os.fdopen(to_child, "wb", buffering=0)
         self._stdout = os.fdopen(from_child, "rb", buffering=0)
-        self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), logger)
+        self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), self.budget)
         self._drain.start()
         self.endpoint = Endpoint(
             self._stdout.fileno(),
@@ -135,9 +189,10 @@ class PluginProcess:
             level = {"debug": 10, "info": 20, "warning": 30, "error": 40}.get(
                 str(params.get("level")), 20
             )
-            self.logger.log(level, "[%s] %s", self.name, params.get("message", ""))
+            self.budget.log(level, str(params.get("message", "")))
         elif method == "$/progress" and self._on_progress is not None:
-            self._on_progress(self.name, params)
+            cleaned = clean_value(params)
+            self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
 
     def timeout_for(self, method: str) -> float:
         return float(
@@ -171,7 +226,7 @@ class PluginProcess:
                     f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
                     "if it really needs more"
                 ) from None
-            text = str(exc)
+            text = clean(str(exc))  # a plugin's error text reaches the terminal
             if not text.startswith(f"{self.name}:"):
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
@@ -212,7 +267,8 @@ class PluginProcess:
                 f"{self._drain.quote()}"
             )
         return errors.ProtocolError(
-            f"plugin {self.name} broke the protocol during {method}: {exc}{self._drain.quote()}"
+            f"plugin {self.name} broke the protocol during {method}: {clean(str(exc))}"
+            f"{self._drain.quote()}"
         )
 
     def handshake(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -270,9 +326,11 @@ class PluginProcess:
             return
         self.closed = True
         self._close_pipes()
-        # Children the plugin left in its group go too.
+        # Children the plugin left in its group go too, and with a cgroup
+        # every process it started, wherever it moved.
         spawn.stop_group(self.popen, TERM_GRACE)
         self._drain.join(1.0)
+        self.budget.report()
 
     @property
     def stderr_tail(self) -> list[str]:

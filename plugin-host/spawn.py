@@ -3,7 +3,8 @@
 Everything here runs before the plugin's first instruction, so it is where
 the host decides what the plugin can see: an environment built from scratch,
 no inherited descriptors but the protocol pipes and handed-over sockets, its
-own process group, death with the kernel, no core dumps, and — when it runs
+own process group and cgroup (so everything it starts ends with it, see
+lifetime.py), death with the kernel, no core dumps, and — when it runs
 as another user — no supplementary groups, ``no_new_privs`` and resource
 limits. The host and plugin-check both start and stop plugins through here,
 so a conformance check sees the plugin exactly as a real run would.
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from certkernel.plugin_host import lifetime
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, NAME_ENV, VERSIONS_ENV
 
 _PR_SET_PDEATHSIG = 1
@@ -49,6 +51,9 @@ class LaunchPlan:
     limits: Limits | None = None
     protocol_versions: tuple[int, ...] = (1,)
     timeouts: Mapping[str, float] = field(default_factory=dict)
+    # A root-run plugin that may start services (nginx when it is not
+    # running): what is left in its cgroup at the end is released, not killed.
+    keep_services: bool = False
 
 
 def build_env(
@@ -66,6 +71,8 @@ def build_env(
         COOKIE_NAME: COOKIE_VALUE,
         VERSIONS_ENV: ",".join(str(v) for v in versions),
         NAME_ENV: name,
+        # Python plugins started any way never import from their working directory.
+        "PYTHONSAFEPATH": "1",
     }
     if home:
         env["HOME"] = home
@@ -84,17 +91,28 @@ def _libc_prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def make_preexec(plan: LaunchPlan) -> Callable[[], None]:
+def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
     """The function the child runs between fork and exec.
 
     It must not allocate much or take locks; it only makes system calls.
-    ``prctl`` is looked up before fork for that reason.
+    ``prctl`` is looked up before fork for that reason. The order matters:
+    the child joins its cgroup through ``join_fd`` while still the kernel's
+    user (joining needs write access to the run cgroup), then drops to the
+    plugin's user, then sets the death signal (a change of user clears it).
     """
     prctl = _libc_prctl()
     sandboxed = plan.user is not None
+    uid = plan.user if plan.user is not None else -1
+    gid = plan.group if plan.group is not None else -1
     limits = plan.limits
 
     def preexec() -> None:
+        if join_fd >= 0:
+            os.write(join_fd, b"0")
+        if sandboxed:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -115,30 +133,46 @@ def make_preexec(plan: LaunchPlan) -> Callable[[], None]:
 Stream = int | IO[Any]
 
 
+# pid -> the cgroup of a plugin started by popen(), until stop_group() ends it.
+_SCOPES: dict[int, tuple[lifetime.PluginScope, bool]] = {}
+
+
 def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
           stderr: Stream) -> subprocess.Popen[bytes]:
-    """Start ``plan``: own session and process group, only the named fds, the preexec above.
+    """Start ``plan``: own session, process group and cgroup, only the named fds.
 
     As another user (``plan.user``) it also drops supplementary groups and
-    uses umask 077. ``OSError`` is left to the caller, which words it.
+    uses umask 077; the switch happens in the preexec, after the child joined
+    its cgroup (see lifetime.py). ``OSError`` and ``SubprocessError`` (a
+    failed preexec) are left to the caller, which words them.
     """
     sandboxed = plan.user is not None
-    return subprocess.Popen(  # noqa: S603 - argv comes from a manifest
-        plan.argv,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        env=plan.env,
-        cwd=plan.cwd,
-        close_fds=True,
-        pass_fds=plan.pass_fds,
-        start_new_session=True,
-        preexec_fn=make_preexec(plan),  # noqa: PLW1509 - only syscalls run there
-        user=plan.user,
-        group=plan.group,
-        extra_groups=[] if sandboxed else None,
-        umask=0o077 if sandboxed else -1,
-    )
+    scope = lifetime.plugin_scope(plan.name)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
+            plan.argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=plan.env,
+            cwd=plan.cwd,
+            close_fds=True,
+            pass_fds=plan.pass_fds,
+            start_new_session=True,
+            preexec_fn=make_preexec(plan, scope.join_fd if scope else -1),  # noqa: PLW1509
+            umask=0o077 if sandboxed else -1,
+        )
+    except BaseException:
+        if scope is not None:
+            scope.kill()
+            scope.remove()
+        raise
+    finally:
+        if scope is not None:
+            scope.close_join()
+    if scope is not None:
+        _SCOPES[process.pid] = (scope, plan.keep_services and not sandboxed)
+    return process
 
 
 def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -161,7 +195,8 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM, ``grace`` seconds, SIGKILL, reap; then SIGKILL whatever the group left.
 
     The final SIGKILL reaches children the plugin started in its group even
-    when the plugin itself exited on its own.
+    when the plugin itself exited on its own; children that left the group
+    are the cgroup's business (lifetime.py).
     """
     if process.poll() is None:
         signal_group(process.pid, signal.SIGTERM)
@@ -169,3 +204,16 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
             signal_group(process.pid, signal.SIGKILL)
             wait_exit(process, grace)
     signal_group(process.pid, signal.SIGKILL)
+    end_scope(process)
+
+
+def end_scope(process: subprocess.Popen[bytes]) -> None:
+    """Kill (or, for a root plugin that starts services, release) what is left in
+    ``process``'s cgroup, and remove the cgroup."""
+    entry = _SCOPES.pop(process.pid, None)
+    if entry is None:
+        return
+    scope, keep = entry
+    if not keep or not scope.release():
+        scope.kill()
+    scope.remove()

@@ -38,7 +38,11 @@ def _preload_acme() -> threading.Thread:
         import certkernel.crypto  # noqa: F401
         import certkernel.issuance  # noqa: F401
 
-    thread = threading.Thread(target=load, name="preload-acme", daemon=True)
+    # Not a daemon: a run that fails early (a refused plugin) would otherwise
+    # exit while this thread is inside cryptography's import, and the forced
+    # thread exit at shutdown aborts the process ("FATAL: exception not
+    # rethrown", status -6). Waiting for an import to finish costs little.
+    thread = threading.Thread(target=load, name="preload-acme", daemon=False)
     thread.start()
     return thread
 

@@ -63,7 +63,9 @@ def hostile_env(kernel: Kernel) -> dict[str, str]:
 
 
 def state_dir(dirs: list[str]) -> Path:
-    return Path(dirs[3]) / "plugins" / "hostile"
+    """The sandboxed run's state folder (``<name>.uid-N``: never shared with root runs)."""
+    found = sorted((Path(dirs[3]) / "plugins").glob("hostile.uid-*"))
+    return found[0] if found else Path(dirs[3]) / "plugins" / "hostile"
 
 
 def test_hostile_plugin_reaches_no_secret(kernel: Kernel, sandbox_user: str, pebble: Pebble,

@@ -33,7 +33,7 @@ def test_node_plugin_as_another_user_gets_fd_protection(sandbox_user, sandbox_ro
     for path in [base, *base.rglob("*")]:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
-    monkeypatch.setenv("CK_NODE_SDK", str(sdk))
+    monkeypatch.setenv("JS_PROBE_SDK", str(sdk))
     user = pwd.getpwnam(sandbox_user)
     state = se.world_dir(sandbox_root, "node-state") / "js-probe"
     process = start_plugin(

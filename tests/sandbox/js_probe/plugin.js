@@ -1,7 +1,7 @@
 'use strict';
 // A Node plugin for the sandbox test: reports the SDK's stdout protection
 // mode and, in prepare, starts a child that inherits stdout and prints.
-const sdk = require(process.env.CK_NODE_SDK);
+const sdk = require(process.env.JS_PROBE_SDK);
 const { spawnSync } = require('node:child_process');
 
 class Probe extends sdk.Authenticator {
