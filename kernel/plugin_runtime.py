@@ -25,6 +25,7 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
+from certkernel.plugin_host.sandbox import Decision
 from certkernel.plugin_host.services import Checkpoints, KernelServices
 from certkernel.protocol.messages import Challenge
 
@@ -235,12 +236,17 @@ class PluginLauncher:
             raise errors.ConfigurationError(f"The {name} plugin is not an {role}")
         return manifest
 
-    def _user_for(self, manifest: Manifest, config: Config) -> tuple[int | None, int | None]:
-        """--plugin-user (per plugin or global; saved per lineage), else the manifest's."""
-        from certkernel.plugin_host.sandbox import spawn_user
+    def _decide(self, manifest: Manifest, config: Config, options: dict[str, Any],
+                state_dir: str) -> Decision:
+        """Least privilege for this run: --plugin-user, else what the manifest declares."""
+        from certkernel.plugin_host.sandbox import decide, make_placed
 
-        target = spawn_user(manifest, config.plugin_user)
-        return (None, None) if target is None else (target.uid, target.gid)
+        decision = decide(manifest, config.plugin_user, options, work_dir=self.config.work_dir,
+                          config_dir=self.config.config_dir, state_dir=state_dir)
+        if decision.confine is not None:
+            make_placed(manifest, self.config.work_dir, self.config.config_dir)
+        logger.info("Plugin %s runs as %s", manifest.name, decision.why)
+        return decision
 
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """The running process for plugin ``name`` (started once per run).
@@ -266,7 +272,10 @@ class PluginLauncher:
                     self._stack.callback(sock.close)
                 fds["http01_sockets"] = [s.fileno() for s in sockets]
             self._fds[key] = fds  # a restarted plugin gets the same sockets
-        uid, gid = self._user_for(manifest, config or self.config)
+        state_dir = os.path.join(self.config.work_dir, "plugins", name)
+        decision = self._decide(manifest, config or self.config, options, state_dir)
+        uid = decision.user.uid if decision.user else None
+        gid = decision.user.gid if decision.user else None
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
         roots = [str(options[k]) for k in ("server-root", "server_root") if options.get(k)]
@@ -277,7 +286,6 @@ class PluginLauncher:
             checkpoints=self.checkpoints,
             roots=roots,
         )
-        state_dir = os.path.join(self.config.work_dir, "plugins", name)
         process = start_plugin(
             manifest,
             services.handle,
@@ -290,6 +298,7 @@ class PluginLauncher:
             group=gid,
             limits=None,  # the manifest's [sandbox] limits, when it runs as another user
             on_progress=self.on_progress,
+            confine=decision.confine,
         )
         self._stack.callback(process.close)
         self._processes[key] = process

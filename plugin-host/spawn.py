@@ -49,6 +49,7 @@ class LaunchPlan:
     limits: Limits | None = None
     protocol_versions: tuple[int, ...] = (1,)
     timeouts: Mapping[str, float] = field(default_factory=dict)
+    confine_fd: int | None = None  # a Landlock ruleset applied before exec (landlock.py)
 
 
 def build_env(
@@ -93,13 +94,21 @@ def make_preexec(plan: LaunchPlan) -> Callable[[], None]:
     prctl = _libc_prctl()
     sandboxed = plan.user is not None
     limits = plan.limits
+    confine_fd = plan.confine_fd
+    restrict = None
+    if confine_fd is not None:
+        from certkernel.plugin_host.landlock import restrictor
+
+        restrict = restrictor()
 
     def preexec() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if sandboxed:
+            if sandboxed or confine_fd is not None:
                 prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if restrict is not None and confine_fd is not None and restrict(confine_fd) != 0:
+            os._exit(126)  # fail closed: never run a plugin unconfined that should be confined
         if limits is not None:
             if limits.max_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_files, limits.max_files))

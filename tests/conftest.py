@@ -42,3 +42,31 @@ def pebble_factory(
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def traversable_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Let other users pass through pytest's temporary folders (o+x, not o+r).
+
+    Why: run as root, certkernel starts plugins that need no root as its
+    unprivileged account, and such a plugin must reach its state directory
+    under ``--work-dir`` — as it does under /var/lib/letsencrypt (0755). pytest
+    makes its folders 0700; this makes the ones it creates 0711, the way a
+    real system's folders are, so the tests exercise that default rather
+    than opting out of it.
+    """
+    import os
+
+    if os.geteuid() != 0:
+        return
+    base = tmp_path_factory.getbasetemp()
+    for folder in (base.parent, base):
+        folder.chmod(folder.stat().st_mode | 0o011)
+    mktemp = tmp_path_factory.mktemp
+
+    def traversable(basename: str, numbered: bool = True) -> Path:
+        path = mktemp(basename, numbered)
+        path.chmod(path.stat().st_mode | 0o011)
+        return path
+
+    tmp_path_factory.mktemp = traversable  # type: ignore[method-assign]
