@@ -361,12 +361,13 @@ def decide(
         return Decision(None, None, f"{_me()} (the user running certkernel; only root "
                         "switches plugins to other users)")
     if manifest.privilege == "unprivileged":
-        if create_account:
-            user = ensure_account()
-            return Decision(user, None, f"{user.name}:{user.group} (needs no root, so it runs "
-                            "as certkernel's unprivileged account)")
-        return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as certkernel's "
-                        "unprivileged account, created on first use)")
+        try:
+            user = ensure_account() if create_account else lookup_user(ACCOUNT, "")
+        except errors.ConfigurationError:  # only when not asked to create it
+            return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as "
+                            "certkernel's unprivileged account, created on first use)")
+        return Decision(user, None, f"{user.name}:{user.group} (needs no root, so it runs "
+                        "as certkernel's unprivileged account)")
     roots = write_roots(manifest, options)
     if manifest.privilege == "owner":
         owner, why_not = _owner_of(roots)
