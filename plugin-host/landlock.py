@@ -75,6 +75,7 @@ class Policy:
 
     write_paths: tuple[str, ...]
     allow_connect: bool = False
+    allow_bind: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,11 @@ def build(policy: Policy, abi: int | None = None) -> Ruleset:
     net_rights = 0
     network = "not restricted (Landlock ABI < 4)"
     if version >= 4:
-        net_rights = NET_BIND_TCP | (0 if policy.allow_connect else NET_CONNECT_TCP)
-        network = "no TCP bind" + ("" if policy.allow_connect else ", no TCP connect")
+        net_rights = (0 if policy.allow_bind else NET_BIND_TCP) | \
+            (0 if policy.allow_connect else NET_CONNECT_TCP)
+        denied = [word for word, allowed in (("bind", policy.allow_bind),
+                                             ("connect", policy.allow_connect)) if not allowed]
+        network = f"no TCP {' or '.join(denied)}" if denied else "TCP not restricted"
     attr = _RulesetAttr(fs_rights, net_rights)
     size = ctypes.sizeof(attr) if version >= 4 else 8
     fd = int(syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size),

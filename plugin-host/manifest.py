@@ -24,7 +24,7 @@ OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-f
 ROLES = frozenset({"authenticator", "installer"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PRIVILEGES = ("unprivileged", "owner", "root")
-NETWORK = ("none", "connect")
+NETWORK = ("none", "connect", "any")
 # [confine] entries may name one thing inside the kernel's folders: write_paths a
 # folder in {work_dir}, write_files a file in {config_dir}. Never the kernel's own.
 _PLACED_RE = re.compile(r"^\{(work_dir|config_dir)\}/([A-Za-z0-9_.][A-Za-z0-9_.-]*)$")
@@ -87,7 +87,9 @@ class Confine:
     write_options: tuple[str, ...] = ()
     write_paths: tuple[str, ...] = ()
     write_files: tuple[str, ...] = ()
-    network: str = "none"  # "connect": may open TCP connections; binding is never allowed
+    # TCP under Landlock: "none" (no bind, no connect), "connect" (connect, no
+    # bind) or "any" (unrestricted: `nginx -t` binds the listen sockets it tests).
+    network: str = "none"
 
 
 @dataclass(frozen=True)

@@ -391,9 +391,11 @@ def decide(
     paths = [*roots, *runtime_paths(manifest, work_dir, config_dir)]
     if state_dir:
         paths.append(os.path.abspath(state_dir))
-    policy = Policy(write_paths=tuple(paths),
-                    allow_connect=manifest.confine.network == "connect")
-    net = "may connect, never bind" if policy.allow_connect else "no bind or connect"
+    network = manifest.confine.network
+    policy = Policy(write_paths=tuple(paths), allow_connect=network in ("connect", "any"),
+                    allow_bind=network == "any")
+    net = {"none": "no bind or connect", "connect": "may connect, never bind",
+           "any": "not restricted"}[network]
     return Decision(None, policy, f"{head}; confined by Landlock (ABI {abi}): writes only "
                     f"under its roots, state dir and declared runtime paths; TCP: {net}")
 

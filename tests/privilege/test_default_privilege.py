@@ -183,7 +183,8 @@ def test_plugins_command_says_who_each_plugin_runs_as_and_why(
     assert found["nginx"].startswith(
         "root (edits the root-owned nginx configuration and reloads nginx); confined by "
         "Landlock (ABI ")
-    assert found["nginx"].endswith("TCP: may connect, never bind")
+    assert found["nginx"].endswith("TCP: not restricted")
+    assert found["apache"].endswith("TCP: may connect, never bind")
     assert found["manual"] == (
         "root (runs the operator's own --manual-auth-hook and --manual-cleanup-hook scripts "
         "as root, as Certbot does); not confined: its manifest declares no [confine]")
