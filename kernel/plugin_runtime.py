@@ -40,24 +40,7 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
     The file must exist and be a regular file; group or world access gets a
     warning (Certbot's advice: chmod 600), as the values are secrets.
     """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise errors.ConfigurationError(
-            f"{flag}: credentials file {path} does not exist"
-        ) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise errors.ConfigurationError(f"{flag}: {path} is not a regular file")
-    if st.st_mode & 0o077:
-        logger.warning(
-            "Unsafe permissions on credentials file %s (mode %o): others can read it. "
-            "Run: chmod 600 %s",
-            path, stat.S_IMODE(st.st_mode), path,
-        )
-    try:
-        text = open(path, encoding="utf-8").read()  # noqa: SIM115
-    except (OSError, UnicodeDecodeError) as exc:
-        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
+    text = read_secret_text(path, flag)
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -73,6 +56,39 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+_MAX_SECRET_FILE = 1024 * 1024
+
+
+def read_secret_text(path: str, flag: str) -> str:
+    """The whole text of a credentials file, checked as :func:`read_credentials` says.
+
+    Why the kernel reads it: plugins run as an unprivileged account, which
+    cannot (and must not) read root's 0600 credential files.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise errors.ConfigurationError(
+            f"{flag}: credentials file {path} does not exist"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise errors.ConfigurationError(f"{flag}: {path} is not a regular file")
+    if st.st_mode & 0o077:
+        logger.warning(
+            "Unsafe permissions on credentials file %s (mode %o): others can read it. "
+            "Run: chmod 600 %s",
+            path, stat.S_IMODE(st.st_mode), path,
+        )
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(_MAX_SECRET_FILE + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
+    if len(text) > _MAX_SECRET_FILE:
+        raise errors.ConfigurationError(f"{flag}: {path} is larger than 1 MiB")
+    return text
 
 
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")
@@ -100,8 +116,13 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
 
     secrets: dict[str, str] = {}
     for opt in manifest.options:
-        path = options.get(opt.name) if opt.type == "secret-file" else None
+        path = options.get(opt.name) if opt.type in ("secret-file", "secret-text") else None
         if not path:
+            continue
+        if opt.type == "secret-text":
+            text = read_secret_text(os.path.expanduser(str(path)), opt.flag)
+            _register_text(text)
+            secrets[opt.dest] = text
             continue
         values = read_credentials(os.path.expanduser(str(path)), opt.flag)
         for key, value in values.items():
@@ -109,6 +130,27 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
                 register_secret(value)
         secrets.update(values)
     return secrets
+
+
+def _register_text(text: str) -> None:
+    """Keep a whole-file secret out of logs: the text, and a JSON file's secret values."""
+    import json
+
+    from certkernel.log import register_secret
+
+    if len(text.strip()) >= 4:
+        register_secret(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str) and is_secret_key(str(key)) and len(value) >= 4:
+                register_secret(value)
+                for line in value.splitlines():
+                    if len(line) >= 16:
+                        register_secret(line)
 
 
 def bind_http01(port: int, address: str) -> list[socket.socket]:
@@ -245,7 +287,7 @@ class PluginLauncher:
                           config_dir=self.config.config_dir, state_dir=state_dir)
         if decision.confine is not None:
             make_placed(manifest, self.config.work_dir, self.config.config_dir)
-        logger.info("Plugin %s runs as %s", manifest.name, decision.why)
+        logger.debug("Plugin %s runs as %s", manifest.name, decision.why)
         return decision
 
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:

@@ -20,7 +20,8 @@ from typing import Any
 
 from certkernel.errors import ConfigurationError
 
-OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file"})
+OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file",
+                          "secret-text"})
 ROLES = frozenset({"authenticator", "installer"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PRIVILEGES = ("unprivileged", "owner", "root")
@@ -155,7 +156,7 @@ def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -
     """
     where = f" ({origin})" if origin else ""
     raw = text.strip()
-    if kind in ("str", "path", "secret-file"):
+    if kind in ("str", "path", "secret-file", "secret-text"):
         return raw
     if kind == "int":
         try:
@@ -196,7 +197,7 @@ def _check_default(kind: str, value: Any) -> bool:
     """Whether a TOML default fits the declared option type."""
     if value is None:
         return True
-    if kind in ("str", "path", "secret-file"):
+    if kind in ("str", "path", "secret-file", "secret-text"):
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -275,7 +276,7 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
         help=r.str("help", ""),
         default=default,
         short=short,
-        secret=r.bool("secret", kind == "secret-file"),
+        secret=r.bool("secret", kind in ("secret-file", "secret-text")),
         repeatable=r.bool("repeatable", kind == "list"),
     )
 

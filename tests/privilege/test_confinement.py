@@ -133,3 +133,24 @@ def test_plugins_command_says_how_the_root_plugin_is_confined(
     assert line.startswith("Runs as: root (edits a root-owned server configuration); "
                            "confined by Landlock (ABI ")
     assert line.endswith("TCP: no bind or connect")
+
+
+def _symlinked_site(tmp_path: Path) -> tuple[Path, Path]:
+    """A root-owned web root whose ``.well-known`` is a symlink to a root folder outside it."""
+    site = world_dir(tmp_path, "site")
+    victim = world_dir(tmp_path, "cron-like")  # stands in for /etc/cron.daily
+    (site / ".well-known").symlink_to(victim)
+    return site, victim
+
+
+def test_root_webroot_cannot_write_through_a_planted_symlink_out_of_the_web_root(
+        kernel: Kernel, pebble: Pebble, tmp_path: Path) -> None:
+    site, victim = _symlinked_site(tmp_path)
+    dirs = kernel.dirs(f"webroot-symlink-{uuid.uuid4().hex[:8]}")
+    result = kernel.run("certonly", "--webroot", "-w", str(site), "-d", "link.example.org",
+                        *dirs, *common(pebble))
+    assert result.returncode == 1
+    # Landlock refuses the write through the link (EACCES) even where the plugin
+    # itself would follow it; the victim folder never sees a file.
+    assert list(victim.iterdir()) == []
+    assert not (Path(dirs[1]) / "live" / "link.example.org").exists()
