@@ -232,9 +232,14 @@ def _make_one(dir_fd: int, parent: str, name: str, folder: bool) -> None:
     except FileNotFoundError:
         if folder:
             os.mkdir(name, 0o755, dir_fd=dir_fd)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
         else:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+        try:
+            os.fchmod(fd, 0o755 if folder else 0o644)  # whatever the umask was
+        finally:
             os.close(fd)
         return
     wanted = stat.S_ISDIR if folder else stat.S_ISREG
