@@ -154,3 +154,25 @@ def test_root_webroot_cannot_write_through_a_planted_symlink_out_of_the_web_root
     # itself would follow it; the victim folder never sees a file.
     assert list(victim.iterdir()) == []
     assert not (Path(dirs[1]) / "live" / "link.example.org").exists()
+
+
+def test_without_landlock_root_plugins_run_unconfined_and_plugins_says_so_once(
+        kernel: Kernel, attack: dict[str, object]) -> None:
+    """A kernel without Landlock (simulated: seccomp makes the syscall fail with ENOSYS)."""
+    import subprocess
+
+    from tests.privilege.no_landlock import hide_landlock
+
+    dirs = attack["dirs"]
+    assert isinstance(dirs, list)
+    result = subprocess.run(  # noqa: S603
+        kernel.argv("plugins", "--installers", *dirs), capture_output=True, text=True,
+        timeout=120, env=kernel.environment(**attack["env"]),  # type: ignore[arg-type]
+        cwd=str(kernel.root), preexec_fn=hide_landlock)  # noqa: PLW1509
+    assert result.returncode == 0, result.stderr
+    note = "Landlock is not available on this kernel, so root plugins run unconfined"
+    assert result.stdout.count(f"Note: {note}.") == 1
+    assert "; NOT confined: " + note in result.stdout
+    assert "confined by Landlock" not in result.stdout
+    log = (Path(dirs[5]) / "letsencrypt.log").read_text()
+    assert log.count(note) == 1
