@@ -204,9 +204,10 @@ def make_placed(manifest: Manifest, work_dir: str, config_dir: str) -> None:
 
     A confined plugin may write only beneath what exists when its rules are
     made, so the kernel creates these (root-owned; a folder 0755 so a web
-    server can serve from it, a file empty and 0644) without following a
-    symlink at the last component; an existing entry of the wrong kind is
-    an error rather than something to replace.
+    server can serve from it, a file empty and 0644) with O_EXCL and
+    O_NOFOLLOW. An existing entry is left as it is: a symlink there was put
+    by root (these folders are root's), and the rule then covers its target
+    (see landlock.build); one of the wrong kind is an error, never replaced.
     """
     confine = manifest.confine
     if confine is None:
@@ -242,12 +243,17 @@ def _make_one(dir_fd: int, parent: str, name: str, folder: bool) -> None:
         finally:
             os.close(fd)
         return
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(name, dir_fd=dir_fd)
+        except OSError:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     wanted = stat.S_ISDIR if folder else stat.S_ISREG
     if not wanted(st.st_mode):
         kind = "folder" if folder else "regular file"
         raise errors.PluginError(
-            f"{os.path.join(parent, name)} must be a {kind} (not a symlink or anything else) "
-            "for a confined plugin to write there; move it away and run again")
+            f"{os.path.join(parent, name)} must be a {kind} (or a symlink to one) for a "
+            "confined plugin to write there; move it away and run again")
 
 
 def ensure_account(name: str = ACCOUNT) -> SandboxUser:

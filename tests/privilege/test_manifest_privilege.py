@@ -102,14 +102,19 @@ def test_confined_paths_come_from_options_manifest_and_state_dir(tmp_path: Path)
     assert decision.confine.allow_connect and not decision.confine.allow_bind
 
 
-def test_declared_kernel_entries_are_made_without_following_symlinks(tmp_path: Path) -> None:
+def test_declared_kernel_entries_are_made_once_and_never_replaced(tmp_path: Path) -> None:
     config, work = tmp_path / "config", tmp_path / "work"
     config.mkdir()
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.write_text("keep")
-    (config / "options-ssl-apache.conf").symlink_to(elsewhere)
+    (config / "options-ssl-apache.conf").mkdir()  # a folder where a file is declared
     with pytest.raises(Exception, match="must be a regular file"):
         make_placed(builtin("apache"), str(work), str(config))
+    assert (config / "options-ssl-apache.conf").is_dir()
+    (config / "options-ssl-apache.conf").rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("keep")
+    (config / "options-ssl-apache.conf").symlink_to(elsewhere)  # root's own setup: kept
+    make_placed(builtin("apache"), str(work), str(config))
+    assert (config / "options-ssl-apache.conf").is_symlink()
     assert elsewhere.read_text() == "keep"
     (config / "options-ssl-apache.conf").unlink()
     make_placed(builtin("apache"), str(work), str(config))
