@@ -122,3 +122,33 @@ def test_declared_kernel_entries_are_made_once_and_never_replaced(tmp_path: Path
     assert made.is_file() and made.read_bytes() == b""
     assert oct(made.stat().st_mode & 0o777) == "0o644"
     assert (work / "http_challenges").is_dir()
+
+
+def test_webroot_with_roots_of_different_owners_runs_as_root_confined_to_them(
+        tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("decisions for root runs need root")
+    import pwd
+
+    mine, theirs = tmp_path / "a", tmp_path / "b"
+    mine.mkdir()
+    theirs.mkdir()
+    www = pwd.getpwnam("www-data")
+    os.chown(theirs, www.pw_uid, www.pw_gid)
+    webroot = builtin("webroot")
+    mixed = decide(webroot, None, {"path": [str(mine)], "map": {"b.example": str(theirs)}},
+                   work_dir=str(tmp_path / "w"), config_dir=str(tmp_path / "c"))
+    assert mixed.user is None
+    assert mixed.why.startswith("root (its roots have different owners; ")
+    assert mixed.confine is not None
+    assert mixed.confine.write_paths[:2] == (str(mine), str(theirs))
+    assert not mixed.confine.allow_connect and not mixed.confine.allow_bind
+    # a symlink is judged by its own owner (lstat), not by what it points to
+    link = tmp_path / "link"
+    link.symlink_to(theirs)
+    via_link = decide(webroot, None, {"path": [str(link)]}, work_dir=str(tmp_path / "w"),
+                      config_dir=str(tmp_path / "c"))
+    assert via_link.user is None and via_link.why.startswith("root (its roots are owned by root")
+    owned = decide(webroot, None, {"path": [str(theirs)]}, work_dir=str(tmp_path / "w"),
+                   config_dir=str(tmp_path / "c"))
+    assert owned.user is not None and owned.user.uid == www.pw_uid and owned.confine is None
