@@ -179,7 +179,7 @@ def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
             kw.update(action=_RepeatAction, metavar=opt.dest.upper())
         else:
             kw.update(metavar=opt.dest.upper())
-            if opt.type not in ("str", "path", "secret-file"):
+            if opt.type not in ("str", "path", "secret-file", "secret-text"):
                 kw["type"] = _converter(opt.type, opt.flag)
         parser.add_argument(*names, **kw)
     return parser

@@ -394,7 +394,7 @@ def _resolve(
     # Plugins run in their own state directory, and the renewal conf is read
     # later from anywhere (cron): a relative file option means the user's cwd.
     for dest, spec in _plugin_specs(manifests).items():
-        if (spec.type in ("path", "secret-file") and dest not in _KERNEL_TYPES
+        if (spec.type in ("path", "secret-file", "secret-text") and dest not in _KERNEL_TYPES
                 and isinstance(values.get(dest), str) and values[dest]):
             values[dest] = _expand(values[dest], env)
 

@@ -25,6 +25,7 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
+from certkernel.plugin_host.sandbox import Decision
 from certkernel.plugin_host.services import Checkpoints, KernelServices
 from certkernel.protocol.messages import Challenge
 
@@ -38,6 +39,33 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
 
     The file must exist and be a regular file; group or world access gets a
     warning (Certbot's advice: chmod 600), as the values are secrets.
+    """
+    text = read_secret_text(path, flag)
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")) or line.startswith("["):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise errors.ConfigurationError(
+                f"{flag}: {path} line {number} is not 'key = value'"
+            )
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+_MAX_SECRET_FILE = 1024 * 1024
+
+
+def read_secret_text(path: str, flag: str) -> str:
+    """The whole text of a credentials file, checked as :func:`read_credentials` says.
+
+    Why the kernel reads it: plugins run as an unprivileged account, which
+    cannot (and must not) read root's 0600 credential files.
     """
     try:
         st = os.stat(path)
@@ -54,24 +82,13 @@ def read_credentials(path: str, flag: str) -> dict[str, str]:
             path, stat.S_IMODE(st.st_mode), path,
         )
     try:
-        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(_MAX_SECRET_FILE + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")) or line.startswith("["):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise errors.ConfigurationError(
-                f"{flag}: {path} line {number} is not 'key = value'"
-            )
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    if len(text) > _MAX_SECRET_FILE:
+        raise errors.ConfigurationError(f"{flag}: {path} is larger than 1 MiB")
+    return text
 
 
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")
@@ -99,8 +116,13 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
 
     secrets: dict[str, str] = {}
     for opt in manifest.options:
-        path = options.get(opt.name) if opt.type == "secret-file" else None
+        path = options.get(opt.name) if opt.type in ("secret-file", "secret-text") else None
         if not path:
+            continue
+        if opt.type == "secret-text":
+            text = read_secret_text(os.path.expanduser(str(path)), opt.flag)
+            _register_text(text)
+            secrets[opt.dest] = text
             continue
         values = read_credentials(os.path.expanduser(str(path)), opt.flag)
         for key, value in values.items():
@@ -108,6 +130,27 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
                 register_secret(value)
         secrets.update(values)
     return secrets
+
+
+def _register_text(text: str) -> None:
+    """Keep a whole-file secret out of logs: the text, and a JSON file's secret values."""
+    import json
+
+    from certkernel.log import register_secret
+
+    if len(text.strip()) >= 4:
+        register_secret(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str) and is_secret_key(str(key)) and len(value) >= 4:
+                register_secret(value)
+                for line in value.splitlines():
+                    if len(line) >= 16:
+                        register_secret(line)
 
 
 def bind_http01(port: int, address: str) -> list[socket.socket]:
@@ -235,12 +278,17 @@ class PluginLauncher:
             raise errors.ConfigurationError(f"The {name} plugin is not an {role}")
         return manifest
 
-    def _user_for(self, manifest: Manifest, config: Config) -> tuple[int | None, int | None]:
-        """--plugin-user (per plugin or global; saved per lineage), else the manifest's."""
-        from certkernel.plugin_host.sandbox import spawn_user
+    def _decide(self, manifest: Manifest, config: Config, options: dict[str, Any],
+                state_dir: str) -> Decision:
+        """Least privilege for this run: --plugin-user, else what the manifest declares."""
+        from certkernel.plugin_host.sandbox import decide, make_placed
 
-        target = spawn_user(manifest, config.plugin_user)
-        return (None, None) if target is None else (target.uid, target.gid)
+        decision = decide(manifest, config.plugin_user, options, work_dir=self.config.work_dir,
+                          config_dir=self.config.config_dir, state_dir=state_dir)
+        if decision.confine is not None:
+            make_placed(manifest, self.config.work_dir, self.config.config_dir)
+        logger.debug("Plugin %s runs as %s", manifest.name, decision.why)
+        return decision
 
     def _roots(self, manifest: Manifest, options: dict[str, Any]) -> list[str]:
         """The directories this plugin may have the kernel checkpoint (its manifest's roots).
@@ -280,7 +328,10 @@ class PluginLauncher:
                     self._stack.callback(sock.close)
                 fds["http01_sockets"] = [s.fileno() for s in sockets]
             self._fds[key] = fds  # a restarted plugin gets the same sockets
-        uid, gid = self._user_for(manifest, config or self.config)
+        state_dir = os.path.join(self.config.work_dir, "plugins", name)
+        decision = self._decide(manifest, config or self.config, options, state_dir)
+        uid = decision.user.uid if decision.user else None
+        gid = decision.user.gid if decision.user else None
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
         roots = self._roots(manifest, options)
@@ -292,7 +343,6 @@ class PluginLauncher:
             roots=roots,
             installer=installer_record(manifest, options) if roots else None,
         )
-        state_dir = os.path.join(self.config.work_dir, "plugins", name)
         process = start_plugin(
             manifest,
             services.handle,
@@ -305,6 +355,7 @@ class PluginLauncher:
             group=gid,
             limits=None,  # the manifest's [sandbox] limits, when it runs as another user
             on_progress=self.on_progress,
+            confine=decision.confine,
         )
         self._stack.callback(process.close)
         self._processes[key] = process

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from certkernel import __version__
+from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
@@ -77,6 +78,7 @@ def start_plugin(
     limits: Limits | None = None,
     logger: logging.Logger | None = None,
     on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+    confine: Policy | None = None,
 ) -> PluginProcess:
     """Spawn the plugin and complete ``initialize``; the caller owns ``close()``.
 
@@ -84,6 +86,7 @@ def start_plugin(
     given) and every path the plugin needs is checked for that user first.
     ``state_dir`` is the base name; the folder used depends on the user
     (see the module docstring) and is what the plugin receives.
+    With ``confine``, the process is put under that Landlock policy before exec.
     """
     _redact_env(manifest)
     if state_dir is not None:
@@ -102,7 +105,21 @@ def start_plugin(
     plan = plan_for(
         manifest, state_dir=state_dir, fds=fds, user=user, group=group, limits=limits
     )
-    process = PluginProcess(plan, handler, logger or _log, on_progress)
+    ruleset = None
+    if confine is not None:
+        from dataclasses import replace
+
+        from certkernel.plugin_host.landlock import build
+
+        ruleset = build(confine)
+        plan = replace(plan, confine_fd=ruleset.fd)
+        (logger or _log).debug("plugin %s confined: writes under %s; %s", manifest.name,
+                               ", ".join(ruleset.paths), ruleset.network)
+    try:
+        process = PluginProcess(plan, handler, logger or _log, on_progress)
+    finally:
+        if ruleset is not None:
+            os.close(ruleset.fd)
     try:
         process.handshake(
             {

@@ -20,7 +20,8 @@ from typing import Any
 
 from certkernel.errors import ConfigurationError
 
-OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file"})
+OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file",
+                          "secret-text"})
 ROLES = frozenset({"authenticator", "installer"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,6 +41,15 @@ RESERVED_ENV_PREFIXES = (
 _NOT_SECRET_SUFFIXES = ("_URL", "_ENDPOINT", "_SERVER", "_PORT", "_NAME", "_ALGORITHM",
                         "_EMAIL", "_PROFILE", "_VERSION", "_DISABLED", "_CONFDIR", "_FILE",
                         "_CA_BUNDLE")
+PRIVILEGES = ("unprivileged", "owner", "root")
+NETWORK = ("none", "connect", "any")
+# [confine] entries may name one thing inside the kernel's folders: write_paths a
+# folder in {work_dir}, write_files a file in {config_dir}. Never the kernel's own.
+_PLACED_RE = re.compile(r"^\{(work_dir|config_dir)\}/([A-Za-z0-9_.][A-Za-z0-9_.-]*)$")
+RESERVED_NAMES = frozenset({"backups", "temp_checkpoint", "IN_PROGRESS", "plugins", "cli.ini",
+                            "live", "archive", "renewal", "accounts", "keys", "csr",
+                            "renewal-hooks", ".certbot.lock",
+                            ".certkernel-checkpoints.lock"})
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
@@ -96,6 +106,29 @@ ROOTS_FIELD = "[needs] checkpoint_roots"
 
 
 @dataclass(frozen=True)
+class Confine:
+    """Where a plugin that runs as root may write, from its ``[confine]`` table.
+
+    Why a declaration: a root plugin is confined (Landlock) to what its
+    manifest says up front, so a compromised plugin cannot widen its own
+    reach at run time. ``write_options`` name options whose values (a path,
+    a list of paths or a map's values) are the plugin's roots;
+    ``write_paths`` are fixed runtime paths (pid files, logs, temp folders),
+    which may be one folder ``{work_dir}/NAME`` the kernel creates (0755);
+    ``write_files`` are single files the plugin rewrites in place, which may
+    be ``{config_dir}/NAME`` (created empty by the kernel if missing): the
+    plugin may write those files, never create or remove others there.
+    """
+
+    write_options: tuple[str, ...] = ()
+    write_paths: tuple[str, ...] = ()
+    write_files: tuple[str, ...] = ()
+    # TCP under Landlock: "none" (no bind, no connect), "connect" (connect, no
+    # bind) or "any" (unrestricted: `nginx -t` binds the listen sockets it tests).
+    network: str = "none"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the kernel knows about a plugin without running it."""
 
@@ -113,6 +146,9 @@ class Manifest:
     checkpoint_roots: tuple[RootOption, ...] = ()
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
+    privilege: str = "unprivileged"  # [sandbox] privilege: unprivileged, owner or root
+    privilege_reason: str = ""  # [sandbox] reason: why it needs more than unprivileged
+    confine: Confine | None = None
     path: Path = Path(".")
     origin: str = "builtin"
 
@@ -215,7 +251,7 @@ def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -
     """
     where = f" ({origin})" if origin else ""
     raw = text.strip()
-    if kind in ("str", "path", "secret-file"):
+    if kind in ("str", "path", "secret-file", "secret-text"):
         return raw
     if kind == "int":
         try:
@@ -256,7 +292,7 @@ def _check_default(kind: str, value: Any) -> bool:
     """Whether a TOML default fits the declared option type."""
     if value is None:
         return True
-    if kind in ("str", "path", "secret-file"):
+    if kind in ("str", "path", "secret-file", "secret-text"):
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -335,7 +371,7 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
         help=r.str("help", ""),
         default=default,
         short=short,
-        secret=r.bool("secret", kind == "secret-file"),
+        secret=r.bool("secret", kind in ("secret-file", "secret-text")),
         repeatable=r.bool("repeatable", kind == "list"),
     )
 
@@ -417,6 +453,13 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
     for key, value in timeouts.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise r.fail(f"timeouts.{key} must be a positive number of seconds")
+    sandbox = r.table("sandbox")
+    privilege, reason = _parse_privilege(_Reader(path, sandbox, "[sandbox] "))
+    confine = _parse_confine(_Reader(path, r.table("confine"), "[confine] "), options) \
+        if "confine" in data else None
+    if privilege == "owner" and (confine is None or not confine.write_options):
+        raise r.fail('[sandbox] privilege = "owner" needs [confine] write_options naming the '
+                     "options that hold the roots whose owner the plugin runs as")
     return Manifest(
         name=name,
         description=r.str("description", ""),
@@ -430,11 +473,61 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         env_foreign={str(k): str(v) for k, v in r.table("env_foreign").items()},
         needs=needs,
         checkpoint_roots=roots,
-        sandbox=r.table("sandbox"),
+        sandbox=sandbox,
         timeouts={k: float(v) for k, v in timeouts.items()},
+        privilege=privilege,
+        privilege_reason=reason,
+        confine=confine,
         path=path.parent,
         origin=origin,
     )
+
+
+def _parse_privilege(r: _Reader) -> tuple[str, str]:
+    """``[sandbox] privilege`` and ``reason``: anything above unprivileged must say why."""
+    privilege = r.str("privilege", "unprivileged")
+    if privilege not in PRIVILEGES:
+        raise r.fail(f"privilege {privilege!r} is not one of {', '.join(PRIVILEGES)}")
+    reason = r.str("reason", "").strip()
+    if privilege != "unprivileged" and not reason:
+        raise r.fail(f'privilege = "{privilege}" needs reason = "..." saying why this plugin '
+                     "cannot run as an unprivileged user")
+    return privilege, reason
+
+
+_ROOT_TYPES = frozenset({"path", "str", "list", "map"})
+
+
+def _parse_confine(r: _Reader, options: tuple[OptionSpec, ...]) -> Confine:
+    """``[confine]``: option names that hold roots, fixed runtime paths, network use."""
+    known = {opt.name: opt for opt in options}
+    write_options = r.str_list("write_options")
+    for name in write_options:
+        opt = known.get(name)
+        if opt is None:
+            raise r.fail(f"write_options names {name!r}, which is not one of its [[options]]")
+        if opt.type not in _ROOT_TYPES:
+            raise r.fail(f"write_options: option {name!r} of type {opt.type!r} cannot hold a path")
+    write_paths = r.str_list("write_paths")
+    write_files = r.str_list("write_files")
+    for key, entries, place in (("write_paths", write_paths, "work_dir"),
+                                ("write_files", write_files, "config_dir")):
+        for entry in entries:
+            placed = _PLACED_RE.match(entry)
+            if entry.startswith("{"):
+                if not placed or placed.group(1) != place or \
+                        placed.group(2) in RESERVED_NAMES | {".", ".."}:
+                    raise r.fail(f"{key} entry {entry!r} may only name one new entry in "
+                                 f"{{{place}}} ({{{place}}}/NAME), not one of certkernel's own")
+            elif not entry.startswith("/"):
+                raise r.fail(f"{key} entry {entry!r} must be an absolute path")
+            if "\0" in entry or "/../" in f"{entry}/":
+                raise r.fail(f"{key} entry {entry!r} must not contain '..' or NUL")
+    network = r.str("network", "none")
+    if network not in NETWORK:
+        raise r.fail(f"network {network!r} is not one of {', '.join(NETWORK)}")
+    return Confine(write_options=write_options, write_paths=write_paths,
+                   write_files=write_files, network=network)
 
 
 def load_manifest(path: str | Path, origin: str = "builtin") -> Manifest:

@@ -9,6 +9,14 @@ host checks every path the plugin needs, with the target user's uid and its
 single group (supplementary groups are cleared at spawn), and says exactly
 which path is wrong and what to change.
 
+Who by default (least privilege, when the kernel runs as root): a plugin
+whose manifest asks for nothing runs as the system account ``_certkernel``,
+created on first use; ``[sandbox] privilege = "owner"`` runs as the owner of
+the roots its options name (webroot: the web root's owner) or, when they are
+root-owned or have different owners, as root confined by Landlock;
+``privilege = "root"`` (with a ``reason``) runs as root, confined by
+Landlock to what its ``[confine]`` table declares. See :func:`decide`.
+
 User specs: ``--plugin-user`` (also ``plugin-user`` in cli.ini, saved in the
 renewal conf) is a comma-separated list of ``USER[:GROUP]`` (all plugins)
 and ``PLUGIN=USER[:GROUP]`` (one plugin) entries; a per-plugin entry beats
@@ -18,6 +26,7 @@ the global one, which beats the manifest's ``[sandbox] user`` default.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import stat
 import sys
@@ -27,10 +36,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from certkernel import errors
+from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.spawn import Limits
 
 _MIB = 1024 * 1024
+ACCOUNT = "_certkernel"
+_log = logging.getLogger("certkernel.plugins")
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,274 @@ def describe_choice(choice: UserChoice) -> str:
     suffix = "" if os.geteuid() == 0 or target.uid == os.geteuid() else \
         "; only when certkernel runs as root"
     return f"{target.name}:{target.group} (from {choice.source}{suffix})"
+
+
+# -- least privilege by default -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How one plugin runs in this run: as whom, confined to what, and why (for people)."""
+
+    user: SandboxUser | None  # None: the kernel's own user
+    confine: Policy | None  # a Landlock policy (root runs of plugins declaring [confine])
+    why: str
+    unconfined_note: str = ""  # set when confinement was wanted but Landlock is missing
+
+
+def write_roots(manifest: Manifest, options: Mapping[str, Any]) -> list[str]:
+    """The roots named by the options listed in ``[confine] write_options``, as given."""
+    roots: list[str] = []
+    for name in manifest.confine.write_options if manifest.confine else ():
+        value = options.get(name)
+        if isinstance(value, Mapping):
+            items = [str(v) for v in value.values()]
+        elif isinstance(value, list | tuple):
+            items = [str(v) for v in value]
+        else:
+            items = [str(value)] if value else []
+        for item in items:
+            path = os.path.abspath(os.path.expanduser(item))
+            if item and path not in roots:
+                roots.append(path)
+    return roots
+
+
+def _placed(entry: str, dirs: Mapping[str, str]) -> str:
+    for key, value in dirs.items():
+        if entry.startswith("{" + key + "}/"):
+            return os.path.join(value, entry[len(key) + 3:])
+    return os.path.abspath(entry)
+
+
+def runtime_paths(manifest: Manifest, work_dir: str, config_dir: str) -> list[str]:
+    """``[confine] write_paths`` and ``write_files`` with the kernel's folders filled in."""
+    dirs = {"work_dir": work_dir, "config_dir": config_dir}
+    confine = manifest.confine
+    if confine is None:
+        return []
+    return [_placed(entry, dirs) for entry in (*confine.write_paths, *confine.write_files)]
+
+
+def make_placed(manifest: Manifest, work_dir: str, config_dir: str) -> None:
+    """Create the ``{work_dir}/NAME`` folders and ``{config_dir}/NAME`` files declared.
+
+    A confined plugin may write only beneath what exists when its rules are
+    made, so the kernel creates these (root-owned; a folder 0755 so a web
+    server can serve from it, a file empty and 0644) with O_EXCL and
+    O_NOFOLLOW. An existing entry is left as it is: a symlink there was put
+    by root (these folders are root's), and the rule then covers its target
+    (see landlock.build); one of the wrong kind is an error, never replaced.
+    """
+    confine = manifest.confine
+    if confine is None:
+        return
+    for entries, base, folder in ((confine.write_paths, ("work_dir", work_dir), True),
+                                  (confine.write_files, ("config_dir", config_dir), False)):
+        prefix = "{" + base[0] + "}/"
+        for entry in entries:
+            if not entry.startswith(prefix):
+                continue
+            name = entry[len(prefix):]
+            os.makedirs(base[1], mode=0o755, exist_ok=True)
+            dir_fd = os.open(base[1], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                _make_one(dir_fd, base[1], name, folder)
+            finally:
+                os.close(dir_fd)
+
+
+def _make_one(dir_fd: int, parent: str, name: str, folder: bool) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        if folder:
+            os.mkdir(name, 0o755, dir_fd=dir_fd)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
+        else:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+        try:
+            os.fchmod(fd, 0o755 if folder else 0o644)  # whatever the umask was
+        finally:
+            os.close(fd)
+        return
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(name, dir_fd=dir_fd)
+        except OSError:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    wanted = stat.S_ISDIR if folder else stat.S_ISREG
+    if not wanted(st.st_mode):
+        kind = "folder" if folder else "regular file"
+        raise errors.PluginError(
+            f"{os.path.join(parent, name)} must be a {kind} (or a symlink to one) for a "
+            "confined plugin to write there; move it away and run again")
+
+
+def ensure_account(name: str = ACCOUNT) -> SandboxUser:
+    """The unprivileged system account for plugins, created once if missing.
+
+    Why a lock and a retry: two certkernel runs (renew from cron while an
+    operator runs certonly) may both find the account missing. They take
+    an ``flock`` on /etc/passwd (opened read-only; useradd's own lock is a
+    different one, so nothing deadlocks), look again, and only then run
+    ``useradd``; if that still fails because someone else created the
+    account meanwhile, the lookup afterwards finds it.
+    """
+    import fcntl
+    import subprocess
+
+    source = "the plugin account"
+    try:
+        return lookup_user(name, source)
+    except errors.ConfigurationError:
+        pass
+    fd = os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            return lookup_user(name, source)
+        except errors.ConfigurationError:
+            pass
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed argv
+                ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                 "--shell", "/usr/sbin/nologin", "--user-group", name],
+                capture_output=True, text=True, timeout=60, check=False,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            )
+            problem = done.stderr.strip() if done.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problem = str(exc)
+        try:
+            user = lookup_user(name, source)
+        except errors.ConfigurationError:
+            raise errors.ConfigurationError(
+                f"cannot create the system account {name} for plugins that need no root "
+                f"({problem or 'useradd failed'}); create it with `useradd --system "
+                f"--no-create-home --shell /usr/sbin/nologin --user-group {name}` or choose "
+                "a user with --plugin-user"
+            ) from None
+        if not problem:
+            _log.info("Created the system account %s for plugins that need no root", name)
+        return user
+    finally:
+        os.close(fd)
+
+
+def _owner_of(roots: Sequence[str]) -> tuple[SandboxUser | None, str]:
+    """The single non-root owner of ``roots`` (lstat, symlinks not followed), or why not."""
+    import grp
+    import pwd
+
+    if not roots:
+        return None, "no roots given"
+    owners: set[int] = set()
+    gids: set[int] = set()
+    for root in roots:
+        try:
+            st = os.lstat(root)
+        except OSError as exc:
+            return None, f"{root} cannot be checked ({exc.strerror})"
+        owners.add(st.st_uid)
+        gids.add(st.st_gid)
+    if len(owners) > 1:
+        return None, "its roots have different owners"
+    uid = owners.pop()
+    if uid == 0:
+        return None, "its roots are owned by root"
+    try:
+        pw = pwd.getpwuid(uid)
+        name, gid = pw.pw_name, pw.pw_gid
+    except KeyError:
+        name, gid = str(uid), gids.pop() if len(gids) == 1 else uid
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return SandboxUser(uid=uid, gid=gid, name=name, group=group), ""
+
+
+_warned_missing: set[str] = set()
+
+
+def decide(
+    manifest: Manifest,
+    configured: str | None,
+    options: Mapping[str, Any],
+    *,
+    work_dir: str,
+    config_dir: str,
+    state_dir: str | None = None,
+    create_account: bool = True,
+    landlock_abi: int | None = None,
+) -> Decision:
+    """Who ``manifest``'s plugin runs as in this run, and how it is confined.
+
+    Order: an explicit ``--plugin-user`` (``root`` is the opt-out: root,
+    unconfined), the manifest's ``[sandbox] user``, then the manifest's
+    ``privilege``. A kernel that is not root runs every plugin as itself.
+    """
+    choice = choose_user(manifest.name, configured, manifest)
+    if choice.spec:
+        target = resolve_for(choice)
+        if target is not None:
+            return Decision(target, None, f"{target.name}:{target.group} (from {choice.source})")
+        if choice.source == "--plugin-user" and os.geteuid() == 0:
+            return Decision(None, None, "root (--plugin-user root: least privilege switched "
+                            "off, not confined)")
+    if os.geteuid() != 0:
+        return Decision(None, None, f"{_me()} (the user running certkernel; only root "
+                        "switches plugins to other users)")
+    if manifest.privilege == "unprivileged":
+        try:
+            user = ensure_account() if create_account else lookup_user(ACCOUNT, "")
+        except errors.ConfigurationError:  # only when not asked to create it
+            return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as "
+                            "certkernel's unprivileged account, created on first use)")
+        return Decision(user, None, f"{user.name}:{user.group} (needs no root, so it runs "
+                        "as certkernel's unprivileged account)")
+    roots = write_roots(manifest, options)
+    if manifest.privilege == "owner":
+        owner, why_not = _owner_of(roots)
+        if owner is not None:
+            return Decision(owner, None, f"{owner.name}:{owner.group} (owner of "
+                            f"{', '.join(roots)})")
+        head = f"root ({why_not}; {manifest.privilege_reason})"
+    else:
+        head = f"root ({manifest.privilege_reason})"
+    if manifest.confine is None:
+        return Decision(None, None, f"{head}; not confined: its manifest declares no [confine]")
+    from certkernel.plugin_host.landlock import abi_version
+
+    abi = abi_version() if landlock_abi is None else landlock_abi
+    if abi <= 0:
+        note = "Landlock is not available on this kernel, so root plugins run unconfined"
+        if note not in _warned_missing:
+            _warned_missing.add(note)
+            _log.warning("%s", note)
+        return Decision(None, None, f"{head}; NOT confined: {note}", unconfined_note=note)
+    paths = [*roots, *runtime_paths(manifest, work_dir, config_dir)]
+    if state_dir:
+        paths.append(os.path.abspath(state_dir))
+    network = manifest.confine.network
+    policy = Policy(write_paths=tuple(paths), allow_connect=network in ("connect", "any"),
+                    allow_bind=network == "any")
+    net = {"none": "no bind or connect", "connect": "may connect, never bind",
+           "any": "not restricted"}[network]
+    return Decision(None, policy, f"{head}; confined by Landlock (ABI {abi}): writes only "
+                    f"under its roots, state dir and declared runtime paths; TCP: {net}")
+
+
+def _me() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def limits_for(manifest: Manifest) -> Limits:

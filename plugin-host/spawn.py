@@ -54,6 +54,7 @@ class LaunchPlan:
     # A root-run plugin that may start services (nginx when it is not
     # running): what is left in its cgroup at the end is released, not killed.
     keep_services: bool = False
+    confine_fd: int | None = None  # a Landlock ruleset applied before exec (landlock.py)
 
 
 def build_env(
@@ -105,6 +106,12 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
     uid = plan.user if plan.user is not None else -1
     gid = plan.group if plan.group is not None else -1
     limits = plan.limits
+    confine_fd = plan.confine_fd
+    restrict = None
+    if confine_fd is not None:
+        from certkernel.plugin_host.landlock import restrictor
+
+        restrict = restrictor()
 
     def preexec() -> None:
         if join_fd >= 0:
@@ -116,8 +123,10 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if sandboxed:
+            if sandboxed or confine_fd is not None:
                 prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if restrict is not None and confine_fd is not None and restrict(confine_fd) != 0:
+            os._exit(126)  # fail closed: never run a plugin unconfined that should be confined
         if limits is not None:
             if limits.max_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_files, limits.max_files))

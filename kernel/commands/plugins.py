@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from certkernel.config import Config
     from certkernel.display import Display
     from certkernel.plugin_host.manifest import Manifest
+    from certkernel.plugin_host.sandbox import Decision
 
 logger = logging.getLogger(__name__)
 RULE = "- " * 39 + "-"
@@ -39,11 +40,26 @@ def _describe(manifest: Manifest) -> list[str]:
     return lines
 
 
-def _runs_as(manifest: Manifest, config: Config) -> str:
-    """The user the plugin would run as (--plugin-user, its manifest, or certkernel's)."""
-    from certkernel.plugin_host.sandbox import choose_user, describe_choice
+def _decision(manifest: Manifest, config: Config, create_account: bool = False) -> Decision:
+    """Who the plugin runs as with these options, confined to what, and why."""
+    from certkernel.plugin_host.sandbox import decide
 
-    return describe_choice(choose_user(manifest.name, config.plugin_user, manifest))
+    return decide(manifest, config.plugin_user, config.plugin_options(manifest),
+                  work_dir=config.work_dir, config_dir=config.config_dir,
+                  state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
+                  create_account=create_account)
+
+
+def _runs_as(manifest: Manifest, config: Config) -> tuple[str, str]:
+    """("Runs as" text, a note when confinement is unavailable); errors are shown, not raised."""
+    try:
+        decision = _decision(manifest, config)
+    except errors.Error as exc:
+        return f"error: {exc}", ""
+    text = decision.why
+    if manifest.privilege == "owner" and decision.user is None and not config.plugin_user:
+        text += " (decided per run: the owner of its roots when they all have one non-root owner)"
+    return text, decision.unconfined_note
 
 
 def _selected(config: Config) -> list[Manifest]:
@@ -73,12 +89,16 @@ def _settings(config: Config) -> dict[str, object]:
 def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | None:
     """Start (and prepare) one plugin; the lines to add, or None to hide it."""
     from certkernel.plugin_host.launch import start_plugin
-    from certkernel.plugin_host.sandbox import spawn_user
     from certkernel.plugin_host.services import KernelServices
 
     services = KernelServices(manifest.name, display=display)
     try:
-        target = spawn_user(manifest, config.plugin_user)
+        from certkernel.plugin_host.sandbox import make_placed
+
+        decision = _decision(manifest, config, create_account=True)
+        if decision.confine is not None:
+            make_placed(manifest, config.work_dir, config.config_dir)
+        target = decision.user
         process = start_plugin(
             manifest,
             services.handle,
@@ -87,6 +107,7 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
             state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
             user=target.uid if target else None,
             group=target.gid if target else None,
+            confine=decision.confine,
         )
     except errors.NoInstallationError:
         return None
@@ -113,9 +134,13 @@ def run(config: Config) -> int:
 
     display = Display.from_config(config)
     blocks: list[str] = []
+    notes: list[str] = []
     for manifest in _selected(config):
         lines = _describe(manifest)
-        lines.append(f"Runs as: {_runs_as(manifest, config)}")
+        runs_as, note = _runs_as(manifest, config)
+        lines.append(f"Runs as: {runs_as}")
+        if note and note not in notes:
+            notes.append(note)
         if config.init or config.prepare:
             extra = _probe(manifest, config, display)
             if extra is None:
@@ -125,6 +150,8 @@ def run(config: Config) -> int:
         blocks.append("\n".join(lines))
     problems = config.plugin_problems
     body = "\n\n".join(blocks) if blocks else "No plugins found."
+    if notes:
+        body += "\n\n" + "\n".join(f"Note: {note}." for note in notes)
     display.notification(f"{RULE}\n{body}\n{RULE}", wrap=False, force=True)
     if problems:
         text = "\n".join(f"* {message}" for message in problems)

@@ -48,13 +48,13 @@ class ServiceAccount:
     token_uri: str
 
 
-def load_service_account(path: str) -> ServiceAccount:
-    """Read and check the JSON key file; every problem in one message."""
+def load_service_account(path: str, text: str | None = None) -> ServiceAccount:
+    """Check the JSON key file (``text``: its content, read by the kernel); one message per problem."""
     where = f"dns-google: --dns-google-credentials {path}"
     file = Path(os.path.expanduser(path))
     try:
-        mode = file.stat().st_mode
-        data = json.loads(file.read_text(encoding="utf-8"))
+        mode = 0 if text is not None else file.stat().st_mode  # the kernel warned already
+        data = json.loads(text if text is not None else file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PluginError(f"{where}: no such file") from None
     except OSError as exc:

@@ -167,7 +167,10 @@ class Google(DnsAuthenticator):
                 "dns-google: --dns-google-credentials is required: the path to a service "
                 "account's JSON key (the GCE metadata server is not supported)")
         api_url = str(self.options.get("api-url") or creds.get("api_url") or "")
-        return GoogleBackend(load_service_account(path), api_url=api_url)
+        # The kernel reads the key file (secret-text) and sends its text: this
+        # process runs unprivileged and cannot read root's 0600 file itself.
+        text = self.secrets.get("dns_google_credentials")
+        return GoogleBackend(load_service_account(path, text), api_url=api_url)
 
 
 google = Google

@@ -91,7 +91,9 @@ class TlsFiles:
             wanted = hashlib.sha256(text.encode()).hexdigest()
             try:
                 with open(path, "rb") as fh:
-                    have = hashlib.sha256(fh.read()).hexdigest()
+                    data = fh.read()
+                # Empty: created by the kernel so a confined plugin may fill it in.
+                have = hashlib.sha256(data).hexdigest() if data else None
             except FileNotFoundError:
                 have = None
             if have == wanted:
@@ -110,6 +112,22 @@ class TlsFiles:
 
 
 def _write(path: str, text: str) -> None:
+    """Atomically via a temporary file and rename; in place where renaming is not allowed.
+
+    A plugin confined by Landlock may rewrite the files its manifest lists
+    under ``[confine] write_files`` but not create others beside them.
+    """
+    try:
+        _write_atomic(path, text)
+    except PermissionError:
+        with open(path, "r+", encoding="utf-8") as fh:
+            fh.truncate(0)
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.certkernel-tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -108,7 +108,8 @@ def test_token_without_dns_rights_is_one_clear_error(google: FakeGoogle, tmp_pat
             [Chall("_acme-challenge.example.com", "v")])
 
 
-def test_plugin_process_reads_the_json_key(google: FakeGoogle, tmp_path: Path) -> None:
+def test_plugin_process_uses_the_json_key_the_kernel_read(
+        google: FakeGoogle, tmp_path: Path) -> None:
     from certkernel.plugin_host.discovery import discover
     from certkernel.plugin_host.launch import start_plugin
     from certkernel.plugin_host.proxies import RemoteAuthenticator
@@ -118,14 +119,17 @@ def test_plugin_process_reads_the_json_key(google: FakeGoogle, tmp_path: Path) -
     manifest = discover()["dns-google"]
     flags = {o.flag: o for o in manifest.options}
     assert flags["--dns-google-propagation-seconds"].default == 60
-    assert flags["--dns-google-credentials"].type == "path"
+    assert flags["--dns-google-credentials"].type == "secret-text"  # read by the kernel
     chall = Challenge(identifier="example.com", type="dns-01", token="t", key_authorization="t.k",
                       validation="via-process", validation_domain_name="_acme-challenge.example.com")
     key = google.key_file(tmp_path / "sa.json")
+    text = key.read_text()
+    key.unlink()  # the plugin must use the text it was sent, not the file
     with start_plugin(manifest, KernelServices("dns-google").handle,
                       options={"propagation-seconds": 0, "credentials": str(key),
                                "api-url": google.dns_url},
-                      secrets={}, state_dir=str(tmp_path / "g")) as proc:
+                      secrets={"dns_google_credentials": text},
+                      state_dir=str(tmp_path / "g")) as proc:
         auth = RemoteAuthenticator(proc)
         auth.prepare()
         auth.perform([chall])

@@ -27,14 +27,18 @@ OTHER_NGINX = NGINX_SITE.replace("example.test www.example.test", "other.test") 
     .replace("plain site", "other site").replace("# the example site", "# the other site")
 
 
-def ctl_wrapper(folder: Path, name: str, real: str,
-                refuse: str = "-t") -> tuple[Path, Path, Path]:
+def ctl_wrapper(folder: Path, name: str, real: str, refuse: str = "-t",
+                log_dir: Path | None = None) -> tuple[Path, Path, Path]:
     """A wrapper around ``real`` that logs its arguments; while a flag file exists it
     fails every call with the argument ``refuse`` (``-t``: config test, ``graceful``).
 
+    The installer runs it confined by Landlock to the paths its manifest
+    declares, so the log goes to ``log_dir``, a folder the installer may
+    write (its server root, or the folder given as its logs root).
+
     Returns (wrapper, log, flag).
     """
-    log = folder / f"{name}.log"
+    log = (log_dir or folder) / f"{name}.log"
     flag = folder / f"{name}.refuse"
     wrapper = folder / name
     wrapper.write_text(textwrap.dedent(f"""\

@@ -62,10 +62,12 @@ def test_auto_hsts_grows_per_renewal_with_one_graceful_and_rolls_back(
     site = apache_site
     real = shutil.which("apache2ctl")
     assert real is not None
-    wrapper, log, _ = ctl_wrapper(tmp_path, "apache-ctl", real)
+    logs = tmp_path / "ctl-logs"
+    logs.mkdir()
+    wrapper, log, _ = ctl_wrapper(tmp_path, "apache-ctl", real, log_dir=logs)
     auth = dns_hooks(tmp_path, site.pebble)
     done = site.cli("run", *auth, "-i", "apache", "-d", "example.test", "--auto-hsts",
-                    "--apache-ctl", str(wrapper))
+                    "--apache-ctl", str(wrapper), "--apache-logs-root", str(logs))
     assert done.returncode == 0, done.stderr
     _wait_served(site, site.live_serial(), "max-age=60")
 
@@ -93,10 +95,13 @@ def test_failed_reload_during_renewal_is_restored_from_the_kernel_checkpoints(
     site = apache_site
     real = shutil.which("apache2ctl")
     assert real is not None
-    wrapper, log, refuse = ctl_wrapper(tmp_path, "apache-ctl", real, refuse="graceful")
+    logs = tmp_path / "ctl-logs"
+    logs.mkdir()
+    wrapper, log, refuse = ctl_wrapper(tmp_path, "apache-ctl", real, refuse="graceful",
+                                       log_dir=logs)
     auth = dns_hooks(tmp_path, site.pebble)
     done = site.cli("run", *auth, "-i", "apache", "-d", "example.test", "--auto-hsts",
-                    "--apache-ctl", str(wrapper))
+                    "--apache-ctl", str(wrapper), "--apache-logs-root", str(logs))
     assert done.returncode == 0, done.stderr
     first = site.live_serial()
     _wait_served(site, first, "max-age=60")

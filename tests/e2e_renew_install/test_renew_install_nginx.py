@@ -40,7 +40,7 @@ def _hook(folder: Path, name: str, wrapper_log: Path) -> Path:
 def test_renew_redeploys_both_lineages_with_one_reload_then_deploy_hooks(
         nginx_site: Site, nginx_bin: str, tmp_path: Path) -> None:
     site = nginx_site
-    wrapper, log, _ = ctl_wrapper(tmp_path, "nginx-ctl", nginx_bin)
+    wrapper, log, _ = ctl_wrapper(tmp_path, "nginx-ctl", nginx_bin, log_dir=site.root)
     auth = dns_hooks(tmp_path, site.pebble)
     for name in ("example.test", "other.test"):
         done = site.cli("run", *auth, "-i", "nginx", "-d", name, "--nginx-ctl", str(wrapper))
@@ -74,8 +74,9 @@ def test_renew_redeploys_both_lineages_with_one_reload_then_deploy_hooks(
 def test_failed_deployment_keeps_the_config_reports_and_exits_1(
         nginx_site: Site, nginx_bin: str, tmp_path: Path) -> None:
     site = nginx_site
-    broken, broken_log, refuse = ctl_wrapper(tmp_path, "nginx-broken", nginx_bin)
-    good, good_log, _ = ctl_wrapper(tmp_path, "nginx-good", nginx_bin)
+    broken, broken_log, refuse = ctl_wrapper(tmp_path, "nginx-broken", nginx_bin,
+                                              log_dir=site.root)
+    good, good_log, _ = ctl_wrapper(tmp_path, "nginx-good", nginx_bin, log_dir=site.root)
     auth = dns_hooks(tmp_path, site.pebble)
     for name, ctl in (("example.test", broken), ("other.test", good)):
         done = site.cli("run", *auth, "-i", "nginx", "-d", name, "--nginx-ctl", str(ctl))

@@ -192,7 +192,8 @@ def test_plugins_command_shows_who_each_plugin_runs_as(
     assert runs_as["hostile"] == (f"Runs as: {sandbox_user}:{sandbox_user} "
                                   "(from the manifest's [sandbox] user)")
     assert runs_as["webroot"] == "Runs as: nobody:nogroup (from --plugin-user)"
-    assert runs_as["standalone"] == "Runs as: root (the user running certkernel)"
+    assert runs_as["standalone"] == ("Runs as: _certkernel:_certkernel (needs no root, so it "
+                                     "runs as certkernel's unprivileged account)")
 
 
 def test_per_plugin_user_beats_the_global_one_which_beats_the_manifest(
