@@ -83,6 +83,8 @@ class Scene:
         self.kernel = kernel
         self.dirs = kernel.dirs(name)
         pw = pwd.getpwnam(user)
+        # The plugin runs as that user: its state dir is <name>.uid-N (never a root run's).
+        self.state = Path(self.dirs[3]) / "plugins" / f"ckattack.uid-{pw.pw_uid}"
         self.root = world_dir(kernel.root, f"{name}-site")
         os.chown(self.root, pw.pw_uid, pw.pw_gid)
         victims = world_dir(kernel.root, f"{name}-victims")
@@ -100,7 +102,7 @@ class Scene:
         assert result.returncode == 1, result.stderr
         assert f"ckattack: {scenario} finished" in result.stderr, result.stderr
         report: dict[str, str] = json.loads(
-            (Path(self.dirs[3]) / "plugins" / "ckattack" / "report.json").read_text())
+            (self.state / "report.json").read_text())
         return report
 
     def rollback(self) -> str:
