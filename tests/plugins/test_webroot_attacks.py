@@ -13,6 +13,8 @@ owner is a real unprivileged system user where ownership matters.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import pwd
 import stat
@@ -23,9 +25,11 @@ from pathlib import Path
 import pytest
 
 from certkernel import errors
+from tests.infra.httpd import serving, static_site
 from tests.sandbox import sandbox_env as se
 
 from .conftest import http01
+from .test_certonly_e2e import assert_issued, certonly, explain
 
 Snapshot = list[tuple[str, int, int, bytes]]
 
@@ -206,3 +210,61 @@ def test_web_server_replacing_the_token_in_its_own_directory_leaves_nothing(star
     auth.cleanup([chall])
     assert os.listdir(root / ".well-known" / "acme-challenge") == []
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+# -- the same attacks through the CLI, against Pebble -----------------------------
+
+
+class _RewritingServer(http.server.SimpleHTTPRequestHandler):
+    """A web server that answers a challenge, then swaps the file for an executable.
+
+    The first answer is kept in memory and served again (the CA may fetch
+    more than once), so validation passes while the file on disk is the
+    server's own ``#!/bin/sh`` script, mode 0755.
+    """
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        if not self.path.startswith("/.well-known/acme-challenge/"):
+            super().do_GET()
+            return
+        token = Path(self.directory) / self.path.lstrip("/")
+        answers: dict[str, bytes] = self.server.answers  # type: ignore[attr-defined]
+        if token.name not in answers:
+            answers[token.name] = token.read_bytes()
+            token.unlink()
+            token.write_text("#!/bin/sh\nid > /tmp/owned\n")
+            token.chmod(0o755)
+        body = answers[token.name]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_cli_refuses_a_well_known_link_and_says_why(pebble, tmp_path, victim):
+    before = snapshot(victim)
+    with static_site(tmp_path / "www", pebble.http01_port) as root:
+        (root / ".well-known").symlink_to(victim)
+        result = certonly(pebble, tmp_path, "--webroot", "-w", str(root), "-d", "link.example")
+    assert result.returncode == 1, explain(result)
+    assert (f"Refusing to use {root}/.well-known: it is a symbolic link"
+            in result.stderr.strip().splitlines()[-1]), explain(result)
+    assert snapshot(victim) == before
+    assert not (tmp_path / "config" / "live" / "link.example").exists()
+
+
+def test_cli_removes_a_token_the_web_server_rewrote(pebble, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_RewritingServer, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", pebble.http01_port), handler)
+    server.answers = {}  # type: ignore[attr-defined]
+    with serving(server):
+        result = certonly(pebble, tmp_path, "--webroot", "-w", str(root), "-d", "rw.example")
+    assert result.returncode == 0, explain(result)
+    assert_issued(tmp_path, "rw.example", ["rw.example"])
+    assert server.answers, "the web server did rewrite the token"  # type: ignore[attr-defined]
+    assert os.listdir(root) == [], "no file, executable or not, was left in the web root"
