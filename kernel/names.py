@@ -70,8 +70,25 @@ def _check_label(label: str, shown: str) -> None:
             raise _bad(shown, f"label {label!r} is not valid punycode ({exc})") from None
 
 
-def _as_ip(name: str) -> str | None:
+def _as_ip(name: str, shown: str | None = None) -> str | None:
+    """The canonical form of an IP literal, or None when ``name`` is not one.
+
+    An IPv6 scope id (``fe80::1%eth0``) is refused: it names an interface of
+    this machine, means nothing to a CA or in a certificate, and Python's
+    ``ipaddress`` accepts any text after the ``%`` (spaces, newlines,
+    ``$(id)``), which would then travel into logs, hooks and file names.
+    """
     candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    address, percent, _scope = candidate.partition("%")
+    if percent and ":" in address:
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            pass
+        else:
+            raise _bad(name if shown is None else shown,
+                       "IPv6 scope ids ('%' and what follows) are not allowed; "
+                       "give the address without one")
     try:
         return ipaddress.ip_address(candidate).compressed
     except ValueError:
@@ -91,7 +108,7 @@ def normalize_name(raw: str) -> Identifier:
     for scheme in ("http://", "https://"):
         if name.lower().startswith(scheme):
             raise _bad(shown, f"it looks like a URL; give the bare name without {scheme!r}")
-    ip = _as_ip(name)
+    ip = _as_ip(name, shown)
     if ip is not None:
         return Identifier(ip, "ip")
     if "/" in name or ":" in name:

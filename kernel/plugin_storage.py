@@ -1,16 +1,36 @@
 """Plugin key-value storage in Certbot's ``<config_dir>/.pluginstorage.json``.
 
 The file is one JSON object keyed by plugin name; each plugin sees only its
-own object through the protocol's ``storage/get|put|delete`` calls. Certbot
-plugins kept state here (for example the nginx/apache auto-HSTS data), so
-the same file and shape are used. Every save rewrites the file atomically,
-mode 0600 (a plugin may keep something private in it).
+own object: the plugin host names the section from the manifest of the
+process that called ``storage/get|put|delete``, never from anything the
+plugin sends, so one plugin cannot reach another's keys. Certbot plugins
+kept state here (for example the nginx/apache auto-HSTS data), so the same
+file and shape are used.
+
+Why a lock: a put is read-modify-write of the whole file, and ``renew``
+runs plugins in parallel (threads of one kernel) while a second certkernel
+may run beside it (another process). Without a lock two writers each read
+the old file and the later save drops the earlier key. Every put/delete
+therefore holds a thread lock (writers of this process) and an ``flock``
+on ``<config_dir>/.locks/pluginstorage.lock`` (other processes), both
+waited for a bounded time, and rewrites the file atomically, mode 0600 (a
+plugin may keep something private in it). Reads need no lock: they see the
+old file or the new one, whole.
+
+Why a cap: a plugin is hostile until shown otherwise; its section of the
+shared file is capped (:data:`MAX_PLUGIN_BYTES` of JSON) so it cannot fill
+the disk or make every other plugin's load slow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,22 +38,96 @@ from certkernel import fsutil
 from certkernel.errors import PluginStorageError
 
 FILENAME = ".pluginstorage.json"
+LOCK_NAME = "pluginstorage.lock"
+MAX_PLUGIN_BYTES = 1 << 20  # JSON bytes of one plugin's section
+LOCK_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
+_POLL_FIRST, _POLL_MAX = 0.002, 0.05
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: str) -> threading.Lock:
+    """One lock per storage file for all writers in this process."""
+    with _thread_locks_guard:
+        return _thread_locks.setdefault(os.path.abspath(path), threading.Lock())
+
+
+def _section_bytes(section: dict[str, Any]) -> int:
+    return len(json.dumps(section, sort_keys=True).encode("utf-8"))
 
 
 @dataclass
 class PluginStorage:
-    """The storage of all plugins of one config dir.
+    """The storage of all plugins of one config dir (see the module docstring).
 
     Reads the file on each call rather than caching it, so two plugins (or
-    two runs) saving in turn never drop each other's keys; the caller holds
-    the config dir lock around a put/delete.
+    two runs) saving in turn never drop each other's keys.
     """
 
     config_dir: str
+    max_bytes: int = MAX_PLUGIN_BYTES
+    lock_timeout: float = LOCK_TIMEOUT
 
     @property
     def path(self) -> str:
         return os.path.join(self.config_dir, FILENAME)
+
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.config_dir, ".locks", LOCK_NAME)
+
+    # -- locking ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold this process's writer lock and the cross-process file lock."""
+        thread_lock = _thread_lock(self.path)
+        if not thread_lock.acquire(timeout=self.lock_timeout):
+            raise self._busy()
+        try:
+            fd = self._open_lock_file()
+            try:
+                self._flock(fd)
+                yield
+            finally:
+                os.close(fd)  # closing drops the flock
+        finally:
+            thread_lock.release()
+
+    def _open_lock_file(self) -> int:
+        directory = os.path.dirname(self.lock_path)
+        try:
+            os.makedirs(directory, 0o700, exist_ok=True)
+            return os.open(self.lock_path,
+                           os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise PluginStorageError(
+                f"cannot open the plugin storage lock {self.lock_path}: {exc.strerror}"
+            ) from exc
+
+    def _flock(self, fd: int) -> None:
+        """``flock`` with a deadline: poll quickly first, then back off."""
+        deadline = time.monotonic() + self.lock_timeout
+        pause = _POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise self._busy()
+            time.sleep(pause)
+            pause = min(pause * 2, _POLL_MAX)
+
+    def _busy(self) -> PluginStorageError:
+        return PluginStorageError(
+            f"plugin storage {self.path} stayed locked by another writer for "
+            f"{self.lock_timeout:g}s (lock {self.lock_path}); try again when it has finished"
+        )
+
+    # -- file ------------------------------------------------------------------
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -56,15 +150,29 @@ class PluginStorage:
         return loaded
 
     def _save(self, everything: dict[str, Any]) -> None:
-        try:
-            text = json.dumps(everything, indent=4, sort_keys=True)
-        except (TypeError, ValueError) as exc:
-            raise PluginStorageError(f"value cannot be stored as JSON: {exc}") from exc
+        text = json.dumps(everything, indent=4, sort_keys=True)
         fsutil.make_dirs(self.config_dir, 0o755)
         try:
             fsutil.atomic_write(self.path, text + "\n", 0o600)
         except Exception as exc:
             raise PluginStorageError(str(exc)) from exc
+
+    def _check_value(self, plugin: str, key: str, value: Any) -> None:
+        try:
+            size = len(json.dumps({key: value}).encode("utf-8"))
+        except (TypeError, ValueError) as exc:
+            raise PluginStorageError(f"value cannot be stored as JSON: {exc}") from exc
+        if size > self.max_bytes:
+            raise self._over(plugin, key, size)
+
+    def _over(self, plugin: str, key: str, size: int) -> PluginStorageError:
+        return PluginStorageError(
+            f"plugin storage of {plugin!r} would hold {size} bytes after putting {key!r}, "
+            f"over the cap of {self.max_bytes} bytes per plugin; store less or delete "
+            "keys it no longer needs"
+        )
+
+    # -- the API ---------------------------------------------------------------
 
     def get(self, plugin: str, key: str, default: Any = None) -> Any:
         section = self._load().get(plugin)
@@ -73,25 +181,32 @@ class PluginStorage:
         return section.get(key, default)
 
     def put(self, plugin: str, key: str, value: Any) -> None:
-        everything = self._load()
-        section = everything.get(plugin)
-        if not isinstance(section, dict):
-            section = {}
+        """Store ``value`` under ``key`` in ``plugin``'s section; refused over the cap."""
+        self._check_value(plugin, key, value)  # cheap refusals before waiting for the lock
+        with self._locked():
+            everything = self._load()
+            section = everything.get(plugin)
+            if not isinstance(section, dict):
+                section = {}
+            section = {**section, key: value}
+            size = _section_bytes(section)
+            if size > self.max_bytes:
+                raise self._over(plugin, key, size)
             everything[plugin] = section
-        section[key] = value
-        self._save(everything)
+            self._save(everything)
 
     def delete(self, plugin: str, key: str) -> bool:
         """Remove a key; returns whether it was there."""
-        everything = self._load()
-        section = everything.get(plugin)
-        if not isinstance(section, dict) or key not in section:
-            return False
-        del section[key]
-        if not section:
-            del everything[plugin]
-        self._save(everything)
-        return True
+        with self._locked():
+            everything = self._load()
+            section = everything.get(plugin)
+            if not isinstance(section, dict) or key not in section:
+                return False
+            del section[key]
+            if not section:
+                del everything[plugin]
+            self._save(everything)
+            return True
 
     def all_for(self, plugin: str) -> dict[str, Any]:
         section = self._load().get(plugin)

@@ -1,9 +1,27 @@
-"""Creating and removing challenge files under a webroot, remembering what we made.
+"""Creating and removing challenge files under a web root, never following a link.
 
-Why a ledger: cleanup must remove exactly what perform created — the token
-files and any of ``.well-known`` / ``.well-known/acme-challenge`` that did
-not exist before — and never a directory the site already had (some sites
-keep other files in ``.well-known``).
+The web root belongs to its site, and whoever owns it (often ``www-data``)
+may be hostile while this plugin runs as root. So:
+
+- The web root is the directory the operator named with ``-w``; links in
+  that path are followed once, when it is opened, because the operator chose
+  it. Everything beneath it is reached from that directory fd one component
+  at a time with ``O_NOFOLLOW | O_DIRECTORY`` (``certkernel.sdk.safepath``):
+  ``.well-known`` or ``acme-challenge`` as a link is refused with one line.
+- A token file is created ``O_CREAT | O_EXCL | O_NOFOLLOW`` relative to the
+  ``acme-challenge`` fd, mode 0644 exactly, and is *not* chowned: the web
+  server needs to read it (0644 under 0755 directories), not to own it. The
+  directories we create are not chowned either.
+- Cleanup unlinks our token names relative to the directory fds perform
+  used (or, in a fresh process, a new no-follow walk), whatever the files
+  hold now: the name is ours, the directory is where we put it, and a web
+  server that rewrote the file must not leave it behind. Directories are
+  removed only when we created them, they are still the same inode, and
+  they are empty.
+
+Why a ledger: cleanup must remove exactly what perform created, and a
+fresh process (the kernel retries cleanup after a plugin crash) must know
+it too; it is saved in the plugin's state dir.
 """
 
 from __future__ import annotations
@@ -14,13 +32,26 @@ import os
 import pwd
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from certkernel.errors import PluginError
+from certkernel.sdk import PluginError
+from certkernel.sdk.safepath import (
+    FileId,
+    create_file_at,
+    make_dir_at,
+    open_dir,
+    open_dir_at,
+    read_file_at,
+    remove_dir_at,
+    remove_file_at,
+)
 
 CHALLENGE_DIR = (".well-known", "acme-challenge")
 DIR_MODE = 0o755
 FILE_MODE = 0o644
+LEDGER_VERSION = 2
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_MAX_VALIDATION = 4096  # bytes read back when checking an unrecorded token file
 
 
 def _user() -> str:
@@ -55,77 +86,161 @@ def check_webroot(root: str) -> str:
     return path
 
 
-def _copy_owner(path: str, root_stat: os.stat_result) -> None:
-    """Give what we create the webroot's owner, so the site's user can read and manage it."""
-    if os.geteuid() == 0:
-        os.chown(path, root_stat.st_uid, root_stat.st_gid)
+def check_token(token: str) -> None:
+    if not _TOKEN_RE.match(token):
+        raise PluginError(f"refusing challenge token {token!r}: not base64url")
+
+
+@dataclass
+class Record:
+    """What perform did in one web root: directories it made, tokens it wrote."""
+
+    made: dict[str, FileId] = field(default_factory=dict)  # name in CHALLENGE_DIR -> inode
+    tokens: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"made": {k: [v.dev, v.ino] for k, v in self.made.items()},
+                "tokens": sorted(self.tokens)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        made = {str(k): FileId(int(v[0]), int(v[1])) for k, v in data["made"].items()
+                if k in CHALLENGE_DIR}
+        tokens = {str(t) for t in data["tokens"] if _TOKEN_RE.match(str(t))}
+        return cls(made, tokens)
+
+
+@dataclass
+class _Open:
+    """The fds of ``root``, ``.well-known`` and ``acme-challenge``, in that order."""
+
+    fds: list[int]
+
+    @property
+    def challenge_fd(self) -> int:
+        return self.fds[-1]
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
+def _walk(root: str, record: Record | None) -> _Open | None:
+    """Open ``root/.well-known/acme-challenge`` without following links.
+
+    With ``record``, missing directories are created (and recorded);
+    without, a missing one means there is nothing to clean: None.
+    """
+    fds = [open_dir(root)]
+    shown = root
+    try:
+        for name in CHALLENGE_DIR:
+            shown = os.path.join(shown, name)
+            if record is None:
+                try:
+                    fds.append(open_dir_at(fds[-1], name, shown))
+                except FileNotFoundError:
+                    _Open(fds).close()
+                    return None
+                continue
+            try:
+                fd, made = make_dir_at(fds[-1], name, DIR_MODE, shown)
+            except OSError as exc:
+                raise _denied(shown, exc) from None
+            fds.append(fd)
+            if made is not None:
+                record.made[name] = made
+        return _Open(fds)
+    except BaseException:
+        _Open(fds).close()
+        raise
 
 
 @dataclass
 class Ledger:
-    """What perform created, in creation order."""
+    """What perform created, per web root, and the directories it holds open."""
 
-    dirs: list[str] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)  # path -> content written
-
-    def challenge_dir(self, root: str) -> str:
-        """Create ``<root>/.well-known/acme-challenge`` as needed (0755); return it."""
-        root_stat = os.stat(root)
-        path = root
-        for part in CHALLENGE_DIR:
-            path = os.path.join(path, part)
-            try:
-                os.mkdir(path, DIR_MODE)
-            except FileExistsError:
-                if not os.path.isdir(path):
-                    raise PluginError(f"{path} exists and is not a directory") from None
-                continue
-            except OSError as exc:
-                raise _denied(path, exc) from None
-            self.dirs.append(path)
-            try:
-                os.chmod(path, DIR_MODE)  # the umask must not make it unreadable to the server
-                _copy_owner(path, root_stat)
-            except OSError as exc:
-                raise _denied(path, exc) from None
-        return path
+    records: dict[str, Record] = field(default_factory=dict)
+    _open: dict[str, _Open] = field(default_factory=dict)
 
     def write_token(self, root: str, token: str, content: str) -> str:
-        """Write one challenge file (0644) and record it."""
-        if not _TOKEN_RE.match(token):
-            raise PluginError(f"refusing challenge token {token!r}: not base64url")
-        directory = self.challenge_dir(root)
-        path = os.path.join(directory, token)
+        """Write one challenge file (0644, owned by this process's user); return its path."""
+        check_token(token)
+        record = self.records.setdefault(root, Record())
+        opened = self._open.get(root)
+        if opened is None:
+            opened = _walk(root, record)
+            assert opened is not None  # with a record, missing directories are created
+            self._open[root] = opened
+        path = os.path.join(root, *CHALLENGE_DIR, token)
+        record.tokens.add(token)  # before the write: a crash mid-write still cleans it
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+            create_file_at(opened.challenge_fd, token, content.encode("ascii"), FILE_MODE)
         except OSError as exc:
             raise _denied(path, exc) from None
-        self.files[path] = content
-        try:
-            os.fchmod(fd, FILE_MODE)
-            os.write(fd, content.encode("ascii"))
-        finally:
-            os.close(fd)
-        _copy_owner(path, os.stat(root))
         return path
 
-    def remove_token(self, path: str) -> None:
-        """Remove a file we wrote, unless someone replaced its content since.
+    def remove_tokens(self, tokens: set[str]) -> list[str]:
+        """Remove these of our tokens, then the directories of web roots left with none.
 
-        A missing file is fine: cleanup tolerates partial state.
+        Returns one line for each thing left in place, and why.
         """
-        expected = self.files.pop(path, None)
-        try:
-            with open(path, encoding="ascii", errors="replace") as fh:
-                if expected is not None and fh.read() != expected:
-                    return
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        notes: list[str] = []
+        for root in list(self.records):
+            record = self.records[root]
+            mine = record.tokens & tokens
+            if not mine:
+                continue
+            opened = self._open.pop(root, None)
+            if opened is None:  # a fresh process: walk again, never following a link
+                try:
+                    opened = _walk(root, None)
+                except PluginError as exc:
+                    notes.append(f"left {root} alone: {exc}")
+            if opened is not None:
+                for token in sorted(mine):
+                    try:
+                        remove_file_at(opened.challenge_fd, token)
+                    except OSError as exc:
+                        notes.append(f"could not remove {os.path.join(root, *CHALLENGE_DIR, token)}"
+                                     f": {exc.strerror or exc}")
+            record.tokens -= mine
+            if record.tokens:
+                if opened is not None:
+                    self._open[root] = opened
+                continue
+            del self.records[root]
+            if opened is not None:
+                try:
+                    notes += self._remove_dirs(root, record, opened)
+                finally:
+                    opened.close()
+        return notes
+
+    @staticmethod
+    def _remove_dirs(root: str, record: Record, opened: _Open) -> list[str]:
+        """Remove ``acme-challenge`` then ``.well-known`` if we made them and they are empty."""
+        kept: list[str] = []
+        for depth in (2, 1):
+            name = CHALLENGE_DIR[depth - 1]
+            made = record.made.get(name)
+            if made is None:
+                continue
+            if not remove_dir_at(opened.fds[depth - 1], name, made):
+                kept.append(os.path.join(root, *CHALLENGE_DIR[:depth]))
+        return [f"kept {path}: it holds files we did not put there" for path in kept]
+
+    def close(self) -> None:
+        for opened in self._open.values():
+            opened.close()
+        self._open.clear()
+
+    # -- persistence -------------------------------------------------------------
 
     def save(self, path: str) -> None:
         """Persist the ledger so a fresh process can finish a cleanup (kernel retry)."""
-        if not self.files and not self.dirs:
+        if not self.records:
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -133,7 +248,8 @@ class Ledger:
             return
         tmp = f"{path}.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"dirs": self.dirs, "files": self.files}, fh)
+            json.dump({"version": LEDGER_VERSION,
+                       "sites": {k: v.to_json() for k, v in self.records.items()}}, fh)
         os.replace(tmp, path)
 
     @classmethod
@@ -142,23 +258,28 @@ class Ledger:
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
-            return cls(dirs=[str(d) for d in data["dirs"]],
-                       files={str(k): str(v) for k, v in data["files"].items()})
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            if data.get("version") != LEDGER_VERSION:
+                return cls()
+            return cls({str(k): Record.from_json(v) for k, v in data["sites"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return cls()
 
-    def remove_dirs(self) -> list[str]:
-        """Remove the directories we created, deepest first, if they are empty now.
 
-        Returns the ones left in place (someone put other files there).
-        """
-        kept: list[str] = []
-        for path in reversed(self.dirs):
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                kept.append(path)
-        self.dirs = list(reversed(kept))
-        return kept
+def remove_unrecorded(root: str, token: str, content: str) -> bool:
+    """Cleanup with no record (the performing process died before saving it).
+
+    Without a record we cannot know the file is ours, so only a token file
+    that still holds exactly the value we published is removed; directories
+    stay. Reached without following links, like everything else.
+    """
+    check_token(token)
+    opened = _walk(root, None)
+    if opened is None:
+        return False
+    try:
+        data = read_file_at(opened.challenge_fd, token, _MAX_VALIDATION)
+        if data != content.encode("ascii"):
+            return False
+        return remove_file_at(opened.challenge_fd, token)
+    finally:
+        opened.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from certkernel.plugins.webroot.files import CHALLENGE_DIR, Ledger, check_webroot
+from certkernel.plugins.webroot.files import Ledger, check_webroot, remove_unrecorded
 from certkernel.sdk import Authenticator, Challenge, PluginError
 
 
@@ -100,40 +100,32 @@ class Webroot(Authenticator):
 
     def cleanup(self, challenges: list[Challenge]) -> None:
         ledger_file = self._ledger_file()
-        if not self._ledger.files and not self._ledger.dirs and ledger_file:
+        if not self._ledger.records and ledger_file:
             self._ledger = Ledger.load(ledger_file)  # a fresh process after a crash
         try:
             self._cleanup(challenges)
         finally:
             self._save()
 
+    def shutdown(self) -> None:
+        self._ledger.close()
+
     def _cleanup(self, challenges: list[Challenge]) -> None:
-        tokens = {chall.token: chall for chall in challenges}
-        mine = [p for p in list(self._ledger.files) if os.path.basename(p) in tokens]
-        for path in mine:
-            self._ledger.remove_token(path)
-        if not self._ledger.files:
-            if not self._ledger.dirs and not mine:
-                self._cleanup_unrecorded(challenges)
-            for kept in self._ledger.remove_dirs():
-                self.kernel.log("info", f"webroot: kept {kept}: it holds files we did not put there")
+        tokens = {chall.token for chall in challenges}
+        recorded = {t for record in self._ledger.records.values() for t in record.tokens}
+        for note in self._ledger.remove_tokens(tokens):
+            self.kernel.log("info", f"webroot: {note}")
+        if not recorded:
+            self._cleanup_unrecorded(challenges)
 
     def _cleanup_unrecorded(self, challenges: list[Challenge]) -> None:
-        """Cleanup in a fresh process (the one that performed died): remove only token
-        files that still hold exactly the value we published; directories stay."""
+        """Cleanup in a fresh process that found no record: see ``remove_unrecorded``."""
         for chall in challenges:
             try:
                 root = check_webroot(self._webroot_for_cleanup(chall.identifier))
-            except PluginError:
-                continue
-            path = os.path.join(root, *CHALLENGE_DIR, chall.token)
-            try:
-                with open(path, encoding="ascii", errors="replace") as fh:
-                    if fh.read() != chall.validation:
-                        continue
-                os.unlink(path)
-            except OSError:
-                continue
+                remove_unrecorded(root, chall.token, chall.validation)
+            except PluginError as exc:
+                self.kernel.log("info", f"webroot: left {chall.token} alone: {exc}")
 
     def _webroot_for_cleanup(self, domain: str) -> str:
         root = self._map().get(domain.lower()) or (self._paths() or [""])[-1] or self._answered

@@ -175,18 +175,18 @@ def test_cleanup_in_a_fresh_process_removes_only_what_it_created(start, tmp_path
     assert os.listdir(root) == [], "files and the directories it created are gone"
 
 
-def test_fresh_process_keeps_a_token_file_someone_replaced(start, tmp_path):
+def test_fresh_process_removes_its_tokens_even_when_someone_rewrote_one(start, tmp_path):
+    """The name is ours in a directory we made: a rewritten file must not stay behind."""
     root = tmp_path / "www"
     root.mkdir()
     first = start("webroot", options={"path": [str(root)]}, state="webroot-state")
-    ours, foreign = http01("a.example", "tA"), http01("b.example", "tB")
-    first.perform([ours, foreign])
+    ours, rewritten = http01("a.example", "tA"), http01("b.example", "tB")
+    first.perform([ours, rewritten])
     (acme_dir(root) / "tB").write_text("changed by someone else")
     first.process.kill()
     second = start("webroot", options={"path": [str(root)]}, state="webroot-state")
-    second.cleanup([ours, foreign])
-    assert sorted(os.listdir(acme_dir(root))) == ["tB"]
-    assert (acme_dir(root) / "tB").read_text() == "changed by someone else"
+    second.cleanup([ours, rewritten])
+    assert os.listdir(root) == []
 
 
 def test_fresh_process_without_a_record_removes_only_matching_tokens(start, tmp_path):

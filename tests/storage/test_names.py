@@ -51,6 +51,10 @@ BAD = [
     ("xn--zz.example", "is not valid punycode"),
     ("\u2603\u200d.example", "not a valid internationalized domain name"),
     ("1.2.3.256", "last label cannot be all digits"),
+    ("fe80::1%eth0", "IPv6 scope ids ('%' and what follows) are not allowed"),
+    ("[fe80::1%eth0]", "IPv6 scope ids ('%' and what follows) are not allowed"),
+    ("fe80::1%$(id)", "IPv6 scope ids ('%' and what follows) are not allowed"),
+    ("fe80::1%a b\nc", "IPv6 scope ids ('%' and what follows) are not allowed"),
 ]
 
 
