@@ -57,6 +57,7 @@ class NginxPlugin(Authenticator, Installer):
             options_path=self.tls.options_path,
             dhparam_path=self.tls.dhparam_path,
             choose=self._ask_block,
+            log=self.kernel.log,
         )
 
     def _ask_block(self, domain: str, servers: list[ServerBlock]) -> ServerBlock | None:
