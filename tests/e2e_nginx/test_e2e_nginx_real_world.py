@@ -233,8 +233,8 @@ def test_redirect_without_a_port_80_block_says_nothing_listens(tmp_path: Path, p
         done = site.cli("run", "--nginx", "-d", "example.test", "--redirect")
         assert done.returncode == 0, done.stderr
         site.nginx.wait_for_certificate(site.https_port, "example.test", site.live_serial())
-        output = done.stdout + done.stderr
-        assert f"nothing listens on port {site.http_port} for example.test" in output, output
-        assert "already enabled" not in output
+        assert f"No redirect added: nothing listens on port {site.http_port} for example.test" \
+            in done.stderr, done.stderr
+        assert "already enabled" not in done.stdout + done.stderr
         assert _refuses("127.0.0.1", site.http_port)
 
