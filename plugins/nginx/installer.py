@@ -11,7 +11,7 @@ the running server never sees a broken configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,10 +78,7 @@ class NginxEditor:
 
         A block that already serves TLS keeps its own TLS policy: only the
         certificate and key change. A block certkernel creates gets the
-        shipped options and DH parameters, unless the site already sets them
-        (in the block, an include of it, or the ``http`` level), because a
-        second ``ssl_prefer_server_ciphers`` in one block fails ``nginx -t``
-        and one at server level silently overrides the site's http-level one.
+        shipped options and DH parameters (see :meth:`_add_tls_policy`).
         """
         server = self._https_block(domain)
         created = not server.ssl_on_port(self.https_port) and not server.has_ssl
@@ -95,31 +92,34 @@ class NginxEditor:
         return server
 
     def _add_tls_policy(self, server: ServerBlock) -> None:
+        """The shipped options and DH parameters for a block certkernel created, where they fit.
+
+        Not when the block itself (includes followed) sets any directive the
+        options file sets: a second ``ssl_prefer_server_ciphers`` in one
+        block fails ``nginx -t``. Not when the ``http`` level sets them
+        either, since a server-level copy would silently override the site's
+        policy (a TLSv1.3-only site would accept TLSv1.2) — except when that
+        policy still enables a protocol older than TLS 1.2, as the stock
+        Debian/Ubuntu nginx.conf does; Certbot overrides that one too.
+        """
         block = server.block
-        present = self._tls_settings(server)
+        own = _where_set(self.config.expand(block))
+        http = self._http_of(server.directive)
+        above = _where_set(d for d in self.config.expand(http) if d.name != "server") if http else {}
         includes = {c.args[0] for c in edits.find(block, "include") if c.args}
-        clashes = sorted(set(present) & set(OPTION_DIRECTIVES))
+        in_block = [n for n in OPTION_DIRECTIVES if n in own]
+        at_http = [n for n in OPTION_DIRECTIVES if n in above]
+        legacy = bool(set(above["ssl_protocols"].args) & _LEGACY_PROTOCOLS) if "ssl_protocols" in above else False
+        keep = in_block or (at_http if not legacy else [])
         if self.options_path and self.options_path not in includes:
-            if clashes:
+            if keep:
+                places = ", ".join(f"{n} at {(own.get(n) or above[n]).where()}" for n in keep)
                 self.log("info", f"{server.directive.where()}: keeping the site's own TLS settings "
-                         f"({', '.join(f'{n} at {present[n]}' for n in clashes)}); "
-                         f"{self.options_path} is not included")
+                         f"({places}); {self.options_path} is not included")
             else:
                 edits.insert(block, edits.make(block, "include", self.options_path))
-        if self.dhparam_path and "ssl_dhparam" not in present:
+        if self.dhparam_path and "ssl_dhparam" not in own and "ssl_dhparam" not in above:
             edits.insert(block, edits.make(block, "ssl_dhparam", self.dhparam_path))
-
-    def _tls_settings(self, server: ServerBlock) -> dict[str, str]:
-        """Where each directive is set for this block: in it (includes followed) or at http level."""
-        found: dict[str, str] = {}
-        for directive in self.config.expand(server.block):
-            found.setdefault(directive.name, directive.where())
-        http = self._http_of(server.directive)
-        if http is not None:
-            for directive in self.config.expand(http):
-                if directive.name != "server":
-                    found.setdefault(directive.name, directive.where())
-        return found
 
     def _http_of(self, server: Directive) -> Block | None:
         """The ``http`` block whose servers (includes expanded) contain ``server``."""
@@ -294,6 +294,15 @@ class NginxEditor:
 
 
 _HEAD = {"listen", "server_name"}
+_LEGACY_PROTOCOLS = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"}
+
+
+def _where_set(directives: Iterable[Directive]) -> dict[str, Directive]:
+    """The first directive of each name among ``directives``."""
+    found: dict[str, Directive] = {}
+    for directive in directives:
+        found.setdefault(directive.name, directive)
+    return found
 
 
 def _after_head(block: Block) -> int:

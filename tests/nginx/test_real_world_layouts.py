@@ -106,6 +106,17 @@ def test_http_level_policy_is_not_overridden_in_a_created_block(site: Site, tmp_
     assert "ssl-dhparams.pem" in text  # the site sets no DH parameters: ours are added
 
 
+def test_stock_debian_http_level_protocols_are_overridden_in_a_created_block(site: Site, tmp_path: Path) -> None:
+    # The two TLS lines of Debian's and Ubuntu's shipped nginx.conf: TLS 1.0 and 1.1 still on.
+    site.nginx.write("    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\n    ssl_prefer_server_ciphers on;\n"
+                     "    include sites/*.conf;\n")
+    site.nginx.reload()
+    _deploy(site, tmp_path, FileCheckpoints())
+    text = (site.root / "sites" / "example.conf").read_text()
+    assert f"include {tmp_path / 'le' / 'options-ssl-nginx.conf'};" in text
+    assert site.nginx.test_config().returncode == 0
+
+
 def test_created_block_listens_on_each_address_the_plain_one_did(site: Site, tmp_path: Path) -> None:
     conf = _write_site(site, "127.0.0.2:{http};\n    listen [::1]:{http}")
     site.nginx.reload()
