@@ -1,8 +1,9 @@
 """Putting a certificate into nginx's configuration, and the enhancements.
 
 Edits happen on the parsed tree in memory; :meth:`NginxEditor.save`
-registers every changed or new file with the kernel's checkpoints *before*
-writing it, writes atomically, runs ``nginx -t`` and, when nginx refuses the
+registers every changed or new file (the real file, for one reached through
+a symlink) with the kernel's checkpoints *before* writing it, writes
+atomically, runs ``nginx -t`` and, when nginx refuses the
 result, puts the previous bytes back at once and reports nginx's error —
 the running server never sees a broken configuration.
 """
@@ -10,7 +11,7 @@ the running server never sees a broken configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,9 +23,11 @@ from certkernel.errors import (
 
 from . import edits
 from .control import NginxCtl
+from .files import resolve_beneath, unlink_beneath, write_beneath
 from .nodes import Block, ConfigFile, Directive
 from .parser import NginxConfig
 from .selection import ServerBlock, choose_for_install, nginx_lookup, server_blocks
+from .tls_files import OPTION_DIRECTIVES
 
 ENHANCEMENTS = ["redirect", "ensure-http-header", "staple-ocsp", "uir", "hsts"]
 
@@ -48,6 +51,7 @@ class NginxEditor:
     options_path: str = ""
     dhparam_path: str = ""
     choose: Callable[[str, list[ServerBlock]], ServerBlock | None] | None = None
+    log: Callable[[str, str], None] = field(default=lambda level, message: None)  # kernel.log
     new_files: dict[str, ConfigFile] = field(default_factory=dict)
 
     # -- reading ---------------------------------------------------------
@@ -70,31 +74,82 @@ class NginxEditor:
 
     # -- deploy ----------------------------------------------------------
     def deploy_cert(self, domain: str, key_path: str, fullchain_path: str) -> ServerBlock:
-        """Make a block serve ``domain`` over TLS with this certificate."""
+        """Make a block serve ``domain`` over TLS with this certificate.
+
+        A block that already serves TLS keeps its own TLS policy: only the
+        certificate and key change. A block certkernel creates gets the
+        shipped options and DH parameters (see :meth:`_add_tls_policy`).
+        """
         server = self._https_block(domain)
-        if not server.ssl_on_port(self.https_port) and not server.has_ssl:
+        created = not server.ssl_on_port(self.https_port) and not server.has_ssl
+        if created:
             server = self._make_https_block(server)
         block = server.block
         edits.set_directive(block, "ssl_certificate", fullchain_path)
         edits.set_directive(block, "ssl_certificate_key", key_path)
-        names = {c.name for c in block.children}
-        includes = {c.args[0] for c in edits.find(block, "include") if c.args}
-        if self.options_path and self.options_path not in includes and not names & _OPTION_NAMES:
-            edits.insert(block, edits.make(block, "include", self.options_path))
-        if self.dhparam_path and "ssl_dhparam" not in names:
-            edits.insert(block, edits.make(block, "ssl_dhparam", self.dhparam_path))
+        if created:
+            self._add_tls_policy(server)
         return server
 
+    def _add_tls_policy(self, server: ServerBlock) -> None:
+        """The shipped options and DH parameters for a block certkernel created, where they fit.
+
+        Not when the block itself (includes followed) sets any directive the
+        options file sets: a second ``ssl_prefer_server_ciphers`` in one
+        block fails ``nginx -t``. Not when the ``http`` level sets them
+        either, since a server-level copy would silently override the site's
+        policy (a TLSv1.3-only site would accept TLSv1.2) — except when that
+        policy still enables a protocol older than TLS 1.2, as the stock
+        Debian/Ubuntu nginx.conf does; Certbot overrides that one too.
+        """
+        block = server.block
+        own = _where_set(self.config.expand(block))
+        http = self._http_of(server.directive)
+        above = _where_set(d for d in self.config.expand(http) if d.name != "server") if http else {}
+        includes = {c.args[0] for c in edits.find(block, "include") if c.args}
+        in_block = [n for n in OPTION_DIRECTIVES if n in own]
+        at_http = [n for n in OPTION_DIRECTIVES if n in above]
+        legacy = bool(set(above["ssl_protocols"].args) & _LEGACY_PROTOCOLS) if "ssl_protocols" in above else False
+        keep = in_block or (at_http if not legacy else [])
+        if self.options_path and self.options_path not in includes:
+            if keep:
+                places = ", ".join(f"{n} at {(own.get(n) or above[n]).where()}" for n in keep)
+                self.log("info", f"{server.directive.where()}: keeping the site's own TLS settings "
+                         f"({places}); {self.options_path} is not included")
+            else:
+                edits.insert(block, edits.make(block, "include", self.options_path))
+        if self.dhparam_path and "ssl_dhparam" not in own and "ssl_dhparam" not in above:
+            edits.insert(block, edits.make(block, "ssl_dhparam", self.dhparam_path))
+
+    def _http_of(self, server: Directive) -> Block | None:
+        """The ``http`` block whose servers (includes expanded) contain ``server``."""
+        for top in self.config.expand(self.config.root_block):
+            if top.name == "http" and top.block is not None:
+                if any(child is server for child in self.config.expand(top.block)):
+                    return top.block
+        return None
+
     def _make_https_block(self, plain: ServerBlock) -> ServerBlock:
-        """Copy a port-80-only block into a new TLS block right after it."""
+        """Copy a plain block into a new TLS block right after it, on the same addresses.
+
+        Each address the plain block listens on (IPv4 or IPv6, a specific one
+        or all) gets ``listen ADDRESS:https_port ssl``, so a site bound to
+        127.0.0.1 or to ``[::]`` only does not start answering elsewhere.
+        Flags such as ``default_server`` are not copied: they belong to one
+        block per socket and another TLS block may already hold them.
+        """
         clone = edits.clone_server(plain.directive)
         assert clone.block is not None
         listens = [i for i, c in enumerate(clone.block.children) if c.name == "listen"]
         position = listens[0] if listens else 0
         clone.block.children = [c for c in clone.block.children if c.name != "listen"]
-        new = [edits.make(clone.block, "listen", str(self.https_port), "ssl")]
-        if plain.has_ipv6:
-            new.append(edits.make(clone.block, "listen", f"[::]:{self.https_port}", "ssl"))
+        addresses: list[str] = []
+        for listen in plain.listens:
+            if not listen.address.startswith("unix:") and listen.address not in addresses:
+                addresses.append(listen.address)
+        port = str(self.https_port)
+        new = [edits.make(clone.block, "listen", f"{address}:{port}" if address else port, "ssl")
+               for address in addresses or [""]]
         for offset, directive in enumerate(new):
             clone.block.children.insert(position + offset, directive)
         parent = self._parent_of(plain.directive)
@@ -141,7 +196,9 @@ class NginxEditor:
         """``return 301 https://...`` in the block serving plain HTTP for ``domain``."""
         found = nginx_lookup(self.servers(), domain, self.http_port)
         if found is None:
-            raise PluginEnhancementAlreadyPresent(f"{domain}: nothing listens on port {self.http_port}")
+            # As Certbot: nothing to redirect is not an error, but say why nothing changed.
+            self.log("warning", f"No redirect added: nothing listens on port {self.http_port} for {domain}")
+            return
         server = found[0]
         block = server.block
         target = "https://$host" + ("" if self.https_port == 443 else f":{self.https_port}") + "$request_uri"
@@ -181,37 +238,53 @@ class NginxEditor:
         return changed + [f for f in self.new_files.values() if f.path not in self.config.files]
 
     def save(self, temporary: bool = False) -> list[str]:
-        """Checkpoint, write and test every changed file; revert all of them if nginx says no."""
+        """Checkpoint, write and test every changed file; revert all of them if nginx says no.
+
+        A file reached through a symlink is written where the link points
+        (inside the server root), and that real path is what the kernel
+        checkpoints: the link itself is never replaced. Every path is
+        resolved before anything is registered or written, so a refused
+        link leaves everything as it was.
+        """
         files = self.pending()
         if not files:
             return []
-        # The kernel checkpoints real paths only (it never follows a symlink):
-        # a sites-enabled link is registered and written as the file it names,
-        # so the link stays a link.
-        real = {f.path: os.path.realpath(f.path) for f in files}
-        existing = [real[f.path] for f in files if os.path.exists(real[f.path])]
-        created = [real[f.path] for f in files if not os.path.exists(real[f.path])]
+        root = self.config.server_root
+        targets = {f.path: resolve_beneath(root, f.path) for f in files}
+        for parsed in files:
+            if targets[parsed.path] != parsed.path:
+                self.log("debug", f"{parsed.path} is a link; writing {targets[parsed.path]}")
+        existing = [targets[f.path] for f in files if os.path.lexists(targets[f.path])]
+        created = [targets[f.path] for f in files if not os.path.lexists(targets[f.path])]
         if existing:
             self.kernel.checkpoint_add(existing, temporary=temporary)
         if created:
             self.kernel.checkpoint_register_new(created, temporary=temporary)
-        for parsed in files:
-            _atomic_write(real[parsed.path], parsed.dump())
+        written: list[ConfigFile] = []
+        try:
+            for parsed in files:
+                write_beneath(root, targets[parsed.path], parsed.dump())
+                written.append(parsed)
+        except (OSError, MisconfigurationError) as exc:
+            self._put_back(written, targets, created)
+            raise MisconfigurationError(f"{exc}; the files already written were put back") from exc
         try:
             self.ctl.config_test()
         except MisconfigurationError as exc:
-            self._put_back(files, real, created)
+            self._put_back(files, targets, created)
             raise MisconfigurationError(f"{exc}; the change was reverted, nginx keeps its previous configuration") from exc
         for parsed in files:
             parsed.original = parsed.dump()
-        return [f.path for f in files]
+        return [targets[f.path] for f in files]
 
-    def _put_back(self, files: list[ConfigFile], real: dict[str, str], created: list[str]) -> None:
+    def _put_back(self, files: list[ConfigFile], targets: dict[str, str], created: list[str]) -> None:
+        root = self.config.server_root
         for parsed in files:
-            if real[parsed.path] in created:
-                os.unlink(real[parsed.path])
+            target = targets[parsed.path]
+            if target in created:
+                unlink_beneath(root, target)
             else:
-                _atomic_write(real[parsed.path], parsed.original)
+                write_beneath(root, target, parsed.original)
         self.reload_tree()
 
     def reload_tree(self) -> None:
@@ -220,8 +293,16 @@ class NginxEditor:
         self.new_files.clear()
 
 
-_OPTION_NAMES = {"ssl_protocols", "ssl_ciphers", "ssl_session_cache", "ssl_prefer_server_ciphers"}
 _HEAD = {"listen", "server_name"}
+_LEGACY_PROTOCOLS = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"}
+
+
+def _where_set(directives: Iterable[Directive]) -> dict[str, Directive]:
+    """The first directive of each name among ``directives``."""
+    found: dict[str, Directive] = {}
+    for directive in directives:
+        found.setdefault(directive.name, directive)
+    return found
 
 
 def _after_head(block: Block) -> int:
@@ -242,17 +323,6 @@ def _find_parent(block: Block, target: Directive) -> Block | None:
             if found is not None:
                 return found
     return None
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = f"{path}.certkernel-tmp"
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def new_file(path: str, text: str) -> ConfigFile:

@@ -15,7 +15,7 @@ from certkernel.protocol.messages import Challenge, LineageInfo
 from certkernel.sdk import Authenticator, Installer
 
 from . import challenge as http01
-from .control import NginxCtl, pid_file_of
+from .control import NginxCtl, build_paths, pid_file_of
 from .installer import ENHANCEMENTS, NginxEditor
 from .parser import NginxConfig
 from .selection import ServerBlock, get_all_names
@@ -41,11 +41,11 @@ class NginxPlugin(Authenticator, Installer):
             root = next((r for r in DEFAULT_ROOTS if os.path.isdir(r)), DEFAULT_ROOTS[0])
         config = NginxConfig.load(root)
         ctl_name = self.options.get("ctl") or "nginx"
-        pid_args = next((d.args for d in config.root_block.children if d.name == "pid"), None)
+        prefix = str(self.options.get("prefix") or "") or None
+        pid_arg = next((d.args[0] for d in config.expand(config.root_block) if d.name == "pid" and d.args), None)
         sleep = float(self.options.get("sleep-seconds") or self.options.get("sleep_seconds") or 0)
-        ctl = NginxCtl(ctl=ctl_name, conf=config.main, pid_file=pid_file_of(pid_args, config.server_root, ctl_name),
-                       sleep_seconds=sleep)
-        ctl.binary()
+        ctl = NginxCtl(ctl=ctl_name, conf=config.main, pid_file=None, sleep_seconds=sleep, prefix=prefix)
+        ctl.pid_file = pid_file_of(pid_arg, prefix, build_paths(ctl.binary()))
         config_dir = str(self.settings.get("config_dir") or "/etc/letsencrypt")
         self.tls = TlsFiles(config_dir, self.state_dir, lambda m: self.kernel.log("warning", m))
         self.editor = NginxEditor(
@@ -57,6 +57,7 @@ class NginxPlugin(Authenticator, Installer):
             options_path=self.tls.options_path,
             dhparam_path=self.tls.dhparam_path,
             choose=self._ask_block,
+            log=self.kernel.log,
         )
 
     def _ask_block(self, domain: str, servers: list[ServerBlock]) -> ServerBlock | None:

@@ -35,6 +35,16 @@ ssl_prefer_server_ciphers off;
 ssl_ciphers "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
 """
 
+
+def _directive_names(text: str) -> tuple[str, ...]:
+    from .parser import parse_text
+
+    return tuple(d.name for d in parse_text(text, OPTIONS_NAME).children)
+
+
+# What including the options file sets: a site that sets any of these already has a TLS policy.
+OPTION_DIRECTIVES = _directive_names(OPTIONS_TEXT)
+
 # The ffdhe2048 group of RFC 7919, the same parameters Certbot ships.
 DHPARAM_TEXT = """\
 -----BEGIN DH PARAMETERS-----

@@ -51,16 +51,34 @@ class Site(CliSite):
 
 
 @contextmanager
-def running_site(base: Path, pebble: Pebble, sites: dict[str, str]) -> Iterator[Site]:
-    """nginx under ``base/nginx`` including ``sites/*.conf`` (name -> SITE-style template)."""
+def running_site(base: Path, pebble: Pebble, sites: dict[str, str], *, http_extra: str = "",
+                 start: bool = True, pid: str | None = None, run_prefix: Path | None = None,
+                 error_log: bool = True) -> Iterator[Site]:
+    """nginx under ``base/nginx`` including ``sites/*.conf`` (name -> SITE-style template).
+
+    Templates may use ``{port}`` (http-01) and ``{https_port}``. ``pid`` is the
+    directive as written, relative to ``run_prefix`` (nginx's ``-p``) unless
+    absolute. With ``start=False`` nginx is left stopped, and whatever master
+    the test got started (daemonised) is stopped by its pid file afterwards.
+    """
     root = base / "nginx"
     (root / "sites").mkdir(parents=True)
-    server = Nginx(root)
-    server.write("    include sites/*.conf;\n")
+    prefix = run_prefix or root
+    pid_path = Path(pid) if pid and Path(pid).is_absolute() else prefix / pid if pid else None
+    server = Nginx(root, pid_path=pid_path, run_prefix=prefix)
+    server.write(f"{http_extra}    include sites/*.conf;\n", pid=pid, error_log=error_log)
+    https_port = free_port()
     for name, template in sites.items():
-        (root / "sites" / name).write_text(template.format(port=pebble.http01_port))
-    with server:
-        yield Site(server, root, base, pebble.http01_port, free_port(), pebble)
+        (root / "sites" / name).write_text(template.format(port=pebble.http01_port, https_port=https_port))
+    site = Site(server, root, base, pebble.http01_port, https_port, pebble)
+    try:
+        if start:
+            with server:
+                yield site
+        else:
+            yield site
+    finally:
+        server.stop_daemon()
 
 
 @pytest.fixture

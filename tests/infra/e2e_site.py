@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.infra.pebble import Pebble
@@ -47,9 +48,14 @@ class CliSite:
             self.server_root_flag, str(self.root),
         ]
 
-    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        """``certkernel ARGS`` as a user runs it, pointed at this test's Pebble and server."""
-        argv = [sys.executable, "-m", "certkernel", *self.argv(*args)]
+    def cli(self, *args: str, timeout: float = 180.0,
+            wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+        """``certkernel ARGS`` as a user runs it, pointed at this test's Pebble and server.
+
+        ``wrapper`` is a command that execs the rest (``unshare ...``), for runs
+        that need a different view of the machine.
+        """
+        argv = [*wrapper, sys.executable, "-m", "certkernel", *self.argv(*args)]
         env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                               env=env, check=False)

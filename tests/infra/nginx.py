@@ -27,13 +27,19 @@ NGINX_BIN = "/usr/sbin/nginx"
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def main_conf(prefix: Path, http_body: str, main_extra: str = "") -> str:
-    """A complete nginx.conf whose runtime files all live under ``prefix``."""
+def main_conf(prefix: Path, http_body: str, main_extra: str = "", *,
+              pid: str | None = None, error_log: bool = True) -> str:
+    """A complete nginx.conf whose runtime files all live under ``prefix``.
+
+    ``pid`` is the ``pid`` directive's argument as written (a relative one is
+    nginx's prefix-relative form); ``error_log=False`` leaves nginx's built-in
+    default (stderr for this build), as many real configurations do.
+    """
     temp = "\n".join(f"    {name}_temp_path {prefix}/tmp/{name};" for name in TEMP_PATHS)
     return (
-        f"pid {prefix}/nginx.pid;\n"
-        f"error_log {prefix}/error.log;\n"
-        "worker_processes 1;\n"
+        f"pid {pid or f'{prefix}/nginx.pid'};\n"
+        + (f"error_log {prefix}/error.log;\n" if error_log else "")
+        + "worker_processes 1;\n"
         f"{main_extra}"
         "events {\n    worker_connections 64;\n}\n"
         "http {\n"
@@ -47,19 +53,22 @@ def main_conf(prefix: Path, http_body: str, main_extra: str = "") -> str:
 class Nginx:
     """One nginx master process serving ``<prefix>/nginx.conf``."""
 
-    def __init__(self, prefix: Path) -> None:
+    def __init__(self, prefix: Path, pid_path: Path | None = None, run_prefix: Path | None = None) -> None:
         self.prefix = Path(prefix)
+        self.run_prefix = Path(run_prefix or prefix)  # the -p nginx runs with
         self.conf = self.prefix / "nginx.conf"
+        self.pid_path = pid_path or self.prefix / "nginx.pid"
         self._proc: subprocess.Popen[bytes] | None = None
         for name in TEMP_PATHS:
             (self.prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
 
     def argv(self, *extra: str) -> list[str]:
-        return [NGINX_BIN, "-p", f"{self.prefix}/", "-e", str(self.prefix / "error.log"),
+        return [NGINX_BIN, "-p", f"{self.run_prefix}/", "-e", str(self.prefix / "error.log"),
                 "-c", str(self.conf), *extra]
 
-    def write(self, http_body: str, main_extra: str = "") -> None:
-        self.conf.write_text(main_conf(self.prefix, http_body, main_extra))
+    def write(self, http_body: str, main_extra: str = "", *, pid: str | None = None,
+              error_log: bool = True) -> None:
+        self.conf.write_text(main_conf(self.prefix, http_body, main_extra, pid=pid, error_log=error_log))
 
     def test_config(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.argv("-t"), capture_output=True, text=True, timeout=30, check=False)
@@ -80,7 +89,7 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        pid_file = self.prefix / "nginx.pid"
+        pid_file = self.pid_path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -107,6 +116,25 @@ class Nginx:
             self._proc.wait(timeout=timeout)
         if self._proc.stderr:
             self._proc.stderr.close()
+
+    def stop_daemon(self, timeout: float = 10.0) -> None:
+        """Stop a master that something else started (it daemonised): SIGQUIT, wait, SIGKILL.
+
+        Only the PID its pid file names, and only if that process is an nginx master.
+        """
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            return
+        if "nginx: master process" not in cmdline:
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Nginx:
         self.start()
