@@ -66,7 +66,14 @@ class NginxCtl:
         """``nginx -t``; a failure carries nginx's own words."""
         done = self._run("-t")
         if done.returncode != 0:
-            raise MisconfigurationError(f"nginx -t failed: {_last_error(done.stderr)}")
+            error = _last_error(done.stderr)
+            if "(13: Permission denied)" in error and os.geteuid() == 0:
+                # Root refused: the Landlock confinement of plugin.toml's [confine].
+                error += (" (this plugin runs confined to its server root, nginx prefix, "
+                          "/var/log, /var/lib/nginx, /var/cache/nginx and /run; an nginx "
+                          "configuration that writes elsewhere needs --plugin-user root, "
+                          "which lifts the confinement)")
+            raise MisconfigurationError(f"nginx -t failed: {error}")
 
     def master_pid(self) -> int | None:
         if not self.pid_file:
