@@ -101,9 +101,28 @@ def _after(config: Config, display: Display, lineage: Lineage | None, serial: in
     say(config, "Not deleting revoked certificates.")
 
 
+def with_lineage_server(config: Config) -> Config:
+    """``--cert-name``: the CA (and account, CA bundle) saved in the lineage's renewal conf.
+
+    Certbot's rule: the lineage's server is used unless ``--server`` (or
+    ``--staging``) is given, so a lineage from a private CA is revoked there.
+    """
+    if not config.certname or config.cert_path:
+        return config
+    from certkernel.renewal_plan import lineage_config
+    from certkernel.storage import Lineage
+
+    try:
+        lineage = Lineage.load(config.config_dir, config.certname)
+    except errors.StorageError:
+        return config  # cert_path_of reports the missing lineage
+    return lineage_config(config, lineage)
+
+
 def run(config: Config) -> int:
     display = Display.from_config(config)
     path = cert_path_of(config)
+    config = with_lineage_server(config)
     cert_pem = _read(path, "certificate")
     from certkernel import crypto
 
