@@ -1,0 +1,212 @@
+"""The unattended ``renew`` path as cron runs it (issue 13's "Bugs on the cron path").
+
+Every test runs the real CLI against a real Pebble; each one failed before
+its fix. Lineages come from ``certonly -a webroot`` (the session Pebble of
+this folder) unless the test needs a CA of its own.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.infra.httpd import static_site
+from tests.infra.pebble import Pebble
+from tests.renew.renew_env import Host, hook_script, log_lines
+
+
+def _account_dirs(config_dir: Path, pebble: Pebble) -> list[Path]:
+    """The accounts stored for one Pebble (Certbot's layout: accounts/<host:port>/dir/<id>)."""
+    base = config_dir / "accounts" / f"127.0.0.1:{pebble.acme_port}" / "dir"
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
+# -- 1. saved http-01 settings ------------------------------------------------
+
+def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
+        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+    """A lineage made with --http-01-port X is renewed on X, not on port 80."""
+    own = pebble_factory()
+    host = Host(SimpleNamespace(pebble=own, webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    issued = host.run("certonly", "--standalone", "-d", "port.example.com",
+                      "--http-01-port", str(own.http01_port), "--http-01-address", "127.0.0.1",
+                      "--server", own.directory_url, "--ca-bundle", own.ca_bundle,
+                      "--agree-tos", "-m", "cron@example.org")
+    assert issued.returncode == 0, issued.stderr
+    conf = host.conf_path("port.example.com").read_text()
+    assert f"http01_port = {own.http01_port}" in conf
+    assert "http01_address = 127.0.0.1" in conf
+
+    result = host.renew("--force-renewal")
+
+    assert result.returncode == 0, result.stderr
+    assert host.version("port.example.com") == 2
+
+
+# -- 2. dry run on another CA than the lineage's ---------------------------------
+
+@pytest.fixture(scope="module")
+def other_ca(pebble_factory: Callable[..., Pebble], served: object) -> Iterator[Pebble]:
+    """A second CA whose http-01 validations read the same webroot as the first."""
+    second = pebble_factory()
+    with static_site(served.webroot, second.http01_port):  # type: ignore[attr-defined]
+        yield second
+
+
+def test_dry_run_against_another_ca_drops_the_saved_account_and_keeps_the_new_one(
+        host: Host, other_ca: Pebble) -> None:
+    """Certbot's rule: the saved account belongs to the saved CA; a dry run elsewhere
+    does not look for it there, registers (no questions) and keeps that account."""
+    host.issue("elsewhere.example.com")
+    conf_before = host.conf_path("elsewhere.example.com").read_text()
+    args = ("--dry-run", "--server", other_ca.directory_url, "--ca-bundle", other_ca.ca_bundle)
+
+    first = host.renew(*args)
+
+    assert first.returncode == 0, first.stderr
+    assert "Congratulations, all simulated renewals succeeded" in first.stdout
+    accounts = _account_dirs(host.config_dir, other_ca)
+    assert len(accounts) == 1
+    assert host.version("elsewhere.example.com") == 1
+    assert host.conf_path("elsewhere.example.com").read_text() == conf_before
+
+    second = host.renew(*args)
+
+    assert second.returncode == 0, second.stderr
+    assert _account_dirs(host.config_dir, other_ca) == accounts
+
+
+# -- 5. post hooks get RENEWED_DOMAINS and FAILED_DOMAINS -----------------------
+
+def test_post_hook_gets_renewed_and_failed_domains(host: Host, tmp_path: Path) -> None:
+    host.issue("renewed.example.com", "www.renewed.example.com")
+    host.issue("broken.example.com")
+    conf = host.conf_path("broken.example.com")
+    conf.write_text(conf.read_text().replace(str(host.served.webroot), str(tmp_path / "nowhere")))
+    log = tmp_path / "post.log"
+    post = hook_script(tmp_path / "post", log, "post")
+
+    result = host.renew("--force-renewal", "--post-hook", str(post))
+
+    assert result.returncode == 1
+    assert log_lines(log) == [
+        "post lineage= domains=renewed.example.com www.renewed.example.com "
+        "failed=broken.example.com"]
+
+
+def test_dry_run_post_hook_gets_the_simulated_domains(host: Host, tmp_path: Path) -> None:
+    host.issue("simulated.example.com")
+    log = tmp_path / "post.log"
+    post = hook_script(tmp_path / "post", log, "post")
+
+    result = host.renew("--dry-run", "--post-hook", str(post))
+
+    assert result.returncode == 0, result.stderr
+    assert log_lines(log) == ["post lineage= domains=simulated.example.com failed="]
+
+
+# -- 7. a revoked certificate is due ----------------------------------------------
+
+def test_renew_renews_a_revoked_certificate(host: Host) -> None:
+    host.issue("revoked.example.com")
+    pebble = host.served.pebble
+    serial = _serial(host.config_dir / "live" / "revoked.example.com" / "cert.pem")
+    # A first run fills the renewal cache with "not due" for this lineage.
+    quiet = host.renew()
+    assert quiet.returncode == 0, quiet.stderr
+    assert "No renewals were attempted." in quiet.stdout
+
+    revoked = host.run("revoke", "--cert-name", "revoked.example.com",
+                       "--no-delete-after-revoke", "--server", pebble.directory_url,
+                       "--ca-bundle", pebble.ca_bundle)
+    assert revoked.returncode == 0, revoked.stderr
+    assert pebble.cert_status(serial)["Status"] == "Revoked"
+
+    result = host.renew()
+
+    assert result.returncode == 0, result.stderr
+    assert host.version("revoked.example.com") == 2
+    assert "live/revoked.example.com/fullchain.pem (success)" in result.stdout
+    again = host.renew()
+    assert "No renewals were attempted." in again.stdout
+    assert host.version("revoked.example.com") == 2
+
+
+def _serial(path: Path) -> int:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+
+
+# -- 3. revoke --cert-name uses the lineage's CA --------------------------------
+
+def test_revoke_by_cert_name_uses_the_server_saved_in_the_conf(host: Host) -> None:
+    host.issue("revoke-me.example.com")
+    pebble = host.served.pebble
+    serial = _serial(host.config_dir / "live" / "revoke-me.example.com" / "cert.pem")
+
+    # No --server: the lineage's CA (Pebble) must be used, not the default one.
+    result = host.run("revoke", "--cert-name", "revoke-me.example.com",
+                      "--ca-bundle", pebble.ca_bundle)
+
+    assert result.returncode == 0, result.stderr
+    assert pebble.cert_status(serial)["Status"] == "Revoked"
+    assert not host.conf_path("revoke-me.example.com").exists()
+
+
+# -- 8. an archive shared with another lineage survives revoke --------------------
+
+def test_revoke_keeps_an_archive_another_lineage_uses(host: Host) -> None:
+    host.issue("shared.example.com")
+    # A second lineage (hand-made, as migrations leave them) on the same archive.
+    original = host.conf_path("shared.example.com").read_text()
+    twin_live = host.config_dir / "live" / "twin"
+    twin_live.mkdir()
+    for kind in ("cert", "chain", "fullchain", "privkey"):
+        (twin_live / f"{kind}.pem").symlink_to(f"../../archive/shared.example.com/{kind}1.pem")
+    host.conf_path("twin").write_text(original.replace("/live/shared.example.com/", "/live/twin/"))
+    archive = host.config_dir / "archive" / "shared.example.com"
+    before = sorted(p.name for p in archive.iterdir())
+
+    pebble = host.served.pebble
+    result = host.run("revoke", "--cert-name", "shared.example.com",
+                      "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle)
+
+    assert result.returncode == 0, result.stderr
+    assert not host.conf_path("shared.example.com").exists()
+    assert sorted(p.name for p in archive.iterdir()) == before
+    listed = host.run("certificates")
+    assert listed.returncode == 0, listed.stderr
+    assert "Certificate Name: twin" in listed.stdout
+    renewed = host.renew("--force-renewal", "--cert-name", "twin")
+    assert renewed.returncode == 0, renewed.stderr
+    assert host.version("twin") == 2
+
+
+# -- 4. an early failure exits 1, never SIGABRT ----------------------------------
+
+def test_early_failure_always_exits_1(host: Host) -> None:
+    """Port taken: 40 runs (4 at a time, to add load) must all exit 1."""
+    pebble = host.served.pebble
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        args = ("certonly", "--standalone", "-d", "early.example.com",
+                "--http-01-port", str(port), "--http-01-address", "127.0.0.1",
+                "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle,
+                "--agree-tos", "-m", "cron@example.org")
+        codes: list[int] = []
+        for _round in range(10):
+            procs = [host.popen(*args) for _ in range(4)]
+            for proc in procs:
+                out, err = proc.communicate(timeout=120)
+                codes.append(proc.returncode)
+                if proc.returncode != 1:
+                    pytest.fail(f"exit {proc.returncode}:\n{out}\n{err}")
+        assert codes == [1] * 40
+    assert "already in use" in err
