@@ -14,12 +14,11 @@ what is on the user's terminal. A message repeated verbatim is shown once.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from certkernel.config import Config
+from certkernel.display import Display
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +43,8 @@ def format_progress(params: dict[str, Any]) -> str:
     return message
 
 
-def printer(config: Config) -> OnProgress:
-    """The ``on_progress`` callback for a command run with ``config``."""
+def printer(display: Display) -> OnProgress:
+    """The ``on_progress`` callback of a command: lines on ``display`` (silent with -q)."""
     lock = threading.Lock()
     last: dict[str, str] = {}
 
@@ -58,8 +57,9 @@ def printer(config: Config) -> OnProgress:
             if last.get(plugin) == line:
                 return
             last[plugin] = line
-            if not config.quiet:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
+            try:
+                display.notification(line, wrap=False)
+            except (OSError, ValueError):  # a closed stdout must not break the plugin's channel
+                logger.debug("could not show progress", exc_info=True)
 
     return show

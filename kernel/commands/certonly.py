@@ -199,7 +199,7 @@ def run(config: Config) -> int:
     # temporary challenge changes in the kernel's checkpoints.
     with hooks.RunHooks(config) as run_hooks, Reverter(config.work_dir) as reverter, \
             PluginLauncher(config, display, checkpoints=reverter,
-                           on_progress=progress.printer(config)) as launcher:
+                           on_progress=progress.printer(display)) as launcher:
         outcome = obtain_cert(config, display, launcher, auth_name, None, run_hooks)
         if outcome.action == "keep":
             say(config, "Certificate not yet due for renewal; no action taken.")

@@ -54,7 +54,7 @@ def run_csr(config: Config, display: Display) -> int:
     assert auth_name is not None
     check_wildcards(config, names, auth_name)
     with RunHooks(config) as hooks, PluginLauncher(
-            config, display, on_progress=progress.printer(config)) as launcher:
+            config, display, on_progress=progress.printer(display)) as launcher:
         hooks.pre()
         auth = launcher.authenticator(auth_name)
         acct = open_account(config, display)

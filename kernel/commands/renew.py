@@ -102,7 +102,7 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
         # every file they change, so a failed deployment is restored kernel-side.
         with Reverter(config.work_dir) as reverter, \
                 PluginLauncher(config, display, checkpoints=reverter,
-                               on_progress=progress_printer(config)) as launcher:
+                               on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
             runner = RenewalRunner(config, display, launcher, events, lock_timeout(config),

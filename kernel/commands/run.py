@@ -48,7 +48,7 @@ def run(config: Config) -> int:
         recover_interrupted(config, reverter)
         with server_root_lock(config, inst_name), hooks.RunHooks(config) as run_hooks, \
                 PluginLauncher(config, display, checkpoints=reverter,
-                               on_progress=progress.printer(config)) as launcher:
+                               on_progress=progress.printer(display)) as launcher:
             if not config.dry_run:
                 # Find a broken installer before asking the CA for anything.
                 launcher.installer(inst_name)

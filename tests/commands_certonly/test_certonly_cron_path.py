@@ -104,6 +104,11 @@ def test_plugin_progress_is_shown_cleaned_and_silenced_by_quiet(
     quiet = ok(ck(dirs, *args, "-d", "quiet.example.org", "-q", pebble=pebble, env=env))
     assert quiet.stdout == ""
 
+    # renew (as cron runs it) shows it too; the plugin's options come from the conf.
+    renewed = ok(ck(dirs, "renew", "--cert-name", "progress.example.org", "--force-renewal",
+                    "--no-random-sleep-on-renew", env=env))
+    assert "Waiting 1 seconds for DNS changes to propagate\n" in renewed.stdout
+
 
 # -- 9. a failing manual auth hook ---------------------------------------------
 
