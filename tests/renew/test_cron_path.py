@@ -210,3 +210,38 @@ def test_early_failure_always_exits_1(host: Host) -> None:
                     pytest.fail(f"exit {proc.returncode}:\n{out}\n{err}")
         assert codes == [1] * 40
     assert "already in use" in err
+
+
+def test_dry_run_of_a_production_lineage_uses_staging_without_the_production_account(
+        host: Host) -> None:
+    """The mapping behind bug 2 (real Let's Encrypt is out of reach of the tests):
+    a lineage saved against LE production is dry-run against staging, and its
+    production account is not looked for there."""
+    import os
+
+    from certkernel.acme_setup import effective_server
+    from certkernel.cli import parse
+    from certkernel.cli_flags import LE_PRODUCTION, LE_STAGING
+    from certkernel.config import Config
+    from certkernel.plugin_host.discovery import discover
+    from certkernel.renewal_plan import lineage_config
+    from certkernel.storage import Lineage
+
+    host.issue("prod.example.com")
+    conf = host.conf_path("prod.example.com")
+    conf.write_text(conf.read_text().replace(host.served.pebble.directory_url, LE_PRODUCTION))
+    lineage = Lineage.load(str(host.config_dir), "prod.example.com")
+    assert lineage.renewalparams.get_str("account")
+
+    def config_for(*args: str) -> Config:
+        parsed = parse(["renew", *args, *host.dirs()], discover(env=dict(os.environ)),
+                       dict(os.environ))
+        assert isinstance(parsed, Config)
+        return lineage_config(parsed, lineage)
+
+    dry = config_for("--dry-run")
+    assert effective_server(dry) == LE_STAGING
+    assert dry.account is None
+    real = config_for()
+    assert effective_server(real) == LE_PRODUCTION
+    assert real.account == lineage.renewalparams.get_str("account")
