@@ -304,8 +304,8 @@ class PluginLauncher:
     def _key(self, name: str, role: str, config: Config | None) -> str:
         if config is None:
             return name
-        return _process_key(name, config.plugin_options(self.manifest(name, role)),
-                            settings_for(config))
+        served = {k: v for k, v in settings_for(config).items() if k in SERVED_SETTINGS}
+        return _process_key(name, config.plugin_options(self.manifest(name, role)), served)
 
     def restart(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """A fresh process for ``name`` after the previous one died or was stopped."""
@@ -360,15 +360,18 @@ class _RecoveringAuthenticator(RemoteAuthenticator):
         super().cleanup(challenges)
 
 
-def _process_key(name: str, options: dict[str, Any], settings: dict[str, Any]) -> str:
-    """``name`` plus its options and settings (renew: one process per distinct set).
+# Per-lineage settings that decide where a plugin serves or edits: a lineage
+# saved with another http-01 port (or address, or HTTPS port) needs a process,
+# and sockets, of its own. Other settings (redirect, hsts...) do not split
+# processes: two standalone processes would both try to bind port 80.
+SERVED_SETTINGS = ("http01_port", "http01_address", "https_port")
 
-    Settings are part of the key because a lineage's saved ``http01_port``
-    or ``https_port`` must get a process (and sockets) of its own.
-    """
+
+def _process_key(name: str, options: dict[str, Any], served: dict[str, Any]) -> str:
+    """``name`` plus its options and where it serves (renew: one process per distinct set)."""
     import json
 
-    return name + "\0" + json.dumps([options, settings], sort_keys=True, default=str)
+    return name + "\0" + json.dumps([options, served], sort_keys=True, default=str)
 
 
 def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:

@@ -47,6 +47,29 @@ def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
     assert host.version("port.example.com") == 2
 
 
+def test_lineages_on_one_port_share_it_whatever_their_other_settings(
+        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+    """Saved settings that do not say where to serve (here ``redirect``) must not
+    start a second standalone process that would bind the same port again."""
+    own = pebble_factory()
+    host = Host(SimpleNamespace(pebble=own, webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    for name in ("one.example.com", "two.example.com"):
+        issued = host.run("certonly", "--standalone", "-d", name,
+                          "--http-01-port", str(own.http01_port),
+                          "--server", own.directory_url, "--ca-bundle", own.ca_bundle,
+                          "--agree-tos", "-m", "cron@example.org")
+        assert issued.returncode == 0, issued.stderr
+    conf = host.conf_path("two.example.com")
+    conf.write_text(conf.read_text().replace("[renewalparams]\n", "[renewalparams]\nredirect = True\n"))
+    assert "redirect = True" in conf.read_text()
+
+    result = host.renew("--force-renewal")
+
+    assert result.returncode == 0, result.stderr
+    assert host.version("one.example.com") == 2
+    assert host.version("two.example.com") == 2
+
+
 # -- 2. dry run on another CA than the lineage's ---------------------------------
 
 @pytest.fixture(scope="module")
