@@ -47,6 +47,24 @@ def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
     assert host.version("port.example.com") == 2
 
 
+def test_one_run_serves_each_lineage_on_its_own_saved_port(
+        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+    """Two lineages from two CAs, each validated on another port, in one renew run."""
+    cas = [pebble_factory(), pebble_factory()]
+    host = Host(SimpleNamespace(pebble=cas[0], webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    for index, ca in enumerate(cas):
+        issued = host.run("certonly", "--standalone", "-d", f"ca{index}.example.com",
+                          "--http-01-port", str(ca.http01_port),
+                          "--server", ca.directory_url, "--ca-bundle", ca.ca_bundle,
+                          "--agree-tos", "-m", "cron@example.org")
+        assert issued.returncode == 0, issued.stderr
+
+    result = host.renew("--force-renewal")
+
+    assert result.returncode == 0, result.stderr
+    assert [host.version(f"ca{i}.example.com") for i in range(2)] == [2, 2]
+
+
 def test_lineages_on_one_port_share_it_whatever_their_other_settings(
         pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
     """Saved settings that do not say where to serve (here ``redirect``) must not
