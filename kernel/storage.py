@@ -346,14 +346,14 @@ class Lineage:
             os.rmdir(live_dir)
         except OSError:
             pass  # the user keeps their own files there; leave them
-        other = self._archive_user()
+        other = self.archive_shared_with()
         if other is not None:
             logger.warning(
                 "Not deleting %s: the lineage of %s still uses it", self.archive_dir, other)
             return
         shutil.rmtree(self.archive_dir, ignore_errors=True)
 
-    def _archive_user(self) -> str | None:
+    def archive_shared_with(self) -> str | None:
         """Another renewal conf whose archive, or one of whose live links, is this archive.
 
         Certbot deletes the archive unconditionally; a hand-made or

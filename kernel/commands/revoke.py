@@ -10,6 +10,7 @@ kept lineage has the revocation recorded so ``certificates`` shows it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from certkernel.display import Display
 if TYPE_CHECKING:
     from certkernel.acme_session import AcmeSession
     from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
 
 _ARCHIVED = re.compile(r"^(cert|fullchain)\d+\.pem$")
 
@@ -95,7 +98,14 @@ def _after(config: Config, display: Display, lineage: Lineage | None, serial: in
             "earlier and later versions of the certificate?",
             yes_label="Yes (recommended)", no_label="No", default=True,
             cli_flag="--delete-after-revoke")
-    if delete and delete_lineages(config, display, [lineage.name]):
+    other = lineage.archive_shared_with() if delete else None
+    if other is not None:
+        # Certbot's rule (and its words): nothing of a lineage whose archive
+        # another lineage uses is deleted.
+        logger.warning("Not deleting revoked certificates due to overlapping archive dirs. "
+                       "More than one certificate is using %s (also %s)",
+                       lineage.archive_dir, other)
+    elif delete and delete_lineages(config, display, [lineage.name]):
         return
     revocations.record(lineage.archive_dir, serial, config.reason)
     say(config, "Not deleting revoked certificates.")

@@ -201,16 +201,30 @@ def test_revoke_by_cert_name_uses_the_server_saved_in_the_conf(host: Host) -> No
 
 # -- 8. an archive shared with another lineage survives revoke --------------------
 
-def test_revoke_keeps_an_archive_another_lineage_uses(host: Host) -> None:
-    host.issue("shared.example.com")
-    # A second lineage (hand-made, as migrations leave them) on the same archive.
-    original = host.conf_path("shared.example.com").read_text()
+def _twin_of(host: Host, name: str) -> Path:
+    """A second lineage ``twin`` on ``name``'s archive (hand-made, as migrations leave them)."""
+    original = host.conf_path(name).read_text()
     twin_live = host.config_dir / "live" / "twin"
     twin_live.mkdir()
     for kind in ("cert", "chain", "fullchain", "privkey"):
-        (twin_live / f"{kind}.pem").symlink_to(f"../../archive/shared.example.com/{kind}1.pem")
-    host.conf_path("twin").write_text(original.replace("/live/shared.example.com/", "/live/twin/"))
-    archive = host.config_dir / "archive" / "shared.example.com"
+        (twin_live / f"{kind}.pem").symlink_to(f"../../archive/{name}/{kind}1.pem")
+    host.conf_path("twin").write_text(original.replace(f"/live/{name}/", "/live/twin/"))
+    assert f"archive/{name}" in host.conf_path("twin").read_text()
+    return host.config_dir / "archive" / name
+
+
+def _twin_still_works(host: Host) -> None:
+    listed = host.run("certificates")
+    assert listed.returncode == 0, listed.stderr
+    assert "Certificate Name: twin" in listed.stdout
+    renewed = host.renew("--force-renewal", "--cert-name", "twin")
+    assert renewed.returncode == 0, renewed.stderr
+    assert host.version("twin") == 2
+
+
+def test_revoke_keeps_an_archive_another_lineage_uses(host: Host) -> None:
+    host.issue("shared.example.com")
+    archive = _twin_of(host, "shared.example.com")
     before = sorted(p.name for p in archive.iterdir())
 
     pebble = host.served.pebble
@@ -218,14 +232,24 @@ def test_revoke_keeps_an_archive_another_lineage_uses(host: Host) -> None:
                       "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle)
 
     assert result.returncode == 0, result.stderr
-    assert not host.conf_path("shared.example.com").exists()
+    assert "Not deleting revoked certificates due to overlapping archive dirs" in result.stderr
+    assert host.conf_path("shared.example.com").exists()  # Certbot deletes nothing then
+    assert sorted(p.name for p in archive.iterdir()) == sorted([*before, "revocations.json"])
+    _twin_still_works(host)
+
+
+def test_delete_keeps_an_archive_another_lineage_uses(host: Host) -> None:
+    host.issue("deleted.example.com")
+    archive = _twin_of(host, "deleted.example.com")
+    before = sorted(p.name for p in archive.iterdir())
+
+    result = host.run("delete", "--cert-name", "deleted.example.com")
+
+    assert result.returncode == 0, result.stderr
+    assert not host.conf_path("deleted.example.com").exists()
     assert sorted(p.name for p in archive.iterdir()) == before
-    listed = host.run("certificates")
-    assert listed.returncode == 0, listed.stderr
-    assert "Certificate Name: twin" in listed.stdout
-    renewed = host.renew("--force-renewal", "--cert-name", "twin")
-    assert renewed.returncode == 0, renewed.stderr
-    assert host.version("twin") == 2
+    assert "still uses it" in result.stderr
+    _twin_still_works(host)
 
 
 # -- 4. an early failure exits 1, never SIGABRT ----------------------------------
