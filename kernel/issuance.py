@@ -185,6 +185,7 @@ class Issuance:
         orderr = (self.session.new_order(csr_pem, replaces=replaces) if replaces
                   else self.session.new_order(csr_pem))
         if self.dry_run and self._deactivate_valid(orderr):
+            logger.info("Recreating order after authz deactivations")  # Certbot's words
             orderr = self.session.new_order(csr_pem)
         self.last_order = orderr
         succeeded = False

@@ -175,3 +175,5 @@ def test_dry_run_after_issuance_answers_a_fresh_challenge(
 
     assert "The dry run was successful." in dry.stdout
     assert log.read_text().split() == ["reused.example.org", "reused.example.org"]
+    assert "Recreating order after authz deactivations" in \
+        (dirs.logs / "letsencrypt.log").read_text()
