@@ -10,6 +10,7 @@ kept lineage has the revocation recorded so ``certificates`` shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -126,7 +127,16 @@ def with_lineage_server(config: Config) -> Config:
         lineage = Lineage.load(config.config_dir, config.certname)
     except errors.StorageError:
         return config  # cert_path_of reports the missing lineage
-    return lineage_config(config, lineage)
+    result = lineage_config(config, lineage)
+    if result.account and not config.is_set("account"):
+        # Certbot revokes with the server's account, not necessarily the one
+        # saved in the conf: the saved one is used only while it still exists.
+        from certkernel.accounts import AccountStore
+        from certkernel.acme_setup import effective_server
+
+        if result.account not in AccountStore(result.config_dir, effective_server(result)).ids():
+            result = dataclasses.replace(result, account=None)
+    return result
 
 
 def run(config: Config) -> int:

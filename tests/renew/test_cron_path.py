@@ -199,6 +199,26 @@ def test_revoke_by_cert_name_uses_the_server_saved_in_the_conf(host: Host) -> No
     assert not host.conf_path("revoke-me.example.com").exists()
 
 
+def test_revoke_by_cert_name_uses_the_servers_account_when_the_saved_one_is_gone(
+        host: Host) -> None:
+    """As Certbot: revoke picks the server's account; a conf naming an account that
+    no longer exists here does not stop it."""
+    import re
+
+    host.issue("orphan.example.com")
+    pebble = host.served.pebble
+    serial = _serial(host.config_dir / "live" / "orphan.example.com" / "cert.pem")
+    conf = host.conf_path("orphan.example.com")
+    conf.write_text(re.sub(r"^account = .*$", "account = 0123456789abcdef0123456789abcdef",
+                           conf.read_text(), flags=re.M))
+
+    result = host.run("revoke", "--cert-name", "orphan.example.com",
+                      "--ca-bundle", pebble.ca_bundle)
+
+    assert result.returncode == 0, result.stderr
+    assert pebble.cert_status(serial)["Status"] == "Revoked"
+
+
 # -- 8. an archive shared with another lineage survives revoke --------------------
 
 def _twin_of(host: Host, name: str) -> Path:
