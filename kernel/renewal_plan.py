@@ -265,8 +265,8 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
             plan.due.append(lineage)
             plan.reasons[lineage.name] = why
         else:
-            skipped = NotDue(lineage.name, lineage.fullchain_path, expiry)
-            (plan.not_due if lineage.conf.autorenew else plan.disabled).append(skipped)
+            entry = NotDue(lineage.name, lineage.fullchain_path, expiry)
+            (plan.not_due if lineage.conf.autorenew else plan.disabled).append(entry)
     return plan
 
 
