@@ -27,11 +27,21 @@ def _account_dirs(config_dir: Path, pebble: Pebble) -> list[Path]:
 
 # -- 1. saved http-01 settings ------------------------------------------------
 
+@pytest.fixture(scope="module")
+def standalone_ca(pebble_factory: Callable[..., Pebble]) -> Pebble:
+    """A CA whose http-01 port nothing serves: the standalone plugin binds it."""
+    return pebble_factory()
+
+
+def _standalone_host(ca: Pebble, tmp_path: Path) -> Host:
+    return Host(SimpleNamespace(pebble=ca, webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+
+
 def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
-        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+        standalone_ca: Pebble, tmp_path: Path) -> None:
     """A lineage made with --http-01-port X is renewed on X, not on port 80."""
-    own = pebble_factory()
-    host = Host(SimpleNamespace(pebble=own, webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    own = standalone_ca
+    host = _standalone_host(own, tmp_path)
     issued = host.run("certonly", "--standalone", "-d", "port.example.com",
                       "--http-01-port", str(own.http01_port), "--http-01-address", "127.0.0.1",
                       "--server", own.directory_url, "--ca-bundle", own.ca_bundle,
@@ -48,10 +58,10 @@ def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
 
 
 def test_one_run_serves_each_lineage_on_its_own_saved_port(
-        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+        standalone_ca: Pebble, pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
     """Two lineages from two CAs, each validated on another port, in one renew run."""
-    cas = [pebble_factory(), pebble_factory()]
-    host = Host(SimpleNamespace(pebble=cas[0], webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    cas = [standalone_ca, pebble_factory()]
+    host = _standalone_host(standalone_ca, tmp_path)
     for index, ca in enumerate(cas):
         issued = host.run("certonly", "--standalone", "-d", f"ca{index}.example.com",
                           "--http-01-port", str(ca.http01_port),
@@ -66,11 +76,11 @@ def test_one_run_serves_each_lineage_on_its_own_saved_port(
 
 
 def test_lineages_on_one_port_share_it_whatever_their_other_settings(
-        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+        standalone_ca: Pebble, tmp_path: Path) -> None:
     """Saved settings that do not say where to serve (here ``redirect``) must not
     start a second standalone process that would bind the same port again."""
-    own = pebble_factory()
-    host = Host(SimpleNamespace(pebble=own, webroot=tmp_path / "unused"), tmp_path)  # type: ignore[arg-type]
+    own = standalone_ca
+    host = _standalone_host(own, tmp_path)
     for name in ("one.example.com", "two.example.com"):
         issued = host.run("certonly", "--standalone", "-d", name,
                           "--http-01-port", str(own.http01_port),
