@@ -9,6 +9,7 @@ when there are several, or a new registration with Certbot's questions
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ class AccountSession:
     session: AcmeSession
     account: Account
     store: AccountStore
+
+
+def _has_accounts(config_dir: str) -> bool:
+    """Whether any account is stored, for any server."""
+    try:
+        with os.scandir(os.path.join(config_dir, "accounts")) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
 
 
 def _emails(config: Config) -> list[str]:
@@ -156,6 +166,15 @@ def open_account(config: Config, display: Display, *, create: bool = True) -> Ac
             raise errors.AccountNotFound(
                 f"Could not find an existing account for server {settings.server}."
             )
-        return register(config, display, save=not config.dry_run)
+        if config.dry_run and _has_accounts(config.config_dir):
+            # Certbot's rule: someone with an account elsewhere (production)
+            # is not asked the registration questions again for a dry run.
+            config = dataclasses.replace(
+                config, tos=True,
+                register_unsafely_without_email=config.register_unsafely_without_email
+                or not _emails(config))
+        # A dry run keeps the account it registers, as Certbot does: the next
+        # dry run (and a later real run against that server) reuses it.
+        return register(config, display)
     session = AcmeSession(settings, account.key, account_uri=account.uri)
     return AccountSession(session, account, store)

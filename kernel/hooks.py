@@ -82,6 +82,7 @@ class RunHooks:
         self.config = config
         self.pre_ran = False
         self.failed_domains: list[str] = []
+        self.renewed_domains: list[str] = []
         if config.validate_hooks:
             validate_hook(config.pre_hook, "--pre-hook")
             validate_hook(config.post_hook, "--post-hook")
@@ -95,6 +96,7 @@ class RunHooks:
             run_hook("pre-hook", self.config.pre_hook)
 
     def deployed(self, lineage: Lineage, names: Sequence[str] | None = None) -> None:
+        self.renewed_domains = list(names or lineage.names)
         if self.config.dry_run or not self.config.deploy_hook:
             if self.config.dry_run and self.config.deploy_hook:
                 logger.info("Dry run: skipping deploy hook command: %s", self.config.deploy_hook)
@@ -110,7 +112,8 @@ class RunHooks:
     def __exit__(self, *exc: object) -> None:
         if self.pre_ran and self.config.post_hook:
             run_hook("post-hook", self.config.post_hook,
-                     {"FAILED_DOMAINS": " ".join(self.failed_domains)})
+                     {"RENEWED_DOMAINS": " ".join(self.renewed_domains),
+                      "FAILED_DOMAINS": " ".join(self.failed_domains)})
 
 
 # -- renew: directory hooks, hooks of many lineages ----------------------------
@@ -152,8 +155,10 @@ class RenewHooks:
     then the lineage's command unless it is the path of a directory hook.
     Pre hooks run once per distinct command, just before the first lineage
     that needs them is obtained; post hooks run once per distinct command at
-    the end, with ``FAILED_DOMAINS``, even after failures; deploy hooks run
-    per successful lineage and never in a dry run.
+    the end, even after failures, with ``RENEWED_DOMAINS`` (the names of the
+    lineages renewed, simulated ones in a dry run) and ``FAILED_DOMAINS``,
+    as Certbot 5 sets them; deploy hooks run per successful lineage and
+    never in a dry run.
     """
 
     def __init__(self, config: Config) -> None:
@@ -171,6 +176,7 @@ class RenewHooks:
         self._dir_pre_done = False
         self._post: list[str] = []
         self.failed_domains: list[str] = []
+        self._renewed: dict[str, list[str]] = {}  # lineage name -> its names
         self.attempted = False
         if config.validate_hooks:
             validate_hook(config.pre_hook, "--pre-hook")
@@ -214,16 +220,28 @@ class RenewHooks:
         for cmd in commands:
             run_hook("deploy-hook", cmd, env)
 
-    def failed(self, names: Sequence[str]) -> None:
+    def renewed(self, lineage_name: str, names: Sequence[str]) -> None:
+        """A lineage got its new certificate (or simulated one)."""
         with self._lock:
+            self._renewed[lineage_name] = list(names)
+
+    def failed(self, names: Sequence[str], lineage_name: str = "") -> None:
+        """A lineage failed (also after it was renewed: its deployment failed)."""
+        with self._lock:
+            self._renewed.pop(lineage_name, None)
             self.failed_domains.extend(names)
+
+    @property
+    def renewed_domains(self) -> list[str]:
+        return [name for names in self._renewed.values() for name in names]
 
     def post(self) -> None:
         """At the end of the run, when something was attempted: dir then saved post hooks."""
         with self._lock:
             if not self.attempted:
                 return
-            env = {"FAILED_DOMAINS": " ".join(self.failed_domains)}
+            env = {"RENEWED_DOMAINS": " ".join(self.renewed_domains),
+                   "FAILED_DOMAINS": " ".join(self.failed_domains)}
             for path in self._dir["post"]:
                 run_hook("post-hook", path, env)
             for command in self._post:
@@ -249,8 +267,13 @@ class ShellHookEvents:
                 hooks.pre(config)
 
             @hookimpl
-            def renewal_failed(self, names: Sequence[str]) -> None:
-                hooks.failed(names)
+            def lineage_renewed(self, config: Config, lineage: Lineage | None,
+                                names: Sequence[str]) -> None:
+                hooks.renewed(lineage.name if lineage is not None else " ".join(names), names)
+
+            @hookimpl
+            def renewal_failed(self, lineage_name: str, names: Sequence[str]) -> None:
+                hooks.failed(names, lineage_name)
 
             @hookimpl
             def lineage_deployed(self, config: Config, lineage: Lineage,

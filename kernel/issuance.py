@@ -126,8 +126,13 @@ class Issuance:
     """Run orders for one session; keeps the last order for callers that inspect it."""
 
     def __init__(self, session: AcmeSession,
-                 before_answer: Callable[[list[Challenge]], None] | None = None) -> None:
+                 before_answer: Callable[[list[Challenge]], None] | None = None,
+                 *, dry_run: bool = False) -> None:
         self.session = session
+        # A dry run must really test the challenges: authorizations the CA
+        # reuses (valid from an earlier issuance) are deactivated and the
+        # order made again, as Certbot does.
+        self.dry_run = dry_run
         self.last_order: messages.OrderResource | None = None
         # Called after every perform, before the CA is told to validate
         # (``--debug-challenges`` pauses there so the user can inspect).
@@ -179,6 +184,9 @@ class Issuance:
 
         orderr = (self.session.new_order(csr_pem, replaces=replaces) if replaces
                   else self.session.new_order(csr_pem))
+        if self.dry_run and self._deactivate_valid(orderr):
+            logger.info("Recreating order after authz deactivations")  # Certbot's words
+            orderr = self.session.new_order(csr_pem)
         self.last_order = orderr
         succeeded = False
         performed: list[list[_Pending]] = []
@@ -207,6 +215,31 @@ class Issuance:
         done = self.session.finalize(orderr)
         self.last_order = done
         return [done.fullchain_pem, *(done.alternative_fullchains_pem or [])], done.uri
+
+    def _deactivate_valid(self, orderr: messages.OrderResource) -> int:
+        """Deactivate the order's already-valid authorizations; return how many were.
+
+        One that cannot be deactivated is logged and the dry run goes on
+        (Certbot warns the same way): its name is then not really tested.
+        """
+        from acme import messages
+
+        count = 0
+        for authzr in orderr.authorizations:
+            if authzr.body.status != messages.STATUS_VALID:
+                continue
+            try:
+                with self.session.mapped(errors.CAError, "deactivate an authorization"):
+                    self.session.client.deactivate_authorization(authzr)
+                count += 1
+            except errors.Error as exc:
+                logger.warning("Could not deactivate the valid authorization for %s (%s); the "
+                               "dry run goes on, but does not test that name",
+                               _requested_name(authzr), exc)
+        if count:
+            logger.info("Dry run: deactivated %d reused authorization(s) so the challenges "
+                        "are really tested", count)
+        return count
 
     def _select(self, orderr: messages.OrderResource,
                 authenticators: Mapping[str, Authenticator],

@@ -108,6 +108,10 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
 
     if config.renew_by_default:
         return Choice(RENEW, lineage)
+    if config.dry_run:
+        # Certbot's should_renew: a dry run always simulates the renewal.
+        logger.info("%s is not due, but a dry run simulates its renewal", lineage.name)
+        return Choice(RENEW, lineage)
     if config.reinstall:
         return Choice(REINSTALL, lineage)
     due, why = is_due(lineage)

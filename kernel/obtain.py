@@ -116,7 +116,7 @@ def issue(
     def csr_for(subset: list[str]) -> bytes:
         return make_csr(key_pem, subset, must_staple=config.must_staple)
 
-    return Issuance(acct.session, before_answer).issue(
+    return Issuance(acct.session, before_answer, dry_run=config.dry_run).issue(
         csr_pem=csr_for(names),
         authenticators={name: authenticator for name in names},
         preferred_challenges=config.pref_challs,

@@ -311,19 +311,20 @@ class PluginLauncher:
         from it and the process is keyed by (name, options), so lineages
         with the same options share one process and others get their own.
         """
-        key = name
-        if config is not None:
-            key = _process_key(name, config.plugin_options(self.manifest(name, role)))
+        key = self._key(name, role, config)
         if key in self._processes:
             return self._processes[key]
         manifest = self.manifest(name, role)
+        # A lineage's saved settings (http01_port, http01_address, https_port...)
+        # decide where it is served, not the run's defaults.
+        settings = settings_for(config or self.config)
         options = (config or self.config).plugin_options(manifest)
         secrets = read_secrets(manifest, options)
         fds = self._fds.get(key)
         if fds is None:
             fds = {}
             if manifest.needs.get("http01_sockets"):
-                sockets = bind_http01(self.config.http01_port, self.config.http01_address)
+                sockets = bind_http01(settings["http01_port"], settings["http01_address"])
                 for sock in sockets:
                     self._stack.callback(sock.close)
                 fds["http01_sockets"] = [s.fileno() for s in sockets]
@@ -348,7 +349,7 @@ class PluginLauncher:
             services.handle,
             options=options,
             secrets=secrets,
-            settings=settings_for(self.config),
+            settings=settings,
             state_dir=state_dir,
             fds=fds,
             user=uid,
@@ -369,7 +370,8 @@ class PluginLauncher:
     def _key(self, name: str, role: str, config: Config | None) -> str:
         if config is None:
             return name
-        return _process_key(name, config.plugin_options(self.manifest(name, role)))
+        served = {k: v for k, v in settings_for(config).items() if k in SERVED_SETTINGS}
+        return _process_key(name, config.plugin_options(self.manifest(name, role)), served)
 
     def restart(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """A fresh process for ``name`` after the previous one died or was stopped."""
@@ -438,11 +440,18 @@ def installer_record(manifest: Manifest, options: dict[str, Any]) -> dict[str, A
     return record
 
 
-def _process_key(name: str, options: dict[str, Any]) -> str:
-    """``name`` plus a canonical form of its options (renew: one process per distinct set)."""
+# Per-lineage settings that decide where a plugin serves or edits: a lineage
+# saved with another http-01 port (or address, or HTTPS port) needs a process,
+# and sockets, of its own. Other settings (redirect, hsts...) do not split
+# processes: two standalone processes would both try to bind port 80.
+SERVED_SETTINGS = ("http01_port", "http01_address", "https_port")
+
+
+def _process_key(name: str, options: dict[str, Any], served: dict[str, Any]) -> str:
+    """``name`` plus its options and where it serves (renew: one process per distinct set)."""
     import json
 
-    return name + "\0" + json.dumps(options, sort_keys=True, default=str)
+    return name + "\0" + json.dumps([options, served], sort_keys=True, default=str)
 
 
 def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:

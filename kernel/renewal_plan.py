@@ -81,6 +81,8 @@ def is_due(lineage: Lineage, now: datetime.datetime | None = None,
     now = now or datetime.datetime.now(datetime.UTC)
     if now >= lineage.not_after:
         return True, "due for renewal (expired)"
+    if is_revoked(lineage):
+        return True, "due for renewal (the certificate was revoked)"
     decision = decision if decision is not None else ari.decide(lineage)
     if decision.has_window:
         if decision.due(now):
@@ -90,6 +92,25 @@ def is_due(lineage: Lineage, now: datetime.datetime | None = None,
             return True, "due for renewal (renew_before_expiry)"
         return False, "not due"
     return due_for_renewal(lineage, now), "due for renewal"
+
+
+def is_revoked(lineage: Lineage) -> bool:
+    """Whether the current certificate was revoked (Certbot renews a revoked cert).
+
+    Known from the record ``revoke --no-delete-after-revoke`` keeps in the
+    archive (:mod:`certkernel.revocations`); the certificate is parsed only
+    when that record exists, so the common path stays cheap. Writing the
+    record changes the archive directory, so the renewal cache sees it.
+    """
+    from certkernel import revocations
+
+    if not os.path.exists(os.path.join(lineage.archive_dir, revocations.FILE_NAME)):
+        return False
+    try:
+        serial = lineage.cert_info().serial
+    except (errors.Error, OSError, ValueError):
+        return False
+    return revocations.is_revoked(lineage.archive_dir, serial)
 
 
 def not_due_before(lineage: Lineage, decision: ari.Decision) -> datetime.datetime | None:
@@ -108,6 +129,8 @@ def not_due_before(lineage: Lineage, decision: ari.Decision) -> datetime.datetim
     state = decision.state
     if state is None:
         return None
+    if is_revoked(lineage):
+        return lineage.not_before  # due already
     limits = [lineage.not_after, renewal_due_at(lineage), state.next_check]
     if state.window is not None:
         limits.append(state.window.start)
@@ -242,8 +265,8 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
             plan.due.append(lineage)
             plan.reasons[lineage.name] = why
         else:
-            skipped = NotDue(lineage.name, lineage.fullchain_path, expiry)
-            (plan.not_due if lineage.conf.autorenew else plan.disabled).append(skipped)
+            entry = NotDue(lineage.name, lineage.fullchain_path, expiry)
+            (plan.not_due if lineage.conf.autorenew else plan.disabled).append(entry)
     return plan
 
 
@@ -253,7 +276,15 @@ def lineage_config(config: Config, lineage: Lineage) -> Config:
     Command-line values win. A server saved in the conf is used as is,
     also in a dry run, unless it is Let's Encrypt production (a dry run
     goes to staging then, as Certbot does).
+
+    The saved account belongs to the saved server. When this run talks to
+    another one (a dry run sent to staging, ``--server``, ``--staging``),
+    the saved account is dropped, as Certbot does: the run then uses the
+    account it finds for that server, or registers one
+    (:func:`certkernel.acme_setup.open_account`).
     """
+    from certkernel.acme_setup import effective_server
+
     params = lineage.renewalparams.as_dict()
     result = config.with_renewal_conf(params, lineage.renewal_conf_path)
     saved_server = lineage.renewalparams.get_str("server")
@@ -261,6 +292,11 @@ def lineage_config(config: Config, lineage: Lineage) -> Config:
             and not (config.dry_run and saved_server == LE_PRODUCTION)
             and not config.staging):
         result = dataclasses.replace(result, explicit=result.explicit | {"server"})
+    if (saved_server and not config.is_set("account")
+            and effective_server(result).rstrip("/") != saved_server.rstrip("/")):
+        logger.info("%s: its account belongs to %s; this run uses %s, so not that account",
+                    lineage.name, saved_server, effective_server(result))
+        result = dataclasses.replace(result, account=None)
     return result
 
 

@@ -85,7 +85,7 @@ class RenewalRunner:
         self.progress = progress
         self.checkpoints = checkpoints
         self.notify = notify
-        self._auth_locks: dict[int, threading.Lock] = {}
+        self._auth_locks: dict[str, threading.Lock] = {}
         # Never shut down explicitly: the thread must outlive the plugin processes
         # (closed by the launcher); it idles and is joined at interpreter exit.
         self._starter = ThreadPoolExecutor(1, thread_name_prefix="plugin-start")
@@ -183,7 +183,7 @@ class RenewalRunner:
         params: dict[str, Any] = dict(lineage.renewalparams.as_dict())
         params.update(renewal_params(cfg, acct.account.id, acct.session.settings.server,
                                      auth_name, inst_name))
-        with self._serialized(auth_name, authenticator):
+        with self._serialized(auth_name):
             obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
                               lineage_name=lineage.name, params=params)
         saved = obtained.lineage
@@ -197,7 +197,7 @@ class RenewalRunner:
             return
         self.events.hook.lineage_deployed(config=cfg, lineage=saved, names=obtained.names)
 
-    def _serialized(self, auth_name: str, authenticator: Any) -> AbstractContextManager[object]:
+    def _serialized(self, auth_name: str) -> AbstractContextManager[object]:
         """One order at a time through an authenticator that edits a server's config.
 
         nginx and apache answer http-01 with temporary checkpoints, and a
@@ -207,9 +207,11 @@ class RenewalRunner:
         manifest = self.config.manifests.get(auth_name)
         if manifest is None or "installer" not in manifest.roles:
             return nullcontext()
-        key = id(getattr(authenticator, "process", authenticator))
+        # Keyed by plugin name, not process: lineages with different saved
+        # settings (http01_port...) get processes of their own, but may still
+        # edit the same server's config.
         with self._plugins_lock:
-            return self._auth_locks.setdefault(key, threading.Lock())
+            return self._auth_locks.setdefault(auth_name, threading.Lock())
 
     def _failed(self, cfg: Config, name: str, fullchain: str, names: list[str],
                 reason: str) -> Result:

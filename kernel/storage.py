@@ -20,6 +20,7 @@ they load only when a certificate is parsed or a conf is read.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import datetime
 
     from certkernel.crypto import CertInfo
+
+logger = logging.getLogger(__name__)
 
 DIR_MODE_TOP = 0o700  # archive/, live/, renewal/ as Certbot makes them
 DIR_MODE_LINEAGE = 0o755
@@ -343,7 +346,46 @@ class Lineage:
             os.rmdir(live_dir)
         except OSError:
             pass  # the user keeps their own files there; leave them
+        other = self.archive_shared_with()
+        if other is not None:
+            logger.warning(
+                "Not deleting %s: the lineage of %s still uses it", self.archive_dir, other)
+            return
         shutil.rmtree(self.archive_dir, ignore_errors=True)
+
+    def archive_shared_with(self) -> str | None:
+        """Another renewal conf whose archive, or one of whose live links, is this archive.
+
+        Certbot deletes the archive unconditionally; a hand-made or
+        migrated setup where two confs share one archive folder (or link
+        into it) would lose the other lineage's certificates and key.
+        """
+        from certkernel.lineage_find import conf_paths
+
+        mine = _identity(self.archive_dir)
+        if mine is None:
+            return None
+        for path in conf_paths(self.config_dir):
+            if os.path.abspath(path) == os.path.abspath(self.conf.path):
+                continue
+            try:
+                conf = renewal_conf.read(path)
+            except StorageError:
+                continue  # unreadable: its archive is unknown, nothing to compare
+            folders = [conf.archive_dir]
+            folders += [os.path.dirname(os.path.realpath(conf.link(k))) for k in ALL_FOUR]
+            if any(_identity(folder) == mine for folder in folders):
+                return path
+        return None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a directory, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _remove(path: str) -> None:

@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,8 +32,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _preload_acme() -> threading.Thread:
-    """Import the ACME stack in the background while plugins start."""
+PRELOAD_JOIN_SECONDS = 120.0
+
+
+@contextmanager
+def _preloading_acme() -> Iterator[threading.Thread]:
+    """Import the ACME stack in the background while plugins start.
+
+    The thread is always joined before the block is left, also on an
+    early failure (port taken, missing webroot): an interpreter that exits
+    while another thread is still importing C extensions can abort with
+    SIGABRT (exit 134) instead of reporting the error with exit 1.
+    """
 
     def load() -> None:
         import certkernel.acme_session  # noqa: F401
@@ -44,7 +56,10 @@ def _preload_acme() -> threading.Thread:
     # rethrown", status -6). Waiting for an import to finish costs little.
     thread = threading.Thread(target=load, name="preload-acme", daemon=False)
     thread.start()
-    return thread
+    try:
+        yield thread
+    finally:
+        thread.join(PRELOAD_JOIN_SECONDS)
 
 
 def requested_names(config: Config, display: Display) -> list[str]:
@@ -88,13 +103,21 @@ class Outcome:
 def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
                 auth_name: str, inst_name: str | None, run_hooks: RunHooks) -> Outcome:
     """Decide, obtain and save; shared by ``certonly`` and ``run``."""
-    from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose, refuse_test_cert_over_valid
-    from certkernel.names import lineage_name_for
     from certkernel.plugin_runtime import check_wildcards
 
     names = requested_names(config, display)
     check_wildcards(config, names, auth_name)
-    preload = _preload_acme()
+    with _preloading_acme() as preload:
+        return _obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks,
+                            names, preload)
+
+
+def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
+                 auth_name: str, inst_name: str | None, run_hooks: RunHooks,
+                 names: list[str], preload: threading.Thread) -> Outcome:
+    from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose, refuse_test_cert_over_valid
+    from certkernel.names import lineage_name_for
+
     choice = choose(config, names, display)
     if choice.action in (KEEP, REINSTALL):
         return Outcome(choice.action, choice.lineage, names)
@@ -105,7 +128,7 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     except errors.Error:
         run_hooks.failed_domains = names
         raise
-    preload.join()
+    preload.join(PRELOAD_JOIN_SECONDS)
     from certkernel.acme_setup import open_account
     from certkernel.obtain import obtain, renewal_params
 
@@ -173,13 +196,14 @@ def run(config: Config) -> int:
         return run_csr(config, display)
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
-    from certkernel import hooks
+    from certkernel import hooks, progress
     from certkernel.reverter import Reverter
 
     # Authenticators that edit a server's config (nginx, apache) keep their
     # temporary challenge changes in the kernel's checkpoints.
     with hooks.RunHooks(config) as run_hooks, Reverter(config.work_dir) as reverter, \
-            PluginLauncher(config, display, checkpoints=reverter) as launcher:
+            PluginLauncher(config, display, checkpoints=reverter,
+                           on_progress=progress.printer(display)) as launcher:
         outcome = obtain_cert(config, display, launcher, auth_name, None, run_hooks)
         if outcome.action == "keep":
             say(config, "Certificate not yet due for renewal; no action taken.")

@@ -26,6 +26,7 @@ def _unique(path: str) -> str:
 
 
 def run_csr(config: Config, display: Display) -> int:
+    from certkernel import progress
     from certkernel.acme_setup import open_account
     from certkernel.commands.certonly import say
     from certkernel.crypto import load_csr
@@ -52,11 +53,12 @@ def run_csr(config: Config, display: Display) -> int:
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
     check_wildcards(config, names, auth_name)
-    with RunHooks(config) as hooks, PluginLauncher(config, display) as launcher:
+    with RunHooks(config) as hooks, PluginLauncher(
+            config, display, on_progress=progress.printer(display)) as launcher:
         hooks.pre()
         auth = launcher.authenticator(auth_name)
         acct = open_account(config, display)
-        issued = Issuance(acct.session).issue(
+        issued = Issuance(acct.session, dry_run=config.dry_run).issue(
             csr_pem=info.pem, authenticators={n: auth for n in names},
             preferred_challenges=config.pref_challs, preferred_chain=config.preferred_chain,
         )

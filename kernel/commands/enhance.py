@@ -27,6 +27,7 @@ def run(config: Config) -> int:
         wanted_enhancements,
     )
     from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.progress import printer as progress_printer
     from certkernel.reverter import Reverter
 
     display = Display.from_config(config)
@@ -62,7 +63,8 @@ def run(config: Config) -> int:
     with Reverter(config.work_dir) as reverter:
         recover_interrupted(config, reverter)
         with server_root_lock(config, inst_name), \
-                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+                PluginLauncher(config, display, checkpoints=reverter,
+                               on_progress=progress_printer(display)) as launcher:
             installer = launcher.installer(inst_name)
             install_lineage(config, installer, lineage, names, enhancements=wanted,
                             rollback=reverter, notify=notify, deploy=False)

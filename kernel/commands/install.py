@@ -150,6 +150,7 @@ def _loose_cert(config: Config) -> tuple[object, list[str]]:
 def run(config: Config) -> int:
     from certkernel.deploy import server_root_lock
     from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.progress import printer as progress_printer
     from certkernel.reverter import Reverter
 
     display = Display.from_config(config)
@@ -164,7 +165,8 @@ def run(config: Config) -> int:
     with Reverter(config.work_dir) as reverter:
         recover_interrupted(config, reverter)
         with server_root_lock(config, inst_name), \
-                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+                PluginLauncher(config, display, checkpoints=reverter,
+                               on_progress=progress_printer(display)) as launcher:
             deploy_with(config, display, launcher, inst_name, cert, names, reverter)
     congratulate(config, inst_name, names)
     return 0

@@ -84,6 +84,7 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
     from certkernel.events import plugin_manager
     from certkernel.lock import lock_timeout
     from certkernel.plugin_runtime import PluginLauncher
+    from certkernel.progress import printer as progress_printer
     from certkernel.renewal_runner import RenewalRunner
     from certkernel.reverter import Reverter
 
@@ -100,7 +101,8 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
         # The kernel's checkpoints: installers (and nginx/apache http-01) register
         # every file they change, so a failed deployment is restored kernel-side.
         with Reverter(config.work_dir) as reverter, \
-                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+                PluginLauncher(config, display, checkpoints=reverter,
+                               on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
             runner = RenewalRunner(config, display, launcher, events, lock_timeout(config),

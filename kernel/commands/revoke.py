@@ -10,6 +10,8 @@ kept lineage has the revocation recorded so ``certificates`` shows it.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import re
 from typing import TYPE_CHECKING
@@ -22,6 +24,8 @@ from certkernel.display import Display
 if TYPE_CHECKING:
     from certkernel.acme_session import AcmeSession
     from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
 
 _ARCHIVED = re.compile(r"^(cert|fullchain)\d+\.pem$")
 
@@ -95,15 +99,50 @@ def _after(config: Config, display: Display, lineage: Lineage | None, serial: in
             "earlier and later versions of the certificate?",
             yes_label="Yes (recommended)", no_label="No", default=True,
             cli_flag="--delete-after-revoke")
-    if delete and delete_lineages(config, display, [lineage.name]):
+    other = lineage.archive_shared_with() if delete else None
+    if other is not None:
+        # Certbot's rule (and its words): nothing of a lineage whose archive
+        # another lineage uses is deleted.
+        logger.warning("Not deleting revoked certificates due to overlapping archive dirs. "
+                       "More than one certificate is using %s (also %s)",
+                       lineage.archive_dir, other)
+    elif delete and delete_lineages(config, display, [lineage.name]):
         return
     revocations.record(lineage.archive_dir, serial, config.reason)
     say(config, "Not deleting revoked certificates.")
 
 
+def with_lineage_server(config: Config) -> Config:
+    """``--cert-name``: the CA (and account, CA bundle) saved in the lineage's renewal conf.
+
+    Certbot's rule: the lineage's server is used unless ``--server`` (or
+    ``--staging``) is given, so a lineage from a private CA is revoked there.
+    """
+    if not config.certname or config.cert_path:
+        return config
+    from certkernel.renewal_plan import lineage_config
+    from certkernel.storage import Lineage
+
+    try:
+        lineage = Lineage.load(config.config_dir, config.certname)
+    except errors.StorageError:
+        return config  # cert_path_of reports the missing lineage
+    result = lineage_config(config, lineage)
+    if result.account and not config.is_set("account"):
+        # Certbot revokes with the server's account, not necessarily the one
+        # saved in the conf: the saved one is used only while it still exists.
+        from certkernel.accounts import AccountStore
+        from certkernel.acme_setup import effective_server
+
+        if result.account not in AccountStore(result.config_dir, effective_server(result)).ids():
+            result = dataclasses.replace(result, account=None)
+    return result
+
+
 def run(config: Config) -> int:
     display = Display.from_config(config)
     path = cert_path_of(config)
+    config = with_lineage_server(config)
     cert_pem = _read(path, "certificate")
     from certkernel import crypto
 

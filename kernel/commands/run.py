@@ -31,7 +31,7 @@ def _report_obtained(config: Config, outcome: Outcome) -> None:
 
 
 def run(config: Config) -> int:
-    from certkernel import hooks
+    from certkernel import hooks, progress
     from certkernel.deploy import server_root_lock
     from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
     from certkernel.reverter import Reverter
@@ -47,7 +47,8 @@ def run(config: Config) -> int:
     with Reverter(config.work_dir) as reverter:
         recover_interrupted(config, reverter)
         with server_root_lock(config, inst_name), hooks.RunHooks(config) as run_hooks, \
-                PluginLauncher(config, display, checkpoints=reverter) as launcher:
+                PluginLauncher(config, display, checkpoints=reverter,
+                               on_progress=progress.printer(display)) as launcher:
             if not config.dry_run:
                 # Find a broken installer before asking the CA for anything.
                 launcher.installer(inst_name)

@@ -114,4 +114,4 @@ def test_failed_deployment_keeps_the_config_reports_and_exits_1(
     assert (tmp_path / "deploy-hook.out").read_text().splitlines() == [
         "domains=other.test failed= reloads=1"]
     assert (tmp_path / "post-hook.out").read_text().splitlines() == [
-        "domains= failed=example.test reloads=1"]
+        "domains=other.test failed=example.test reloads=1"]  # Certbot 5: both variables
