@@ -108,7 +108,10 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     """
     from certkernel.renewal_plan import is_due
 
-    if config.renew_by_default or _key_type_change(config, lineage, display):
+    changing_key_type = _key_type_change(config, lineage, display)  # may refuse: first
+    if config.renew_by_default or changing_key_type:
+        return Choice(RENEW, lineage)
+    if config.dry_run:  # Certbot: "not due for renewal, but simulating renewal for dry run"
         return Choice(RENEW, lineage)
     if config.reinstall:
         return Choice(REINSTALL, lineage)
