@@ -161,6 +161,7 @@ class A2CSettings:
     # ACME profiles (name -> certificate lifetime in days); empty = no profiles
     # in the directory. With profiles, the first one is the default handler.
     profiles: dict[str, int] = field(default_factory=dict)
+    ari: bool = True  # False: no renewalInfo in the directory
 
 
 @dataclass
@@ -213,7 +214,8 @@ class A2C:
             "[DBhandler]", "handler_module: acme2certifier.dbhandlers.wsgi_handler",
             f"dbfile: {self.state / 'acme_srv.db'}", "",
             "[Challenge]", "challenge_validation_disable: True", "",
-            "[Renewalinfo]", f"renewalthreshold_pctg: {s.threshold_pctg}",
+            "[Renewalinfo]", f"renewalinfo_disable: {not s.ari}",
+            f"renewalthreshold_pctg: {s.threshold_pctg}",
             f"retry_after_timeout: {s.retry_after}", f"renewal_force: {s.renewal_force}", "",
         ])
 
