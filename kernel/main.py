@@ -32,6 +32,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 # Commands that must work without a writable --logs-dir (read-only listings).
 _OPTIONAL_LOG_VERBS = frozenset({"plugins"})
+# Commands that never touch --config-dir (plugin authors run plugin-check anywhere).
+_NO_HOOK_DIR_VERBS = frozenset({"plugins", "plugin-check"})
 
 
 def _module_name(verb: str) -> str:
@@ -86,7 +88,7 @@ def run_config(
                 raise
             log_setup = setup_logging(config, log_to_file=False)
         logger.debug("Arguments: %r", list(argv))
-        if config.verb not in _OPTIONAL_LOG_VERBS:
+        if config.verb not in _NO_HOOK_DIR_VERBS:
             make_hook_dirs(config.config_dir)
         if found is not None and config.verb != "plugins":
             from certkernel.plugin_host.discovery import report

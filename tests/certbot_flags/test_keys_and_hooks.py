@@ -234,3 +234,20 @@ def test_revoke_reason_in_certbots_spelling(dirs: Dirs, pebble: Pebble, hook: Pa
     status = pebble.cert_status(serial)
     assert status["Status"] == "Revoked"
     assert status["Reason"] == 5
+
+
+def test_eab_with_hs512_registers(tmp_path: Path, pebble_factory: Callable[..., Pebble]) -> None:
+    import base64
+
+    key = base64.urlsafe_b64encode(b"s" * 64).decode().rstrip("=")
+    wrong = base64.urlsafe_b64encode(b"t" * 64).decode().rstrip("=")
+    eab = pebble_factory(eab_keys={"kid-512": key})
+    refused = Dirs.under(tmp_path / "wrong")
+    err = failed(ck(refused, "register", "--agree-tos", "-m", "a@example.org",
+                    "--eab-kid", "kid-512", "--eab-hmac-key", wrong, "--eab-hmac-alg", "HS512",
+                    pebble=eab))
+    assert "Could not register an account" in err
+    dirs = Dirs.under(tmp_path / "right")
+    out = ok(ck(dirs, "register", "--agree-tos", "-m", "a@example.org", "--eab-kid", "kid-512",
+                "--eab-hmac-key", key, "--eab-hmac-alg", "HS512", pebble=eab)).stdout
+    assert "Account registered." in out
