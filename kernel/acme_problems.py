@@ -128,10 +128,14 @@ def validation_failure_note(http01_port: int, http01_address: str,
     """
     lines = []
     if "http-01" in message:
-        where = f"{http01_address}:{http01_port}" if http01_address else f"port {http01_port}"
-        lines.append(f"The http-01 challenge was answered on {where} on this machine; "
-                     "the CA connects to port 80 of the name (unless it is set up otherwise), "
-                     "which must reach it.")
+        if http01_port != 80 or http01_address:
+            where = f"{http01_address}:{http01_port}" if http01_address \
+                else f"port {http01_port}"
+            lines.append(f"The http-01 challenge was answered on {where} on this machine; "
+                         "the CA connects to port 80 of the name (unless it is set up "
+                         "otherwise), which must reach it.")
+        else:
+            lines.append("For http-01 the CA connects to port 80 of the name.")
     if log_path:
         lines.append(f"See the logfile {log_path} or re-run with -v for more details.")
     return "\n".join(lines)
