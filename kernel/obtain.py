@@ -137,8 +137,10 @@ def key_type_change(config: Config, lineage: Lineage, interactive: bool,
     ``--cert-name`` stops, since it may have matched the lineage by its
     names only. A type that comes only from the default never changes one.
     """
+    if not config.is_set("key_type"):
+        return False
     current = _lineage_key_type(lineage)
-    if config.key_type == current or not config.is_set("key_type"):
+    if config.key_type == current:
         return False
     if config.is_set("certname"):
         return True
