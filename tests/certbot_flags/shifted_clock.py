@@ -19,11 +19,11 @@ _SHIFT = datetime.timedelta(seconds=float(sys.argv[1]))
 
 class _Shifted(_REAL):
     @classmethod
-    def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+    def now(cls, tz: Any = None) -> Any:
         return _REAL.now(tz) + _SHIFT
 
     @classmethod
-    def utcnow(cls) -> Any:  # type: ignore[override]
+    def utcnow(cls) -> Any:
         return _REAL.utcnow() + _SHIFT
 
 

@@ -9,6 +9,7 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from certkernel import crypto, renewal_conf
 from tests.commands_certonly.cli_helpers import (
@@ -27,7 +28,7 @@ def _key(dirs: Dirs, name: str) -> crypto.KeySpec:
     return crypto.key_spec_of((dirs.config / "live" / name / "privkey.pem").read_bytes())
 
 
-def _params(dirs: Dirs, name: str) -> dict[str, object]:
+def _params(dirs: Dirs, name: str) -> dict[str, Any]:
     return renewal_conf.read(str(dirs.config / "renewal" / f"{name}.conf")).params.as_dict()
 
 

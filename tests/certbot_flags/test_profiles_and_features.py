@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from certkernel import crypto, renewal_conf
 from tests.infra.a2c import A2C, A2CSettings, ensure_installed
@@ -53,7 +54,7 @@ class Host:
                         "--server", self.server.directory_url, "--agree-tos",
                         "-m", "ops@example.org", *extra)
 
-    def conf(self, name: str) -> dict[str, object]:
+    def conf(self, name: str) -> dict[str, Any]:
         path = self.config_dir / "renewal" / f"{name}.conf"
         return renewal_conf.read(str(path)).params.as_dict()
 
