@@ -19,8 +19,8 @@ VALIDATION_HINTS: dict[str, str] = {
     "dns": "the CA could not resolve the name; check that its DNS records "
            "(A/AAAA, or the _acme-challenge TXT for dns-01) exist and have propagated",
     "connection": "the CA could not connect to your server; check that the name points "
-                  "to this machine and that port 80 (http-01) or 443 (tls-alpn-01) is "
-                  "reachable from the internet (firewall, NAT)",
+                  "to this machine and that the port the CA validates on is reachable "
+                  "from it (firewall, NAT)",
     "unauthorized": "the CA saw a different response than expected; check that this server "
                     "serves /.well-known/acme-challenge/ for the name (http-01) or that the "
                     "TXT record holds the value given (dns-01), and nothing else answers",
@@ -115,3 +115,27 @@ def retry_after_seconds(value: str, now: datetime.datetime | None = None) -> flo
         when = when.replace(tzinfo=datetime.UTC)
     now = now or datetime.datetime.now(datetime.UTC)
     return max((when - now).total_seconds(), 0.0)
+
+
+def validation_failure_note(http01_port: int, http01_address: str,
+                            message: str, log_path: str | None) -> str:
+    """What to add under a failed validation: the ports this run used, and the log.
+
+    A CA validates http-01 on port 80 and tls-alpn-01 on 443 (RFC 8555,
+    RFC 8737); certkernel's own responder may listen elsewhere behind a
+    proxy or NAT (``--http-01-port``), so name the one really used instead
+    of assuming 80.
+    """
+    lines = []
+    if "http-01" in message:
+        if http01_port != 80 or http01_address:
+            where = f"{http01_address}:{http01_port}" if http01_address \
+                else f"port {http01_port}"
+            lines.append(f"The http-01 challenge was answered on {where} on this machine; "
+                         "the CA connects to port 80 of the name (unless it is set up "
+                         "otherwise), which must reach it.")
+        else:
+            lines.append("For http-01 the CA connects to port 80 of the name.")
+    if log_path:
+        lines.append(f"See the logfile {log_path} or re-run with -v for more details.")
+    return "\n".join(lines)

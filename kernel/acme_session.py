@@ -51,7 +51,10 @@ class SessionSettings:
     poll_factor: float = 1.6
     poll_max: float = 3.0
     retry_after_cap: float = 60.0
-    poll_timeout: float = 90.0
+    poll_timeout: float = 90.0  # --issuance-timeout
+    # ACME profiles (draft-aaron-acme-profiles): required fails, preferred falls back
+    preferred_profile: str | None = None
+    required_profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,8 @@ class AcmeSession:
         return bool(self.client.external_account_required())
 
     def register(self, *, emails: Sequence[str] = (), agree_tos: bool,
-                 eab_kid: str | None = None, eab_hmac_key: str | None = None) -> AccountInfo:
+                 eab_kid: str | None = None, eab_hmac_key: str | None = None,
+                 eab_hmac_alg: str = "HS256") -> AccountInfo:
         """Create the account (or find the existing one for this key)."""
         from acme import errors as acme_errors
         from acme import messages
@@ -189,7 +193,8 @@ class AcmeSession:
             try:
                 eab = messages.ExternalAccountBinding.from_data(
                     account_public_key=self.key.public_key(), kid=eab_kid,
-                    hmac_key=eab_hmac_key, directory=self.client.directory)
+                    hmac_key=eab_hmac_key, directory=self.client.directory,
+                    hmac_alg=eab_hmac_alg)
             except Exception as exc:  # josepy raises several kinds for bad base64
                 raise errors.AccountError(
                     f"--eab-hmac-key is not valid base64url: {exc}") from None
@@ -248,19 +253,53 @@ class AcmeSession:
         """
         from acme import messages
 
+        profile = self.order_profile()
         if replaces:
             try:
                 with self.mapped(errors.CAError, "create an order"):
-                    return self._new_order_replacing(csr_pem, replaces)
+                    return self._new_order_replacing(csr_pem, replaces, profile)
             except errors.CAError as exc:
                 if not isinstance(exc.__cause__, messages.Error):
                     raise
                 logger.warning("The CA refused an order that replaces %s (%s); "
                                "ordering without 'replaces'", replaces, exc)
         with self.mapped(errors.CAError, "create an order"):
-            return self.client.new_order(csr_pem)
+            return self.client.new_order(csr_pem, profile=profile)
 
-    def _new_order_replacing(self, csr_pem: bytes, replaces: str) -> messages.OrderResource:
+    def offered_profiles(self) -> dict[str, str]:
+        """Profile name -> description, from the directory's ``meta.profiles``."""
+        meta = getattr(self.client.directory, "meta", None)
+        profiles = getattr(meta, "profiles", None) if meta else None
+        return {str(k): str(v) for k, v in (profiles or {}).items()}
+
+    def order_profile(self) -> str | None:
+        """The profile to put in new orders (Certbot's rule, with an early, clear refusal).
+
+        ``--required-profile`` must be offered by the CA's directory: asking
+        a CA that does not list it would either fail late or be silently
+        ignored (Pebble 2.4), which is what "required" rules out.
+        ``--preferred-profile`` is used only when offered, else the CA's default.
+        """
+        s = self.settings
+        offered = self.offered_profiles()
+        if s.required_profile:
+            if s.required_profile not in offered:
+                listing = (f"it offers {', '.join(sorted(offered))}" if offered
+                           else "its directory lists no profiles")
+                raise errors.CAError(
+                    f"--required-profile {s.required_profile}: the CA at {s.server} does not "
+                    f"offer this profile ({listing}). Choose one it offers, or use "
+                    "--preferred-profile to fall back to the CA's default.")
+            return s.required_profile
+        if s.preferred_profile:
+            if s.preferred_profile in offered:
+                return s.preferred_profile
+            logger.info("Profile %r is not offered by %s (offered: %s); using the CA's default",
+                        s.preferred_profile, s.server, ", ".join(sorted(offered)) or "none")
+        return None
+
+    def _new_order_replacing(self, csr_pem: bytes, replaces: str,
+                             profile: str | None = None) -> messages.OrderResource:
         import josepy as jose
         from acme import crypto_util, messages
         from cryptography import x509
@@ -274,7 +313,7 @@ class AcmeSession:
                        for name in dns_names]
         identifiers += [messages.Identifier(typ=messages.IDENTIFIER_IP, value=str(ip))
                         for ip in ips]
-        order = _Replacing(identifiers=identifiers, replaces=replaces)
+        order = _Replacing(identifiers=identifiers, replaces=replaces, profile=profile)
         response = self.net.post(self.client.directory["newOrder"], order,
                                  new_nonce_url=self.client.directory["newNonce"])
         body = messages.Order.from_json(response.json())
@@ -306,7 +345,7 @@ class AcmeSession:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise errors.CAError(f"Timed out after {self.settings.poll_timeout:.0f}s "
-                                 f"waiting for the CA to {what}")
+                                 f"waiting for the CA to {what} (see --issuance-timeout)")
         delay = min(delay, remaining)
         self.stats.delays.append(delay)
         self.stats.slept += delay

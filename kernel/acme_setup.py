@@ -59,7 +59,10 @@ def session_settings(config: Config) -> SessionSettings:
     if isinstance(verify, str) and not os.path.isfile(verify):
         raise errors.ConfigurationError(f"--ca-bundle: {verify} is not a file")
     return SessionSettings(server=effective_server(config), verify=verify,
-                           user_agent=user_agent(config))
+                           user_agent=user_agent(config),
+                           poll_timeout=float(config.issuance_timeout),
+                           preferred_profile=config.preferred_profile,
+                           required_profile=config.required_profile)
 
 
 @dataclass
@@ -143,7 +146,7 @@ def register(config: Config, display: Display, *, save: bool = True) -> AccountS
                 "Registration cannot proceed without accepting the Terms of Service."
             )
     info = session.register(emails=emails, agree_tos=agreed, eab_kid=config.eab_kid,
-                            eab_hmac_key=config.eab_hmac_key)
+                            eab_hmac_key=config.eab_hmac_key, eab_hmac_alg=config.eab_hmac_alg)
     eff = None if config.eff_email is None else str(config.eff_email).lower()
     account = Account(key=key, uri=info.uri, meta=AccountMeta.now(eff))
     store = AccountStore(config.config_dir, settings.server)

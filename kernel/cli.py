@@ -30,6 +30,10 @@ DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
 _INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
 # Subcommands that take positional arguments (after the subcommand).
 POSITIONAL_VERBS = frozenset({"plugin-check"})
+# Certbot's other names for subcommands: ``auth`` is ``certonly``, ``everything`` is ``run``.
+VERB_ALIASES = {"auth": "certonly", "everything": "run"}
+# Long options handled by the pre-scan itself rather than by the flag table.
+_PRESCAN_LONG = ("--help", "--version")
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
 
 
@@ -106,6 +110,23 @@ class _ShortcutAction(argparse.Action):
         ns._shortcuts = list(getattr(ns, "_shortcuts", [])) + [self.const]
 
 
+class _AppendAction(argparse.Action):
+    """``--ip-address A --ip-address B``: every occurrence adds one value."""
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
+        setattr(ns, self.dest, list(getattr(ns, self.dest, [])) + [values])
+
+
+def _choice(flag: Flag) -> Any:
+    """Choices match case-insensitively (Certbot's ``--reason cessationOfOperation``)."""
+    canonical = {c.lower(): c for c in flag.choices or ()}
+
+    def convert(text: str) -> str:
+        return canonical.get(text.lower(), text)
+
+    return convert
+
+
 class _RepeatAction(argparse.Action):
     def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
         setattr(ns, self.dest, list(getattr(ns, self.dest, [])) + [values])
@@ -152,6 +173,7 @@ def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
             kw["metavar"] = flag.metavar or flag.dest.upper()
             if flag.choices:
                 kw["choices"] = flag.choices
+                kw["type"] = _choice(flag)
             elif flag.type not in ("str", "path"):
                 kw["type"] = _converter(flag.type, flag.long)
         elif flag.kind == "const":
@@ -161,7 +183,8 @@ def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
         else:
             kw["metavar"] = flag.metavar or flag.dest.upper()
             kw["action"] = {
-                "domains": _DomainsAction, "webroot": _WebrootAction, "challenges": _ChallengesAction
+                "domains": _DomainsAction, "webroot": _WebrootAction,
+                "challenges": _ChallengesAction, "append": _AppendAction,
             }[flag.kind]
         parser.add_argument(*flag.names, **kw)
     for name in shortcut_names(manifests):
@@ -195,14 +218,53 @@ def value_flags(manifests: Mapping[str, Manifest]) -> tuple[set[str], set[str]]:
     return takes, optional
 
 
+def long_option_names(manifests: Mapping[str, Manifest]) -> list[str]:
+    """Every long option the parser knows: kernel flags, plugin shortcuts and options."""
+    names = {n for flag in FLAGS for n in flag.names if n.startswith("--")}
+    names.update(f"--{name}" for name in shortcut_names(manifests))
+    names.update(opt.flag for opt in plugin_option_flags(manifests))
+    names.update(_PRESCAN_LONG)
+    return sorted(names)
+
+
+def expand_long_option(token: str, known: Sequence[str]) -> str:
+    """``--preferred-challenge`` -> ``--preferred-challenges``, as Certbot's argparse allows.
+
+    An exact name wins; otherwise the prefix must match exactly one option.
+    Several matches, or none, is a usage error naming what was meant.
+    """
+    name, eq, value = token.partition("=")
+    if name in known:
+        return token
+    matches = [k for k in known if k.startswith(name)]
+    if len(matches) == 1:
+        return matches[0] + eq + value
+    if matches:
+        raise UsageError(f"ambiguous option: {name} could match {', '.join(matches)}")
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise UsageError(f"unrecognized arguments: {name}{hint}")
+
+
 def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
-    """Find the subcommand, ``-c`` files and help requests; keep the options."""
+    """Find the subcommand, ``-c`` files and help requests; keep the options.
+
+    Long options are expanded from unambiguous prefixes here, because only a
+    full name tells whether the next word is the option's value.
+    """
     takes, optional = value_flags(manifests)
+    known = long_option_names(manifests)
     scan = Scan()
     args = list(argv)
+    if args and args[0] == "help":
+        args[0] = "--help"
     i = 0
     while i < len(args):
         token = args[i]
+        if token.startswith("--") and len(token) > 2:
+            token = expand_long_option(token, known)
         nxt = args[i + 1] if i + 1 < len(args) else None
         if token in ("-h", "--help"):
             scan.help = True
@@ -233,9 +295,9 @@ def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
                         scan.rest.append(nxt)
                         i += 1
                     break
-        elif token in VERBS and scan.verb is None:
-            scan.verb = token
-        elif token in VERBS:
+        elif (token in VERBS or token in VERB_ALIASES) and scan.verb is None:
+            scan.verb = VERB_ALIASES.get(token, token)
+        elif token in VERBS or token in VERB_ALIASES:
             raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
         elif scan.verb in POSITIONAL_VERBS:
             scan.args.append(token)
@@ -306,9 +368,11 @@ def ini_layer(
                     "int", raw, what=key, origin=where)
             elif raw is None:
                 raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
-            elif flag.choices and raw not in flag.choices:
-                raise ConfigurationError(
-                    f"{where}: {key} must be one of {', '.join(flag.choices)}, got {raw!r}")
+            elif flag.choices:
+                value = _choice(flag)(raw)
+                if value not in flag.choices:
+                    raise ConfigurationError(
+                        f"{where}: {key} must be one of {', '.join(flag.choices)}, got {raw!r}")
             else:
                 value = convert_value(flag.type, raw, what=key, origin=where)
             values[flag.dest] = value

@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "plugins": "List plugins that are installed and available on your system",
     "update_symlinks": "Recreate symlinks in your live/ directory",
     "plugin-check": "Run a plugin through the protocol conformance checks",
+    "reconfigure": "Update a certificate's configuration (supply --cert-name)",
 }
 
 # Help topics in the order ``--help all`` prints them, with a one-line blurb.
@@ -56,6 +57,8 @@ TOPICS: dict[str, str] = {
     "plugins": "Plugin selection, and options of the 'plugins' subcommand",
     "update_symlinks": "Recreates certificate and key symlinks in live/",
     "enhance": "Helps to harden the TLS configuration of existing certificates",
+    "reconfigure": 'Common options that may be updated with the "reconfigure" subcommand',
+    "plugin-check": "Options for checking a plugin against the protocol",
 }
 
 
@@ -89,7 +92,7 @@ class Flag:
 
     @property
     def takes_value(self) -> bool:
-        return self.kind in ("value", "domains", "webroot", "challenges")
+        return self.kind in ("value", "domains", "webroot", "challenges", "append")
 
 
 def _f(*names: str, **kw: Any) -> Flag:
@@ -294,6 +297,28 @@ FLAGS: tuple[Flag, ...] = (
        help="public_html / webroot path. Can be given several times; each domain gets the webroot path that preceded it, e.g. -w /var/www/example -d example.com -w /var/www/thing -d thing.net"),
     _f("--webroot-map", dest="webroot_map", type="map", default={}, topic="webroot",
        help='JSON dictionary mapping domains to webroot paths; implies -d for each entry. Merged with, and overrides, -w/-d. In a config file it must be on one line: webroot-map = {"example.com":"/var/www"}.'),
+    # Certbot 2.x-5.x flags (kept together: profiles, IP identifiers, key and hook switches)
+    _f("--ip-address", dest="ip_addresses", kind="append", type="list", default=[],
+       metavar="IP_ADDRESS",
+       help="IP addresses to include. Use multiple --ip-address flags for several; each becomes an IP Subject Alternative Name on the certificate."),
+    _f("--eab-hmac-alg", dest="eab_hmac_alg", choices=("HS256", "HS384", "HS512"),
+       default="HS256", metavar="EAB_HMAC_ALG",
+       help="HMAC algorithm for External Account Binding (HS256, HS384 or HS512)."),
+    _f("--preferred-profile", dest="preferred_profile", topic="certonly",
+       help="Ask the CA for this certificate profile if its directory offers it; otherwise fall back to the CA's default profile. Saved for renewal."),
+    _f("--required-profile", dest="required_profile", topic="certonly",
+       help="Ask the CA for this certificate profile and fail if it is not offered, instead of falling back. Saved for renewal."),
+    _f("--issuance-timeout", dest="issuance_timeout", type="int", default=90, metavar="SECONDS",
+       topic="certonly",
+       help="How long to wait for the CA to validate and issue a certificate, in seconds."),
+    _f("--no-reuse-key", dest="reuse_key", kind="const", type="bool", const=False,
+       topic="automation",
+       help="When renewing, do not reuse the existing private key (the default). Use it to unset --reuse-key on an existing certificate."),
+    _f("--new-key", dest="new_key", kind="const", type="bool", default=False, topic="automation",
+       help="When renewing or replacing a certificate, make a new private key even if --reuse-key is set on it. With --reuse-key, the new key is then reused by later renewals."),
+    _f("--run-deploy-hooks", dest="run_deploy_hooks", kind="const", type="bool", default=False,
+       topic="testing",
+       help="With --dry-run or reconfigure, run the deploy hooks (command line, saved, and renewal-hooks/deploy unless --no-directory-hooks) after a successful test, on the current certificate, not the test one."),
 )
 
 FLAGS_BY_DEST: dict[str, list[Flag]] = {}

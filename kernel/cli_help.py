@@ -62,6 +62,62 @@ More detailed help:
 """
 
 
+# ``certkernel SUBCOMMAND --help`` / ``--help SUBCOMMAND``: the usage line and
+# a sentence for that subcommand instead of the generic header.
+VERB_USAGE: dict[str, tuple[str, str]] = {
+    "run": ("certkernel [run] [options] [-d DOMAIN] [-d DOMAIN] ...",
+            "Obtain a certificate and install it in your web server."),
+    "certonly": ("certkernel certonly [options] [-d DOMAIN] [-d DOMAIN] ...",
+                 "This command obtains a TLS/SSL certificate without installing it anywhere."),
+    "renew": ("certkernel renew [--cert-name CERTNAME] [options]",
+              "The renew command renews all certificates that are near expiry, or the one "
+              "named by --cert-name."),
+    "reconfigure": ("certkernel reconfigure --cert-name CERTNAME [options]",
+                    "Change the renewal settings of a certificate without renewing it. The new "
+                    "settings are tried with a dry-run renewal first and saved only if it works."),
+    "revoke": ("certkernel revoke (--cert-path PATH | --cert-name NAME) [options]",
+               "Revoke a certificate and, by default, delete it."),
+    "plugin-check": ("certkernel plugin-check NAME|PATH [plugin options]",
+                     "Start a plugin (installed, or a plugin.toml / plugin folder) in scratch "
+                     "space, run the protocol conformance checks and print PASS/FAIL/SKIP for "
+                     "each. Exit status 1 when a check failed."),
+}
+
+# Flags that belong to another topic but are also listed under a subcommand's
+# help (Certbot lists e.g. -d under certonly too), in this order.
+_COMMON_OBTAIN = ("--non-interactive", "--domains", "--ip-address", "--cert-name", "--dry-run",
+                  "--preferred-challenges", "--preferred-chain", "--eab-kid", "--eab-hmac-key",
+                  "--eab-hmac-alg", "--force-renewal", "--expand", "--reuse-key", "--new-key",
+                  "--allow-subset-of-names", "--key-type", "--run-deploy-hooks")
+TOPIC_EXTRA: dict[str, tuple[str, ...]] = {
+    "certonly": _COMMON_OBTAIN,
+    "run": _COMMON_OBTAIN,
+    "renew": ("--cert-name", "--dry-run", "--force-renewal", "--reuse-key", "--no-reuse-key",
+              "--new-key", "--run-deploy-hooks", "--preferred-profile", "--required-profile",
+              "--issuance-timeout", "--no-random-sleep-on-renew"),
+    "reconfigure": ("--cert-name", "--run-deploy-hooks", "--pre-hook", "--post-hook",
+                    "--deploy-hook", "--authenticator", "--installer", "--preferred-challenges",
+                    "--preferred-profile", "--required-profile", "--reuse-key", "--no-reuse-key",
+                    "--new-key", "--key-type", "--rsa-key-size", "--elliptic-curve",
+                    "--http-01-port", "--http-01-address", "--webroot-path"),
+    "plugin-check": ("--http-01-port", "--http-01-address", "--https-port", "--verbose"),
+}
+
+
+def _topic_flags(name: str, extras: bool = True) -> list[Flag]:
+    """The flags shown for one topic: its extras first, then its own, each once.
+
+    ``--help all`` lists every flag once, under its own topic (no extras).
+    """
+    chosen: list[Flag] = []
+    for long in TOPIC_EXTRA.get(name, ()) if extras else ():
+        flag = next((f for f in FLAGS if long in f.names), None)
+        if flag is not None and flag not in chosen:
+            chosen.append(flag)
+    chosen += [f for f in FLAGS if f.topic == name and f not in chosen]
+    return chosen
+
+
 def _width() -> int:
     return max(60, min(100, shutil.get_terminal_size((80, 24)).columns))
 
@@ -178,7 +234,7 @@ def render_help(
         if name == "plugins":
             sections.append(_plugin_selection(manifests, set_by))
         elif name in TOPICS:
-            entries = [_flag_entry(f, set_by) for f in FLAGS if f.topic == name]
+            entries = [_flag_entry(f, set_by) for f in _topic_flags(name, topic != "all")]
             sections.append(_section(name, TOPICS[name] if name not in VERBS or entries else VERBS[name], entries))
         elif name in manifests:
             sections.append(_plugin_section(manifests[name], set_by, kernel_flags))
@@ -188,4 +244,8 @@ def render_help(
         else:
             choices = ", ".join(["all", "commands", *TOPICS, *manifests])
             raise ConfigurationError(f"no help topic {topic!r}; topics: {choices}")
-    return USAGE + "\n\n" + "\n".join(sections)
+    header = USAGE
+    if topic in VERB_USAGE:
+        line, blurb = VERB_USAGE[topic]
+        header = "usage:\n  " + line + "\n\n" + textwrap.fill(blurb, 79)
+    return header + "\n\n" + "\n".join(sections)

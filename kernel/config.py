@@ -125,6 +125,14 @@ class Config:
     installer: str | None = None
     webroot_path: list[str] = field(default_factory=list)
     webroot_map: dict[str, str] = field(default_factory=dict)
+    # Certbot 2.x-5.x additions
+    ip_addresses: list[str] = field(default_factory=list)
+    eab_hmac_alg: str = "HS256"
+    preferred_profile: str | None = None
+    required_profile: str | None = None
+    issuance_timeout: int = 90
+    new_key: bool = False
+    run_deploy_hooks: bool = False
     # plugin options by dest (``dns_rfc2136_credentials``), typed per manifest
     plugin_values: Mapping[str, Any] = field(default_factory=dict)
     # provenance
@@ -340,7 +348,9 @@ def _resolve(
     env: Mapping[str, str],
 ) -> None:
     """Derived values and cross-flag checks, each failing with one clear line."""
-    values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()])
+    values["ip_addresses"] = [_ip_identifier(v) for v in values["ip_addresses"]]
+    values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()]
+                                + values["ip_addresses"])
     values["pref_challs"] = normalize_challenges(values["pref_challs"])
     _merge_webroot(values)
     values.pop("webroot_map_ordered", None)
@@ -377,6 +387,11 @@ def _resolve(
     for dest in ("http01_port", "https_port"):
         if not 0 < values[dest] < 65536:
             raise ConfigurationError(f"--{dest.replace('01', '-01').replace('_', '-')} must be a port between 1 and 65535")
+    if values["issuance_timeout"] < 0:
+        raise ConfigurationError("--issuance-timeout must be 0 or more seconds")
+    for dest in ("preferred_profile", "required_profile"):
+        if values[dest] is not None and not str(values[dest]).strip():
+            raise ConfigurationError(f"--{dest.replace('_', '-')} needs a profile name")
     if values["max_log_backups"] < 0:
         raise ConfigurationError("--max-log-backups must be 0 or more")
     if values["rsa_key_size"] < 2048 and values["key_type"] == "rsa":
@@ -397,6 +412,25 @@ def _resolve(
         if (spec.type in ("path", "secret-file", "secret-text") and dest not in _KERNEL_TYPES
                 and isinstance(values.get(dest), str) and values[dest]):
             values[dest] = _expand(values[dest], env)
+
+
+def _ip_identifier(text: str) -> str:
+    """``--ip-address``: one IPv4/IPv6 address (no scope, no network), compressed form.
+
+    Certbot's rule; the compressed text is what the CSR and the CA's
+    identifier will carry, so lineage names and listings match.
+    """
+    import ipaddress
+
+    value = text.strip()
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"--ip-address: {text!r} is not an IP address (use -d for domain names)") from None
+    if getattr(addr, "scope_id", None):
+        raise ConfigurationError(f"--ip-address: {text!r} has a scope id; give the bare address")
+    return addr.compressed
 
 
 def _expand(path: str, env: Mapping[str, str]) -> str:

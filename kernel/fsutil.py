@@ -46,8 +46,9 @@ def compute_private_key_mode(previous: str | None, base_mode: int = 0o600) -> in
     """The mode for a new private key replacing ``previous``.
 
     Certbot's rule: a renewed key keeps whatever group access the admin gave
-    the old one (``chgrp ssl-cert; chmod 0640``), so the web server can still
-    read it after renewal. Nothing is ever granted to others.
+    the old one (``chgrp ssl-cert; chmod 0640``), and the others' read bit
+    if the admin set it, so the web server can still read it after renewal.
+    Nothing beyond what the old key had is ever granted.
     """
     if previous is None:
         return base_mode
@@ -55,7 +56,7 @@ def compute_private_key_mode(previous: str | None, base_mode: int = 0o600) -> in
         old = stat.S_IMODE(os.stat(previous).st_mode)
     except FileNotFoundError:
         return base_mode
-    return base_mode | (old & 0o070)
+    return base_mode | (old & 0o074)
 
 
 def atomic_write(

@@ -97,8 +97,9 @@ class RunHooks:
 
     def deployed(self, lineage: Lineage, names: Sequence[str] | None = None) -> None:
         self.renewed_domains = list(names or lineage.names)
-        if self.config.dry_run or not self.config.deploy_hook:
-            if self.config.dry_run and self.config.deploy_hook:
+        skip = self.config.dry_run and not self.config.run_deploy_hooks
+        if skip or not self.config.deploy_hook:
+            if skip and self.config.deploy_hook:
                 logger.info("Dry run: skipping deploy hook command: %s", self.config.deploy_hook)
             return
         run_hook("deploy-hook", self.config.deploy_hook, {
@@ -209,7 +210,7 @@ class RenewHooks:
         command = lineage_config.deploy_hook
         if command and not self._is_dir_hook(command):
             commands.append(command)
-        if self.dry_run:
+        if self.dry_run and not self.config.run_deploy_hooks:  # --run-deploy-hooks: Certbot 2.x
             for cmd in commands:
                 logger.info("Dry run: skipping deploy hook command: %s", cmd)
             return

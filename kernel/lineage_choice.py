@@ -67,6 +67,7 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
             return Choice(NEW)
         lineage = Lineage.load(config.config_dir, config.certname)
         if set(lineage.names) != set(names):
+            _key_type_change(config, lineage, display)
             return Choice(RENEW, lineage)
         return _identical(config, lineage, display)
     matches = find_by_names(config.config_dir, names)
@@ -74,6 +75,7 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
         return _identical(config, matches.exact[0], display)
     if matches.subset:
         lineage = matches.subset[0]
+        _key_type_change(config, lineage, display)
         if config.expand or config.renew_with_new_domains:
             return Choice(EXPAND, lineage)
         added = sorted(set(names) - set(lineage.names))
@@ -106,7 +108,10 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     """
     from certkernel.renewal_plan import is_due
 
-    if config.renew_by_default:
+    changing_key_type = _key_type_change(config, lineage, display)  # may refuse: first
+    if config.renew_by_default or changing_key_type:
+        return Choice(RENEW, lineage)
+    if config.dry_run:  # Certbot: "not due for renewal, but simulating renewal for dry run"
         return Choice(RENEW, lineage)
     if config.dry_run:
         # Certbot's should_renew: a dry run always simulates the renewal.
@@ -134,6 +139,16 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     if not ok:
         raise errors.Error("Operation canceled. You may re-run the client.")
     return Choice(KEEP if index == 0 else RENEW, lineage)
+
+
+def _key_type_change(config: Config, lineage: Lineage, display: Display) -> bool:
+    """True when this run deliberately changes the lineage's key type (see obtain)."""
+    from certkernel.obtain import key_type_change
+
+    return key_type_change(
+        config, lineage, display.interactive,
+        lambda question: display.yesno(question, "Update key type", "Keep existing key type",
+                                       default=False))
 
 
 def _is_test_server(url: str | None) -> bool:

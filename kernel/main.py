@@ -33,6 +33,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 # Commands that must work without a writable --logs-dir (read-only listings).
 _OPTIONAL_LOG_VERBS = frozenset({"plugins"})
+# Commands that never touch --config-dir (plugin authors run plugin-check anywhere).
+_NO_HOOK_DIR_VERBS = frozenset({"plugins", "plugin-check"})
 
 
 def _module_name(verb: str) -> str:
@@ -48,6 +50,23 @@ def _load_command(verb: str):  # type: ignore[no-untyped-def]
             return None
         raise
     return getattr(module, "run", None)
+
+
+def make_hook_dirs(config_dir: str) -> None:
+    """``renewal-hooks/{pre,deploy,post}`` exist from the first run, as with Certbot.
+
+    Admins (and packaging scripts) drop executables there without having to
+    know the layout, so the folders must be there before any renewal.
+    """
+    from certkernel.errors import ConfigurationError
+    from certkernel.fsutil import make_dirs
+
+    for kind in ("pre", "deploy", "post"):
+        folder = os.path.join(config_dir, "renewal-hooks", kind)
+        try:
+            make_dirs(folder, 0o755)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create {folder}: {exc.strerror or exc}") from None
 
 
 def _print_error(message: str) -> None:
@@ -78,6 +97,8 @@ def run_config(
                 raise
             log_setup = setup_logging(config, log_to_file=False)
         logger.debug("Arguments: %r", list(argv))
+        if config.verb not in _NO_HOOK_DIR_VERBS:
+            make_hook_dirs(config.config_dir)
         if found is not None and config.verb != "plugins":
             from certkernel.plugin_host.discovery import report
 
@@ -96,7 +117,17 @@ def run_config(
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
             _print_error(_redacted(log_setup, traceback.format_exc()))
-        _print_error(_redacted(log_setup, str(exc) or type(exc).__name__))
+        message = str(exc) or type(exc).__name__
+        from certkernel.errors import AuthorizationError
+
+        if isinstance(exc, AuthorizationError):
+            from certkernel.acme_problems import validation_failure_note
+
+            note = validation_failure_note(
+                config.http01_port, config.http01_address, message,
+                log_setup.path if log_setup else None)
+            message = f"{message}\n{note}" if note else message
+        _print_error(_redacted(log_setup, message))
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)

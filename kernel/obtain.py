@@ -31,7 +31,7 @@ RENEWAL_ITEMS = (
     "pref_challs", "http01_port", "http01_address", "https_port", "preferred_chain",
     "user_agent", "user_agent_comment", "pre_hook", "post_hook", "deploy_hook",
     "webroot_path", "webroot_map", "no_verify_ssl", "ca_bundle", "plugin_user",
-    "redirect", "hsts", "uir", "staple",
+    "redirect", "hsts", "uir", "staple", "preferred_profile", "required_profile",
 )
 _CONF_KEYS = {"deploy_hook": "renew_hook"}
 
@@ -127,34 +127,107 @@ def issue(
     )
 
 
+def key_type_change(config: Config, lineage: Lineage, interactive: bool,
+                    confirm: Callable[[str], bool] | None = None) -> bool:
+    """Whether this run changes the key type of ``lineage``; refuse an ambiguous change.
+
+    Certbot 2.x's rule: ``--key-type`` together with ``--cert-name`` is a
+    clear request; otherwise an interactive user is asked, and a
+    non-interactive run that names a different ``--key-type`` without
+    ``--cert-name`` stops, since it may have matched the lineage by its
+    names only. A type that comes only from the default never changes one.
+    """
+    if not config.is_set("key_type"):
+        return False
+    current = _lineage_key_type(lineage)
+    if config.key_type == current:
+        return False
+    if config.is_set("certname"):
+        return True
+    old, new = current.upper(), config.key_type.upper()
+    if interactive and confirm is not None and confirm(
+            f"An {old} certificate named {lineage.name} already exists. Do you want to "
+            f"update its key type to {new}?"):
+        return True
+    raise errors.ConfigurationError(
+        f"Are you trying to change the key type of the certificate named {lineage.name} "
+        f"from {old} to {new}? Please provide both --cert-name and --key-type on the "
+        "command line to confirm the change you are trying to make.")
+
+
+def _lineage_key_type(lineage: Lineage) -> str:
+    from certkernel.crypto import key_spec_of
+
+    return key_spec_of(lineage.read("privkey")).key_type
+
+
 def keep_lineage_key_type(
     config: Config, lineage: Lineage | None, params: Mapping[str, Any]
 ) -> tuple[Config, Mapping[str, Any]]:
-    """Without ``--key-type``, a lineage keeps the type (and size/curve) of its key.
+    """The key parameters for a new key of an existing lineage (Certbot 2.x's rules).
 
-    Certbot 2's rule; it matters for lineages Certbot 1.x made (RSA, and no
-    ``key_type`` in the conf), which would otherwise turn ECDSA silently.
+    Without ``--key-type`` the lineage keeps the *type* of its key (a
+    lineage Certbot 1.x made is RSA with no ``key_type`` in its conf and must
+    not turn ECDSA silently). The size or curve is never taken from the
+    old key: it is what this run says — the command line or cli.ini, the
+    renewal conf for ``renew``, else the default. So ``certonly
+    --force-renewal`` of an RSA-4096 lineage gives RSA-2048 unless
+    ``--rsa-key-size 4096`` is given, exactly as Certbot does.
     """
     import dataclasses
 
-    if lineage is None or config.is_set("key_type"):
+    if lineage is None:
         return config, params
-    from certkernel.crypto import key_spec_of
+    if not config.is_set("key_type"):
+        config = dataclasses.replace(config, key_type=_lineage_key_type(lineage))
+    return config, _key_params(config, params)
 
-    spec = key_spec_of(lineage.read("privkey"))
-    changes: dict[str, Any] = {"key_type": spec.key_type}
-    if spec.key_type == "rsa" and not config.is_set("rsa_key_size"):
-        changes["rsa_key_size"] = spec.rsa_key_size
-    if spec.key_type == "ecdsa" and not config.is_set("elliptic_curve"):
-        changes["elliptic_curve"] = spec.elliptic_curve
-    config = dataclasses.replace(config, **changes)
+
+def _key_params(config: Config, params: Mapping[str, Any]) -> dict[str, Any]:
     fixed = {k: v for k, v in params.items() if k not in ("rsa_key_size", "elliptic_curve")}
     fixed["key_type"] = config.key_type
     if config.key_type == "rsa":
         fixed["rsa_key_size"] = str(config.rsa_key_size)
     else:
         fixed["elliptic_curve"] = config.elliptic_curve
-    return config, fixed
+    return fixed
+
+
+def reuse_decision(config: Config, lineage: Lineage | None,
+                   params: Mapping[str, Any]) -> tuple[bool, Config, Mapping[str, Any]]:
+    """(reuse the lineage's key?, config, params) for ``--reuse-key``/``--new-key``.
+
+    ``--new-key`` makes a fresh key even when reuse is on (and, with
+    ``--reuse-key``, that new key is reused later). A reused key decides
+    the saved key parameters. Asking for other key parameters while the
+    key is reused is refused, as Certbot does, rather than silently ignored.
+    """
+    import dataclasses
+
+    if lineage is None or config.new_key or not config.reuse_key:
+        return False, config, params
+    from certkernel.crypto import key_spec_of
+
+    spec = key_spec_of(lineage.read("privkey"))
+    conflicts = [
+        ("--key-type", config.is_set("key_type") and config.key_type != spec.key_type),
+        ("--rsa-key-size", config.is_set("rsa_key_size") and spec.key_type == "rsa"
+         and config.rsa_key_size != spec.rsa_key_size),
+        ("--elliptic-curve", config.is_set("elliptic_curve") and spec.key_type == "ecdsa"
+         and config.elliptic_curve != spec.elliptic_curve),
+    ]
+    for flag, conflict in conflicts:
+        if conflict:
+            raise errors.ConfigurationError(
+                f"Unable to change the {flag} of this certificate because --reuse-key is set. "
+                "To stop reusing the private key, specify --no-reuse-key. To change the "
+                "private key this one time and then reuse it in future, add --new-key.")
+    config = dataclasses.replace(config, key_type=spec.key_type,
+                                 rsa_key_size=spec.rsa_key_size if spec.key_type == "rsa"
+                                 else config.rsa_key_size,
+                                 elliptic_curve=spec.elliptic_curve if spec.key_type == "ecdsa"
+                                 else config.elliptic_curve)
+    return True, config, _key_params(config, params)
 
 
 def obtain(
@@ -179,7 +252,7 @@ def obtain(
     from certkernel.storage import Lineage as LineageCls
 
     config, params = keep_lineage_key_type(config, lineage, params)
-    reuse = lineage is not None and config.reuse_key
+    reuse, config, params = reuse_decision(config, lineage, params)
     key_pem = lineage.read("privkey") if (lineage is not None and reuse) else new_key(config)
     replaces = None
     if lineage is not None and not config.dry_run:

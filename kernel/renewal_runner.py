@@ -190,6 +190,10 @@ class RenewalRunner:
         self.events.hook.lineage_renewed(config=cfg, lineage=saved, names=obtained.names,
                                          dry_run=cfg.dry_run)
         if saved is None:
+            if cfg.dry_run and cfg.run_deploy_hooks:
+                # --run-deploy-hooks: the test went well; hooks see the current certificate
+                self.events.hook.lineage_deployed(config=cfg, lineage=lineage,
+                                                  names=obtained.names)
             return
         if inst_name and not cfg.disable_renew_updates:
             # Deploy hooks run once the certificate is in the server (deploy_all).

@@ -118,7 +118,7 @@ def _human(summary: CertSummary) -> str:
     return (f"  Certificate Name: {summary.name}\n"
             f"    Serial Number: {summary.serial}\n"
             f"    Key Type: {summary.key_type}\n"
-            f"    Domains: {' '.join(summary.domains)}\n"
+            f"    Identifiers: {' '.join(summary.domains)}\n"
             f"    Expiry Date: {summary.expiry} ({summary.status})\n"
             f"    Certificate Path: {summary.fullchain_path}\n"
             f"    Private Key Path: {summary.key_path}")

@@ -98,6 +98,8 @@ class Outcome:
     action: str
     lineage: Lineage | None
     names: list[str]
+    # the lineage a dry run renewed without saving (its deploy hooks may run: --run-deploy-hooks)
+    tested: Lineage | None = None
 
 
 def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
@@ -148,7 +150,8 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     except errors.Error:
         run_hooks.failed_domains = names
         raise
-    return Outcome(choice.action, obtained.lineage, obtained.names)
+    return Outcome(choice.action, obtained.lineage, obtained.names,
+                   tested=lineage if config.dry_run else None)
 
 
 def debug_pause(display: Display) -> Callable[[list[Challenge]], None]:
@@ -214,5 +217,8 @@ def run(config: Config) -> int:
             return 0
         if outcome.lineage is not None:
             run_hooks.deployed(outcome.lineage)
+        elif outcome.tested is not None and config.run_deploy_hooks:
+            # Certbot's --run-deploy-hooks: after a good dry run, on the current certificate
+            run_hooks.deployed(outcome.tested)
     report_saved(config, outcome)
     return 0

@@ -25,6 +25,25 @@ def _unique(path: str) -> str:
     raise errors.Error(f"cannot find a free file name near {path}")
 
 
+def _make_parent_dirs(config: Config) -> None:
+    """Certbot creates the folders of --cert-path and friends (mode 0755).
+
+    Done before the order, so a path that cannot exist fails before the CA
+    issues anything.
+    """
+    from certkernel.fsutil import make_dirs
+
+    for flag, path in (("--cert-path", config.cert_path), ("--chain-path", config.chain_path),
+                       ("--fullchain-path", config.fullchain_path)):
+        if path:
+            try:
+                make_dirs(os.path.dirname(path), 0o755)
+            except (OSError, errors.Error) as exc:
+                detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise errors.ConfigurationError(
+                    f"{flag}: cannot create the folder of {path}: {detail}") from None
+
+
 def run_csr(config: Config, display: Display) -> int:
     from certkernel import progress
     from certkernel.acme_setup import open_account
@@ -53,6 +72,8 @@ def run_csr(config: Config, display: Display) -> int:
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
     check_wildcards(config, names, auth_name)
+    if not config.dry_run:
+        _make_parent_dirs(config)
     with RunHooks(config) as hooks, PluginLauncher(
             config, display, on_progress=progress.printer(display)) as launcher:
         hooks.pre()

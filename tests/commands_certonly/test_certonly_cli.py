@@ -118,10 +118,13 @@ def test_wildcard_with_dns_hook(dirs: Dirs, pebble: Pebble, hook: Path) -> None:
 def test_dry_run_writes_nothing_to_config_dir(dirs: Dirs, pebble: Pebble, hook: Path) -> None:
     result = ok(obtain(dirs, pebble, hook, "dry.example.com", extra=("--dry-run",)))
     assert "The dry run was successful." in result.stdout
-    # Only the account it registered is kept (as Certbot does): no lineage, no conf.
+    # Only the account it registered is kept (as Certbot does), and the empty
+    # renewal-hooks folders Certbot makes at every start: no lineage, no conf.
     first = content(dirs)
-    assert first
-    assert {p.split(os.sep)[0] for p in first} == {"accounts"}
+    assert {p.split(os.sep)[0] for p in first} == {"accounts", "renewal-hooks"}
+    assert {p: v for p, v in first.items() if p.startswith("renewal-hooks")} == {
+        "renewal-hooks": b"<dir>", "renewal-hooks/deploy": b"<dir>",
+        "renewal-hooks/post": b"<dir>", "renewal-hooks/pre": b"<dir>"}
     # With an account and a lineage present, a dry run changes neither.
     ok(obtain(dirs, pebble, hook, "dry.example.com"))
     snapshot = content(dirs)

@@ -37,7 +37,7 @@ def test_certificates_format_and_filters(dirs: Dirs, pebble: Pebble, hook: Path)
     lines = block.group(0).splitlines()
     assert lines[1] == f"    Serial Number: {serial}"
     assert lines[2] == "    Key Type: ECDSA"
-    assert lines[3] == "    Domains: one.example.com www.one.example.com"
+    assert lines[3] == "    Identifiers: one.example.com www.one.example.com"
     assert re.fullmatch(r"    Expiry Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00 \(VALID: \d+ days\)",
                         lines[4]), lines[4]
     assert lines[5] == f"    Certificate Path: {dirs.config}/live/one.example.com/fullchain.pem"

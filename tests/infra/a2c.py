@@ -158,6 +158,10 @@ class A2CSettings:
     retry_after: int = 7200
     threshold_pctg: int = 85
     cert_validity_days: int = 30
+    # ACME profiles (name -> certificate lifetime in days); empty = no profiles
+    # in the directory. With profiles, the first one is the default handler.
+    profiles: dict[str, int] = field(default_factory=dict)
+    ari: bool = True  # False: no renewalInfo in the directory
 
 
 @dataclass
@@ -184,17 +188,34 @@ class A2C:
         certs = self.state / "issued"
         certs.mkdir(exist_ok=True)
         s = self.settings
+
+        def handler(days: int) -> list[str]:
+            return ["handler_module: acme2certifier.cahandlers.openssl_ca_handler",
+                    f"issuing_ca_key: {key}", f"issuing_ca_cert: {cert}",
+                    f"issuing_ca_crl: {crl}", f"cert_save_path: {certs}",
+                    f"cert_validity_days: {days}", "ca_cert_chain_list: []", ""]
+
+        if s.profiles:
+            names = list(s.profiles)
+            ca = ["[CAhandler]", "multi_handler: True", f"default_handler: {names[0]}", ""]
+            for name, days in s.profiles.items():
+                ca += [f"[CAhandler:{name}]", *handler(days)]
+            ca += ["[Order]",
+                   "profiles: " + json.dumps({n: f"{d}-day certificates"
+                                              for n, d in s.profiles.items()}),
+                   "profile_cahandler: " + json.dumps({n: n for n in names}),
+                   "profiles_check_disable: False", ""]
+        else:
+            ca = ["[CAhandler]", *handler(s.cert_validity_days)]
         return "\n".join([
             "[DEFAULT]", "debug: False", 'dns_server_list: ["127.0.0.1"]', "",
             "[Nonce]", "nonce_check_disable: False", "",
-            "[CAhandler]", "handler_module: acme2certifier.cahandlers.openssl_ca_handler",
-            f"issuing_ca_key: {key}", f"issuing_ca_cert: {cert}", f"issuing_ca_crl: {crl}",
-            f"cert_save_path: {certs}", f"cert_validity_days: {s.cert_validity_days}",
-            "ca_cert_chain_list: []", "",
+            *ca,
             "[DBhandler]", "handler_module: acme2certifier.dbhandlers.wsgi_handler",
             f"dbfile: {self.state / 'acme_srv.db'}", "",
             "[Challenge]", "challenge_validation_disable: True", "",
-            "[Renewalinfo]", f"renewalthreshold_pctg: {s.threshold_pctg}",
+            "[Renewalinfo]", f"renewalinfo_disable: {not s.ari}",
+            f"renewalthreshold_pctg: {s.threshold_pctg}",
             f"retry_after_timeout: {s.retry_after}", f"renewal_force: {s.renewal_force}", "",
         ])
 

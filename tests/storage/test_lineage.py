@@ -91,9 +91,9 @@ def test_renewed_key_keeps_group_and_group_mode(tmp_path: Path, ca: MiniCA) -> N
     new = tmp_path / "archive" / "example.com" / "privkey2.pem"
     assert os.stat(new).st_gid == group
     assert mode(new) == 0o640
-    os.chmod(new, 0o666)  # even if the admin opened the key to all, others get nothing
+    os.chmod(new, 0o666)  # Certbot's mask: the group's bits and the others' read bit only
     lineage.save_new_version(issued.cert, issued.chain, issued.fullchain, issued.key)
-    assert mode(tmp_path / "archive" / "example.com" / "privkey3.pem") == 0o660
+    assert mode(tmp_path / "archive" / "example.com" / "privkey3.pem") == 0o664
 
 
 def test_renewalparams_saved_with_types(tmp_path: Path, ca: MiniCA) -> None:
