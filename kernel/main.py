@@ -98,6 +98,11 @@ def run_config(
             log_setup = setup_logging(config, log_to_file=False)
         logger.debug("Arguments: %r", list(argv))
         if config.verb not in _NO_HOOK_DIR_VERBS:
+            if config.domains:
+                # Certbot refuses a bad -d while parsing, before it makes any folder.
+                from certkernel.names import normalize_names, split_domain_args
+
+                normalize_names(split_domain_args(config.domains))
             make_hook_dirs(config.config_dir)
         if found is not None and config.verb != "plugins":
             from certkernel.plugin_host.discovery import report

@@ -176,8 +176,9 @@ def test_reconfigure_saves_only_after_a_good_dry_run(tmp_path: Path, a2c_profile
     before = host.conf(name)
     hook, hook_out = _write_hook(tmp_path, "deploy")
 
-    # A bad setting: the dry run fails and the conf is left as it was.
-    bad = host.run("reconfigure", "--cert-name", name, "--manual-auth-hook", "false")
+    # A bad setting: a profile this CA does not offer fails the dry run, and
+    # the conf is left as it was.
+    bad = host.run("reconfigure", "--cert-name", name, "--required-profile", "no-such-profile")
     assert bad.returncode == 1
     assert f"The dry run with the new settings failed, so the renewal configuration of {name} " \
            "was not changed" in bad.stderr
