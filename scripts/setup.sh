@@ -32,7 +32,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-"$VENV/bin/pip" install -q -e '.[test]'
+"$VENV/bin/pip" install -q -e '.[test,all]'
 chmod -R o+rX "$VENV"
 
 if [[ -f sdk/node/package-lock.json ]]; then
