@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
 _INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
 # Subcommands that take positional arguments (after the subcommand).
-POSITIONAL_VERBS = frozenset({"plugin-check"})
+POSITIONAL_VERBS = frozenset({"plugin-check", "schedule"})
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
 
 
@@ -235,10 +235,10 @@ def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
                     break
         elif token in VERBS and scan.verb is None:
             scan.verb = token
+        elif scan.verb in POSITIONAL_VERBS:
+            scan.args.append(token)  # before the verb check: `schedule install` is no second verb
         elif token in VERBS:
             raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
-        elif scan.verb in POSITIONAL_VERBS:
-            scan.args.append(token)
         else:
             raise UsageError(
                 f"unknown subcommand or stray argument {token!r} "

@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "plugins": "List plugins that are installed and available on your system",
     "update_symlinks": "Recreate symlinks in your live/ directory",
     "plugin-check": "Run a plugin through the protocol conformance checks",
+    "schedule": "Install, remove or show automatic renewal (install|remove|status [systemd|cron])",
 }
 
 # Help topics in the order ``--help all`` prints them, with a one-line blurb.
@@ -56,6 +57,7 @@ TOPICS: dict[str, str] = {
     "plugins": "Plugin selection, and options of the 'plugins' subcommand",
     "update_symlinks": "Recreates certificate and key symlinks in live/",
     "enhance": "Helps to harden the TLS configuration of existing certificates",
+    "schedule": "Automatic renewal: a systemd timer (certkernel.timer) or a cron job",
 }
 
 
