@@ -12,6 +12,10 @@ from __future__ import annotations
 import email.parser
 import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import tarfile
 import tomllib
 import zipfile
@@ -146,3 +150,31 @@ def test_missing_extra_names_the_pip_command(installed: InstalledVenv, tmp_path:
     lines = [line for line in proc.stderr.splitlines() if hint in line]
     assert len(lines) == 1, proc.stderr
     assert f"{plugin} needs the '{extra}' extra ({module} is not installed)" in lines[0]
+
+
+def test_committed_man_page_and_completions_match_the_parser() -> None:
+    """packaging/ is generated from the parser; a new flag without regenerating fails here."""
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-manual.py"), "--check"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_installed_venv_has_man_page_and_completions(installed: InstalledVenv,
+                                                      tmp_path: Path) -> None:
+    man = installed.root / "share/man/man1/certkernel.1"
+    bash = installed.root / "share/bash-completion/completions/certkernel"
+    zsh = installed.root / "share/zsh/site-functions/_certkernel"
+    assert man.read_text() == (REPO / "packaging/man/certkernel.1").read_text()
+    assert zsh.read_text().startswith("#compdef certkernel")
+    if shutil.which("man"):
+        # man finds pages in ../share/man of every PATH entry: the venv's bin/ is enough
+        found = subprocess.run(["man", "-w", "certkernel"], capture_output=True, text=True,
+                               timeout=60, env=installed.env(), cwd=tmp_path, check=False)
+        assert found.stdout.strip() == str(man), found.stderr
+    script = (f'source {shlex.quote(str(bash))}; COMP_WORDS=(certkernel sched); COMP_CWORD=1; '
+              '_shtab_certkernel; echo "${COMPREPLY[@]}"; '
+              'COMP_WORDS=(certkernel renew --metrics); COMP_CWORD=2; _shtab_certkernel; '
+              'echo "${COMPREPLY[@]}"')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                         check=True).stdout.splitlines()
+    assert out == ["schedule", "--metrics-file"]
