@@ -19,14 +19,18 @@ def install_hint(extra: str) -> str:
     return f"{sys.executable} -m pip install 'certkernel[{extra}]'"
 
 
-def require(module: str, extra: str, plugin: str) -> None:
-    """Raise a one-line MisconfigurationError unless ``module`` can be imported."""
+def require(module: str, extra: str) -> None:
+    """Raise a one-line MisconfigurationError unless ``module`` can be imported.
+
+    The kernel prefixes a plugin's error with the plugin's name, so the
+    message does not repeat it.
+    """
     try:
         found = importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         found = False
     if not found:
         raise MisconfigurationError(
-            f"{plugin} needs the '{extra}' extra ({module} is not installed): "
+            f"needs the '{extra}' extra ({module} is not installed): "
             f"run {install_hint(extra)}"
         )

@@ -102,7 +102,7 @@ class LexiconAuthenticator(DnsAuthenticator):
     def prepare(self) -> None:
         if self.spec.unavailable:
             raise NotSupportedError(f"dns-{self.provider}: {self.spec.unavailable}")
-        require("lexicon", "lexicon", self.name)
+        require("lexicon", "lexicon")
         super().prepare()
 
     def _backend(self, creds: Any) -> RecordBackend:
@@ -143,7 +143,7 @@ class Route53(DnsAuthenticator):
     credential_spec = CredentialSpec(optional=("endpoint_url",))
 
     def prepare(self) -> None:
-        require("boto3", "route53", self.name)
+        require("boto3", "route53")
         super().prepare()
 
     def _backend(self, creds: Any) -> RecordBackend:

@@ -10,6 +10,7 @@ plugin that needs one says which ``pip install`` adds it.
 from __future__ import annotations
 
 import email.parser
+import json
 import os
 import re
 import shlex
@@ -149,7 +150,8 @@ def test_missing_extra_names_the_pip_command(installed: InstalledVenv, tmp_path:
     hint = f"{installed.python} -m pip install 'certkernel[{extra}]'"
     lines = [line for line in proc.stderr.splitlines() if hint in line]
     assert len(lines) == 1, proc.stderr
-    assert f"{plugin} needs the '{extra}' extra ({module} is not installed)" in lines[0]
+    assert f"{plugin}: needs the '{extra}' extra ({module} is not installed): run {hint}" \
+        in lines[0], lines[0]
 
 
 def test_committed_man_page_and_completions_match_the_parser() -> None:
@@ -178,3 +180,17 @@ def test_installed_venv_has_man_page_and_completions(installed: InstalledVenv,
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
                          check=True).stdout.splitlines()
     assert out == ["schedule", "--metrics-file"]
+
+
+def test_plugins_prepare_shows_which_extras_are_missing(installed: InstalledVenv,
+                                                        tmp_path: Path) -> None:
+    proc = installed.run("plugins", "--prepare", "--authenticators", "--json", "-n",
+                         "--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"),
+                         "--logs-dir", str(tmp_path / "l"), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    probes = {p["name"]: p.get("probe", []) for p in json.loads(proc.stdout)["plugins"]}
+    for plugin, extra in (("dns-cloudflare", "lexicon"), ("dns-ovh", "lexicon"),
+                          ("dns-route53", "route53")):
+        assert any(line.startswith(f"Prep: error: {plugin}: needs the '{extra}' extra")
+                   for line in probes[plugin]), probes[plugin]
+    assert "Prep: True" in probes["standalone"]
