@@ -54,6 +54,16 @@ def _print_error(message: str) -> None:
     sys.stderr.flush()
 
 
+def _with_log(exc: Error, log_path: str | None) -> str:
+    """The error's one line, naming the log when it holds more (not for bad input)."""
+    from certkernel.errors import ConfigurationError
+
+    message = str(exc) or type(exc).__name__
+    if log_path and not isinstance(exc, ConfigurationError):
+        message = f"{message.rstrip()} (details in {log_path})"
+    return message
+
+
 def run_config(
     config: Config, found: Discovery | None = None, argv: Sequence[str] = ()
 ) -> int:
@@ -87,7 +97,7 @@ def run_config(
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
             traceback.print_exc()
-        _print_error(str(exc) or type(exc).__name__)
+        _print_error(_with_log(exc, log_setup.path if log_setup else None))
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)

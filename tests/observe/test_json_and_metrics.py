@@ -177,3 +177,23 @@ def test_failed_renew_text_names_the_log(two_lineages, pebble):
     if proc.returncode == 0:
         pytest.fail("expected obs-b.example to fail (its conf was broken by the test above)")
     assert f"See the logfile {two_lineages.logs / 'letsencrypt.log'} for details." in proc.stderr
+
+
+def test_failed_command_names_the_log_on_its_error_line(pebble, tmp_path):
+    """A failure that is not bad input ends with where the details are; bad input does not."""
+    import socket
+
+    dirs = Dirs.under(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = ck(dirs, "certonly", "--standalone", "-d", "busy.example", "--agree-tos",
+                  "--register-unsafely-without-email", "--http-01-port", str(port),
+                  "--http-01-address", "127.0.0.1", pebble=pebble, ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("Could not bind") and last.endswith(
+        f"(details in {dirs.logs / 'letsencrypt.log'})"), proc.stderr
+    bad = ck(dirs, "rollback", "--checkpoints=-1", ok=False)
+    assert bad.stderr.strip() == "--checkpoints must be 0 or more, not -1"
