@@ -13,6 +13,7 @@ values.  Lineages that no longer exist drop out.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from certkernel import errors, fsutil
 
@@ -70,6 +72,8 @@ def _escape(value: str) -> str:
 
 
 def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
     return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
 
 
@@ -81,7 +85,10 @@ def read_previous(path: str) -> dict[str, dict[str, float]]:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return found
+    carried = (ATTEMPT + "{", SUCCESS + "{", LAST_OK + "{")
     for line in lines:
+        if not line.startswith(carried):
+            continue  # only the per-run history is carried over; the rest is recomputed
         match = _SAMPLE.match(line)
         if match is None:
             continue
@@ -133,28 +140,123 @@ def render(facts: Iterable[LineageFacts], invalid: int,
     return "\n".join(out) + "\n"
 
 
-def collect_facts(config_dir: str) -> tuple[list[LineageFacts], int]:
-    """Every lineage's validity and ARI window start, and how many confs were unreadable."""
-    from certkernel import ari
-    from certkernel.lineage_find import scan
+STATE_DIR = ".certkernel-cache"
+STATE_FILE = "metrics.json"
+STATE_FORMAT = 1
+RACY_NS = 1_000_000_000  # files changed this recently are read again next time
 
-    found = scan(config_dir, repair=False)
-    invalid = len(found.errors)
+
+def _stamp(path: str) -> str | None:
+    """A file's identity (device, inode, size, mtime, ctime); None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _settled(path: str, limit_ns: int) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return max(st.st_mtime_ns, st.st_ctime_ns) < limit_ns
+
+
+def _state_path(config_dir: str) -> str:
+    return os.path.join(config_dir, STATE_DIR, STATE_FILE)
+
+
+def _load_state(config_dir: str) -> dict[str, Any]:
+    try:
+        with open(_state_path(config_dir), encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return {}
+    entries = state.get("lineages")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _save_state(config_dir: str, entries: dict[str, Any]) -> None:
+    """Best effort: without it the next run reads every lineage again, nothing worse."""
+    path = _state_path(config_dir)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fsutil.atomic_write(path, json.dumps({"format": STATE_FORMAT, "lineages": entries}),
+                            mode=0o600)
+    except (errors.Error, OSError):
+        logger.debug("metrics state not saved", exc_info=True)
+
+
+def _from_state(conf: str, entry: Any) -> LineageFacts | None:
+    """The remembered facts of a lineage whose conf, cert and ari.json are unchanged."""
+    try:
+        if (entry["conf"] is None or _stamp(conf) != entry["conf"]
+                or _stamp(entry["cert_path"]) != entry["cert"]
+                or _stamp(entry["ari_path"]) != entry["ari"]):
+            return None
+        start = entry["ari_start"]
+        return LineageFacts(
+            entry["name"], datetime.datetime.fromtimestamp(entry["not_before"], datetime.UTC),
+            datetime.datetime.fromtimestamp(entry["not_after"], datetime.UTC),
+            None if start is None else datetime.datetime.fromtimestamp(start, datetime.UTC))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _read(config_dir: str, conf: str, limit_ns: int) -> tuple[LineageFacts, dict[str, Any]]:
+    """Read one lineage from its files; the entry remembers the stamps taken before reading."""
+    from certkernel import ari
+    from certkernel.storage import Lineage
+
+    conf_stamp = _stamp(conf)
+    lineage = Lineage.from_conf(config_dir, conf, repair=False)
+    cert_path, ari_path = lineage.cert_path, ari.state_path(lineage)
+    cert_stamp, ari_stamp = _stamp(cert_path), _stamp(ari_path)
+    not_before, not_after = lineage.validity()
+    state = ari.load(lineage)
+    start = state.window.start if state is not None and state.window is not None else None
+    facts = LineageFacts(lineage.name, not_before, not_after, start)
+    settled = all(_settled(p, limit_ns) for p in (conf, cert_path, ari_path))
+    entry = {"name": lineage.name, "conf": conf_stamp if settled else None,
+             "cert_path": cert_path, "cert": cert_stamp, "ari_path": ari_path, "ari": ari_stamp,
+             "not_before": not_before.timestamp(), "not_after": not_after.timestamp(),
+             "ari_start": None if start is None else start.timestamp()}
+    return facts, entry
+
+
+def collect_facts(config_dir: str) -> tuple[list[LineageFacts], int]:
+    """Every lineage's validity and ARI window start, and how many confs were unreadable.
+
+    ``renew`` with nothing due reads only cached stamps for its lineages; so do
+    we: a lineage whose conf, current cert and ari.json have the stamps seen
+    last time is not read again (three ``stat`` calls instead of a parse).
+    """
+    from certkernel.lineage_find import conf_paths
+
+    previous = _load_state(config_dir)
+    entries: dict[str, Any] = {}
     facts: list[LineageFacts] = []
-    for lineage in found.lineages:
+    invalid = 0
+    limit_ns = time.time_ns() - RACY_NS
+    for conf in conf_paths(config_dir):
+        known = _from_state(conf, previous.get(conf))
+        if known is not None:
+            facts.append(known)
+            entries[conf] = previous[conf]
+            continue
         try:
-            not_before, not_after = lineage.validity()
-        except errors.Error:
+            fact, entry = _read(config_dir, conf, limit_ns)
+        except (errors.Error, OSError, ValueError, KeyError, TypeError):
+            logger.debug("metrics: cannot read %s", conf, exc_info=True)
             invalid += 1
             continue
-        start = None
-        try:
-            state = ari.load(lineage)
-        except (errors.Error, OSError, ValueError):
-            state = None
-        if state is not None and state.window is not None:
-            start = state.window.start
-        facts.append(LineageFacts(lineage.name, not_before, not_after, start))
+        facts.append(fact)
+        entries[conf] = entry
+    if entries != previous:
+        _save_state(config_dir, entries)
     return facts, invalid
 
 

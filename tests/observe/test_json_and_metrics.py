@@ -197,3 +197,30 @@ def test_failed_command_names_the_log_on_its_error_line(pebble, tmp_path):
         f"(details in {dirs.logs / 'letsencrypt.log'})"), proc.stderr
     bad = ck(dirs, "rollback", "--checkpoints=-1", ok=False)
     assert bad.stderr.strip() == "--checkpoints must be 0 or more, not -1"
+
+
+def test_metrics_ari_window_start_follows_ari_json(two_lineages, tmp_path):
+    """The CA's window (as renew stores it in archive/<name>/ari.json) is exported; a new
+    ari.json is picked up although the lineage's conf and cert did not change."""
+    from certkernel.ari import cert_digest
+
+    dirs = two_lineages
+    prom = tmp_path / "ari.prom"
+    ck(dirs, "certificates", "--metrics-file", str(prom))
+    assert ("certkernel_certificate_ari_window_start_timestamp_seconds",
+            "obs-a.example") not in metrics(prom)
+    cert = (dirs.config / "live" / "obs-a.example" / "cert.pem").read_bytes()
+    start = datetime.datetime(2031, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    end = start + datetime.timedelta(days=2)
+    (dirs.config / "archive" / "obs-a.example" / "ari.json").write_text(json.dumps({
+        "version": 1, "cert_sha256": cert_digest(cert), "cert_id": None,
+        "server": "https://ca.invalid/dir", "renewal_info_url": "https://ca.invalid/ari/x",
+        "fetched": "2026-01-01T00:00:00Z", "next_check": "2099-01-01T00:00:00Z",
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "explanation_url": None, "renew_at": None}))
+    ck(dirs, "certificates", "--metrics-file", str(prom))
+    m = metrics(prom)
+    assert m[("certkernel_certificate_ari_window_start_timestamp_seconds", "obs-a.example")] == \
+        start.timestamp()
+    assert ("certkernel_certificate_ari_window_start_timestamp_seconds",
+            "obs-b.example") not in m
