@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.corpus import MISSING, locate
+from tests.infra.corpus import MISSING, locate, require_corpus
 from tests.infra.httpd import serving
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,9 +40,9 @@ def run(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
 
 @pytest.fixture(scope="module")
 def corpus() -> Path:
+    require_corpus()
     root = locate()
-    if root is None:
-        pytest.skip(MISSING)
+    assert root is not None
     return root
 
 
