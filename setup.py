@@ -40,9 +40,9 @@ _SKIP_DIRS = {"__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".r
 
 # Installed outside the package: where man(1) and the shell completion loaders look.
 DATA_FILES: list[tuple[str, list[str]]] = [
-    ("share/man/man1", ["packaging/man/certkernel.1"]),
-    ("share/bash-completion/completions", ["packaging/completions/certkernel"]),
-    ("share/zsh/site-functions", ["packaging/completions/_certkernel"]),
+    ("share/man/man1", ["share/man/man1/certkernel.1"]),
+    ("share/bash-completion/completions", ["share/bash-completion/completions/certkernel"]),
+    ("share/zsh/site-functions", ["share/zsh/site-functions/_certkernel"]),
 ]
 
 

@@ -7,7 +7,7 @@ walks every action of the real parser -- the same option strings, value
 names and choices users type -- and re-adds it to a plain parser with the
 flag table's help, grouped by help topic, plus the subcommand.  Anything the
 real parser accepts is therefore in the manual and the completions
-(tests/packaging checks the committed files are current).
+(tests/install checks the committed files are current).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the man page and the bash/zsh completions from the argument parser.
 
-    python scripts/gen-manual.py            # rewrite packaging/man and packaging/completions
+    python scripts/gen-manual.py            # rewrite share/man and the completions in share/
     python scripts/gen-manual.py --check    # exit 1 if the committed files are stale
 
 The man page is rendered by argparse-manpage and the completions by shtab,
@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MAN = ROOT / "packaging" / "man" / "certkernel.1"
-BASH = ROOT / "packaging" / "completions" / "certkernel"
-ZSH = ROOT / "packaging" / "completions" / "_certkernel"
+# share/ mirrors where setup.py installs them (under the environment's prefix).
+MAN = ROOT / "share" / "man" / "man1" / "certkernel.1"
+BASH = ROOT / "share" / "bash-completion" / "completions" / "certkernel"
+ZSH = ROOT / "share" / "zsh" / "site-functions" / "_certkernel"
 
 EXTRA_SECTIONS = r"""
 .SH FILES

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.packaging.conftest import REPO, Dist, InstalledVenv
+from tests.install.conftest import REPO, Dist, InstalledVenv
 
 # The repository's layout (README "Layout"): folder -> path inside the wheel.
 LAYOUT = {"kernel": "certkernel", "protocol": "certkernel/protocol",
@@ -155,7 +155,7 @@ def test_missing_extra_names_the_pip_command(installed: InstalledVenv, tmp_path:
 
 
 def test_committed_man_page_and_completions_match_the_parser() -> None:
-    """packaging/ is generated from the parser; a new flag without regenerating fails here."""
+    """share/ (man page, completions) is generated from the parser; a new flag without regenerating fails here."""
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-manual.py"), "--check"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -166,7 +166,7 @@ def test_installed_venv_has_man_page_and_completions(installed: InstalledVenv,
     man = installed.root / "share/man/man1/certkernel.1"
     bash = installed.root / "share/bash-completion/completions/certkernel"
     zsh = installed.root / "share/zsh/site-functions/_certkernel"
-    assert man.read_text() == (REPO / "packaging/man/certkernel.1").read_text()
+    assert man.read_text() == (REPO / "share/man/man1/certkernel.1").read_text()
     assert zsh.read_text().startswith("#compdef certkernel")
     if shutil.which("man"):
         # man finds pages in ../share/man of every PATH entry: the venv's bin/ is enough
