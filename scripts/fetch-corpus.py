@@ -62,7 +62,8 @@ def read_manifest(path: Path = MANIFEST) -> list[Entry]:
             continue
         if len(cells) != len(COLUMNS):
             raise SystemExit(f"{path}:{number}: expected {len(COLUMNS)} tab-separated columns")
-        entries.append(Entry(*cells[:5], int(cells[5])))
+        corpus_path, repository, commit, source_path, blob, size = cells
+        entries.append(Entry(corpus_path, repository, commit, source_path, blob, int(size)))
     return entries
 
 
