@@ -209,3 +209,50 @@ def test_certonly_says_how_renewal_is_scheduled(tmp_path, pebble):
     after = certonly("sched-b.example")
     assert ("certkernel has set up a scheduled task to automatically renew this certificate "
             "in the background.") in after
+
+
+HARDEN = r"""
+set -e
+# ProtectKernelTunables: /proc/sys and /sys read-only; ProtectKernelLogs: no kernel log
+for dir in /proc/sys /sys; do mount --bind "$dir" "$dir"; mount -o remount,bind,ro "$dir"; done
+mount --bind /dev/null /dev/kmsg 2>/dev/null || true
+# NoNewPrivileges
+exec setpriv --no-new-privs "$@"
+"""
+
+
+@pytest.mark.skipif(not (shutil.which("unshare") and shutil.which("setpriv")),
+                    reason="unshare/setpriv (util-linux) not installed")
+def test_renew_works_under_the_service_hardening(tmp_path, pebble):
+    """What certkernel.service restricts (no new privileges, read-only kernel tunables)
+    does not stop a real renewal: standalone binds its port, files are written, the
+    plugin process runs.  PrivateTmp is left out: the test's folders live in /tmp."""
+    dirs = Dirs.under(tmp_path / "le")
+    base = [*dirs.args(), "-n", "--server", pebble.directory_url, "--ca-bundle",
+            pebble.ca_bundle, "--http-01-port", str(pebble.http01_port),
+            "--http-01-address", "127.0.0.1"]
+    env = {k: v for k, v in os.environ.items() if k != "REQUESTS_CA_BUNDLE"}
+    ok(subprocess.run([CERTKERNEL, "certonly", "--standalone", "-d", "hardened.example",
+                       "--agree-tos", "--register-unsafely-without-email", *base],
+                      capture_output=True, text=True, timeout=180, env=env, check=False))
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespaces here: {probe.stderr.strip()}")
+    before = (dirs.config / "live/hardened.example/cert.pem").read_bytes()
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", HARDEN, "sh",
+         CERTKERNEL, "renew", "-q", "--force-renewal", "--no-random-sleep-on-renew", *base],
+        capture_output=True, text=True, timeout=240, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (dirs.config / "live/hardened.example/cert.pem").read_bytes() != before
+    # the restrictions were really in force inside (read, never written)
+    check = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", HARDEN, "sh", "sh", "-c",
+         "grep '^NoNewPrivs:' /proc/self/status; grep ' /proc/sys ' /proc/self/mountinfo"],
+        capture_output=True, text=True, timeout=30, check=False)
+    assert check.returncode == 0, check.stderr
+    lines = check.stdout.splitlines()
+    assert lines[0].split() == ["NoNewPrivs:", "1"]
+    # mountinfo field 6 holds the mount's options: /proc/sys is mounted read-only
+    assert [line.split()[5].split(",")[0] for line in lines[1:]][-1:] == ["ro"], check.stdout
