@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
 _INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
 # Subcommands that take positional arguments (after the subcommand).
-POSITIONAL_VERBS = frozenset({"plugin-check"})
+POSITIONAL_VERBS = frozenset({"plugin-check", "schedule"})
 # Certbot's other names for subcommands: ``auth`` is ``certonly``, ``everything`` is ``run``.
 VERB_ALIASES = {"auth": "certonly", "everything": "run"}
 # Long options handled by the pre-scan itself rather than by the flag table.
@@ -297,10 +297,10 @@ def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
                     break
         elif (token in VERBS or token in VERB_ALIASES) and scan.verb is None:
             scan.verb = VERB_ALIASES.get(token, token)
+        elif scan.verb in POSITIONAL_VERBS:
+            scan.args.append(token)  # before the verb check: `schedule install` is no second verb
         elif token in VERBS or token in VERB_ALIASES:
             raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
-        elif scan.verb in POSITIONAL_VERBS:
-            scan.args.append(token)
         else:
             raise UsageError(
                 f"unknown subcommand or stray argument {token!r} "

@@ -33,6 +33,7 @@ VERBS: dict[str, str] = {
     "update_symlinks": "Recreate symlinks in your live/ directory",
     "plugin-check": "Run a plugin through the protocol conformance checks",
     "reconfigure": "Update a certificate's configuration (supply --cert-name)",
+    "schedule": "Install, remove or show automatic renewal (install|remove|status [systemd|cron])",
 }
 
 # Help topics in the order ``--help all`` prints them, with a one-line blurb.
@@ -59,6 +60,7 @@ TOPICS: dict[str, str] = {
     "enhance": "Helps to harden the TLS configuration of existing certificates",
     "reconfigure": 'Common options that may be updated with the "reconfigure" subcommand',
     "plugin-check": "Options for checking a plugin against the protocol",
+    "schedule": "Automatic renewal: a systemd timer (certkernel.timer) or a cron job",
 }
 
 
@@ -135,7 +137,10 @@ FLAGS: tuple[Flag, ...] = (
     _f("--user-agent-comment", dest="user_agent_comment",
        help="Add a comment to the default user agent string (e.g. Foo-Wrapper/1.0). Ignored if --user-agent is set."),
     _f("--json", dest="json", kind="const", type="bool", default=False, topic="certificates",
-       help="Print the certificate list as JSON instead of text"),
+       help="Print the result as JSON instead of text (renew, certificates, show_account, plugins; schemas in docs/json.md)"),
+    _f("--metrics-file", dest="metrics_file", type="path", topic="renew",
+       default_text="WORK_DIR/certkernel.prom",
+       help='Prometheus node-exporter textfile that renew and certificates rewrite (expiry, last renewal attempt and success, ARI window start per certificate); "" turns it off'),
     _f("--plugin-user", dest="plugin_user", metavar="USER[:GROUP]",
        help="Run plugins as this user (and group) instead of the user running certkernel"),
     # automation

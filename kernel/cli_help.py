@@ -32,6 +32,7 @@ obtain, install, and renew certificates:
     certonly              Obtain or renew a certificate, but do not install it
     renew                 Renew all previously obtained certificates that are near expiry
     enhance               Add security enhancements to your existing configuration
+    schedule install      Renew automatically (systemd timer, or cron); also remove, status
     -d DOMAINS            Comma-separated list of domains to obtain a certificate for
 
 {plugins}
@@ -59,6 +60,9 @@ More detailed help:
    all, automation, commands, paths, security, testing, or any of the
    subcommands or plugins (certonly, renew, install, register, nginx,
    apache, standalone, webroot, etc.)
+
+Logs: /var/log/letsencrypt/letsencrypt.log (the folder is --logs-dir); a
+failure names the log file that has the details.
 """
 
 

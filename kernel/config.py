@@ -57,6 +57,7 @@ class Config:
     user_agent: str | None = None
     user_agent_comment: str | None = None
     json: bool = False
+    metrics_file: str | None = None  # None: WORK_DIR/certkernel.prom; "": off
     plugin_user: str | None = None
     # automation
     reinstall: bool = False

@@ -82,6 +82,16 @@ def _redacted(log_setup: LogSetup | None, text: str) -> str:
     return log_setup.secret_filter.redact(text) if log_setup is not None else text
 
 
+def _with_log(exc: Error, log_path: str | None) -> str:
+    """The error's one line, naming the log when it holds more (not for bad input)."""
+    from certkernel.errors import ConfigurationError
+
+    message = str(exc) or type(exc).__name__
+    if log_path and not isinstance(exc, ConfigurationError):
+        message = f"{message.rstrip()} (details in {log_path})"
+    return message
+
+
 def run_config(
     config: Config, found: Discovery | None = None, argv: Sequence[str] = ()
 ) -> int:
@@ -122,16 +132,16 @@ def run_config(
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
             _print_error(_redacted(log_setup, traceback.format_exc()))
-        message = str(exc) or type(exc).__name__
+        log_path = log_setup.path if log_setup else None
+        message = _with_log(exc, log_path)
         from certkernel.errors import AuthorizationError
 
         if isinstance(exc, AuthorizationError):
             from certkernel.acme_problems import validation_failure_note
 
             note = validation_failure_note(
-                config.http01_port, config.http01_address, message,
-                log_setup.path if log_setup else None)
-            message = f"{message}\n{note}" if note else message
+                config.http01_port, config.http01_address, str(exc), log_path)
+            message = f"{str(exc) or type(exc).__name__}\n{note}" if note else message
         _print_error(_redacted(log_setup, message))
         return EXIT_ERROR
     except Exception as exc:

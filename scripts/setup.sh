@@ -60,7 +60,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$(base_python)" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-"$VENV/bin/pip" install -q -e '.[test]'
+"$VENV/bin/pip" install -q -e '.[test,all]'
 chmod -R o+rX "$VENV"
 # The editable install points at this checkout: every folder above it must let
 # other users through (o+x; not listing) or plugins cannot import certkernel.

@@ -10,7 +10,9 @@ export PATH="$VENV/bin:$PATH"
 
 status=0
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider "$@" || status=1
+pytest_log=$(mktemp)
+trap 'rm -f "$pytest_log"' EXIT
+python -m pytest -q -p no:cacheprovider "$@" 2>&1 | tee "$pytest_log" || status=1
 if [[ -f sdk/node/package.json ]]; then
   echo "== node SDK tests"
   (cd sdk/node && npm test --silent) || status=1
@@ -19,4 +21,9 @@ echo "== ruff"
 ruff check . || status=1
 echo "== mypy --strict (protocol, sdk)"
 ./scripts/mypy.sh || status=1
+# Without ../shared (a fresh clone), the corpus tests skip: say so once, at the end.
+corpus_line=$(grep -o 'corpus tests skipped: [^)]*fetch-corpus.py' "$pytest_log" | head -n 1 || true)
+if [[ -n "$corpus_line" ]]; then
+  echo "== note: $corpus_line"
+fi
 exit $status

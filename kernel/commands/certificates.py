@@ -126,8 +126,12 @@ def _human(summary: CertSummary) -> str:
 
 def run(config: Config) -> int:
     shown, broken = collect(config)
+    from certkernel import metrics
+
+    metrics.write(config.metrics_file, config.work_dir, config.config_dir)
     if config.json:
         sys.stdout.write(json.dumps({
+            "schema": "certkernel.certificates/1",
             "certificates": [asdict(s) for s in shown],
             "invalid": [{"renewal_conf": p, "reason": r} for p, r in broken],
         }, indent=2) + "\n")

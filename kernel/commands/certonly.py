@@ -187,6 +187,9 @@ def report_saved(config: Config, outcome: Outcome) -> None:
         f"Key is saved at:         {lineage.key_path}\n"
         f"This certificate expires on {expiry}.\n"
         "These files will be updated when the certificate renews.")
+    from certkernel.schedule_units import renewal_note
+
+    say(config, renewal_note())
 
 
 def run(config: Config) -> int:

@@ -133,6 +133,8 @@ def run(config: Config) -> int:
     from certkernel.display import Display
 
     display = Display.from_config(config)
+    if config.json:
+        return _print_json(config, display)
     blocks: list[str] = []
     notes: list[str] = []
     for manifest in _selected(config):
@@ -156,4 +158,30 @@ def run(config: Config) -> int:
     if problems:
         text = "\n".join(f"* {message}" for message in problems)
         display.notification(f"Plugins with broken manifests (ignored):\n{text}", wrap=False, force=True)
+    return 0
+
+
+def _print_json(config: Config, display: Display) -> int:
+    """``plugins --json``: schema ``certkernel.plugins/1`` (docs/json.md)."""
+    import json
+    import sys
+
+    entries: list[dict[str, object]] = []
+    for manifest in _selected(config):
+        entry: dict[str, object] = {
+            "name": manifest.name, "description": manifest.description,
+            "version": manifest.version, "roles": list(manifest.roles),
+            "challenges": list(manifest.challenges),
+            "manifest": str(manifest.manifest_file), "origin": manifest.origin,
+            "runs_as": _runs_as(manifest, config),
+        }
+        if config.init or config.prepare:
+            extra = _probe(manifest, config, display)
+            if extra is None:
+                continue
+            entry["probe"] = extra
+        entries.append(entry)
+    sys.stdout.write(json.dumps({"schema": "certkernel.plugins/1", "plugins": entries,
+                                 "broken_manifests": list(config.plugin_problems)},
+                                indent=2) + "\n")
     return 0

@@ -71,9 +71,27 @@ def run(config: Config) -> int:
             say(config, "Simulating renewal of existing certificates (dry run).")
         _random_sleep(config)
         results = _renew_due(config, plan)
-    _summary(config, plan, results)
+    _observe(config, plan, results)
     failed = any(r.status == "failed" for r in results)
     return 1 if failed or plan.broken else 0
+
+
+def _observe(config: Config, plan: Plan, results: Sequence[Result]) -> None:
+    """The summary (text or ``--json``), then the metrics file (never on a dry run)."""
+    from certkernel import renew_report
+
+    if config.json:
+        import json
+
+        sys.stdout.write(json.dumps(renew_report.report(plan, results, config.dry_run),
+                                    indent=2) + "\n")
+    else:
+        _summary(config, plan, results)
+    if not config.dry_run:
+        from certkernel import metrics
+
+        metrics.write(config.metrics_file, config.work_dir, config.config_dir,
+                      renew_report.attempts(results))
 
 
 def _renew_due(config: Config, plan: Plan) -> list[Result]:
@@ -170,6 +188,8 @@ def _summary(config: Config, plan: Plan, results: Sequence[Result]) -> None:
     lines.append(RULE)
     if failed or plan.broken:
         lines.append(f"{len(failed)} renew failure(s), {len(plan.broken)} parse failure(s)")
+        lines.append(f"See the logfile {os.path.join(config.logs_dir, 'letsencrypt.log')} "
+                     "for details.")
         sys.stdout.flush()
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()

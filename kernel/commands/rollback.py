@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from certkernel.errors import ReverterError
+from certkernel.errors import ConfigurationError, ReverterError
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -157,6 +157,9 @@ def run(config: Config) -> int:
     from certkernel.display import Display
     from certkernel.errors import Error
 
+    if isinstance(config.checkpoints, int) and config.checkpoints < 0:
+        # bad input, not a rollback failure: no "details in the log" suffix
+        raise ConfigurationError(f"--checkpoints must be 0 or more, not {config.checkpoints!r}")
     display = Display.from_config(config)
 
     def notify(message: str) -> None:

@@ -20,6 +20,17 @@ def run(config: Config) -> int:
     acct = open_account(config, display, create=False)
     info = acct.session.query_account()
     emails = emails_of(info.contacts)
+    if config.json:
+        import json
+        import sys
+
+        sys.stdout.write(json.dumps({
+            "schema": "certkernel.account/1", "server": acct.session.settings.server,
+            "account_url": info.uri, "account_id": acct.account.id,
+            "contacts": list(info.contacts), "emails": emails,
+            "status": info.status,
+        }, indent=2) + "\n")
+        return 0
     plural = "s" if len(emails) > 1 else ""
     say(config, "\n".join([
         f"Account details for server {acct.session.settings.server}:",

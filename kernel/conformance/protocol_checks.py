@@ -28,7 +28,15 @@ from certkernel.conformance.context import (
 from certkernel.conformance.wire import CheckTimeout, RawPlugin, show
 
 EXIT_GRACE = 2.0
-VECTORS = Path(__file__).resolve().parent.parent.parent / "protocol" / "vectors" / "vectors.json"
+
+def _vectors() -> Path:
+    """protocol/vectors/vectors.json, found through the package so a wheel install finds it too."""
+    import certkernel.protocol
+
+    return Path(certkernel.protocol.__file__).resolve().parent / "vectors" / "vectors.json"
+
+
+VECTORS = _vectors()
 SessionCheck = Callable[[Context, RawPlugin], None]
 
 

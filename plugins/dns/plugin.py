@@ -14,6 +14,7 @@ from certkernel.errors import NotSupportedError, PluginError
 from certkernel.plugins.dns import rfc2136 as rfc2136_backend
 from certkernel.plugins.dns.core import ChallengeRunner, RecordBackend
 from certkernel.plugins.dns.credentials import CredentialSpec, resolve_credentials
+from certkernel.plugins.dns.extras import require
 from certkernel.plugins.dns.lexicon_backend import LexiconBackend
 from certkernel.plugins.dns.providers import PROVIDERS, ProviderSpec
 from certkernel.sdk import Authenticator, Challenge
@@ -101,6 +102,7 @@ class LexiconAuthenticator(DnsAuthenticator):
     def prepare(self) -> None:
         if self.spec.unavailable:
             raise NotSupportedError(f"dns-{self.provider}: {self.spec.unavailable}")
+        require("lexicon", "lexicon")
         super().prepare()
 
     def _backend(self, creds: Any) -> RecordBackend:
@@ -139,6 +141,10 @@ class Route53(DnsAuthenticator):
     provider = "route53"
     default_propagation = 10
     credential_spec = CredentialSpec(optional=("endpoint_url",))
+
+    def prepare(self) -> None:
+        require("boto3", "route53")
+        super().prepare()
 
     def _backend(self, creds: Any) -> RecordBackend:
         from certkernel.plugins.dns.route53 import Route53Backend

@@ -11,10 +11,11 @@ import pytest
 
 from tests.apache.helpers import FileCheckpoints
 from tests.infra.apache import ApacheServer, DebianTree, free_port, readable_tempdir
+from tests.infra.corpus import corpus_dir
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "tests" / "apache" / "configs"
-CORPUS = REPO.parent / "shared" / "corpus" / "apache"
+CORPUS = corpus_dir("apache")  # ../shared/corpus, the fetched copy or $CERTKERNEL_CORPUS
 
 SITE = """<VirtualHost 127.0.0.1:{port}>
     ServerName example.test

@@ -20,6 +20,7 @@ from certkernel.plugins.apache.options import resolve
 from certkernel.plugins.apache.syntax import ConfFile
 from certkernel.plugins.apache.vhosts import all_names, collect
 from tests.apache.conftest import CONFIGS, CORPUS
+from tests.infra.corpus import params, require_corpus
 
 CORPUS_FILES = sorted(
     str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.is_file() and not p.is_symlink()
@@ -29,11 +30,13 @@ REFUSED = {"certbot/apache-conf-files/passing/two-blocks-one-line-1693.conf": r"
 
 
 def test_corpus_is_there() -> None:
+    require_corpus()
     assert len(CORPUS_FILES) >= 60
 
 
-@pytest.mark.parametrize("rel", CORPUS_FILES)
+@pytest.mark.parametrize("rel", params(CORPUS_FILES))
 def test_corpus_round_trips_byte_for_byte(rel: str) -> None:
+    require_corpus()
     path = CORPUS / rel
     if rel in REFUSED:
         with pytest.raises(MisconfigurationError, match=REFUSED[rel]) as info:
@@ -45,6 +48,7 @@ def test_corpus_round_trips_byte_for_byte(rel: str) -> None:
 
 
 def test_corpus_debian_tree_vhosts() -> None:
+    require_corpus()
     root = CORPUS / "certbot/testdata/debian_apache_2_4/multiple_vhosts/apache2"
     files = [ConfFile.read(p) for p in sorted((root / "sites-available").glob("*.conf"))]
     names = {n for f in files for n in _names(f)}

@@ -11,9 +11,10 @@ import pytest
 from certkernel.errors import MisconfigurationError
 from certkernel.plugins.nginx.nodes import Block, decode, new_directive, walk
 from certkernel.plugins.nginx.parser import NginxConfig, parse_file, parse_text
+from tests.infra.corpus import corpus_dir, params, require_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus" / "nginx"
+CORPUS = corpus_dir("nginx")  # ../shared/corpus, the fetched copy or $CERTKERNEL_CORPUS
 CONFIGS = Path(__file__).resolve().parent / "configs"
 # Junk on purpose (see the corpus README): it must be refused, never read.
 CORPUS_JUNK = {"nginx-go-crossplane/includes-globbed/servers/locations/not-included.conf"}
@@ -35,11 +36,13 @@ REFUSED = _all_files(CONFIGS / "refused")
 
 def test_corpus_present() -> None:
     """The shared corpus is where the README says; an empty list would test nothing."""
+    require_corpus()
     assert len(CORPUS_FILES) >= 80
 
 
-@pytest.mark.parametrize("rel", CORPUS_FILES)
+@pytest.mark.parametrize("rel", params(CORPUS_FILES))
 def test_corpus_roundtrip(rel: str) -> None:
+    require_corpus()
     parsed = parse_file(str(CORPUS / rel))
     assert parsed.dump() == (CORPUS / rel).read_bytes()
 
@@ -69,6 +72,7 @@ def test_refused_with_file_and_line(rel: str) -> None:
 
 
 def test_corpus_junk_is_refused() -> None:
+    require_corpus()
     path = CORPUS / "nginx-go-crossplane/includes-globbed/servers/locations/not-included.conf"
     with pytest.raises(MisconfigurationError, match=r"not-included\.conf:2:"):
         parse_file(str(path))
@@ -152,6 +156,7 @@ def test_includes_resolve_against_server_root_with_globs() -> None:
 
 
 def test_corpus_include_not_relative_to_including_file() -> None:
+    require_corpus()
     root = CORPUS / "nginx-go-crossplane" / "includes-globbed"
     config = NginxConfig.load(str(root))
     assert not any(p.endswith("not-included.conf") for p in config.files)

@@ -97,17 +97,21 @@ def build_shim_venv(base: Path, python: str | None = None) -> str:
 
 
 def _copy_package(site: Path) -> None:
-    """Put a copy of certkernel's code into ``site``, mapped as pyproject.toml maps it.
+    """Put a copy of certkernel's code into ``site``, mapped as setup.py maps it.
 
     An editable install points into the checkout, and a checkout may sit
     under a folder the plugin's user cannot enter (CI clones anywhere); a
     copy in this world-readable virtualenv does not depend on that. It
     shadows the editable finder, which Python consults after site-packages.
     """
-    import tomllib
+    import importlib.util
 
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    mapping = pyproject["tool"]["setuptools"]["package-dir"]
+    # setup.py's ROOTS is the one place the folder -> import name layout is written.
+    spec = importlib.util.spec_from_file_location("certkernel_setup", REPO / "setup.py")
+    assert spec is not None and spec.loader is not None
+    layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layout)
+    mapping: dict[str, str] = dict(layout.ROOTS)
     skip = shutil.ignore_patterns("__pycache__", "node_modules", "*.pyc")
     for package, folder in sorted(mapping.items()):
         shutil.copytree(REPO / folder, site / package.replace(".", "/"),

@@ -1,0 +1,51 @@
+"""``renew --json`` (schema ``certkernel.renew/1``) and the metrics written after a renew.
+
+Built from the same plan and results the text summary uses, so the two
+cannot disagree; docs/json.md documents the fields and tests/observe checks
+them against a JSON Schema.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from certkernel.renewal_plan import Plan
+    from certkernel.renewal_runner import Result
+
+SCHEMA = "certkernel.renew/1"
+OUTCOMES = ("renewed", "not_due", "failed", "disabled")
+
+
+def _iso(when: datetime.datetime) -> str:
+    return when.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _entry(name: str, outcome: str, fullchain: str, expiry: datetime.datetime | None = None,
+           error: str | None = None) -> dict[str, Any]:
+    return {"name": name, "outcome": outcome, "fullchain_path": fullchain,
+            "expiry": _iso(expiry) if expiry else None, "error": error}
+
+
+def report(plan: Plan, results: Sequence[Result], dry_run: bool) -> dict[str, Any]:
+    lineages = [_entry(item.name, "not_due", item.fullchain_path, item.expiry)
+                for item in plan.not_due]
+    lineages += [_entry(item.name, "disabled", item.fullchain_path, item.expiry)
+                 for item in plan.disabled]
+    for result in results:
+        outcome = {"renewed": "renewed", "failed": "failed"}.get(result.status, "not_due")
+        lineages.append(_entry(result.name, outcome, result.fullchain,
+                               error=result.reason if outcome == "failed" else None))
+    lineages.sort(key=lambda e: e["name"])
+    invalid = [{"renewal_conf": path, "reason": message} for path, message in plan.broken]
+    totals = {outcome: sum(1 for e in lineages if e["outcome"] == outcome) for outcome in OUTCOMES}
+    totals["invalid"] = len(invalid)
+    return {"schema": SCHEMA, "dry_run": dry_run, "lineages": lineages, "invalid": invalid,
+            "totals": totals}
+
+
+def attempts(results: Sequence[Result]) -> dict[str, bool]:
+    """lineage -> succeeded, for the lineages this run tried to renew."""
+    return {r.name: r.status == "renewed" for r in results if r.status in ("renewed", "failed")}
