@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from certkernel import errors
@@ -360,7 +361,7 @@ def redeploy(
             continue
         if autohsts:
             info = lineage.to_lineage_info()
-            _autohsts_step(installer, lambda info=info: installer.deploy_autohsts(info), tell)
+            _autohsts_step(installer, partial(installer.deploy_autohsts, info), tell)
     if len(failed) == len(lineages):
         _recover(installer, restorer, tell, errors.PluginError("nothing deployed"))
         return failed

@@ -59,6 +59,8 @@ def test_run_installs_without_redirect_and_leaves_only_its_finalized_checkpoint(
     assert back.returncode == 0, back.stdout + back.stderr
     assert "interrupted run" not in back.stdout + back.stderr
     assert "Rolled back 1 checkpoint(s)" in back.stdout + back.stderr
+    # The installer recorded with the checkpoint is restarted, no flags needed (gap 7).
+    assert "Restarted the flatconf server with the restored configuration." in back.stdout
     assert flat.conf.read_bytes() == ORIGINAL
     assert _checkpoints(flat) == {"temporary": [], "in_progress": [], "finalized": []}
 
