@@ -88,3 +88,20 @@ def test_certonly_leaves_no_temporary_checkpoint_the_plugin_forgot(flat: Flat) -
     assert back.returncode == 0, back.stdout + back.stderr
     assert "interrupted run" not in back.stdout + back.stderr
     assert "there is no checkpoint to roll back" in back.stdout + back.stderr
+
+
+def test_install_skips_the_default_redirect_and_refuses_an_explicit_one(flat: Flat) -> None:
+    got = flat.cli("certonly", "-a", "flatconf", "-d", "flat.example")
+    assert got.returncode == 0, got.stdout + got.stderr
+    # Explicit --redirect: refused before anything is deployed.
+    refused = flat.cli("install", "-i", "flatconf", "--cert-name", "flat.example", "--redirect")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "The flatconf installer cannot do --redirect; run again without it" in refused.stderr
+    assert flat.conf.read_bytes() == ORIGINAL
+    assert _checkpoints(flat) == {"temporary": [], "in_progress": [], "finalized": []}
+    # Redirect by default: skipped with the note, the certificate installed.
+    done = flat.cli("install", "-i", "flatconf", "--cert-name", "flat.example")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Note: the flatconf installer supports no redirect enhancement" in done.stdout
+    assert b"ssl_certificate " in flat.conf.read_bytes()
+    assert len(_checkpoints(flat)["finalized"]) == 1
