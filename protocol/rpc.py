@@ -146,7 +146,9 @@ class Endpoint:
             return {}
         if not isinstance(result, dict):
             raise self._fail(
-                ProtocolViolation(f"result of {method} must be a map, got {type(result).__name__}")
+                ProtocolViolation(
+                    f"result of {method} must be a map, got {type(result).__name__}", response.raw
+                )
             )
         return result
 
@@ -291,7 +293,9 @@ class Endpoint:
                         self._wake()
                 if not known:
                     raise self._fail(
-                        ProtocolViolation(f"response to unknown request id {message.id}")
+                        ProtocolViolation(
+                            f"response to unknown request id {message.id}", message.raw
+                        )
                     )
             elif isinstance(message, Request):
                 started = time.monotonic()

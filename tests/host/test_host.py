@@ -207,3 +207,39 @@ def test_kernel_stays_healthy_after_failures(scenario):
             RemoteAuthenticator(proc).get_chall_pref("a.example")
     proc = scenario("good")
     assert RemoteAuthenticator(proc).get_chall_pref("a.example") == ["http-01", "dns-01"]
+
+
+def test_plugin_request_before_its_handshake_is_refused_but_ping_answered(scenario):
+    """§4: until initialize is answered the kernel answers only $/ping."""
+    proc = scenario("early_request", storage=DictStorage())
+    assert proc.info["version"] == "InvalidRequest; ping: result {}"
+
+
+def test_kernel_display_refusal_carries_the_flag_in_data(scenario):
+    """§6: the kernel's own non-interactive display/input error has data.flag."""
+    import io
+
+    from certkernel.display import Display
+
+    display = Display(noninteractive=True, stdin=io.StringIO(), stdout=io.StringIO())
+    proc = scenario("good", display=display, storage=DictStorage())
+    with pytest.raises(errors.MissingCommandlineFlag) as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert info.value.data == {"flag": "--scenario-where"}
+    assert "use --scenario-where" in str(info.value)
+
+
+def test_no_display_refusal_carries_the_flag_in_data(scenario):
+    proc = scenario("good", display=None, storage=DictStorage())
+    with pytest.raises(errors.MissingCommandlineFlag) as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert info.value.data == {"flag": "--scenario-where"}
+
+
+def test_manifest_timeouts_replace_defaults_higher_or_lower(scenario):
+    """§8 [timeouts]: each listed value replaces the default, up or down (the
+    hang test above shows a lowered deadline really cancels the call)."""
+    proc = scenario("good", timeouts="perform = 900\nget_chall_pref = 5")
+    assert proc.timeout_for("perform") == 900  # default 300
+    assert proc.timeout_for("get_chall_pref") == 5  # default 60
+    assert proc.timeout_for("cleanup") == 300  # not listed: the default
