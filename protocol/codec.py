@@ -261,9 +261,9 @@ class Decoder:
                 try:
                     message = to_message(obj, self.lenient)
                 except ProtocolViolation as exc:
-                    raise ProtocolViolation(exc.reason, self._quote(data, start)) from None
+                    raise ProtocolViolation(exc.reason, self._quote(data, start, True)) from None
                 if type(message) is Response:
-                    message.raw = self._quote(data, start)
+                    message.raw = self._quote(data, start, True)
                 out.append(message)
         except ProtocolViolation:
             raise
@@ -276,15 +276,20 @@ class Decoder:
             raise ProtocolViolation("message exceeds the 16 MiB size cap", self._head)
         return out
 
-    def _quote(self, data: bytes, start: int | None = None) -> bytes:
+    def _quote(self, data: bytes, start: int | None = None, whole: bool = False) -> bytes:
         """Up to 64 received bytes from stream offset ``start`` (default: the
-        message in progress) on: what a violation quotes (PROTOCOL.md §3.1)."""
+        message in progress) on: what a violation quotes (PROTOCOL.md §3.1).
+
+        With ``whole``, the message ends at the unpacker's position, and
+        nothing after it is quoted.
+        """
         start = self._consumed if start is None else start
+        limit = min(_QUOTE_BYTES, self._consumed - start) if whole else _QUOTE_BYTES
         chunk_start = self._fed - len(data)
         if start >= chunk_start:
-            return data[start - chunk_start : start - chunk_start + _QUOTE_BYTES]
+            return data[start - chunk_start : start - chunk_start + limit]
         # The message began in an earlier chunk; its first bytes were kept.
-        return (self._head + data)[:_QUOTE_BYTES]
+        return (self._head + data)[:limit]
 
     def _keep_head(self, data: bytes) -> None:
         """Remember the first bytes of the message still in progress, for quoting."""
