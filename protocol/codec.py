@@ -261,7 +261,8 @@ class Decoder:
                 try:
                     message = to_message(obj, self.lenient)
                 except ProtocolViolation as exc:
-                    raise ProtocolViolation(exc.reason, self._quote(data, start, True)) from None
+                    # From the message's first byte on: a stray "Hello" reads better whole.
+                    raise ProtocolViolation(exc.reason, self._quote(data, start)) from None
                 if type(message) is Response:
                     message.raw = self._quote(data, start, True)
                 out.append(message)

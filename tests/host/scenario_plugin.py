@@ -90,6 +90,15 @@ class Scenario(Authenticator, Installer):
         if SCENARIO == "garbage":
             os.write(self._endpoint._wfd, b"\xc1garbage from the plugin")  # noqa: SLF001
             time.sleep(3600)
+        if SCENARIO == "unknown_id":
+            # [1, 999, nil, {}]: a response to a request the kernel never sent
+            os.write(self._endpoint._wfd, bytes.fromhex("9401cd03e7c080"))  # noqa: SLF001
+            time.sleep(3600)
+        if SCENARIO == "ext_value":
+            # [2, "$/log", [{"level": "info", "message": ext 5}]]: an extension type
+            os.write(self._endpoint._wfd, bytes.fromhex(  # noqa: SLF001
+                "9302a5242f6c6f679182a56c6576656ca4696e666fa76d657373616765d40501"))
+            time.sleep(3600)
         if SCENARIO == "flood":
             chunk = "x" * 1023 + "\n"
             for _ in range(1200):

@@ -137,6 +137,26 @@ def test_garbage_on_stdout_quotes_the_bytes(scenario):
     with pytest.raises(errors.ProtocolError) as info:
         RemoteAuthenticator(proc).get_chall_pref("a.example")
     _assert_clean_failure(info.value, "broke the protocol", "c1676172626167")
+    # §3.1: the rule broken, in words (msgpack's own message is empty: it printed "()")
+    assert "invalid MessagePack: a byte that starts no MessagePack value" in str(info.value)
+    assert "()" not in str(info.value)
+    assert wait_gone([proc.pid])
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "quoted"),
+    [
+        ("unknown_id", "response to unknown request id 999", "9401cd03e7c080"),
+        ("ext_value", "extension type 5 is not allowed",
+         "9302a5242f6c6f679182a56c6576656ca4696e666fa76d657373616765d40501"),
+    ],
+)
+def test_violation_quotes_the_offending_message(scenario, name, rule, quoted):
+    """§3.1: the whole offending message is quoted, not one byte or none."""
+    proc = scenario(name)
+    with pytest.raises(errors.ProtocolError) as info:
+        RemoteAuthenticator(proc).get_chall_pref("a.example")
+    _assert_clean_failure(info.value, "broke the protocol", f"{rule} (bytes: {quoted})")
     assert wait_gone([proc.pid])
 
 

@@ -12,6 +12,7 @@ EOF at a message boundary versus inside a message.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -102,7 +103,11 @@ def test_plugin_reacts_to_invalid_vector(start, tmp_path, which, vector):
     lines = _new_stderr(plugin, before)
     assert len(lines) == 1, lines
     assert "protocol" in lines[0].lower()
-    assert f"(bytes: {_offending(data).hex()})" in lines[0]
+    # Up to 64 bytes from the offending message's first byte on (§3.1).
+    quoted = re.search(r"\(bytes: ([0-9a-f]+)\)", lines[0])
+    assert quoted is not None, lines[0]
+    assert quoted.group(1).startswith(_offending(data).hex())
+    assert data.hex().startswith(quoted.group(1))
     assert not [s for s in plugin.seen if s.kind == 1 and s.obj[1] == 1 and s.obj[2]]
 
 
