@@ -118,7 +118,7 @@ def _value_problem(value: Any) -> str | None:
     return None
 
 
-def _format_problem(exc: Exception) -> str:
+def unpack_problem(exc: Exception) -> str:
     """Why the unpacker gave up, in words (msgpack's own messages are often empty)."""
     if isinstance(exc, UnicodeDecodeError):
         return f"a string is not valid UTF-8 ({exc.reason} at byte {exc.start})"
@@ -270,7 +270,7 @@ class Decoder:
             raise
         except Exception as exc:  # noqa: BLE001 - every unpack failure is a violation
             raise ProtocolViolation(
-                f"invalid MessagePack: {_format_problem(exc)}", self._quote(data)
+                f"invalid MessagePack: {unpack_problem(exc)}", self._quote(data)
             ) from None
         self._keep_head(data)
         if self._fed - self._consumed > self.max_size:

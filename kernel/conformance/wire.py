@@ -25,7 +25,7 @@ from certkernel import errors
 from certkernel.plugin_host import spawn as host_spawn
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.spawn import LaunchPlan, build_env
-from certkernel.protocol.codec import MAX_ID, ProtocolViolation, to_message
+from certkernel.protocol.codec import MAX_ID, ProtocolViolation, to_message, unpack_problem
 from certkernel.protocol.messages import COOKIE_NAME
 
 _READ = 64 * 1024
@@ -179,8 +179,13 @@ class RawPlugin:
             except msgpack.OutOfData:
                 break
             except Exception as exc:  # noqa: BLE001 - any unpack failure breaks the stream
-                self.broken = f"stdout is not valid MessagePack ({exc}); bytes: {chunk[:64].hex()}"
-                raise StreamBroken(self.broken) from None
+                # Quote from the first byte that could not be read; what came
+                # before it (an answer we wait for) still counts, and the
+                # next read raises.
+                at = self._unpacker.tell()
+                self.broken = (f"stdout is not valid MessagePack ({unpack_problem(exc)}) at byte "
+                               f"{at}: {bytes(self.stdout_bytes[at:at + 64]).hex()}")
+                return True
             self._take(obj, handler, start)
             start = self._unpacker.tell()
         return True

@@ -322,3 +322,16 @@ def test_plugin_by_path_accepts_its_own_options(tmp_path: Path) -> None:
     assert status == "PASS"
     assert f"webroot {webroot} (--js-webroot-path)" in detail
     assert not [p for p in webroot.rglob("*") if p.is_file()]  # the challenge file was removed
+
+
+def test_invalid_bytes_on_stdout_are_named_and_quoted_where_they_start(tmp_path: Path) -> None:
+    """Gap 11: the fault in words and the bytes from the bad one on (msgpack says "()")."""
+    proc = plugin_check(tmp_path, str(BROKEN / "invalid-bytes"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    status, detail = report["stdout-hygiene"]
+    assert status == "FAIL"
+    assert "stdout is not valid MessagePack (a byte that starts no MessagePack value" in detail
+    assert detail.split(" at byte ")[1].split(";")[0].endswith(": c1c1")
+    assert "()" not in detail
+    assert report["handshake"][0] == "PASS"  # the answer before the bad bytes still counted

@@ -25,6 +25,7 @@ class Faults:
 
     chosen_version: int | None = None   # answer initialize with this version, whatever is offered
     stdout_junk: bool = False           # write text to the protocol stdout after the handshake
+    stdout_invalid: bool = False        # write a byte that is never MessagePack (0xc1) after it
     ignore_shutdown: bool = False       # never exit after shutdown, exit or EOF
     error_shape: str = ""               # "string": error is a str; "no-code": map without code
     unsafe_save: bool = False           # change server-root files without checkpoint/add
@@ -157,6 +158,8 @@ def serve(name: str, faults: Faults) -> None:
             os.write(proto_out, msgpack.packb([1, reply_id, error, result], use_bin_type=True))
             if method == "initialize" and faults.stdout_junk:
                 os.write(proto_out, b"hello from a stray print\n")
+            if method == "initialize" and faults.stdout_invalid:
+                os.write(proto_out, b"\xc1\xc1")
     if faults.ignore_shutdown:
         time.sleep(60)
     sys.exit(0)
