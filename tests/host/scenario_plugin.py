@@ -90,6 +90,10 @@ class Scenario(Authenticator, Installer):
         if SCENARIO == "garbage":
             os.write(self._endpoint._wfd, b"\xc1garbage from the plugin")  # noqa: SLF001
             time.sleep(3600)
+        if SCENARIO == "truncated_exit":
+            # half of [1, 999, nil, {}], then a clean exit: truncation, not a crash
+            os.write(self._endpoint._wfd, bytes.fromhex("9401cd03"))  # noqa: SLF001
+            os._exit(0)
         if SCENARIO == "unknown_id":
             # [1, 999, nil, {}]: a response to a request the kernel never sent
             os.write(self._endpoint._wfd, bytes.fromhex("9401cd03e7c080"))  # noqa: SLF001

@@ -147,6 +147,7 @@ def test_garbage_on_stdout_quotes_the_bytes(scenario):
     ("name", "rule", "quoted"),
     [
         ("unknown_id", "response to unknown request id 999", "9401cd03e7c080"),
+        ("truncated_exit", "stream ended inside a message (4 bytes pending)", "9401cd03"),
         ("ext_value", "extension type 5 is not allowed",
          "9302a5242f6c6f679182a56c6576656ca4696e666fa76d657373616765d40501"),
     ],
