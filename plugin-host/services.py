@@ -189,9 +189,13 @@ class KernelServices:
 
     # -- display -----------------------------------------------------------
 
-    def _ui(self) -> Display:
+    def _ui(self, p: dict[str, Any] | None = None) -> Display:
         if self.display is None:
-            raise errors.MissingCommandlineFlag(f"{self.plugin} asked a question, but no terminal is available")
+            flag = _opt_text(p or {}, "cli_flag")
+            raise errors.MissingCommandlineFlag(
+                f"{self.plugin} asked a question, but no terminal is available",
+                data={"flag": flag} if flag else None,
+            )
         return self.display
 
     def _notification(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -199,14 +203,14 @@ class KernelServices:
         return {}
 
     def _input(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui().input(
+        ok, value = self._ui(p).input(
             _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
         )
         return {"ok": ok, "value": value}
 
     def _yesno(self, p: dict[str, Any]) -> dict[str, Any]:
         default = p.get("default")
-        value = self._ui().yesno(
+        value = self._ui(p).yesno(
             _text(p, "message"),
             _opt_text(p, "yes_label") or "Yes",
             _opt_text(p, "no_label") or "No",
@@ -220,7 +224,7 @@ class KernelServices:
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             raise errors.InvalidParams("field 'choices' must be a list of strings")
         default = p.get("default")
-        ok, index = self._ui().menu(
+        ok, index = self._ui(p).menu(
             _text(p, "message"),
             choices,
             default if isinstance(default, int) else None,
@@ -233,7 +237,7 @@ class KernelServices:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise errors.InvalidParams("field 'tags' must be a list of strings")
         default = p.get("default")
-        ok, values = self._ui().checklist(
+        ok, values = self._ui(p).checklist(
             _text(p, "message"),
             tags,
             default if isinstance(default, list) else None,
@@ -242,7 +246,7 @@ class KernelServices:
         return {"ok": ok, "values": values}
 
     def _directory_select(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui().directory_select(
+        ok, value = self._ui(p).directory_select(
             _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
         )
         return {"ok": ok, "value": value}
