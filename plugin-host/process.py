@@ -40,7 +40,7 @@ DEFAULT_TIMEOUT = 60.0
 TERM_GRACE = 2.0
 _STDERR_LINES = 20
 _MAX_LINE = 4096
-LOG_CAP = 4 * 1024 * 1024  # bytes of stderr plus $/log text one plugin process may log
+LOG_CAP = 4 * 1024 * 1024  # bytes of stderr, $/log and $/progress text one plugin process may log
 
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -77,6 +77,16 @@ class LogBudget:
                 self.used += size
         prefix = f"[{self.plugin}]"
         self.logger.log(level, "%s %s", prefix, as_log_lines(prefix, text))
+
+    def charge(self, size: int) -> bool:
+        """Whether ``size`` more bytes (a progress line) may still be shown and logged."""
+        with self.lock:
+            if self.used + size > self.cap:
+                self.dropped += size
+                self.used = self.cap
+                return False
+            self.used += size
+            return True
 
     def report(self) -> None:
         """The one line about dropped output (once, and only if something was dropped)."""
@@ -199,7 +209,10 @@ class PluginProcess:
             self.budget.log(level, str(params.get("message", "")))
         elif method == "$/progress" and self._on_progress is not None:
             cleaned = clean_value(params)
-            self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
+            # Progress reaches the terminal and the log: it shares the log budget.
+            if self.budget.charge(len(str(cleaned.get("message", ""))) if isinstance(
+                    cleaned, dict) else 0):
+                self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
 
     def timeout_for(self, method: str) -> float:
         return float(
