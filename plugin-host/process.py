@@ -45,6 +45,10 @@ LOG_CAP = 4 * 1024 * 1024  # bytes of stderr, $/log and $/progress text one plug
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
+def _utf8_size(value: object) -> int:
+    return len(str(value).encode("utf-8", "replace"))
+
+
 class LogBudget:
     """How much of a plugin's output may still reach the log, shared by stderr and $/log.
 
@@ -199,6 +203,10 @@ class PluginProcess:
         """Serve the plugin's request; none but ``$/ping`` before its handshake (§4)."""
         if not self.info:
             raise errors.InvalidRequest(f"{method} before initialize was answered")
+        if method == "display/notification":
+            # Printed on the terminal: it shares the output budget; past it, dropped.
+            if not self.budget.charge(_utf8_size(params.get("message", ""))):
+                return {}
         return self._handler(method, params)
 
     def _notification(self, method: str, params: dict[str, Any]) -> None:
@@ -210,8 +218,8 @@ class PluginProcess:
         elif method == "$/progress" and self._on_progress is not None:
             cleaned = clean_value(params)
             # Progress reaches the terminal and the log: it shares the log budget.
-            if self.budget.charge(len(str(cleaned.get("message", ""))) if isinstance(
-                    cleaned, dict) else 0):
+            if self.budget.charge(_utf8_size(
+                    cleaned.get("message", "") if isinstance(cleaned, dict) else "")):
                 self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
 
     def timeout_for(self, method: str) -> float:

@@ -89,6 +89,9 @@ class Attack(Authenticator):
             # Distinct progress lines (a repeated one is shown once): 1 MiB of them.
             for n in range(PROGRESS_PER_MIB):
                 self.kernel.progress(f"{n:06d} " + "P" * (PROGRESS_CHARS - 7))
+            # And 1 MiB of notices, which the kernel prints on the terminal.
+            for _ in range(16):
+                self.kernel.notify("N" * (64 * 1024))
         sys.stderr.flush()
 
     def _escapes(self) -> None:
