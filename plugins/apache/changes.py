@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 from .config import ApacheConfig
 

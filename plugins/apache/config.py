@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 from .syntax import ConfFile, Node
 

@@ -22,7 +22,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 MAX_LINKS = 40  # the kernel's own limit for one path (ELOOP)
 

@@ -4,7 +4,7 @@ Subclass :class:`Authenticator` and/or :class:`Installer`, then call
 :func:`serve`. See ``sdk/README.md`` and ``protocol/PROTOCOL.md``.
 """
 
-from certkernel.errors import (
+from certkernel.protocol.errors import (
     MisconfigurationError,
     MissingCommandlineFlag,
     NoInstallationError,

@@ -106,7 +106,7 @@ def test_prompt_in_noninteractive_run_names_the_flag(scenario):
         RemoteAuthenticator(proc).perform([CHALLENGE])
 
 
-def _assert_clean_failure(exc: errors.PluginError, *fragments: str) -> None:
+def _assert_clean_failure(exc: errors.CallError, *fragments: str) -> None:
     text = str(exc)
     assert "scenario" in text, text
     for fragment in fragments:
@@ -203,7 +203,7 @@ def test_run_by_hand_without_cookie():
 def test_kernel_stays_healthy_after_failures(scenario):
     for name in ("crash", "garbage"):
         proc = scenario(name)
-        with pytest.raises(errors.PluginError):
+        with pytest.raises(errors.TransportError):
             RemoteAuthenticator(proc).get_chall_pref("a.example")
     proc = scenario("good")
     assert RemoteAuthenticator(proc).get_chall_pref("a.example") == ["http-01", "dns-01"]

@@ -26,6 +26,8 @@ INSTALL_TIMEOUT = 600
 class Dist:
     wheel: Path
     sdist: Path
+    sdk_wheel: Path  # certkernel-sdk, which certkernel depends on
+    sdk_sdist: Path
 
 
 @dataclass(frozen=True)
@@ -67,19 +69,24 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     network is needed for the build itself.
     """
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
-         BUILD_TIMEOUT)
-    wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
-    assert len(wheels) == 1 and len(sdists) == 1, sorted(p.name for p in out.iterdir())
-    return Dist(wheel=wheels[0], sdist=sdists[0])
+    for project in (REPO / "packaging" / "certkernel-sdk", REPO):
+        _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
+              str(project)], BUILD_TIMEOUT)
+    wheels, sdists = list(out.glob("certkernel-*.whl")), list(out.glob("certkernel-*.tar.gz"))
+    sdk_wheels, sdk_sdists = list(out.glob("certkernel_sdk-*.whl")), \
+        list(out.glob("certkernel_sdk-*.tar.gz"))
+    assert [len(wheels), len(sdists), len(sdk_wheels), len(sdk_sdists)] == [1, 1, 1, 1], \
+        sorted(p.name for p in out.iterdir())
+    return Dist(wheel=wheels[0], sdist=sdists[0], sdk_wheel=sdk_wheels[0], sdk_sdist=sdk_sdists[0])
 
 
 @pytest.fixture(scope="session")
 def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> InstalledVenv:
-    """A fresh venv with the wheel and its core dependencies (pip's cache makes it quick)."""
+    """A fresh venv with the wheel and its core dependencies, certkernel-sdk among them."""
     root = tmp_path_factory.mktemp("venv") / "ck"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(root)
     target = InstalledVenv(root)
+    # certkernel-sdk is found beside the wheel (--find-links), as it would be on an index
     _run([str(target.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-          str(dist.wheel)], INSTALL_TIMEOUT, cwd=root)
+          "--find-links", str(dist.sdk_wheel.parent), str(dist.wheel)], INSTALL_TIMEOUT, cwd=root)
     return target
