@@ -173,8 +173,11 @@ def _print_json(config: Config, display: Display) -> int:
             "version": manifest.version, "roles": list(manifest.roles),
             "challenges": list(manifest.challenges),
             "manifest": str(manifest.manifest_file), "origin": manifest.origin,
-            "runs_as": _runs_as(manifest, config),
+            "runs_as": _runs_as(manifest, config)[0],
         }
+        unconfined = _runs_as(manifest, config)[1]
+        if unconfined:
+            entry["unconfined"] = unconfined
         if config.init or config.prepare:
             extra = _probe(manifest, config, display)
             if extra is None:

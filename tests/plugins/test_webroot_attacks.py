@@ -19,6 +19,7 @@ import os
 import pwd
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,12 +230,14 @@ class _RewritingServer(http.server.SimpleHTTPRequestHandler):
             return
         token = Path(self.directory) / self.path.lstrip("/")
         answers: dict[str, bytes] = self.server.answers  # type: ignore[attr-defined]
-        if token.name not in answers:
-            answers[token.name] = token.read_bytes()
-            token.unlink()
-            token.write_text("#!/bin/sh\nid > /tmp/owned\n")
-            token.chmod(0o755)
-        body = answers[token.name]
+        # Fetches may come in parallel (threads): the first one swaps the file.
+        with self.server.swap_lock:  # type: ignore[attr-defined]
+            if token.name not in answers:
+                answers[token.name] = token.read_bytes()
+                token.unlink()
+                token.write_text("#!/bin/sh\nid > /tmp/owned\n")
+                token.chmod(0o755)
+            body = answers[token.name]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -262,6 +265,7 @@ def test_cli_removes_a_token_the_web_server_rewrote(pebble, tmp_path):
     handler = functools.partial(_RewritingServer, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", pebble.http01_port), handler)
     server.answers = {}  # type: ignore[attr-defined]
+    server.swap_lock = threading.Lock()  # type: ignore[attr-defined]
     with serving(server):
         result = certonly(pebble, tmp_path, "--webroot", "-w", str(root), "-d", "rw.example")
     assert result.returncode == 0, explain(result)
