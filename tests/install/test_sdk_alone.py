@@ -12,7 +12,9 @@ certificate from Pebble through it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 import textwrap
 import venv
 from pathlib import Path
@@ -26,6 +28,8 @@ from tests.install.conftest import INSTALL_TIMEOUT, Dist, InstalledVenv
 PLUGIN = '''
 """tp-dns: publishes dns-01 TXT records through a challtestsrv-style HTTP API."""
 import json
+import re
+import sys
 import sys
 import urllib.request
 
@@ -145,3 +149,92 @@ def test_third_party_plugin_in_its_own_venv_gets_a_certificate(
     logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*")
                    if p.is_file())
     assert f"tp-dns runs on {python}" in logs
+
+
+EP_PLUGIN = '''
+"""epdemo: the smallest pip-distributed authenticator (it publishes nothing)."""
+from certkernel.sdk import Authenticator, serve
+
+
+class EpDemo(Authenticator):
+    """Accepts every challenge and publishes nothing; for packaging tests."""
+
+    name = "epdemo"
+    version = "1.0.0"
+
+    def get_chall_pref(self, domain):
+        return ["http-01"]
+
+    def perform(self, challenges):
+        pass
+
+    def cleanup(self, challenges):
+        pass
+
+
+if __name__ == "__main__":
+    serve(EpDemo)
+'''
+
+
+def test_plugin_distributed_through_the_entry_point_group(
+        installed: InstalledVenv, tmp_path: Path) -> None:
+    """sdk/README.md "Distributing a plugin through pip", followed to the letter."""
+    project = tmp_path / "certkernel-epdemo"
+    package = project / "certkernel_epdemo"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(EP_PLUGIN)
+    (package / "plugin.toml").write_text(textwrap.dedent("""\
+        name = "epdemo"
+        description = "The smallest pip-distributed authenticator"
+        version = "1.0.0"
+        roles = ["authenticator"]
+        challenges = ["http-01"]
+        command = ["{python}", "-m", "certkernel_epdemo"]
+        protocol_versions = [1]
+        """))
+    (project / "pyproject.toml").write_text(textwrap.dedent("""\
+        [build-system]
+        requires = ["setuptools>=77"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "certkernel-epdemo"
+        version = "1.0.0"
+        dependencies = ["certkernel-sdk~=0.1"]
+
+        [project.entry-points."certkernel.plugins"]
+        epdemo = "certkernel_epdemo"
+
+        [tool.setuptools]
+        packages = ["certkernel_epdemo"]
+
+        [tool.setuptools.package-data]
+        certkernel_epdemo = ["plugin.toml"]
+        """))
+    wheels = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            "--no-build-isolation", "-w", str(wheels), str(project)],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stderr
+    wheel = next(wheels.glob("certkernel_epdemo-*.whl"))
+    pip = subprocess.run([str(installed.python), "-m", "pip", "install", "-q",
+                          "--disable-pip-version-check", str(wheel)], capture_output=True,
+                         text=True, timeout=INSTALL_TIMEOUT, check=False, cwd=tmp_path)
+    assert pip.returncode == 0, pip.stderr
+    try:
+        dirs = ["--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"),
+                "--logs-dir", str(tmp_path / "l")]
+        listed = installed.run("plugins", *dirs, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        manifest = re.search(r"^\* epdemo\n(?:.*\n)*?Manifest: (\S+)", listed.stdout, re.M)
+        assert manifest is not None, listed.stdout
+        assert manifest.group(1).startswith(str(installed.root))
+        assert manifest.group(1).endswith("site-packages/certkernel_epdemo/plugin.toml")
+        checked = installed.run("plugin-check", "epdemo", "-n", *dirs, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "plugin epdemo conforms" in checked.stdout
+    finally:
+        subprocess.run([str(installed.python), "-m", "pip", "uninstall", "-q", "-y",
+                        "certkernel-epdemo"], capture_output=True, timeout=120, check=False)
