@@ -95,6 +95,21 @@ def test_prepare_misconfiguration_is_typed(scenario):
         RemoteAuthenticator(proc).prepare()
 
 
+def test_kernel_display_refusal_reaches_the_plugin_as_the_protocol_error(scenario):
+    """The kernel's own non-interactive display raises the kernel-only MissingFlag; a
+    plugin that asked must hear the protocol's MissingCommandlineFlag, flag in data."""
+    import io
+
+    from certkernel.display import Display
+
+    display = Display(noninteractive=True, stdin=io.StringIO(), stdout=io.StringIO())
+    proc = scenario("good", display=display, storage=MemoryStorage())
+    with pytest.raises(errors.MissingCommandlineFlag, match="--scenario-where") as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert not isinstance(info.value, errors.MissingFlag)
+    assert info.value.data == {"flag": "--scenario-where"}
+
+
 def test_prompt_in_noninteractive_run_names_the_flag(scenario):
     proc = scenario("good", display=ScriptedDisplay(interactive=False), storage=MemoryStorage())
     # The kernel's error travels into the plugin, which lets it propagate back.
