@@ -91,6 +91,13 @@ def test_certkernel_requires_the_sdk_of_this_tree(dist: Dist) -> None:
             wheel.read(sdk_meta_name).decode())["Version"]
     required = [r for r in meta.get_all("Requires-Dist") if r.startswith("certkernel-sdk")]
     assert required == [f"certkernel-sdk~={sdk_version}"]
+    # each distribution's version is the one its code reports
+    from certkernel.sdk import __version__ as sdk_code_version
+    from certkernel.version import __version__ as code_version
+
+    assert (meta["Version"], sdk_version) == (code_version, sdk_code_version)
+    changelog = (REPO / "packaging/certkernel-sdk/CHANGELOG.md").read_text()
+    assert f"\n## {sdk_version}\n" in changelog
 
 
 def test_sdist_holds_the_tree_the_license_and_the_build_files(dist: Dist) -> None:
