@@ -1,7 +1,7 @@
-"""One wheel, one sdist and one fresh venv per session (building them takes a minute).
+"""Two wheels and sdists (certkernel-sdk, certkernel) and one fresh venv per session.
 
-The venv gets the wheel non-editable and the core dependencies only (no
-extras), so every test here runs certkernel as an administrator who typed
+The venv gets the certkernel wheel non-editable and its core dependencies
+only (no extras; certkernel-sdk from the wheel built beside it), so every test here runs certkernel as an administrator who typed
 ``pip install certkernel`` would, with the source tree out of reach (cwd is a
 temporary folder, no PYTHONPATH).
 """
@@ -62,7 +62,7 @@ def _run(argv: list[str], timeout: float, cwd: Path | None = None) -> None:
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
-    """``python -m build``: the sdist, then the wheel built *from the sdist*.
+    """``python -m build`` of certkernel-sdk and certkernel: each sdist, then its wheel built *from the sdist*.
 
     Building the wheel from the sdist proves the sdist is complete too.
     --no-isolation uses this venv's setuptools (the test extras pin it), so no
