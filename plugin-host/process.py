@@ -21,11 +21,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from certkernel import __version__, errors
+from certkernel import errors
 from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol.rpc import Endpoint
 from certkernel.terminal_text import as_log_lines, clean, clean_value
+from certkernel.version import __version__
 
 DEFAULT_TIMEOUTS = {
     "initialize": 15.0,
@@ -230,7 +231,7 @@ class PluginProcess:
     def call(
         self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        """Call a method; every failure comes back as one PluginError naming the plugin."""
+        """Call a method; every failure comes back as one CallError naming the plugin."""
         if self.closed:
             raise errors.PluginError(f"plugin {self.name} was already stopped")
         limit = self.timeout_for(method) if timeout is None else timeout
@@ -242,7 +243,7 @@ class PluginProcess:
                 f"plugin {self.name} did not answer {method} within {limit:g} s "
                 f"and was stopped{self._drain.quote()}"
             ) from None
-        except errors.PluginError as exc:
+        except errors.CallError as exc:
             if self.endpoint.failure is not None:
                 raise self._fatal(method, exc) from None
             exhausted = self._exhausted(exc)
@@ -259,7 +260,7 @@ class PluginProcess:
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
 
-    def _exhausted(self, exc: errors.PluginError) -> str:
+    def _exhausted(self, exc: errors.CallError) -> str:
         """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
         limits = self.plan.limits
         if limits is None or not isinstance(exc, errors.RemoteInternalError):
@@ -282,7 +283,7 @@ class PluginProcess:
             parts.append(f"{limits.max_files} open files")
         return f" (it was limited to {' and '.join(parts)})" if parts else ""
 
-    def _fatal(self, method: str, exc: errors.PluginError) -> errors.PluginError:
+    def _fatal(self, method: str, exc: errors.CallError) -> errors.TransportError:
         """Stop the plugin after a broken conversation and describe what happened."""
         crashed = isinstance(exc, errors.PluginCrashed)
         status = spawn.wait_exit(self.popen, TERM_GRACE) if crashed else None
@@ -308,7 +309,7 @@ class PluginProcess:
             raise errors.PluginCrashed(
                 str(exc).replace("during initialize", "before the handshake")
             ) from None
-        except errors.PluginError as exc:
+        except errors.CallError as exc:
             self.kill()
             raise type(exc)(str(exc)) from None
         chosen = result.get("protocol_version")
@@ -333,7 +334,7 @@ class PluginProcess:
                 # grace: it is about to be terminated anyway.
                 self.endpoint.call("shutdown", {}, self.timeout_for("shutdown"), cancel_grace=0.0)
                 self.endpoint.notify("exit", {})
-            except errors.PluginError as exc:
+            except errors.CallError as exc:
                 self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)
         self._close_pipes()
         if spawn.wait_exit(self.popen, TERM_GRACE) is None:

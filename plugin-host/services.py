@@ -185,7 +185,13 @@ class KernelServices:
         handler = self._methods.get(method)
         if handler is None:
             raise errors.MethodNotFound(f"the kernel has no method {method!r}")
-        return handler(params)
+        try:
+            return handler(params)
+        except errors.MissingFlag as exc:
+            # The kernel's display refused a question; the plugin hears it in
+            # the protocol's words (a MissingCommandlineFlag naming the flag).
+            data = {"flag": exc.flag} if exc.flag else None
+            raise errors.MissingCommandlineFlag(str(exc), data=data) from None
 
     # -- display -----------------------------------------------------------
 
