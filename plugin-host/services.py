@@ -189,13 +189,23 @@ class KernelServices:
         handler = self._methods.get(method)
         if handler is None:
             raise errors.MethodNotFound(f"the kernel has no method {method!r}")
-        return handler(params)
+        try:
+            return handler(params)
+        except errors.MissingFlag as exc:
+            # The kernel's display refused a question; the plugin hears it in
+            # the protocol's words (a MissingCommandlineFlag naming the flag).
+            data = {"flag": exc.flag} if exc.flag else None
+            raise errors.MissingCommandlineFlag(str(exc), data=data) from None
 
     # -- display -----------------------------------------------------------
 
-    def _ui(self) -> Display:
+    def _ui(self, p: dict[str, Any] | None = None) -> Display:
         if self.display is None:
-            raise errors.MissingCommandlineFlag(f"{self.plugin} asked a question, but no terminal is available")
+            flag = _opt_text(p or {}, "cli_flag")
+            raise errors.MissingCommandlineFlag(
+                f"{self.plugin} asked a question, but no terminal is available",
+                data={"flag": flag} if flag else None,
+            )
         return self.display
 
     def _notification(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -203,14 +213,14 @@ class KernelServices:
         return {}
 
     def _input(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui().input(
+        ok, value = self._ui(p).input(
             _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
         )
         return {"ok": ok, "value": value}
 
     def _yesno(self, p: dict[str, Any]) -> dict[str, Any]:
         default = p.get("default")
-        value = self._ui().yesno(
+        value = self._ui(p).yesno(
             _text(p, "message"),
             _opt_text(p, "yes_label") or "Yes",
             _opt_text(p, "no_label") or "No",
@@ -224,7 +234,7 @@ class KernelServices:
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             raise errors.InvalidParams("field 'choices' must be a list of strings")
         default = p.get("default")
-        ok, index = self._ui().menu(
+        ok, index = self._ui(p).menu(
             _text(p, "message"),
             choices,
             default if isinstance(default, int) else None,
@@ -237,7 +247,7 @@ class KernelServices:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise errors.InvalidParams("field 'tags' must be a list of strings")
         default = p.get("default")
-        ok, values = self._ui().checklist(
+        ok, values = self._ui(p).checklist(
             _text(p, "message"),
             tags,
             default if isinstance(default, list) else None,
@@ -246,7 +256,7 @@ class KernelServices:
         return {"ok": ok, "values": values}
 
     def _directory_select(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui().directory_select(
+        ok, value = self._ui(p).directory_select(
             _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
         )
         return {"ok": ok, "value": value}

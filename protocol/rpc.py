@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from certkernel import errors
+from certkernel.protocol import errors
 from certkernel.protocol.codec import (
     MAX_ID,
     Decoder,
@@ -91,7 +91,7 @@ class Endpoint:
         self._reader: int | None = None
         self._depth = 0
         self._write_lock = threading.Lock()
-        self._failure: errors.PluginError | None = None
+        self._failure: errors.CallError | None = None
         self._poller = select.poll()
         self._poller.register(rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.cancelled: set[int] = set()
@@ -146,7 +146,9 @@ class Endpoint:
             return {}
         if not isinstance(result, dict):
             raise self._fail(
-                ProtocolViolation(f"result of {method} must be a map, got {type(result).__name__}")
+                ProtocolViolation(
+                    f"result of {method} must be a map, got {type(result).__name__}", response.raw
+                )
             )
         return result
 
@@ -221,7 +223,7 @@ class Endpoint:
                 self._reader = None
             self._wake()
 
-    def _fail(self, exc: errors.PluginError) -> errors.PluginError:
+    def _fail(self, exc: errors.CallError) -> errors.CallError:
         with self._lock:
             if self._failure is None:
                 self._failure = exc
@@ -229,7 +231,7 @@ class Endpoint:
             return self._failure
 
     @property
-    def failure(self) -> errors.PluginError | None:
+    def failure(self) -> errors.CallError | None:
         """The error that ended this connection, if it has ended."""
         return self._failure
 
@@ -291,7 +293,9 @@ class Endpoint:
                         self._wake()
                 if not known:
                     raise self._fail(
-                        ProtocolViolation(f"response to unknown request id {message.id}")
+                        ProtocolViolation(
+                            f"response to unknown request id {message.id}", message.raw
+                        )
                     )
             elif isinstance(message, Request):
                 started = time.monotonic()
@@ -343,8 +347,11 @@ class Endpoint:
         try:
             while self._failure is None:
                 self._pump(None)
-        except ConnectionClosed:
-            pass
+        except errors.PluginError as exc:
+            # The connection ended (EOF, or a violation by the peer): the
+            # caller reads ``failure`` and exits 0 or 3 (PROTOCOL.md §1, §3.1).
+            if exc is not self._failure:
+                raise
         finally:
             self._drop_lead()
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from certkernel import __version__
 from certkernel.conformance.report import Report
 from certkernel.conformance.wire import RawPlugin, Reply, SpawnOptions, show
 from certkernel.errors import PLUGIN_ERROR_TYPES
 from certkernel.plugin_host.manifest import Manifest
+from certkernel.version import __version__
 
 PROTOCOL_FAULTS = {
     "ParseError": -32700,
@@ -43,6 +43,9 @@ class Context:
     secrets: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     user_options: frozenset[str] = frozenset()
+    # --http-01-port / --http-01-address when the user gave them, else None / ""
+    http01_port: int | None = None
+    http01_address: str = ""
     timeout: float = 15.0
     errors_seen: list[tuple[str, Any]] = field(default_factory=list)
 

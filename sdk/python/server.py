@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from certkernel import errors
+from certkernel.protocol import errors
 from certkernel.protocol.messages import (
     COOKIE_NAME,
     COOKIE_VALUE,
