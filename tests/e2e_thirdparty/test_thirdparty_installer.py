@@ -69,6 +69,9 @@ def test_explicit_redirect_fails_before_a_certificate_is_obtained(flat: Flat) ->
     done = flat.cli(*RUN, "--redirect")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "The flatconf installer cannot do --redirect; run again without it" in done.stderr
+    # Before the CA was asked for anything: no account, no certificate.
+    assert "Account registered" not in done.stderr
+    assert not (flat.config_dir / "accounts").exists()
     assert not (flat.config_dir / "live" / "flat.example").exists()
     assert not (flat.config_dir / "archive").exists()
     # No challenge was published and nothing was changed.
