@@ -646,3 +646,18 @@ def encode_result(name: str, result: Wire) -> dict[str, Any]:
         expected = entry.result.__name__ if entry.result is not None else "no result"
         raise WireError(f"{name}: its result is {expected}, not {type(result).__name__}")
     return result.to_wire()
+
+
+def check_strict(name: str, data: object, *, result: bool = False) -> None:
+    """Refuse a map with any field the registry does not declare (senders, vectors, tests).
+
+    Receivers stay lenient (``from_wire``); this is for what we write ourselves.
+    """
+    entry = method(name)
+    cls = entry.result if result else entry.params
+    label = f"{name} result" if result else name
+    if cls is None:
+        raise WireError(f"{name} is a notification; it has no result")
+    if not isinstance(data, dict):
+        raise WireError(f"{label}: must be a map, got {_kind_of(data)}")
+    _check_map(label, data, cls, strict=True)

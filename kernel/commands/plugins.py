@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.protocol import methods as wire
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -117,7 +118,7 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
     try:
         if config.prepare:
             try:
-                process.call("prepare")
+                process.call("prepare", wire.encode("prepare", wire.Empty()))
                 lines.append("Prep: True")
             except errors.NoInstallationError:
                 return None
