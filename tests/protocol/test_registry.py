@@ -211,7 +211,8 @@ def test_vectors_cover_each_kind_of_map() -> None:
     assert {c[1] for c in calls if c[3]} >= {"initialize", "get_chall_pref", "display/input"}
 
 
-@pytest.mark.parametrize("vector,method,data,is_result", _vector_calls(), ids=lambda x: str(x))
+@pytest.mark.parametrize("vector,method,data,is_result", _vector_calls(),
+                         ids=[c[0] for c in _vector_calls()])
 def test_vectors_match_the_registry(vector: str, method: str, data: Any, is_result: bool) -> None:
     """Every field of every vector is declared, every required field present, every type right."""
     if vector == "unknown-fields-ignored":  # the one vector about a field nobody declares
