@@ -227,7 +227,7 @@ def _decode_dataclass(cls: type, data: dict[Any, Any], label: str) -> Any:
     _check_map(label, data, cls, strict=False)
     kwargs = {}
     for f in fields_of(cls):
-        if f.name in data:
+        if f.name in data and not (data[f.name] is None and not f.required):
             kwargs[f.name] = _decode_value(f.type, data[f.name], f"{label}.{f.name}")
     return cls(**kwargs)
 
