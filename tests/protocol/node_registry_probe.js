@@ -7,6 +7,7 @@ const path = require('node:path');
 const lib = path.resolve(process.argv[2]);
 const { dispatch } = require(path.join(lib, 'dispatch.js'));
 const { Kernel } = require(path.join(lib, 'kernel.js'));
+const { PluginServer } = require(path.join(lib, 'serve.js'));
 
 // A plugin with every handler, answering with the simplest valid value.
 const plugin = {
@@ -61,7 +62,10 @@ async function main() {
   for (const c of input.dispatch) {
     const ctx = { id: 1, method: c.method, signal: new AbortController().signal };
     try {
-      out.dispatch.push({ ok: true, result: await dispatch(plugin, c.method, c.params, ctx) });
+      const result = c.method === 'initialize'
+        ? await new PluginServer({ ...plugin, name: 'registry-probe', version: '1.0.0' }).handle(c.method, c.params, ctx)
+        : await dispatch(plugin, c.method, c.params, ctx);
+      out.dispatch.push({ ok: true, result });
     } catch (err) {
       out.dispatch.push({ ok: false, type: err.type || err.name, message: String(err.message) });
     }
