@@ -77,10 +77,19 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** The requests a plugin may send the kernel, by wire name (from `WireMethods`). */
+export type KernelRequest = {
+  [M in keyof WireMethods]: WireMethods[M]['kind'] extends 'request'
+    ? (WireMethods[M]['direction'] extends 'kernel → plugin' ? never : M) : never
+}[keyof WireMethods];
+
 /** Callbacks into the kernel (PROTOCOL.md §5.1, §5.4, §5.5). */
 export class Kernel {
   constructor(endpoint: Endpoint);
-  call(method: string, params?: JsonMap, opts?: CallOptions): Promise<JsonMap>;
+  /** A protocol method by its wire name: params and result typed by `WireMethods`. */
+  call<M extends KernelRequest>(method: M, params: WireMethods[M]['params'], opts?: CallOptions): Promise<WireMethods[M]['result']>;
+  /** A method the registry does not know (an extension both sides agreed on). */
+  call<M extends string>(method: M extends keyof WireMethods ? never : M, params?: JsonMap, opts?: CallOptions): Promise<JsonMap>;
   sendNotification(method: string, params?: JsonMap): void;
   log(level: LogLevel, message: string): void;
   debug(message: string): void;
