@@ -94,7 +94,9 @@ class Display:
             first = message.strip().splitlines()[0] if message.strip() else "a value is needed"
             hint = f"use {clean(cli_flag, newlines=False)}" if cli_flag else "no flag answers it; run interactively"
             raise MissingCommandlineFlag(
-                f"Missing command line flag or config entry for this setting: {first} ({hint})"
+                f"Missing command line flag or config entry for this setting: {first} ({hint})",
+                # PROTOCOL.md §6: a plugin reads the flag from data, not the message.
+                data={"flag": cli_flag} if cli_flag else None,
             )
 
     def _read(self, prompt: str) -> str | None:

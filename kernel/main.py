@@ -170,7 +170,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         found = discover_all(env=env)
-        parsed = parse(argv, found.manifests, env)
+        manifests = found.manifests
+        if "plugin-check" in argv:
+            # A plugin checked by path is not installed: its options must parse too.
+            from certkernel.commands.plugin_check import with_checked_manifest
+
+            manifests = with_checked_manifest(argv, manifests)
+        parsed = parse(argv, manifests, env)
     except UsageError as exc:
         _print_error(f"certkernel: error: {exc}")
         return EXIT_USAGE

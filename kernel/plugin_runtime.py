@@ -67,28 +67,36 @@ def read_secret_text(path: str, flag: str) -> str:
     Why the kernel reads it: plugins run as an unprivileged account, which
     cannot (and must not) read root's 0600 credential files.
     """
+    # Opened once and checked through that descriptor (no stat-then-open race);
+    # O_NONBLOCK so that a FIFO put in its place cannot hang the run.
     try:
-        st = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise errors.ConfigurationError(
             f"{flag}: credentials file {path} does not exist"
         ) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise errors.ConfigurationError(f"{flag}: {path} is not a regular file")
-    if st.st_mode & 0o077:
-        logger.warning(
-            "Unsafe permissions on credentials file %s (mode %o): others can read it. "
-            "Run: chmod 600 %s",
-            path, stat.S_IMODE(st.st_mode), path,
-        )
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(_MAX_SECRET_FILE + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
-    if len(text) > _MAX_SECRET_FILE:
+    except OSError as exc:
+        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise errors.ConfigurationError(f"{flag}: {path} is not a regular file")
+        if st.st_mode & 0o077:
+            logger.warning(
+                "Unsafe permissions on credentials file %s (mode %o): others can read it. "
+                "Run: chmod 600 %s",
+                path, stat.S_IMODE(st.st_mode), path,
+            )
+        try:
+            raw = fh.read(_MAX_SECRET_FILE + 1)
+        except OSError as exc:
+            raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
+    if len(raw) > _MAX_SECRET_FILE:
         raise errors.ConfigurationError(f"{flag}: {path} is larger than 1 MiB")
-    return text
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.ConfigurationError(f"{flag}: cannot read {path}: {exc}") from None
 
 
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")

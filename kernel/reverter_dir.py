@@ -277,25 +277,44 @@ def save_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> list[str]
 
 
 def _check_new(path: str, roots: Sequence[str]) -> None:
-    """A path about to be created: beneath a root, every existing ancestor a real directory."""
+    """A path about to be created: beneath a root, every existing ancestor a real directory.
+
+    It must not exist yet. A restore deletes what was registered as new, as
+    root: registering an existing file would let a plugin have the kernel
+    delete one it could not delete itself (a root-owned file in its roots).
+    """
     root = root_for(path, roots)
     probe = path
     while True:
         try:
-            fd, _name = _parent_of(root, probe)
+            fd, name = _parent_of(root, probe)
         except FileNotFoundError:
             parent = os.path.dirname(probe)
             if parent == root or parent == probe:
                 raise
             probe = parent
             continue
-        os.close(fd)
+        try:
+            if probe == path:
+                try:
+                    os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    pass
+                else:
+                    raise PathRefused(
+                        "it already exists; register_new is for files about to be created "
+                        "(checkpoint an existing file with checkpoint/add)")
+        finally:
+            os.close(fd)
         return
 
 
 def add_new_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> None:
     """Record paths about to be created (before they are), so a restore deletes them."""
+    listed = read_list(cp_dir, NEW_FILES)
     for path in files:
+        if path in listed:
+            continue  # registered (and maybe created) earlier in this checkpoint
         try:
             _check_new(path, roots)
         except PathRefused as exc:
@@ -303,7 +322,6 @@ def add_new_files(cp_dir: str, files: list[str], roots: Sequence[str]) -> None:
         except OSError as exc:
             raise CheckpointRefused(f"cannot register {path}: {exc.strerror or exc}") from exc
     record_roots(cp_dir, roots)
-    listed = read_list(cp_dir, NEW_FILES)
     added = [path for path in dict.fromkeys(files) if path not in listed]
     if added:
         _write_list(cp_dir, NEW_FILES, listed + added)

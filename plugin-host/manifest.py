@@ -361,6 +361,11 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
     default = data.get("default")
     if not _check_default(kind, default):
         raise r.fail(f"default {default!r} does not fit type {kind!r}")
+    if kind in ("secret-file", "secret-text") and default not in (None, ""):
+        # The kernel reads these files as root and sends them to the plugin:
+        # a default would let a plugin have root read any file for it.
+        raise r.fail(f"a {kind} option may not have a default: the kernel reads the file as "
+                     "root for the plugin, so only the operator names it")
     short = r.str("short", "")
     if short and not re.match(r"^-[A-Za-z]$", short):
         raise r.fail(f"short flag {short!r} must look like -x")

@@ -171,15 +171,22 @@ class PluginProcess:
         self._stdout = os.fdopen(from_child, "rb", buffering=0)
         self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), self.budget)
         self._drain.start()
+        self._handler = handler
         self.endpoint = Endpoint(
             self._stdout.fileno(),
             self._stdin.fileno(),
-            handler,
+            self._handle,
             self._notification,
             peer=self.name,
         )
 
     # -- the conversation ------------------------------------------------
+
+    def _handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Serve the plugin's request; none but ``$/ping`` before its handshake (§4)."""
+        if not self.info:
+            raise errors.InvalidRequest(f"{method} before initialize was answered")
+        return self._handler(method, params)
 
     def _notification(self, method: str, params: dict[str, Any]) -> None:
         try:

@@ -185,9 +185,13 @@ class KernelServices:
 
     # -- display -----------------------------------------------------------
 
-    def _ui(self) -> Display:
+    def _ui(self, flag: str | None = None) -> Display:
+        """The terminal; without one, ``MissingCommandlineFlag`` carries the prompt's flag (§6)."""
         if self.display is None:
-            raise errors.MissingCommandlineFlag(f"{self.plugin} asked a question, but no terminal is available")
+            raise errors.MissingCommandlineFlag(
+                f"{self.plugin} asked a question, but no terminal is available",
+                data={"flag": flag} if flag else None,
+            )
         return self.display
 
     def _notification(self, p: wire.NotificationParams) -> wire.Empty:
@@ -195,24 +199,24 @@ class KernelServices:
         return wire.Empty()
 
     def _input(self, p: wire.InputParams) -> wire.TextChoiceResult:
-        ok, value = self._ui().input(p.message, p.default, p.cli_flag)
+        ok, value = self._ui(p.cli_flag).input(p.message, p.default, p.cli_flag)
         return wire.TextChoiceResult(ok=ok, value=value)
 
     def _yesno(self, p: wire.YesNoParams) -> wire.YesNoResult:
-        value = self._ui().yesno(
+        value = self._ui(p.cli_flag).yesno(
             p.message, p.yes_label or "Yes", p.no_label or "No", p.default, p.cli_flag)
         return wire.YesNoResult(value=value)
 
     def _menu(self, p: wire.MenuParams) -> wire.MenuResult:
-        ok, index = self._ui().menu(p.message, p.choices, p.default, p.cli_flag)
+        ok, index = self._ui(p.cli_flag).menu(p.message, p.choices, p.default, p.cli_flag)
         return wire.MenuResult(ok=ok, index=index)
 
     def _checklist(self, p: wire.ChecklistParams) -> wire.ChecklistResult:
-        ok, values = self._ui().checklist(p.message, p.tags, p.default, p.cli_flag)
+        ok, values = self._ui(p.cli_flag).checklist(p.message, p.tags, p.default, p.cli_flag)
         return wire.ChecklistResult(ok=ok, values=values)
 
     def _directory_select(self, p: wire.InputParams) -> wire.TextChoiceResult:
-        ok, value = self._ui().directory_select(p.message, p.default, p.cli_flag)
+        ok, value = self._ui(p.cli_flag).directory_select(p.message, p.default, p.cli_flag)
         return wire.TextChoiceResult(ok=ok, value=value)
 
     # -- storage -------------------------------------------------------------

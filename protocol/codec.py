@@ -45,6 +45,8 @@ class Response:
     id: int
     error: dict[str, Any] | None
     result: Any
+    # The first bytes as received (set by Decoder), quoted when the id is unknown.
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -97,8 +99,35 @@ class Encoder:
         return data
 
 
-def _reject_ext(code: int, data: bytes) -> Any:
-    raise ProtocolViolation(f"extension type {code} is not allowed", data)
+def _keep_ext(code: int, data: bytes) -> Any:
+    """Keep an extension value so the whole message is refused and quoted.
+
+    Raising here would abort the unpacker mid-message with only the
+    extension's payload to quote; the value check below refuses it instead,
+    once the message's bytes are known.
+    """
+    return msgpack.ExtType(code, data)
+
+
+def _value_problem(value: Any) -> str | None:
+    kind = type(value)
+    if kind is msgpack.Timestamp:
+        return "extension type -1 (timestamp) is not allowed"
+    if kind is msgpack.ExtType:
+        return f"extension type {value.code} is not allowed"
+    return None
+
+
+def unpack_problem(exc: Exception) -> str:
+    """Why the unpacker gave up, in words (msgpack's own messages are often empty)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, msgpack.FormatError):
+        return "a byte that starts no MessagePack value (0xc1 is never used)"
+    if isinstance(exc, msgpack.StackError):
+        return "nesting too deep"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _check_values(obj: Any) -> str | None:
@@ -118,15 +147,15 @@ def _check_values(obj: Any) -> str | None:
                 kind = type(value)
                 if kind is dict or kind is list:
                     push(value)
-                elif kind is msgpack.Timestamp:
-                    return "extension type -1 (timestamp) is not allowed"
+                elif kind is msgpack.Timestamp or kind is msgpack.ExtType:
+                    return _value_problem(value)
         else:
             for value in item:
                 kind = type(value)
                 if kind is dict or kind is list:
                     push(value)
-                elif kind is msgpack.Timestamp:
-                    return "extension type -1 (timestamp) is not allowed"
+                elif kind is msgpack.Timestamp or kind is msgpack.ExtType:
+                    return _value_problem(value)
     return None
 
 
@@ -194,12 +223,13 @@ class Decoder:
             strict_map_key=False,
             use_list=True,
             max_buffer_size=2 * max_size + 1024 * 1024,  # == self._limit
-            ext_hook=_reject_ext,
+            ext_hook=_keep_ext,
         )
         self._limit = 2 * max_size + 1024 * 1024
         self._fed = 0
         self._consumed = 0
         self._last = b""
+        self._head = b""
 
     @property
     def pending(self) -> int:
@@ -211,12 +241,12 @@ class Decoder:
         self._last = data
         size = len(data)
         if self._fed - self._consumed + size > self._limit:
-            raise ProtocolViolation("message exceeds the 16 MiB size cap", data)
+            raise ProtocolViolation("message exceeds the 16 MiB size cap", self._quote(data))
         unpacker = self._unpacker
         try:
             unpacker.feed(data)
         except msgpack.BufferFull:
-            raise ProtocolViolation("message exceeds the 16 MiB size cap", data) from None
+            raise ProtocolViolation("message exceeds the 16 MiB size cap", self._quote(data)) from None
         self._fed += size
         out: list[Message] = []
         try:
@@ -225,30 +255,54 @@ class Decoder:
                 start = self._consumed
                 self._consumed = unpacker.tell()
                 if self._consumed - start > self.max_size:
-                    raise ProtocolViolation("message exceeds the 16 MiB size cap", self._last)
+                    raise ProtocolViolation(
+                        "message exceeds the 16 MiB size cap", self._quote(data, start)
+                    )
                 try:
-                    out.append(to_message(obj, self.lenient))
+                    message = to_message(obj, self.lenient)
                 except ProtocolViolation as exc:
-                    raise ProtocolViolation(exc.reason, self._raw_from(start, data, obj)) from None
+                    # From the message's first byte on: a stray "Hello" reads better whole.
+                    raise ProtocolViolation(exc.reason, self._quote(data, start)) from None
+                if type(message) is Response:
+                    message.raw = self._quote(data, start, True)
+                out.append(message)
         except ProtocolViolation:
             raise
         except Exception as exc:  # noqa: BLE001 - every unpack failure is a violation
-            raise ProtocolViolation(f"invalid MessagePack ({exc})", self._last) from None
+            raise ProtocolViolation(
+                f"invalid MessagePack: {unpack_problem(exc)}", self._quote(data)
+            ) from None
+        self._keep_head(data)
         if self._fed - self._consumed > self.max_size:
-            raise ProtocolViolation("message exceeds the 16 MiB size cap", self._last)
+            raise ProtocolViolation("message exceeds the 16 MiB size cap", self._head)
         return out
 
-    def _raw_from(self, start: int, data: bytes, obj: Any) -> bytes:
-        """The received bytes from stream offset ``start`` on, for quoting."""
+    def _quote(self, data: bytes, start: int | None = None, whole: bool = False) -> bytes:
+        """Up to 64 received bytes from stream offset ``start`` (default: the
+        message in progress) on: what a violation quotes (PROTOCOL.md §3.1).
+
+        With ``whole``, the message ends at the unpacker's position, and
+        nothing after it is quoted.
+        """
+        start = self._consumed if start is None else start
+        limit = min(_QUOTE_BYTES, self._consumed - start) if whole else _QUOTE_BYTES
         chunk_start = self._fed - len(data)
         if start >= chunk_start:
-            return data[start - chunk_start :]
-        packed: bytes = msgpack.packb(obj, use_bin_type=True)
-        return packed
+            return data[start - chunk_start : start - chunk_start + limit]
+        # The message began in an earlier chunk; its first bytes were kept.
+        return (self._head + data)[:limit]
+
+    def _keep_head(self, data: bytes) -> None:
+        """Remember the first bytes of the message still in progress, for quoting."""
+        chunk_start = self._fed - len(data)
+        if self._consumed >= chunk_start:
+            self._head = data[self._consumed - chunk_start : self._consumed - chunk_start + _QUOTE_BYTES]
+        elif len(self._head) < _QUOTE_BYTES:
+            self._head = (self._head + data)[:_QUOTE_BYTES]
 
     def close(self) -> None:
         """Declare end of stream; a partial message left over is a violation."""
         if self.pending:
             raise ProtocolViolation(
-                f"stream ended inside a message ({self.pending} bytes pending)", self._last
+                f"stream ended inside a message ({self.pending} bytes pending)", self._head
             )

@@ -147,7 +147,9 @@ class Endpoint:
             return {}
         if not isinstance(result, dict):
             raise self._fail(
-                ProtocolViolation(f"result of {method} must be a map, got {type(result).__name__}")
+                ProtocolViolation(
+                    f"result of {method} must be a map, got {type(result).__name__}", response.raw
+                )
             )
         return result
 
@@ -292,7 +294,9 @@ class Endpoint:
                         self._wake()
                 if not known:
                     raise self._fail(
-                        ProtocolViolation(f"response to unknown request id {message.id}")
+                        ProtocolViolation(
+                            f"response to unknown request id {message.id}", message.raw
+                        )
                     )
             elif isinstance(message, Request):
                 started = time.monotonic()
@@ -344,8 +348,11 @@ class Endpoint:
         try:
             while self._failure is None:
                 self._pump(None)
-        except ConnectionClosed:
-            pass
+        except errors.PluginError as exc:
+            # The connection ended (EOF, or a violation by the peer): the
+            # caller reads ``failure`` and exits 0 or 3 (PROTOCOL.md §1, §3.1).
+            if exc is not self._failure:
+                raise
         finally:
             self._drop_lead()
 

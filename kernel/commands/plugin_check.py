@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
@@ -38,7 +39,42 @@ class _MemoryStorage:
         self.values.pop((plugin, key), None)
 
 
-def resolve(target: str, manifests: dict[str, Manifest]) -> Manifest:
+def _manifest_path(token: str) -> str | None:
+    if token.endswith(".toml") and os.path.isfile(token):
+        return token
+    candidate = os.path.join(token, "plugin.toml")
+    return candidate if os.path.isfile(candidate) else None
+
+
+def with_checked_manifest(
+    argv: Sequence[str], manifests: Mapping[str, Manifest]
+) -> Mapping[str, Manifest]:
+    """The installed manifests plus the one ``plugin-check PATH`` names.
+
+    A plugin under development is not installed, so without this its own
+    options (``plugin-check ./dir --mine-path x``) would be refused as unknown
+    flags. The first word after the verb that is a manifest file or a folder
+    holding one is taken; a broken manifest is left for :func:`resolve` to
+    report.
+    """
+    from certkernel.plugin_host.manifest import load_manifest
+
+    after = list(argv)[list(argv).index("plugin-check") + 1 :]
+    for token in after:
+        if token.startswith("-") or (token in manifests and os.sep not in token):
+            continue
+        path = _manifest_path(token)
+        if path is None:
+            continue
+        try:
+            manifest = load_manifest(path, origin="path")
+        except errors.ConfigurationError:
+            return manifests
+        return {**manifests, manifest.name: manifest}
+    return manifests
+
+
+def resolve(target: str, manifests: Mapping[str, Manifest]) -> Manifest:
     """The manifest named ``target``, or read from the file/folder at ``target``."""
     from certkernel.plugin_host.manifest import load_manifest
 
@@ -72,6 +108,10 @@ def run(config: Config) -> int:
         )
     manifest = resolve(args[0], dict(config.manifests))
     user_options = frozenset(o.name for o in manifest.options if config.is_set(o.dest))
+    # --http-01-port/--http-01-address, when given, are where a plugin that
+    # takes http-01 sockets is tested; otherwise a free loopback port.
+    http01_port = config.http01_port if config.is_set("http01_port") else None
+    http01_address = config.http01_address if config.is_set("http01_address") else ""
     with tempfile.TemporaryDirectory(prefix="certkernel-plugin-check-") as scratch:
         settings = {
             "dry_run": False, "non_interactive": True, "staging": False,
@@ -91,6 +131,8 @@ def run(config: Config) -> int:
             report=Report(manifest.name),
             settings=settings,
             user_options=user_options,
+            http01_port=http01_port,
+            http01_address=http01_address,
         )
         say(config, f"Checking plugin {manifest.name} ({manifest.manifest_file}) against protocol 1")
         with Reverter(os.path.join(scratch, "checkpoints")) as reverter:

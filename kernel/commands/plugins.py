@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from certkernel.config import Config
     from certkernel.display import Display
     from certkernel.plugin_host.manifest import Manifest
+    from certkernel.plugin_host.process import PluginProcess
     from certkernel.plugin_host.sandbox import Decision
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
         return [f"Initialized: error: {exc}"]
     lines = [f"Initialized: yes (plugin version {process.info.get('version', '?')})"]
     try:
+        text = _more_info(process)
+        if text:
+            lines.append(f"More info: {text}")
         if config.prepare:
             try:
                 process.call("prepare", wire.encode("prepare", wire.Empty()))
@@ -127,6 +131,26 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
     finally:
         process.close()
     return lines
+
+
+def _more_info(process: PluginProcess) -> str:
+    """The plugin's ``more_info`` paragraph, cleaned for the terminal; "" when it has none.
+
+    ``more_info`` is optional (PROTOCOL.md §4): MethodNotFound means no text.
+    Any other failure is shown, since the plugin claims to answer it.
+    """
+    from certkernel.terminal_text import clean
+
+    try:
+        reply = process.call("more_info", wire.encode("more_info", wire.Empty()))
+        text = wire.decode_result("more_info", reply, wire.MoreInfoResult).text
+    except errors.MethodNotFound:
+        return ""
+    except errors.Error as exc:
+        return f"error: {exc}"
+    except wire.WireError as exc:
+        return f"error: {exc}"
+    return " ".join(clean(text).split())
 
 
 def run(config: Config) -> int:

@@ -43,6 +43,9 @@ class Context:
     secrets: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     user_options: frozenset[str] = frozenset()
+    # --http-01-port / --http-01-address when the user gave them, else None / ""
+    http01_port: int | None = None
+    http01_address: str = ""
     timeout: float = 15.0
     errors_seen: list[tuple[str, Any]] = field(default_factory=list)
 

@@ -144,8 +144,10 @@ def _round_trip(ctx: Context, plugin: RawPlugin, handler: Callable[[str, dict[st
                 reverter: Reverter, root: str | None, options: dict[str, Any], paths: dict[str, str]) -> None:
     where = f"the scratch copy {root}" if root else "scratch data"
     reply = handshake(ctx, plugin, options=options)
-    if handshake_problem(ctx, reply):
-        ctx.report.skip(NAME, "handshake failed (see handshake)")
+    problem = handshake_problem(ctx, reply)
+    if problem:
+        # The session's handshake passed (else this is not run): these options broke it.
+        ctx.report.fail(NAME, f"initialize with the options for {where} {problem}", "§4")
         return
     reply = plugin.call("prepare", {}, 60.0, handler)
     if reply.error is not None:

@@ -94,12 +94,11 @@ def check_eof_exit(ctx: Context) -> None:
     name = "exit-on-eof"
     with ctx.spawn() as plugin:
         try:
-            reply = handshake(ctx, plugin)
+            problem = handshake_problem(ctx, handshake(ctx, plugin))
         except errors.Error as exc:
-            ctx.report.skip(name, f"handshake failed: {exc}")
-            return
-        if handshake_problem(ctx, reply):
-            ctx.report.skip(name, "handshake failed (see handshake)")
+            problem = _trouble(plugin, exc)
+        if problem:
+            ctx.report.fail(name, f"initialize (to test EOF) failed: {problem}", "§4")
             return
         plugin.close_stdin()
         status = plugin.wait_exit(EXIT_GRACE)
@@ -183,34 +182,96 @@ def unknown_method(ctx: Context, plugin: RawPlugin) -> None:
             ctx.report.ok(name, "MethodNotFound (-32601), then $/ping still answered")
 
 
-def _invalid_vector() -> tuple[str, list[Any]]:
+def _vectors_with(reaction: str) -> list[tuple[str, bytes]]:
     data = json.loads(VECTORS.read_text(encoding="utf-8"))
-    for vector in data["vectors"]:
-        if vector.get("reaction") == "invalid-request":
-            return vector["name"], msgpack.unpackb(bytes.fromhex(vector["hex"]), raw=False)
-    raise errors.ConfigurationError(f"{VECTORS}: no invalid-request vector")
+    found = [(v["name"], bytes.fromhex(v["hex"])) for v in data["vectors"]
+             if v.get("reaction") == reaction]
+    if not found:
+        raise errors.ConfigurationError(f"{VECTORS}: no {reaction} vector")
+    return found
 
 
 def invalid_request(ctx: Context, plugin: RawPlugin) -> None:
+    """Every invalid-request vector gets InvalidRequest for its id, and the session goes on (§3.1)."""
     name = "invalid-request"
-    vector, obj = _invalid_vector()
-    msgid = plugin.new_id()
-    obj[1] = msgid
-    raw = msgpack.packb(obj, use_bin_type=True)
-    plugin.send_bytes(raw)
-    sent = f"sent vector {vector} ({raw.hex()}, id {msgid})"
-    reply = plugin.wait_reply(msgid, ctx.timeout)
-    ctx.record(vector, reply)
-    error = reply.error
-    if not isinstance(error, dict) or error.get("code") != -32600 or error.get("type") != "InvalidRequest":
-        got = describe_error(error) if error is not None else f"result {show(reply.result, 40)}"
-        ctx.report.fail(name, f"{sent}, got {got}; expected code -32600 type InvalidRequest", "§3.1")
-        return
-    why = _ping(ctx, plugin)
-    if why:
-        ctx.report.fail(name, f"{sent}: answered InvalidRequest but then {why}", "§3.1")
-    else:
-        ctx.report.ok(name, f"{sent} -> InvalidRequest (-32600), connection goes on")
+    for vector, data in _vectors_with("invalid-request"):
+        obj = msgpack.unpackb(data, raw=False)
+        msgid = plugin.new_id()
+        obj[1] = msgid
+        raw = msgpack.packb(obj, use_bin_type=True)
+        plugin.send_bytes(raw)
+        sent = f"sent vector {vector} ({raw.hex()}, id {msgid})"
+        reply = plugin.wait_reply(msgid, ctx.timeout)
+        ctx.record(vector, reply)
+        error = reply.error
+        if not isinstance(error, dict) or error.get("code") != -32600 or error.get("type") != "InvalidRequest":
+            got = describe_error(error) if error is not None else f"result {show(reply.result, 40)}"
+            ctx.report.fail(name, f"{sent}, got {got}; expected code -32600 type InvalidRequest", "§3.1")
+            return
+        why = _ping(ctx, plugin)
+        if why:
+            ctx.report.fail(name, f"{sent}: answered InvalidRequest but then {why}", "§3.1")
+            return
+    ctx.report.ok(name, f"{len(_vectors_with('invalid-request'))} malformed requests with an id -> "
+                  "InvalidRequest (-32600), connection goes on")
+
+
+def _violation_reaction(ctx: Context, vector: str, data: bytes, close: bool) -> tuple[str, str]:
+    """Send one violation after a handshake; expect one stderr line and exit 3, nothing answered.
+
+    Returns (FAIL reason or "", what was seen).
+    """
+    with ctx.spawn() as plugin:
+        try:
+            problem = handshake_problem(ctx, handshake(ctx, plugin))
+        except errors.Error as exc:
+            problem = _trouble(plugin, exc)
+        if problem:
+            return f"initialize (before sending vector {vector}) failed: {problem}", ""
+        seen, lines = len(plugin.seen), len(plugin.stderr_lines)
+        plugin.send_bytes(data)
+        sent = f"sent vector {vector} ({data.hex()})" + (" and closed stdin" if close else "")
+        if close:
+            plugin.close_stdin()
+        status = plugin.wait_exit(EXIT_GRACE + 3.0)
+        plugin.drain_rest()
+        plugin._stderr_thread.join(1.0)  # noqa: SLF001 - stderr ends with the process
+        said = [line for line in plugin.stderr_lines[lines:] if line.strip()]
+        answered = [s for s in plugin.seen[seen:] if s.kind == 1]
+        if answered:
+            return (f"{sent}; it answered {show(answered[0].obj, 60)} instead of exiting 3 "
+                    "(only a message free of encoding faults, with 4 elements [0, id, ...], "
+                    "carries an id to answer)"), ""
+        if status is None:
+            return (f"{sent}; still running {EXIT_GRACE + 3.0:g} s later; a plugin that receives a "
+                    "violation writes one line to stderr and exits 3"), ""
+        if status != 3:
+            return f"{sent}; it exited {status}, not 3; stderr: {plugin.stderr_text()}", ""
+        if not said:
+            return f"{sent}; it exited 3 without a line on stderr saying what was wrong", ""
+        return "", said[-1][:100]
+
+
+def _violation_check(ctx: Context, name: str, vectors: list[str], reaction: str) -> None:
+    known = dict(_vectors_with(reaction))
+    shown = []
+    for vector in vectors:
+        why, said = _violation_reaction(ctx, vector, known[vector], reaction == "violation-at-eof")
+        if why:
+            ctx.report.fail(name, why, "§3.1")
+            return
+        shown.append(f"{vector} -> exit 3")
+    ctx.report.ok(name, f"{', '.join(shown)}: {said}")
+
+
+def check_violation_exit(ctx: Context) -> None:
+    """Violations without an answerable id end the plugin: one stderr line, exit 3 (§3.1)."""
+    _violation_check(ctx, "violation-exit", ["request-too-short", "non-string-key"], "violation")
+
+
+def check_truncation_exit(ctx: Context) -> None:
+    """EOF inside a message is truncation, a violation: exit 3, not 0 (§1, §3.1)."""
+    _violation_check(ctx, "truncation-exit", ["truncated"], "violation-at-eof")
 
 
 def cancel(ctx: Context, plugin: RawPlugin) -> None:
@@ -221,29 +282,34 @@ def cancel(ctx: Context, plugin: RawPlugin) -> None:
     if why:
         ctx.report.fail(name, f"after $/cancel {{id: 4242}} (no such call): {why}", "§5.1")
         return
-    msgid = plugin.request("more_info", {})
+    msgid = plugin.request("$/ping", {})
     plugin.notify("$/cancel", {"id": msgid})
     try:
         reply = plugin.wait_reply(msgid, ctx.timeout)
     except CheckTimeout:
-        ctx.report.fail(name, f"sent more_info (id {msgid}) then $/cancel for it; no answer within "
+        ctx.report.fail(name, f"sent $/ping (id {msgid}) then $/cancel for it; no answer within "
                         f"{ctx.timeout:g} s; a cancelled request must still be answered", "§5.1")
         return
-    ctx.record("more_info", reply)
+    ctx.record("$/ping", reply)
     if reply.error is not None and (not isinstance(reply.error, dict) or reply.error.get("type") != "Cancelled"):
-        ctx.report.fail(name, f"cancelled more_info answered {describe_error(reply.error)}; "
+        ctx.report.fail(name, f"cancelled $/ping answered {describe_error(reply.error)}; "
                         "expected its result or a Cancelled error", "§5.1")
         return
     how = "its result" if reply.error is None else "Cancelled"
-    ctx.report.ok(name, f"idle $/cancel ignored; cancelled more_info still answered ({how})")
+    ctx.report.ok(name, f"idle $/cancel ignored; cancelled $/ping still answered ({how})")
 
 
 def more_info(ctx: Context, plugin: RawPlugin) -> None:
+    """``more_info`` is optional (§5.1): MethodNotFound passes, a wrong answer fails."""
     reply = plugin.call("more_info", {}, ctx.timeout)
     ctx.record("more_info", reply)
-    result = reply.result
-    if reply.error is not None:
-        ctx.report.fail("more-info", f"more_info answered {describe_error(reply.error)}; expected {{text}}", "§5.1")
+    result, error = reply.result, reply.error
+    if isinstance(error, dict) and error.get("type") == "MethodNotFound" and error.get("code") == -32601:
+        ctx.report.ok("more-info", "not implemented (optional): 'certkernel plugins --init' shows "
+                      "no 'More info' for it")
+    elif error is not None:
+        ctx.report.fail("more-info", f"more_info answered {describe_error(error)}; expected {{text: str}} "
+                        "or, when not implemented, MethodNotFound (-32601)", "§5.1")
     elif not isinstance(result, dict) or not isinstance(result.get("text"), str):
         ctx.report.fail("more-info", f"more_info returned {show(result, 60)}; expected {{text: str}}", "§5.1")
     else:
@@ -304,4 +370,6 @@ def stdout_hygiene(ctx: Context, plugin: RawPlugin) -> None:
 
 
 def _is_reply(obj: Any) -> bool:
-    return isinstance(obj, list) and len(obj) == 4 and obj[0] == 1 and isinstance(obj[1], int)
+    """A response-shaped array, even with a wrong id: the check that sent the
+    request reports it (a string id is not a stray print)."""
+    return isinstance(obj, list) and len(obj) == 4 and obj[0] == 1

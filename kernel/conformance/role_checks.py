@@ -147,8 +147,8 @@ def _file_verify(path: str, value: str) -> Verify:
     return verify
 
 
-def _http_verify(port: int, uri: str, value: str) -> Verify:
-    url = f"http://127.0.0.1:{port}{uri}"
+def _http_verify(host: str, port: int, uri: str, value: str) -> Verify:
+    url = f"http://{host}:{port}{uri}"
 
     def verify(published: bool) -> str | None:
         try:
@@ -194,16 +194,27 @@ def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
         verify = _file_verify(os.path.join(webroot, ".well-known", "acme-challenge", chall["token"]),
                               chall["validation"])
     elif ctx.manifest.needs.get("http01_sockets"):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        address = ctx.http01_address or "127.0.0.1"
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind((address, ctx.http01_port or 0))
+        except OSError as exc:
+            sock.close()
+            ctx.report.skip(name, f"cannot listen on {address}:{ctx.http01_port} for http-01 "
+                            f"(--http-01-port/--http-01-address): {exc.strerror or exc}")
+            return
         sock.listen(16)
         port = sock.getsockname()[1]
         fds["http01_sockets"] = [sock.fileno()]
         pass_fds = (sock.fileno(),)
-        settings.update(http01_port=port, http01_address="127.0.0.1")
-        verify = _http_verify(port, chall["uri_path"], chall["validation"])
-        how = f"an http-01 socket on 127.0.0.1:{port}"
+        settings.update(http01_port=port, http01_address=address)
+        reach = "127.0.0.1" if address in ("0.0.0.0", "") else address
+        verify = _http_verify(f"[{reach}]" if ":" in reach else reach, port, chall["uri_path"],
+                              chall["validation"])
+        given = " (--http-01-port)" if ctx.http01_port else ""
+        how = f"an http-01 socket on {address}:{port}{given}"
     elif hook and _option_named(ctx, "cleanup-hook") and "auth-hook" not in ctx.user_options:
         os.makedirs(webroot, exist_ok=True)
         target = shlex.quote(webroot) + '/"$CERTBOT_TOKEN"'
@@ -229,8 +240,11 @@ def _round_trip(ctx: Context, plugin: RawPlugin, handler: KernelHandler, chall: 
     name = "perform-cleanup"
     try:
         reply = plugin.call("initialize", init, ctx.timeout, handler)
-        if handshake_problem(ctx, reply):
-            ctx.report.skip(name, "handshake failed (see handshake)")
+        ctx.record("initialize", reply)
+        problem = handshake_problem(ctx, reply)
+        if problem:
+            # A plugin that cannot start with these options cannot publish: a failure (§4).
+            ctx.report.fail(name, f"initialize with {how} {problem}", "§4")
             return
         reply = plugin.call("prepare", {}, PERFORM_TIMEOUT, handler)
         if reply.error is not None:

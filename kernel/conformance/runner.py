@@ -16,7 +16,7 @@ from certkernel.conformance import protocol_checks as pc
 from certkernel.conformance import role_checks as rc
 from certkernel.conformance.context import Context, handshake, handshake_problem
 from certkernel.conformance.report import Report
-from certkernel.conformance.wire import CheckTimeout, KernelHandler, RawPlugin
+from certkernel.conformance.wire import CheckTimeout, KernelHandler, RawPlugin, WrongId
 
 Step = tuple[str, str, Callable[[Context, RawPlugin], None]]
 
@@ -62,6 +62,9 @@ def _session(ctx: Context) -> None:
             except CheckTimeout as exc:
                 ctx.report.fail(name, f"{exc}; stderr: {plugin.stderr_text()}", section)
                 stopped = f"the plugin stopped answering during {name}"
+            except WrongId as exc:
+                ctx.report.fail(name, str(exc), "§3")
+                stopped = f"responses carry wrong ids (see {name})"
             except (errors.Error, OSError) as exc:
                 ctx.report.fail(name, f"{exc}; stderr: {plugin.stderr_text()}", section)
                 if plugin.broken or plugin.popen.poll() is not None:
@@ -76,10 +79,22 @@ def run_suite(ctx: Context, handler: KernelHandler, installer_round_trip: Callab
     pc.check_no_cookie(ctx)
     pc.check_version_negotiation(ctx)
     _session(ctx)
-    pc.check_eof_exit(ctx)
+    fresh: list[tuple[str, Callable[[Context], None]]] = [
+        ("exit-on-eof", pc.check_eof_exit),
+        ("violation-exit", pc.check_violation_exit),
+        ("truncation-exit", pc.check_truncation_exit),
+    ]
     if ctx.manifest.is_authenticator:
-        rc.perform_cleanup(ctx, handler)
+        fresh.append(("perform-cleanup", lambda c: rc.perform_cleanup(c, handler)))
     if ctx.manifest.is_installer and installer_round_trip is not None:
-        installer_round_trip(ctx)
+        fresh.append(("deploy-save-rollback", installer_round_trip))
+    handshake_failed = ctx.report.status_of("handshake") == "FAIL"
+    for name, check in fresh:
+        # Each starts a new process; when initialize already failed the report says so
+        # once (handshake FAIL). A handshake failing only there is that check's FAIL.
+        if handshake_failed:
+            ctx.report.skip(name, "not run: the handshake failed (see handshake)")
+        else:
+            check(ctx)
     pc.error_shapes(ctx)
     return ctx.report

@@ -25,7 +25,7 @@ from certkernel import errors
 from certkernel.plugin_host import spawn as host_spawn
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.spawn import LaunchPlan, build_env
-from certkernel.protocol.codec import ProtocolViolation, to_message
+from certkernel.protocol.codec import MAX_ID, ProtocolViolation, to_message, unpack_problem
 from certkernel.protocol.messages import COOKIE_NAME
 
 _READ = 64 * 1024
@@ -35,6 +35,10 @@ KernelHandler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 class CheckTimeout(errors.PluginError):
     """The plugin did not send what was awaited in time."""
+
+
+class WrongId(errors.PluginError):
+    """A response came back with an id that is not the integer that was sent."""
 
 
 class StreamBroken(errors.PluginError):
@@ -104,6 +108,8 @@ class RawPlugin:
         self.broken: str | None = None
         self.stdin_closed = False
         self._replies: dict[int, Reply] = {}
+        # Responses whose id is not an unsigned integer ("1", 1.0): no request matches.
+        self.odd_replies: list[list[Any]] = []
         self._next_id = 0
         self._unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True,
                                           ext_hook=_ext)
@@ -173,8 +179,13 @@ class RawPlugin:
             except msgpack.OutOfData:
                 break
             except Exception as exc:  # noqa: BLE001 - any unpack failure breaks the stream
-                self.broken = f"stdout is not valid MessagePack ({exc}); bytes: {chunk[:64].hex()}"
-                raise StreamBroken(self.broken) from None
+                # Quote from the first byte that could not be read; what came
+                # before it (an answer we wait for) still counts, and the
+                # next read raises.
+                at = self._unpacker.tell()
+                self.broken = (f"stdout is not valid MessagePack ({unpack_problem(exc)}) at byte "
+                               f"{at}: {bytes(self.stdout_bytes[at:at + 64]).hex()}")
+                return True
             self._take(obj, handler, start)
             start = self._unpacker.tell()
         return True
@@ -189,8 +200,10 @@ class RawPlugin:
         self.seen.append(seen)
         if not isinstance(obj, list) or not obj:
             return
-        if obj[0] == 1 and len(obj) == 4 and isinstance(obj[1], int):
+        if obj[0] == 1 and len(obj) == 4 and is_wire_id(obj[1]):
             self._replies[obj[1]] = Reply(obj[1], obj[2], obj[3], problem)
+        elif obj[0] == 1 and len(obj) == 4:
+            self.odd_replies.append(obj)
         elif obj[0] == 2 and problem is None:
             self.notifications.append(obj)
         elif obj[0] == 0 and problem is None:
@@ -213,6 +226,8 @@ class RawPlugin:
         """The response to our request ``msgid``; CheckTimeout if none comes in time."""
         deadline = time.monotonic() + timeout
         while msgid not in self._replies:
+            if self.odd_replies:
+                raise WrongId(_wrong_id(self.odd_replies.pop(0), msgid))
             if time.monotonic() >= deadline:
                 raise CheckTimeout(f"no answer within {timeout:g} s")
             if not self._pump(deadline, handler) and self.popen.poll() is not None:
@@ -265,6 +280,21 @@ class RawPlugin:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+def is_wire_id(value: Any) -> bool:
+    """An id as §3 allows it: an integer (not a bool) from 0 to 2^32 - 1."""
+    return type(value) is int and 0 <= value <= MAX_ID
+
+
+def _wrong_id(obj: list[Any], sent: int) -> str:
+    got = obj[1]
+    text = (f"answered with a response whose id is {show(got, 40)} (a {type(got).__name__}) "
+            f"instead of the integer {sent} it was sent")
+    if isinstance(got, str) and got.strip().isdigit():
+        text += ("; the id was turned into a string: send it back as the integer it arrived as "
+                 "(PROTOCOL.md §3.2 on dynamic languages)")
+    return text
 
 
 def _ext(code: int, data: bytes) -> Any:

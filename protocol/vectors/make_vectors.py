@@ -126,11 +126,27 @@ VALID: list[tuple[str, str, Any]] = [
     ("unknown-fields-ignored", "request", [0, 9, "prepare", [{"future_field": [1, 2, 3]}]]),
 ]
 
+# Valid bytes that a conforming encoder need not produce: a decoder MUST
+# accept them and read the meaning given (PROTOCOL.md §3.2). Written by hand.
+DECODE_ONLY: list[tuple[str, str, str, Any, str]] = [
+    ("id-as-uint32", "request", "9400ce00000001a6242f70696e6790", [0, 1, "$/ping", []],
+     "id 1 in a uint 32 encoding: the id is the integer's value, not its encoding"),
+    ("id-as-uint64", "response", "9401cf0000000000000001c080", [1, 1, None, {}],
+     "id 1 in a uint 64 encoding"),
+    ("id-as-int8", "request", "9400d001a6242f70696e6790", [0, 1, "$/ping", []],
+     "id 1 in a signed int 8 encoding: a non-negative value is an id whatever the encoding"),
+    ("map-keys-in-other-order", "request",
+     "940001ad646973706c61792f696e7075749182a8636c695f666c6167a32d2d66a76d657373616765a14d",
+     [0, 1, "display/input", [{"message": "M", "cli_flag": "--f"}]],
+     "map key order carries no meaning: the same map as {message, cli_flag}"),
+]
+
 INVALID: list[tuple[str, str, str, str]] = [
     ("not-msgpack", "c1", "violation", "0xc1 is never used in MessagePack"),
     ("text-garbage", "48656c6c6f0a", "violation", "'Hello\\n' printed to stdout: a positive fixint, not an array"),
     ("top-level-map", "81a16101", "violation", "a map is not a message"),
-    ("request-too-short", "930001a470696e67", "violation", "request with 3 elements"),
+    ("request-too-short", "930001a470696e67", "violation",
+     "request with 3 elements: only a 4-element [0, id, ...] array carries a request id"),
     ("unknown-kind", "9403010090", "violation", "kind 3 does not exist"),
     ("negative-id", "9400ffa470696e6790", "violation", "ids are unsigned"),
     ("id-too-large", "9400cf0000000100000000a470696e6790", "violation", "ids fit in 32 bits"),
@@ -138,12 +154,19 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("params-not-array", "940001a470696e6780", "invalid-request", "params must be an array"),
     ("params-two-maps", "940001a470696e67928080", "invalid-request", "params holds at most one map"),
     ("params-positional", "940001a470696e679101", "invalid-request", "params holds a map, not positional values"),
-    ("non-string-key", "940001a470696e6791810100", "violation", "map keys must be strings"),
+    ("non-string-key", "940001a470696e6791810100", "violation",
+     "map keys must be strings; checked before the shape, so the id does not help"),
     ("nested-non-string-key", "940001a470696e679181a17881c3c0", "violation", "map keys must be strings at any depth"),
     ("ext-type", "940001a470696e679181a178d40501", "violation", "extension types are not allowed"),
     ("timestamp-ext", "940001a470696e679181a178d6ff00000000", "violation", "the timestamp extension is not allowed either"),
     ("response-error-string", "940101a3626164c0", "violation", "an error is nil or a map"),
     ("truncated", "940001a470696e", "violation-at-eof", "the stream ends inside a message"),
+    ("string-id", "9400a131a6242f70696e6790", "violation",
+     "the id is the string \"1\", not an integer: no request id can be read (a dynamic language's id that became a string)"),
+    ("response-string-id", "9401a131c080", "violation", "a response's id must be an integer too"),
+    ("float-id", "9400cb3ff0000000000000a6242f70696e6790", "violation", "1.0 is a float, not an integer id"),
+    ("method-bin", "940001c406242f70696e6790", "invalid-request",
+     "a method is a MessagePack str; bin is not a string, even holding UTF-8"),
 ]
 
 
@@ -167,16 +190,28 @@ def build() -> dict[str, Any]:
             "decoded": _json_form(obj),
             "valid": True,
         })
+    for name, kind, hex_, obj, note in DECODE_ONLY:
+        assert msgpack.unpackb(bytes.fromhex(hex_), raw=False) == obj, name
+        vectors.append({
+            "name": name,
+            "kind": kind,
+            "hex": hex_,
+            "decoded": _json_form(obj),
+            "valid": True,
+            "exact_encoding": False,
+            "note": note,
+        })
     for name, hex_, reaction, note in INVALID:
         vectors.append({"name": name, "hex": hex_, "valid": False,
                         "reaction": reaction, "note": note})
     return {
         "protocol_version": 1,
         "encoding": "decoded uses JSON; {\"$bin\": hex} stands for a MessagePack bin value",
+        "exact_encoding": "valid vectors without exact_encoding: false are also what an encoder that keeps map insertion order produces; those with it are decode-only",
         "reactions": {
-            "violation": "the kernel ends the plugin with a ProtocolError quoting the bytes",
+            "violation": "the kernel ends the plugin with a ProtocolError quoting the bytes; a plugin writes one line to stderr and exits with status 3",
             "invalid-request": "a plugin answers [1, id, {code: -32600, type: InvalidRequest, ...}, nil] and goes on; the kernel treats it as a violation",
-            "violation-at-eof": "a violation once the stream ends (no more bytes can complete it)",
+            "violation-at-eof": "a violation once the stream ends (no more bytes can complete it): a plugin exits 3, not 0",
         },
         "vectors": vectors,
     }

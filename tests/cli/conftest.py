@@ -29,6 +29,10 @@ class Probe(Authenticator):
             raise MisconfigurationError("probe config is broken: see /etc/probe.conf")
         if mode == "missing":
             raise NoInstallationError("probe server is not installed")
+    def more_info(self):
+        if self.options.get("mode") == "no-info":
+            raise NotImplementedError  # answered as MethodNotFound: more_info is optional
+        return "Probe {name}: a\\x1b[31m test\\nplugin"
     def get_chall_pref(self, domain):
         return ["http-01"]
     def perform(self, challenges):

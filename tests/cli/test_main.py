@@ -126,6 +126,25 @@ def test_plugins_init_and_prepare_spawn_real_plugins(cli_env: Env, make_plugin: 
     assert "Prep:" not in init and init.count("Initialized: yes") >= 3
 
 
+def test_plugins_init_shows_more_info_when_the_plugin_has_it(
+    cli_env: Env, make_plugin: Callable[..., Path]
+) -> None:
+    """more_info is optional (PROTOCOL.md §4): shown by --init, absent when not implemented."""
+    make_plugin(cli_env.plugins, "probe-ok", mode="ok")
+    make_plugin(cli_env.plugins, "probe-quiet", mode="no-info")
+    result = cli_env.run("plugins", "--init", "--authenticators", *cli_env.dirs)
+    assert result.returncode == 0, result.stderr
+    blocks = {b.split("\n")[0]: b for b in result.stdout.split("\n\n")}
+    ok = next(b for k, b in blocks.items() if "* probe-ok" in k)
+    # The terminal gets the text cleaned: no escape sequence, one line.
+    assert "More info: Probe probe-ok: a test plugin" in ok.splitlines()
+    quiet = next(b for k, b in blocks.items() if "* probe-quiet" in k)
+    assert "Initialized: yes (plugin version 2.5.0)" in quiet
+    assert "More info" not in quiet
+    listing = cli_env.run("plugins", "--authenticators", *cli_env.dirs).stdout
+    assert "More info" not in listing  # without --init nothing is started
+
+
 def test_log_file_written_and_secrets_kept_out(cli_env: Env) -> None:
     secret = "EABhmacSECRETvalue0123"
     result = cli_env.run("plugins", "-v", "--eab-kid", "kid-1", "--eab-hmac-key", secret,

@@ -22,6 +22,39 @@ if SCENARIO == "garbage_before_handshake":
     time.sleep(5)
     sys.exit(0)
 
+if SCENARIO == "early_request":
+    # Raw protocol: ask the kernel for storage and a ping while initialize is
+    # still unanswered, then report what came back in the version field.
+    import msgpack
+
+    rfd, wfd = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
+    unpacker = msgpack.Unpacker(raw=False)
+
+    def _next() -> list:  # type: ignore[type-arg]
+        while True:
+            for obj in unpacker:
+                return obj  # type: ignore[no-any-return]
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                sys.exit(0)
+            unpacker.feed(chunk)
+
+    init = _next()
+    os.write(wfd, msgpack.packb([0, 1, "storage/get", [{"key": "k"}]]))
+    os.write(wfd, msgpack.packb([0, 2, "$/ping", []]))
+    seen = {}
+    while len(seen) < 2:
+        reply = _next()
+        seen[reply[1]] = reply[2]["type"] if reply[2] else f"result {reply[3]}"
+    version = f"{seen[1]}; ping: {seen[2]}"
+    os.write(wfd, msgpack.packb([1, init[1], None, {
+        "protocol_version": 1, "name": "scenario", "version": version, "capabilities": []}]))
+    while True:
+        message = _next()
+        if message[0] == 0:
+            os.write(wfd, msgpack.packb([1, message[1], None, {}]))
+
 from certkernel import errors  # noqa: E402
 from certkernel.sdk import Authenticator, Challenge, Installer, serve  # noqa: E402
 
@@ -56,6 +89,19 @@ class Scenario(Authenticator, Installer):
             time.sleep(3600)
         if SCENARIO == "garbage":
             os.write(self._endpoint._wfd, b"\xc1garbage from the plugin")  # noqa: SLF001
+            time.sleep(3600)
+        if SCENARIO == "truncated_exit":
+            # half of [1, 999, nil, {}], then a clean exit: truncation, not a crash
+            os.write(self._endpoint._wfd, bytes.fromhex("9401cd03"))  # noqa: SLF001
+            os._exit(0)
+        if SCENARIO == "unknown_id":
+            # [1, 999, nil, {}]: a response to a request the kernel never sent
+            os.write(self._endpoint._wfd, bytes.fromhex("9401cd03e7c080"))  # noqa: SLF001
+            time.sleep(3600)
+        if SCENARIO == "ext_value":
+            # [2, "$/log", [{"level": "info", "message": ext 5}]]: an extension type
+            os.write(self._endpoint._wfd, bytes.fromhex(  # noqa: SLF001
+                "9302a5242f6c6f679182a56c6576656ca4696e666fa76d657373616765d40501"))
             time.sleep(3600)
         if SCENARIO == "flood":
             chunk = "x" * 1023 + "\n"

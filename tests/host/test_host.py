@@ -153,6 +153,27 @@ def test_garbage_on_stdout_quotes_the_bytes(scenario):
     with pytest.raises(errors.ProtocolError) as info:
         RemoteAuthenticator(proc).get_chall_pref("a.example")
     _assert_clean_failure(info.value, "broke the protocol", "c1676172626167")
+    # §3.1: the rule broken, in words (msgpack's own message is empty: it printed "()")
+    assert "invalid MessagePack: a byte that starts no MessagePack value" in str(info.value)
+    assert "()" not in str(info.value)
+    assert wait_gone([proc.pid])
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "quoted"),
+    [
+        ("unknown_id", "response to unknown request id 999", "9401cd03e7c080"),
+        ("truncated_exit", "stream ended inside a message (4 bytes pending)", "9401cd03"),
+        ("ext_value", "extension type 5 is not allowed",
+         "9302a5242f6c6f679182a56c6576656ca4696e666fa76d657373616765d40501"),
+    ],
+)
+def test_violation_quotes_the_offending_message(scenario, name, rule, quoted):
+    """§3.1: the whole offending message is quoted, not one byte or none."""
+    proc = scenario(name)
+    with pytest.raises(errors.ProtocolError) as info:
+        RemoteAuthenticator(proc).get_chall_pref("a.example")
+    _assert_clean_failure(info.value, "broke the protocol", f"{rule} (bytes: {quoted})")
     assert wait_gone([proc.pid])
 
 
@@ -223,3 +244,39 @@ def test_kernel_stays_healthy_after_failures(scenario):
             RemoteAuthenticator(proc).get_chall_pref("a.example")
     proc = scenario("good")
     assert RemoteAuthenticator(proc).get_chall_pref("a.example") == ["http-01", "dns-01"]
+
+
+def test_plugin_request_before_its_handshake_is_refused_but_ping_answered(scenario):
+    """§4: until initialize is answered the kernel answers only $/ping."""
+    proc = scenario("early_request", storage=DictStorage())
+    assert proc.info["version"] == "InvalidRequest; ping: result {}"
+
+
+def test_kernel_display_refusal_carries_the_flag_in_data(scenario):
+    """§6: the kernel's own non-interactive display/input error has data.flag."""
+    import io
+
+    from certkernel.display import Display
+
+    display = Display(noninteractive=True, stdin=io.StringIO(), stdout=io.StringIO())
+    proc = scenario("good", display=display, storage=DictStorage())
+    with pytest.raises(errors.MissingCommandlineFlag) as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert info.value.data == {"flag": "--scenario-where"}
+    assert "use --scenario-where" in str(info.value)
+
+
+def test_no_display_refusal_carries_the_flag_in_data(scenario):
+    proc = scenario("good", display=None, storage=DictStorage())
+    with pytest.raises(errors.MissingCommandlineFlag) as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert info.value.data == {"flag": "--scenario-where"}
+
+
+def test_manifest_timeouts_replace_defaults_higher_or_lower(scenario):
+    """§8 [timeouts]: each listed value replaces the default, up or down (the
+    hang test above shows a lowered deadline really cancels the call)."""
+    proc = scenario("good", timeouts="perform = 900\nget_chall_pref = 5")
+    assert proc.timeout_for("perform") == 900  # default 300
+    assert proc.timeout_for("get_chall_pref") == 5  # default 60
+    assert proc.timeout_for("cleanup") == 300  # not listed: the default

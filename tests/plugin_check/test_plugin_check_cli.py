@@ -40,7 +40,20 @@ def lines(out: str) -> dict[str, tuple[str, str]]:
 
 COMMON = ["no-cookie", "version-negotiation", "handshake", "ping", "unknown-fields",
           "unknown-method", "invalid-request", "cancel", "more-info", "shutdown",
-          "stdout-hygiene", "exit-on-eof", "error-shape"]
+          "stdout-hygiene", "exit-on-eof", "violation-exit", "truncation-exit", "error-shape"]
+
+
+def _builtin_names() -> list[str]:
+    import tomllib
+
+    names = []
+    for manifest in sorted(glob.glob(str(REPO / "plugins" / "**" / "plugin.toml"), recursive=True)):
+        with open(manifest, "rb") as fh:
+            names.append(tomllib.load(fh)["name"])
+    return names
+
+
+BUILTIN = _builtin_names()
 
 
 @pytest.mark.parametrize(
@@ -63,6 +76,23 @@ def test_builtin_plugins_conform(tmp_path: Path, plugin: str, must_pass: list[st
     for name in COMMON + must_pass:
         assert report.get(name, ("missing", ""))[0] == "PASS", f"{name}: {report.get(name)}\n{proc.stdout}"
     assert not [n for n, (s, _) in report.items() if s == "FAIL"]
+
+
+@pytest.mark.parametrize("plugin", [n for n in BUILTIN if n.startswith("dns-")])
+def test_every_dns_plugin_conforms(tmp_path: Path, plugin: str) -> None:
+    """The built-ins not named above: every DNS plugin passes every check it can run."""
+    proc = plugin_check(tmp_path, plugin)
+    report = lines(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"plugin {plugin} conforms" in proc.stdout
+    for name in COMMON + ["get-chall-pref"]:
+        assert report.get(name, ("missing", ""))[0] == "PASS", f"{name}: {report.get(name)}\n{proc.stdout}"
+
+
+def test_the_builtin_list_is_complete() -> None:
+    named = {"null", "webroot", "standalone", "manual", "nginx", "apache"}
+    assert set(BUILTIN) == named | {n for n in BUILTIN if n.startswith("dns-")}
+    assert len(BUILTIN) > 10
 
 
 def test_plugin_needing_configuration_is_skipped_with_the_reason(tmp_path: Path) -> None:
@@ -186,3 +216,123 @@ def test_credentials_file_is_read_and_never_shown(tmp_path: Path) -> None:
     assert lines(proc.stdout)["prepare"] == ("PASS", "prepare -> {}")
     logs = "".join(p.read_text() for p in (tmp_path / "l").iterdir())
     assert secret not in proc.stdout + proc.stderr + logs
+
+
+# -- spec gaps of issue 14: each broken plugin fails exactly where it is wrong --------------
+
+
+def _failed(report: dict[str, tuple[str, str]]) -> list[str]:
+    return [n for n, (s, _) in report.items() if s == "FAIL"]
+
+
+def test_string_id_is_reported_as_a_string_id(tmp_path: Path) -> None:
+    """Gap 2/12: not "no answer within 15 s" plus a stray-print guess."""
+    proc = plugin_check(tmp_path, str(BROKEN / "string-id"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    status, detail = report["handshake"]
+    assert status == "FAIL"
+    assert "answered with a response whose id is '1' (a str) instead of the integer 1" in detail
+    assert "send it back as the integer it arrived as" in detail
+    assert "no answer within" not in proc.stdout
+    assert "stray print" not in proc.stdout
+    assert report["stdout-hygiene"][0] == "PASS"
+    assert _failed(report) == ["version-negotiation", "handshake"]
+
+
+def test_lenient_decoder_fails_violation_and_truncation(tmp_path: Path) -> None:
+    """Gap 1/10: a violation without an id, and EOF inside a message, mean exit 3."""
+    proc = plugin_check(tmp_path, str(BROKEN / "lenient-decoder"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert _failed(report) == ["violation-exit", "truncation-exit"]
+    assert "sent vector request-too-short (930001a470696e67); still running" in report["violation-exit"][1]
+    assert ("sent vector truncated (940001a470696e) and closed stdin; it exited 0, not 3"
+            in report["truncation-exit"][1])
+
+
+def test_answering_a_non_string_key_request_is_a_failure(tmp_path: Path) -> None:
+    """Gap 1: encoding faults come first; such a message carries no id to answer."""
+    proc = plugin_check(tmp_path, str(BROKEN / "answers-bad-keys"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert _failed(report) == ["violation-exit"]
+    detail = report["violation-exit"][1]
+    assert "sent vector non-string-key (940001a470696e6791810100); it answered [1, 1, {'code': -32600" in detail
+
+
+def test_bad_more_info_fails_and_missing_more_info_passes(tmp_path: Path) -> None:
+    """Gap 3: more_info is optional; when answered it must be {text: str}."""
+    bad = plugin_check(tmp_path, str(BROKEN / "bad-more-info"))
+    report = lines(bad.stdout)
+    assert bad.returncode == 1
+    assert _failed(report) == ["more-info"]
+    assert "more_info returned {'txt': 'the field is called text'}; expected {text: str}" in report["more-info"][1]
+    missing = plugin_check(tmp_path, str(BROKEN / "no-more-info"))
+    assert missing.returncode == 0, missing.stdout
+    assert lines(missing.stdout)["more-info"][0] == "PASS"
+    assert "not implemented (optional)" in lines(missing.stdout)["more-info"][1]
+
+
+def test_initialize_failing_for_perform_is_a_failure_not_a_skip(tmp_path: Path) -> None:
+    """Gap 12: perform-cleanup's own initialize failed; the plugin does not conform."""
+    proc = plugin_check(tmp_path, str(BROKEN / "refuses-path"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    assert _failed(report) == ["perform-cleanup"]
+    assert "answered with an error: PluginError (-32000): refuses-path cannot start with a path" in (
+        report["perform-cleanup"][1])
+    assert "plugin refuses-path does NOT conform" in proc.stdout
+
+
+def test_http01_port_is_honoured(tmp_path: Path) -> None:
+    """Gap 12: --http-01-port is where a socket-taking plugin is tested."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = plugin_check(tmp_path, "standalone", "--http-01-port", str(port))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status, detail = lines(proc.stdout)["perform-cleanup"]
+    assert status == "PASS"
+    assert f"an http-01 socket on 127.0.0.1:{port} (--http-01-port)" in detail
+
+
+def test_http01_port_in_use_is_a_clear_skip(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = plugin_check(tmp_path, "standalone", "--http-01-port", str(port))
+    status, detail = lines(proc.stdout)["perform-cleanup"]
+    assert status == "SKIP"
+    assert f"cannot listen on 127.0.0.1:{port} for http-01" in detail
+
+
+def test_plugin_by_path_accepts_its_own_options(tmp_path: Path) -> None:
+    """Gap 12: `plugin-check ./dir --opt`, the plugin not being installed."""
+    webroot = tmp_path / "site"
+    webroot.mkdir()
+    proc = plugin_check(tmp_path, str(REPO / "examples" / "js-webroot"), "--js-webroot-path", str(webroot))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status, detail = lines(proc.stdout)["perform-cleanup"]
+    assert status == "PASS"
+    assert f"webroot {webroot} (--js-webroot-path)" in detail
+    assert not [p for p in webroot.rglob("*") if p.is_file()]  # the challenge file was removed
+
+
+def test_invalid_bytes_on_stdout_are_named_and_quoted_where_they_start(tmp_path: Path) -> None:
+    """Gap 11: the fault in words and the bytes from the bad one on (msgpack says "()")."""
+    proc = plugin_check(tmp_path, str(BROKEN / "invalid-bytes"))
+    report = lines(proc.stdout)
+    assert proc.returncode == 1
+    status, detail = report["stdout-hygiene"]
+    assert status == "FAIL"
+    assert "stdout is not valid MessagePack (a byte that starts no MessagePack value" in detail
+    # quoted from the first bad byte on (what followed may be quoted after it)
+    assert re.search(r"\) at byte \d+: c1c1[0-9a-f]*; only MessagePack-RPC", detail), detail
+    assert "()" not in detail
+    assert report["handshake"][0] == "PASS"  # the answer before the bad bytes still counted

@@ -99,6 +99,23 @@ class Attacker(Authenticator):
         os.rmdir(gone)
         self._try(report, "revert_temporary", k.checkpoint_revert_temporary)
 
+    # (e) a root-owned file in a root-owned folder inside its root, which this
+    # user cannot delete itself: registered as "new", a rollback would delete
+    # it as root. Also a file of its own that exists: new means not there yet.
+    def _existing(self, report: dict[str, str], root: str, victim: str) -> None:
+        k = self.kernel
+        locked = os.path.join(root, "locked", "keep.conf")
+        self._try(report, "unlink_itself", lambda: os.unlink(locked))
+        self._try(report, "register_new_locked", lambda: k.checkpoint_register_new([locked]))
+        mine = os.path.join(root, "mine.conf")
+        with open(mine, "w") as fh:
+            fh.write("mine\n")
+        self._try(report, "register_new_mine", lambda: k.checkpoint_register_new([mine]))
+        fresh = os.path.join(root, "fresh.conf")
+        self._try(report, "register_new_fresh", lambda: k.checkpoint_register_new([fresh]))
+        with open(fresh, "w") as fh:
+            fh.write("made by the plugin\n")
+
     # (d) a manifest that declares no roots: every checkpoint call.
     def _rootless(self, report: dict[str, str], root: str, victim: str) -> None:
         k = self.kernel

@@ -181,6 +181,33 @@ def test_a_parent_directory_swapped_for_a_symlink_is_refused(
     assert not (scene.root / "gone").exists()
 
 
+def test_an_existing_file_cannot_be_registered_as_new_so_rollback_never_deletes_it(
+        kernel: Kernel, sandbox_user: str, pebble: Pebble, with_roots: dict[str, str]) -> None:
+    scene = Scene(kernel, sandbox_user, "cp-existing")
+    locked = scene.root / "locked"
+    locked.mkdir()
+    os.chown(locked, 0, 0)
+    locked.chmod(0o755)
+    keep = locked / "keep.conf"
+    keep.write_bytes(b"root's file inside the plugin's root\n")
+    keep.chmod(0o600)
+    before = fingerprint(keep)
+    report = scene.attack(pebble, with_roots, "existing")
+
+    assert report["unlink_itself"].startswith("PermissionError")  # beyond the plugin itself
+    for step in ("register_new_locked", "register_new_mine"):
+        assert report[step].startswith("InvalidParams: "), (step, report[step])
+        assert "already exists" in report[step], (step, report[step])
+    assert report["register_new_fresh"] == "ok"
+
+    said = scene.rollback()
+    assert fingerprint(keep) == before
+    assert (scene.root / "mine.conf").read_text() == "mine\n"
+    # What really was new is what the rollback removes.
+    assert not (scene.root / "fresh.conf").exists(), said
+    scene.assert_victims_unchanged()
+
+
 def test_a_plugin_without_declared_roots_gets_every_checkpoint_call_refused(
         kernel: Kernel, sandbox_user: str, pebble: Pebble,
         without_roots: dict[str, str]) -> None:

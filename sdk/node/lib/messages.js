@@ -12,6 +12,21 @@ function isId(v) {
   return Number.isInteger(v) && v >= 0 && v <= MAX_ID;
 }
 
+/**
+ * Whether the id (element 1 of the array in `bytes`) was sent as a
+ * MessagePack integer. JavaScript decodes the float 1.0 to the same number
+ * as the integer 1, so the encoding is read from the header byte (§3.2).
+ */
+function idEncodedAsInteger(bytes) {
+  if (!bytes || bytes.length < 3) return true; // no bytes to look at: built in-process
+  const head = bytes[0];
+  let at = 2; // fixarray header, then the kind (a positive fixint)
+  if (head === 0xdc) at = 4;
+  else if (head === 0xdd) at = 6;
+  const b = bytes[at];
+  return b !== 0xca && b !== 0xcb;
+}
+
 function isMap(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }
@@ -40,15 +55,16 @@ function toMessage(value, bytes) {
   if (kind === REQUEST && value.length === 4) {
     const [, id, method, raw] = value;
     const params = paramsOf(raw);
-    if (isId(id) && typeof method === 'string' && params !== null) {
+    const validId = isId(id) && idEncodedAsInteger(bytes);
+    if (validId && typeof method === 'string' && params !== null) {
       return { kind: 'request', id, method, params };
     }
     throw new ProtocolViolation('malformed request: needs [0, uint32 id, str method, [map]]', bytes,
-      { requestId: isId(id) ? id : undefined });
+      { requestId: validId ? id : undefined });
   }
   if (kind === RESPONSE && value.length === 4) {
     const [, id, error, result] = value;
-    if (isId(id) && (error === null || isMap(error))) {
+    if (isId(id) && idEncodedAsInteger(bytes) && (error === null || isMap(error))) {
       return { kind: 'response', id, error, result };
     }
     throw new ProtocolViolation('malformed response: needs [1, uint32 id, nil|map, result]', bytes);
