@@ -148,6 +148,7 @@ class _Session:
         plugin.secrets = dict(init.secrets)
         plugin.settings = dict(init.settings)
         plugin.state_dir = init.state_dir
+        plugin.kernel_version = init.kernel_version
         plugin.fds = {k: list(v) for k, v in init.fds.items()}
         plugin.kernel = Kernel(self.endpoint)
         plugin._endpoint = self.endpoint

@@ -292,6 +292,21 @@ def test_python_signatures_match_the_registry(method: wire.Method) -> None:
     assert _params_of(sdk) == expected
 
 
+# What initialize carries for the session, not for the plugin's code.
+_SESSION_ONLY = {"protocol_versions", "name"}
+
+
+def test_every_initialize_field_reaches_the_plugin_object() -> None:
+    """A field added to initialize is handed to plugin code by both SDKs."""
+    wanted = [n for n in names(wire.InitializeParams) if n not in _SESSION_ONLY]
+    python_attrs = sdk_plugin.Plugin.__annotations__
+    assert [n for n in wanted if n not in python_attrs] == []
+    match = re.search(r"export class Plugin \{(.*?)\n\}", _d_ts(), re.S)
+    assert match is not None
+    node_attrs = re.findall(r"^\s+(\w+)\??:", match.group(1), re.M)
+    assert [camel(n) for n in wanted if camel(n) not in node_attrs] == []
+
+
 def _kernel_method(name: str) -> str:
     """The SDK kernel handle's Python method for a plugin → kernel method."""
     special = {"display/notification": "notify", "$/log": "log", "$/progress": "progress"}
