@@ -159,8 +159,11 @@ def _table_after(text: str, anchor: str) -> dict[str, str]:
     return rows
 
 
-def _prose_signatures() -> dict[str, list[tuple[list[str] | None, list[str] | None]]]:
-    found: dict[str, list[tuple[list[str] | None, list[str] | None]]] = {}
+Signature = tuple[list[str] | None, list[str] | None, str | None]
+
+
+def _prose_signatures() -> dict[str, list[Signature]]:
+    found: dict[str, list[Signature]] = {}
     for match in _SIGNATURE.finditer(_prose()):
         name = match.group("method")
         if name not in wire.METHODS or not (match.group("params") or match.group("result")
@@ -169,7 +172,8 @@ def _prose_signatures() -> dict[str, list[tuple[list[str] | None, list[str] | No
         params = match.group("params")
         result = match.group("result")
         found.setdefault(name, []).append(
-            (_split_fields(params) if params else None, _split_fields(result) if result else None))
+            (_split_fields(params) if params else None, _split_fields(result) if result else None,
+             match.group("paren")))
     return found
 
 
@@ -185,7 +189,11 @@ def test_spec_prose_names_the_registry_fields(method: wire.Method) -> None:
     """Every method outside the generated tables is written in the prose with the same fields."""
     seen = _prose_signatures().get(method.name)
     assert seen, f"PROTOCOL.md §4-§5 never gives the signature of {method.name}"
-    for params, result in seen:
+    for params, result, paren in seen:
+        if paren:  # "(request, kernel → plugin)": the kind, then the direction if given
+            kind, _, direction = paren.partition(", ")
+            assert kind == method.kind, f"{method.name} is a {method.kind} in the registry"
+            assert direction in ("", method.direction), f"{method.name} is sent {method.direction}"
         if params is not None:
             assert params == names(method.params), f"{method.name} params in PROTOCOL.md"
         if result is not None:
