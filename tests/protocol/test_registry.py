@@ -10,7 +10,11 @@ How a field added in one place and not the others fails here:
 - added to PROTOCOL.md's prose or to index.d.ts by hand only: the same
   comparisons fail from the other side;
 - added to a vector only: ``test_vectors_match_the_registry`` (strict: every
-  field of a vector must be declared).
+  field of a vector must be declared);
+- added to the kernel's services, the Python SDK or the Node SDK's dispatch,
+  initialize or kernel handle only: the case runs above and
+  ``test_kernel_services_follow_the_registry`` (a field one side requires and
+  the registry does not declare makes the registry-shaped call fail).
 """
 
 from __future__ import annotations
