@@ -4,14 +4,17 @@ The repository maps a few folders into the ``certkernel`` namespace
 (``kernel/`` is ``certkernel``, ``plugin-host/`` is ``certkernel.plugin_host``
 ...), which setuptools' own ``find_packages`` cannot follow.  ``ROOTS`` names
 those folders once -- it is the layout of the repository, not a package list --
-and :func:`discover` walks each one: every folder with an ``__init__.py`` is a
-package, and every other file below it (manifests, ``PROTOCOL.md``, vectors,
+and :func:`discover` walks each one: the root and every folder below it with an
+``__init__.py`` is a package (``certkernel`` itself has none: it is a PEP 420
+namespace shared with ``certkernel-sdk``), and every other file below it (manifests, ``PROTOCOL.md``, vectors,
 unit templates) is that package's data.  A new plugin folder is packaged the
 moment it exists.
 
-Splitting a distribution off (issue 14: ``certkernel-sdk`` from ``sdk/python``
-and ``protocol/``) is a matter of moving entries out of ``ROOTS`` into that
-distribution's own ``setup.py`` calling the same :func:`discover`.
+The protocol (``protocol/``) and the Python SDK (``sdk/python``) are not
+here: they are the ``certkernel-sdk`` distribution, built from
+``packaging/certkernel-sdk`` (issue 14), which this one depends on.  Both
+install into the one ``certkernel`` folder, which neither owns: it has no
+``__init__.py`` (see ``kernel/version.py``).
 """
 
 from __future__ import annotations
@@ -24,13 +27,11 @@ from setuptools import setup
 HERE = Path(__file__).resolve().parent
 
 # import name -> folder (relative to this file).  Nested roots win over the
-# folder that contains them: ``sdk/python`` is not inside ``kernel``, but
+# folder that contains them: ``plugins`` is not inside ``kernel``, but
 # ``certkernel.plugins`` would be a sub-package of ``certkernel`` by name only.
 ROOTS: dict[str, str] = {
     "certkernel": "kernel",
-    "certkernel.protocol": "protocol",
     "certkernel.plugin_host": "plugin-host",
-    "certkernel.sdk": "sdk/python",
     "certkernel.plugins": "plugins",
 }
 
@@ -57,8 +58,8 @@ def discover(roots: dict[str, str], base: Path = HERE) -> tuple[
         for folder, dirs, files in os.walk(base / root_dir):
             dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
             rel = Path(folder).relative_to(base / root_dir)
-            if "__init__.py" not in files:
-                continue
+            if "__init__.py" not in files and rel.parts:
+                continue  # a data folder; a root itself may be a namespace package
             name = ".".join((root_name, *rel.parts)) if rel.parts else root_name
             if name in roots and name != root_name:
                 continue  # another root owns it

@@ -36,11 +36,13 @@ def du(path: Path) -> int:
     return total
 
 
-def make_venv(where: Path, requirement: list[str]) -> int:
+def make_venv(where: Path, requirement: list[str], wheels: Path | None = None) -> int:
     venv.EnvBuilder(with_pip=True, symlinks=True).create(where)
     if requirement:
+        # certkernel-sdk is on no index: its wheel sits in ``wheels`` beside certkernel's
+        links = [f"--find-links={wheels}"] if wheels is not None else []
         proc = subprocess.run([str(where / "bin" / "python"), "-m", "pip", "install", "-q",
-                               "--disable-pip-version-check", *requirement],
+                               "--disable-pip-version-check", *links, *requirement],
                               capture_output=True, text=True, timeout=900, check=False)
         if proc.returncode:
             raise SystemExit(f"pip install {' '.join(requirement)} failed:\n{proc.stderr}")
@@ -49,9 +51,11 @@ def make_venv(where: Path, requirement: list[str]) -> int:
 
 
 def build_wheel(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                    str(out), str(ROOT)], check=True, timeout=300, capture_output=True)
-    return next(out.glob("certkernel-*.whl"))
+    """The certkernel wheel, with the certkernel-sdk wheel it depends on beside it."""
+    for project in (ROOT / "packaging" / "certkernel-sdk", ROOT):
+        subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                        str(out), str(project)], check=True, timeout=300, capture_output=True)
+    return next(out.glob("certkernel-[0-9]*.whl"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         wheel = build_wheel(work / "dist")
         variants: list[tuple[str, list[str]]] = [
             ("empty venv (pip, setuptools)", []),
+            ("certkernel-sdk (alone)", [str(next(wheel.parent.glob("certkernel_sdk-*.whl")))]),
             ("certkernel (core)", [str(wheel)]),
             ("certkernel[route53]", [f"certkernel[route53] @ {wheel.as_uri()}"]),
             ("certkernel[lexicon]", [f"certkernel[lexicon] @ {wheel.as_uri()}"]),
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         sizes: dict[str, int] = {}
         for label, req in variants:
-            sizes[label] = make_venv(work / f"v{len(sizes)}", req)
+            sizes[label] = make_venv(work / f"v{len(sizes)}", req, wheel.parent)
         base = sizes["empty venv (pip, setuptools)"]
         certbot = sizes["certbot (PyPI)"] - base
         print(f"{'venv':32} {'total MB':>9} {'installed MB':>13} {'vs certbot':>11}")

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel import __version__, errors
+from certkernel import errors
 from certkernel.acme_problems import describe_problem, retry_after_seconds
+from certkernel.version import __version__
 
 if TYPE_CHECKING:
     import josepy as jose

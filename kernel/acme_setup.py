@@ -15,9 +15,10 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from certkernel import __version__, errors
+from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import Display
+from certkernel.version import __version__
 
 if TYPE_CHECKING:
     from certkernel.accounts import Account, AccountStore
@@ -109,7 +110,7 @@ def _ask_email(config: Config, display: Display) -> list[str]:
     if emails or config.register_unsafely_without_email:
         return emails
     if not display.interactive:
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "You should register before running non-interactively, or provide --agree-tos "
             "and --email <email_address> flags (or --register-unsafely-without-email)."
         )

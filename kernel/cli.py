@@ -408,7 +408,7 @@ def parse(
         layers.append((values, sources))
         shortcuts += chosen
     if scan.version:
-        from certkernel import __version__
+        from certkernel.version import __version__
 
         return HelpRequest(f"certkernel {__version__}")
     if scan.help:

@@ -3,7 +3,7 @@
 Plugins never prompt themselves; they ask the kernel, which ends up here.
 Rules, as Certbot's: with ``-n`` (or ``-q``, or no terminal on stdin unless
 ``--force-interactive``) a prompt returns its default, and without a default
-it raises :class:`MissingCommandlineFlag` naming the flag that answers it.
+it raises :class:`MissingFlag` naming the flag that answers it.
 ``-q`` silences notices.  Colour only on a terminal, never with ``NO_COLOR``
 or ``TERM=dumb``.  Every re-prompt loop is bounded.
 
@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
-from certkernel.errors import MissingCommandlineFlag
+from certkernel.errors import MissingFlag
 from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
@@ -93,10 +93,9 @@ class Display:
         if default is None:
             first = message.strip().splitlines()[0] if message.strip() else "a value is needed"
             hint = f"use {clean(cli_flag, newlines=False)}" if cli_flag else "no flag answers it; run interactively"
-            raise MissingCommandlineFlag(
+            raise MissingFlag(
                 f"Missing command line flag or config entry for this setting: {first} ({hint})",
-                # PROTOCOL.md §6: a plugin reads the flag from data, not the message.
-                data={"flag": cli_flag} if cli_flag else None,
+                flag=cli_flag,
             )
 
     def _read(self, prompt: str) -> str | None:

@@ -2,20 +2,81 @@
 
 Every error a user can cause or meet derives from :class:`Error`, so the CLI
 can print one clear line for any of them and keep tracebacks for the log.
-The plugin error classes double as the protocol's error ``type`` names: a
-plugin raising ``MisconfigurationError`` arrives in the kernel as exactly that
-class (see ``protocol/PROTOCOL.md``, "Errors"). This module imports nothing
-but the standard library, because both the SDK and the kernel's ``--help``
-path import it.
+
+The protocol's vocabulary -- the root :class:`Error`, what a plugin may raise
+(:class:`PluginError` and below) and what can happen to a conversation
+(:class:`TransportError`: crash, timeout, violation ...) -- is defined in
+``certkernel.protocol.errors``, which ships with the SDK, and re-exported
+here: ``errors.PluginError`` in the kernel *is* the class a plugin raises.
+The classes defined below are the kernel's own and never cross the wire; a
+kernel-only failure such as a missing ``-d`` (:class:`MissingFlag`) is a
+:class:`ConfigurationError`, not a :class:`PluginError`.
+
+This module imports nothing but the standard library and the protocol's
+errors, because the kernel's ``--help`` path imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from certkernel.protocol.errors import (
+    PLUGIN_ERROR_TYPES,
+    CallCancelled,
+    CallError,
+    Error,
+    InvalidParams,
+    InvalidRequest,
+    MethodNotFound,
+    MisconfigurationError,
+    MissingCommandlineFlag,
+    NoInstallationError,
+    NotSupportedError,
+    PluginCrashed,
+    PluginEnhancementAlreadyPresent,
+    PluginError,
+    PluginStorageError,
+    PluginTimeout,
+    ProtocolError,
+    RemoteInternalError,
+    TransportError,
+)
 
-
-class Error(Exception):
-    """Root of certkernel's exceptions."""
+__all__ = [
+    "PLUGIN_ERROR_TYPES",
+    "AccountError",
+    "AccountNotFound",
+    "AuthorizationError",
+    "CAError",
+    "CallCancelled",
+    "CallError",
+    "CertStorageError",
+    "CheckpointRefused",
+    "ConfigurationError",
+    "Error",
+    "HookCommandNotFound",
+    "HookError",
+    "InvalidParams",
+    "InvalidRequest",
+    "IssuanceError",
+    "LockError",
+    "MethodNotFound",
+    "MisconfigurationError",
+    "MissingCommandlineFlag",
+    "MissingFlag",
+    "NoInstallationError",
+    "NotSupportedError",
+    "PathRefused",
+    "PluginCrashed",
+    "PluginEnhancementAlreadyPresent",
+    "PluginError",
+    "PluginStorageError",
+    "PluginTimeout",
+    "ProtocolError",
+    "RemoteInternalError",
+    "ReverterError",
+    "StorageError",
+    "TransportError",
+    "ValidationError",
+]
 
 
 class ConfigurationError(Error):
@@ -24,6 +85,20 @@ class ConfigurationError(Error):
 
 class ValidationError(ConfigurationError):
     """A user-given value (domain name, path, option) is malformed."""
+
+
+class MissingFlag(ConfigurationError):
+    """The kernel needs a value that only a flag (or a prompt) could give.
+
+    Raised in non-interactive runs (a missing ``-d``, an unanswered question);
+    the message names the flag. The kernel's own counterpart of the protocol's
+    MissingCommandlineFlag, which is what a *plugin* raises: this one never
+    crosses the wire and is no :class:`PluginError`.
+    """
+
+    def __init__(self, message: str = "", *, flag: str | None = None) -> None:
+        super().__init__(message)
+        self.flag = flag
 
 
 class HookCommandNotFound(ConfigurationError):
@@ -77,91 +152,3 @@ class ReverterError(Error):
 class CheckpointRefused(ReverterError):
     """A file given for a checkpoint is not acceptable: outside the roots, reached
     through a symlink, not a regular file, missing, or under a temporary change."""
-
-
-class PluginError(Error):
-    """A plugin failed, or the conversation with its process failed.
-
-    ``data`` carries the error map's details across the protocol (the flag
-    for MissingCommandlineFlag, a config test's output); ``code`` is the
-    protocol error code when the error came from a peer.
-    """
-
-    def __init__(self, message: str = "", *, data: Any = None, code: int | None = None) -> None:
-        super().__init__(message)
-        self.data = data
-        self.code = code
-
-
-class MisconfigurationError(PluginError):
-    """The plugin found the server's configuration unusable."""
-
-
-class NoInstallationError(PluginError):
-    """The software the plugin drives is not installed here."""
-
-
-class NotSupportedError(PluginError):
-    """The plugin cannot do what was asked on this system."""
-
-
-class MissingCommandlineFlag(PluginError):
-    """A value is needed that only a prompt or a flag could give.
-
-    Raised in non-interactive runs; the message names the flag.
-    """
-
-
-class PluginEnhancementAlreadyPresent(PluginError):
-    """The enhancement is already configured; nothing to do."""
-
-
-class PluginStorageError(PluginError):
-    """The plugin's key-value storage could not be read or written."""
-
-
-class ProtocolError(PluginError):
-    """The plugin broke the wire protocol (bad bytes, bad shape, bad version)."""
-
-
-class PluginTimeout(PluginError):
-    """A plugin call ran past its deadline."""
-
-
-class PluginCrashed(PluginError):
-    """The plugin process ended while a call was in flight."""
-
-
-class CallCancelled(PluginError):
-    """The call was cancelled before it finished."""
-
-
-class MethodNotFound(PluginError):
-    """The peer does not implement the method that was called."""
-
-
-class InvalidParams(PluginError):
-    """The peer rejected a call's params (missing or mistyped field)."""
-
-
-class InvalidRequest(PluginError):
-    """The peer received a message of the wrong shape and said so."""
-
-
-class RemoteInternalError(PluginError):
-    """The peer's code raised something it did not map to a plugin error."""
-
-
-# The error types a plugin may put in an error's ``type`` field, by name.
-PLUGIN_ERROR_TYPES: dict[str, type[PluginError]] = {
-    cls.__name__: cls
-    for cls in (
-        PluginError,
-        MisconfigurationError,
-        NoInstallationError,
-        NotSupportedError,
-        MissingCommandlineFlag,
-        PluginEnhancementAlreadyPresent,
-        PluginStorageError,
-    )
-}

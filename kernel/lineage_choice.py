@@ -87,7 +87,7 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
             f"certificate with the new certificate?"
         )
         if not display.interactive:
-            raise errors.MissingCommandlineFlag(
+            raise errors.MissingFlag(
                 f"The existing certificate {lineage.name} does not cover "
                 f"{', '.join(added)}. Use --expand to add them to it, or --duplicate to make "
                 "a separate certificate."

@@ -470,14 +470,14 @@ def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
         return auth or DEFAULT_AUTHENTICATOR, None
     if verb == "run":
         if not (auth or inst):
-            raise errors.MissingCommandlineFlag(
+            raise errors.MissingFlag(
                 "Please choose an installer (for example --nginx, --apache, or -i null) "
                 "and an authenticator (-a), or use certonly"
             )
         return auth or inst, inst or "null"
     if verb in ("install", "enhance"):
         if not inst:
-            raise errors.MissingCommandlineFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")
+            raise errors.MissingFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")
         return None, inst
     return auth, inst
 

@@ -27,9 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel import __version__, fsutil, lineage_files, renewal_conf
+from certkernel import fsutil, lineage_files, renewal_conf
 from certkernel.errors import CertStorageError, StorageError
 from certkernel.lineage_files import ALL_FOUR, FILE_MODES, Layout
+from certkernel.version import __version__
 
 if TYPE_CHECKING:
     import datetime

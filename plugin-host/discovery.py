@@ -80,40 +80,78 @@ def _entry_point_lines(text: str) -> Iterator[str]:
             yield stripped.split("=", 1)[1].strip()
 
 
-def _resolve_entry_point(value: str, dist_dir: Path) -> Path | None:
-    """An entry point value is a folder, a manifest path, or a package name."""
-    candidate = Path(value)
-    if not candidate.is_absolute() and ("/" in value or value.endswith(".toml")):
-        candidate = dist_dir.parent / value
-    if candidate.exists():
-        return candidate / "plugin.toml" if candidate.is_dir() else candidate
-    import importlib.util
+def _import_path() -> list[str]:
+    """sys.path without the working directory: only absolute entries.
 
-    module = value.split(":", 1)[0].strip()
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
+    ``python -c`` and ``python -m`` put the working directory on sys.path
+    (as ``''``); whoever controls the folder certkernel runs in must not be
+    able to register a plugin there.
+    """
+    return [entry for entry in sys.path if entry and os.path.isabs(entry)]
+
+
+def _package_folder(module: str) -> Path | None:
+    """The folder (or file's folder) of ``module``, found without importing anything.
+
+    ``importlib.util.find_spec`` would import the parents of a dotted name
+    and search the working directory; this walks :class:`PathFinder` over
+    absolute sys.path entries, then over each parent's own locations.
+    """
+    from importlib.machinery import PathFinder
+
+    search: list[str] | None = _import_path()
+    spec = None
+    parts = module.split(".")
+    for depth in range(1, len(parts) + 1):
+        if search is None:
+            return None
+        try:
+            spec = PathFinder.find_spec(".".join(parts[:depth]), search)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        locations = spec.submodule_search_locations
+        search = list(locations) if locations else None
     if spec is None:
         return None
     if spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations))) / "plugin.toml"
-    if spec.origin:
-        return Path(spec.origin).parent / "plugin.toml"
-    return None
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def _resolve_entry_point(value: str, dist_dir: Path) -> Path | None:
+    """An entry point value is a folder, a manifest path, or a package name.
+
+    A relative path is relative to the folder holding the distribution's
+    metadata (site-packages), never to the working directory; a bare name is
+    a package name and nothing else, even if a folder of that name is here.
+    """
+    candidate = Path(value)
+    if candidate.is_absolute() or "/" in value or value.endswith(".toml"):
+        if not candidate.is_absolute():
+            candidate = dist_dir.parent / value
+        if candidate.is_dir():
+            return candidate / "plugin.toml"
+        return candidate if candidate.exists() else None
+    module = value.split(":", 1)[0].strip()
+    if not module or not all(part.isidentifier() for part in module.split(".")):
+        return None
+    folder = _package_folder(module)
+    return folder / "plugin.toml" if folder is not None else None
 
 
 def _entry_point_manifests() -> Iterator[tuple[Path | None, str]]:
     """(manifest path or None, description) for each entry point in our group."""
-    for entry in sys.path:
+    for entry in _import_path():
         try:
-            names = os.listdir(entry or ".")
+            names = os.listdir(entry)
         except OSError:
             continue
         for name in names:
             if not name.endswith((".dist-info", ".egg-info")):
                 continue
-            ep_file = Path(entry or ".", name, "entry_points.txt")
+            ep_file = Path(entry, name, "entry_points.txt")
             try:
                 text = ep_file.read_text(encoding="utf-8")
             except OSError:

@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from certkernel import __version__
 from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
 from certkernel.protocol import methods as wire
+from certkernel.version import __version__
 
 _log = logging.getLogger("certkernel.plugins")
 

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from certkernel import __version__, errors
+from certkernel import errors
 from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
 from certkernel.terminal_text import as_log_lines, clean, clean_value
+from certkernel.version import __version__
 
 # Deadlines come from the registry (PROTOCOL.md §5); a manifest's [timeouts] overrides them.
 DEFAULT_TIMEOUTS = {
@@ -37,9 +38,13 @@ DEFAULT_TIMEOUT = wire.DEFAULT_DEADLINE
 TERM_GRACE = 2.0
 _STDERR_LINES = 20
 _MAX_LINE = 4096
-LOG_CAP = 4 * 1024 * 1024  # bytes of stderr plus $/log text one plugin process may log
+LOG_CAP = 4 * 1024 * 1024  # bytes of stderr, $/log and $/progress text one plugin process may log
 
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _utf8_size(value: object) -> int:
+    return len(str(value).encode("utf-8", "replace"))
 
 
 class LogBudget:
@@ -74,6 +79,16 @@ class LogBudget:
                 self.used += size
         prefix = f"[{self.plugin}]"
         self.logger.log(level, "%s %s", prefix, as_log_lines(prefix, text))
+
+    def charge(self, size: int) -> bool:
+        """Whether ``size`` more bytes (a progress line) may still be shown and logged."""
+        with self.lock:
+            if self.used + size > self.cap:
+                self.dropped += size
+                self.used = self.cap
+                return False
+            self.used += size
+            return True
 
     def report(self) -> None:
         """The one line about dropped output (once, and only if something was dropped)."""
@@ -186,6 +201,10 @@ class PluginProcess:
         """Serve the plugin's request; none but ``$/ping`` before its handshake (§4)."""
         if not self.info:
             raise errors.InvalidRequest(f"{method} before initialize was answered")
+        if method == "display/notification":
+            # Printed on the terminal: it shares the output budget; past it, dropped.
+            if not self.budget.charge(_utf8_size(params.get("message", ""))):
+                return {}
         return self._handler(method, params)
 
     def _notification(self, method: str, params: dict[str, Any]) -> None:
@@ -200,7 +219,10 @@ class PluginProcess:
             self.budget.log(level, decoded.message)
         elif isinstance(decoded, wire.ProgressParams) and self._on_progress is not None:
             cleaned = clean_value(decoded.to_wire())
-            self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
+            # Progress reaches the terminal and the log: it shares the log budget.
+            if self.budget.charge(_utf8_size(
+                    cleaned.get("message", "") if isinstance(cleaned, dict) else "")):
+                self._on_progress(self.name, cleaned if isinstance(cleaned, dict) else {})
 
     def timeout_for(self, method: str) -> float:
         return float(
@@ -210,7 +232,7 @@ class PluginProcess:
     def call(
         self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        """Call a method; every failure comes back as one PluginError naming the plugin."""
+        """Call a method; every failure comes back as one CallError naming the plugin."""
         if self.closed:
             raise errors.PluginError(f"plugin {self.name} was already stopped")
         limit = self.timeout_for(method) if timeout is None else timeout
@@ -222,7 +244,7 @@ class PluginProcess:
                 f"plugin {self.name} did not answer {method} within {limit:g} s "
                 f"and was stopped{self._drain.quote()}"
             ) from None
-        except errors.PluginError as exc:
+        except errors.CallError as exc:
             if self.endpoint.failure is not None:
                 raise self._fatal(method, exc) from None
             exhausted = self._exhausted(exc)
@@ -239,7 +261,7 @@ class PluginProcess:
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
 
-    def _exhausted(self, exc: errors.PluginError) -> str:
+    def _exhausted(self, exc: errors.CallError) -> str:
         """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
         limits = self.plan.limits
         if limits is None or not isinstance(exc, errors.RemoteInternalError):
@@ -262,7 +284,7 @@ class PluginProcess:
             parts.append(f"{limits.max_files} open files")
         return f" (it was limited to {' and '.join(parts)})" if parts else ""
 
-    def _fatal(self, method: str, exc: errors.PluginError) -> errors.PluginError:
+    def _fatal(self, method: str, exc: errors.CallError) -> errors.TransportError:
         """Stop the plugin after a broken conversation and describe what happened."""
         crashed = isinstance(exc, errors.PluginCrashed)
         status = spawn.wait_exit(self.popen, TERM_GRACE) if crashed else None
@@ -293,7 +315,7 @@ class PluginProcess:
             raise errors.PluginCrashed(
                 str(exc).replace("during initialize", "before the handshake")
             ) from None
-        except errors.PluginError as exc:
+        except errors.CallError as exc:
             self.kill()
             raise type(exc)(str(exc)) from None
         try:
@@ -323,7 +345,7 @@ class PluginProcess:
                 self.endpoint.call("shutdown", wire.encode("shutdown", wire.Empty()),
                                    self.timeout_for("shutdown"), cancel_grace=0.0)
                 self.endpoint.notify("exit", wire.encode("exit", wire.Empty()))
-            except errors.PluginError as exc:
+            except errors.CallError as exc:
                 self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)
         self._close_pipes()
         if spawn.wait_exit(self.popen, TERM_GRACE) is None:

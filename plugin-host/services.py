@@ -181,7 +181,13 @@ class KernelServices:
             decoded = wire.decode_params(method, params)
         except wire.WireError as exc:
             raise errors.InvalidParams(f"{self.plugin}: {exc}") from None
-        return wire.encode_result(method, handler(decoded))
+        try:
+            return wire.encode_result(method, handler(decoded))
+        except errors.MissingFlag as exc:
+            # The kernel's display refused a question; the plugin hears it in
+            # the protocol's words (a MissingCommandlineFlag naming the flag).
+            data = {"flag": exc.flag} if exc.flag else None
+            raise errors.MissingCommandlineFlag(str(exc), data=data) from None
 
     # -- display -----------------------------------------------------------
 

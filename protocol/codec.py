@@ -13,7 +13,7 @@ from typing import Any
 
 import msgpack
 
-from certkernel.errors import ProtocolError
+from certkernel.protocol.errors import ProtocolError
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 REQUEST = 0

@@ -10,7 +10,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from certkernel import errors
+from certkernel.protocol import errors
 
 PROTOCOL_VERSIONS = (1,)
 COOKIE_NAME = "CERTKERNEL_PLUGIN_COOKIE"
@@ -27,7 +27,7 @@ CANCELLED = -32800
 PLUGIN_ERROR = -32000
 
 # Protocol-fault types and the exception the kernel raises for each.
-_FAULT_TYPES: dict[str, type[errors.PluginError]] = {
+_FAULT_TYPES: dict[str, type[errors.TransportError]] = {
     "ParseError": errors.ProtocolError,
     "InvalidRequest": errors.InvalidRequest,
     "MethodNotFound": errors.MethodNotFound,
@@ -115,10 +115,15 @@ class LineageInfo:
 def error_to_wire(exc: BaseException) -> dict[str, Any]:
     """Map an exception raised while handling a call to an error map."""
     cls = type(exc)
-    fault = _CLASS_TO_TYPE.get(cls) if issubclass(cls, errors.PluginError) else None
+    fault = _CLASS_TO_TYPE.get(cls) if issubclass(cls, errors.TransportError) else None
     if fault is not None:
         code = _FAULT_CODES.get(fault, PLUGIN_ERROR)
         return {"code": code, "type": fault, "message": str(exc)}
+    if isinstance(exc, errors.TransportError):
+        # A failure of a conversation further down (the handler's own call to
+        # its peer timed out or crashed) has no fault type of its own here:
+        # the handler failed, and says so with the broadest plugin type.
+        return {"code": PLUGIN_ERROR, "type": "PluginError", "message": str(exc)}
     if isinstance(exc, errors.PluginError):
         # The most precise known ancestor names the type.
         for klass in cls.__mro__:
@@ -141,12 +146,12 @@ def error_to_wire(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def error_from_wire(error: dict[str, Any], plugin: str = "") -> errors.PluginError:
+def error_from_wire(error: dict[str, Any], plugin: str = "") -> errors.CallError:
     """Turn an error map into the matching exception of certkernel.errors."""
     type_name = error.get("type")
     message = error.get("message")
     text = message if isinstance(message, str) and message else "no message given"
-    cls: type[errors.PluginError]
+    cls: type[errors.CallError]
     if isinstance(type_name, str) and type_name in errors.PLUGIN_ERROR_TYPES:
         cls = errors.PLUGIN_ERROR_TYPES[type_name]
     elif isinstance(type_name, str) and type_name in _FAULT_TYPES:

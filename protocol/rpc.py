@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from certkernel import errors
+from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.codec import (
     MAX_ID,
@@ -92,7 +92,7 @@ class Endpoint:
         self._reader: int | None = None
         self._depth = 0
         self._write_lock = threading.Lock()
-        self._failure: errors.PluginError | None = None
+        self._failure: errors.CallError | None = None
         self._poller = select.poll()
         self._poller.register(rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.cancelled: set[int] = set()
@@ -224,7 +224,7 @@ class Endpoint:
                 self._reader = None
             self._wake()
 
-    def _fail(self, exc: errors.PluginError) -> errors.PluginError:
+    def _fail(self, exc: errors.CallError) -> errors.CallError:
         with self._lock:
             if self._failure is None:
                 self._failure = exc
@@ -232,7 +232,7 @@ class Endpoint:
             return self._failure
 
     @property
-    def failure(self) -> errors.PluginError | None:
+    def failure(self) -> errors.CallError | None:
         """The error that ended this connection, if it has ended."""
         return self._failure
 

@@ -55,10 +55,10 @@ def render() -> dict[Path, str]:
     import shtab
     from argparse_manpage.manpage import Manpage
 
-    from certkernel import __version__ as version
     from certkernel.cli_manual import manual_parser
     from certkernel.plugin_host.discovery import candidate_files
     from certkernel.plugin_host.manifest import load_manifest
+    from certkernel.version import __version__ as version
 
     manifests = {}
     for path, origin in candidate_files(env={}):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything certkernel and its tests need on a fresh Debian machine:
 # system packages (Pebble, nginx, apache2, BIND), a world-readable virtualenv
-# with certkernel and its test extras, and the Node SDK's packages.
+# with certkernel-sdk, certkernel and its test extras, and the Node SDK's packages.
 # Run as root. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +60,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$(base_python)" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+# Two distributions from this checkout, both editable: certkernel-sdk (the
+# protocol and the Python SDK, packaging/certkernel-sdk) first, because
+# certkernel depends on it and it is on no index.
+"$VENV/bin/pip" install -q -e ./packaging/certkernel-sdk
 "$VENV/bin/pip" install -q -e '.[test,all]'
 chmod -R o+rX "$VENV"
 # The editable install points at this checkout: every folder above it must let

@@ -74,7 +74,7 @@ def requested_names(config: Config, display: Display) -> list[str]:
             return Lineage.load(config.config_dir, config.certname).names
     if not raw:
         if not display.interactive:
-            raise errors.MissingCommandlineFlag(
+            raise errors.MissingFlag(
                 "No domain names were given: pass them with -d/--domains"
             )
         ok, text = display.input(

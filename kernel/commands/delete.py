@@ -40,7 +40,7 @@ def choose_names(config: Config, display: Display) -> list[str]:
     if not existing:
         raise errors.Error("No existing certificates found.")
     if not display.interactive:
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "Which certificate(s) to delete? Pass --cert-name NAME when running with -n.")
     ok, picked = display.checklist("Which certificate(s) would you like to delete?", existing,
                                    cli_flag="--cert-name")

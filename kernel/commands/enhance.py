@@ -33,12 +33,12 @@ def run(config: Config) -> int:
     display = Display.from_config(config)
     wanted = wanted_enhancements(config, default_redirect=False)
     if not wanted:
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "Please specify one or more enhancement types to configure: --redirect, --hsts, "
             "--uir or --staple-ocsp"
         )
     if not config.certname:
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "enhance needs --cert-name NAME (see 'certkernel certificates')"
         )
     lineage = load_lineage(config, config.certname)

@@ -129,7 +129,7 @@ def _loose_cert(config: Config) -> tuple[object, list[str]]:
     from certkernel.deploy import LooseCert
 
     if not (config.cert_path and config.key_path):
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "install needs --cert-name NAME, or --cert-path and --key-path "
             "(with --fullchain-path) of the certificate to install"
         )

@@ -39,7 +39,7 @@ def _certname(config: Config, display: Display) -> str:
     if not names:
         raise errors.ConfigurationError("No certificates found to reconfigure.")
     if not display.interactive:
-        raise errors.MissingCommandlineFlag(
+        raise errors.MissingFlag(
             "reconfigure needs --cert-name (see 'certkernel certificates' for the names)")
     ok, index = display.menu("Which certificate would you like to reconfigure?", names,
                              cli_flag="--cert-name")

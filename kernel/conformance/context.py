@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from certkernel import __version__
 from certkernel.conformance.report import Report
 from certkernel.conformance.wire import RawPlugin, Reply, SpawnOptions, show
 from certkernel.errors import PLUGIN_ERROR_TYPES
 from certkernel.plugin_host.manifest import Manifest
+from certkernel.version import __version__
 
 PROTOCOL_FAULTS = {
     "ParseError": -32700,

@@ -217,7 +217,7 @@ class RawPlugin:
                 raise errors.MethodNotFound(f"plugin-check does not answer {method!r} here")
             result = handler(method, params[0] if params else {})
             self.send([1, msgid, None, result])
-        except errors.PluginError as exc:
+        except errors.CallError as exc:
             from certkernel.protocol.messages import error_to_wire
 
             self.send([1, msgid, error_to_wire(exc), None])

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
+from certkernel.sdk.atomic import write_atomic
 
 from .config import ApacheConfig
 
@@ -91,6 +92,4 @@ def _restore(previous: dict[Path, bytes | None], links: list[Path]) -> None:
         if data is None:
             path.unlink(missing_ok=True)
         else:
-            tmp = path.with_name(path.name + ".ck-restore")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_atomic(path, data)

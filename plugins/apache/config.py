@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
+from certkernel.sdk.atomic import write_atomic
 
 from .syntax import ConfFile, Node
 
@@ -307,14 +308,7 @@ class ApacheConfig:
             real = Path(os.path.realpath(path))
             previous[real] = real.read_bytes() if real.exists() else None
             real.parent.mkdir(parents=True, exist_ok=True)
-            tmp = real.with_name(real.name + ".ck-tmp")
-            mode = real.stat().st_mode & 0o7777 if real.exists() else 0o644
-            with open(tmp, "wb") as fh:
-                fh.write(conf.data())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, real)
+            write_atomic(real, conf.data())  # keeps the file's mode (0644 for a new one)
             conf.dirty = False
         self.new_files.clear()
         return previous

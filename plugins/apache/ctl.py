@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from certkernel.errors import MisconfigurationError, NoInstallationError
+from certkernel.sdk import MisconfigurationError, NoInstallationError
 
 from .options import ApacheOptions
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from certkernel.errors import (
+from certkernel.sdk import (
     MisconfigurationError,
     NotSupportedError,
     PluginEnhancementAlreadyPresent,

@@ -17,8 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from certkernel.errors import MisconfigurationError
-from certkernel.protocol.messages import Challenge
+from certkernel.sdk import Challenge, MisconfigurationError
 
 from .installer import ApacheInstaller
 from .syntax import quote_arg

@@ -17,7 +17,7 @@ import fnmatch
 import os
 from pathlib import Path
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 from .changes import Checkpointer, PendingLinks, save_all
 from .config import ApacheConfig

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from certkernel.errors import MisconfigurationError, NoInstallationError
+from certkernel.sdk import MisconfigurationError, NoInstallationError
 
 FAMILIES: dict[str, dict[str, Any]] = {
     "debian": {

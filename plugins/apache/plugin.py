@@ -13,9 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from certkernel.errors import MisconfigurationError, NoInstallationError
-from certkernel.protocol.messages import Challenge, LineageInfo
-from certkernel.sdk import Authenticator, Installer
+from certkernel.sdk import (
+    Authenticator,
+    Challenge,
+    Installer,
+    LineageInfo,
+    MisconfigurationError,
+    NoInstallationError,
+)
 
 from . import enhance as enh
 from . import http01

@@ -9,9 +9,10 @@ Settings follow Mozilla's "intermediate" profile (TLS 1.2 and 1.3).
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
+
+from certkernel.sdk.atomic import write_atomic
 
 OPTIONS_NAME = "options-ssl-apache.conf"
 DIGEST_NAME = ".options-ssl-apache.conf.digest"
@@ -54,15 +55,8 @@ def install_options_file(config_dir: Path) -> Path:
             )
             return path
     config_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(ours)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except PermissionError:
-        # Confined by Landlock: only the files in [confine] write_files, in place.
-        with open(path, "r+b") as fh:
-            fh.truncate(0)
-            fh.write(ours)
+    # Confined by Landlock, only the files in [confine] write_files may be
+    # rewritten (in place); nothing may be created beside them.
+    write_atomic(path, ours, mode=0o644, in_place_if_denied=True)
     digest_path.write_text(_digest(ours) + "\n")
     return path

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from certkernel.errors import PluginError
 from certkernel.plugins.dns.lookup import Nameserver, follow_cname
 from certkernel.plugins.dns.propagation import PropagationResult, wait_for_txt
+from certkernel.sdk import PluginError
 
 log = logging.getLogger(__name__)
 

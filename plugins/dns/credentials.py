@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from certkernel.errors import PluginError
+from certkernel.sdk import PluginError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 
 def install_hint(extra: str) -> str:

@@ -24,9 +24,9 @@ from typing import Any
 
 import requests
 
-from certkernel.errors import PluginError
 from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
+from certkernel.sdk import PluginError
 
 log = logging.getLogger(__name__)
 

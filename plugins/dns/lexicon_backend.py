@@ -17,11 +17,11 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
-from certkernel.errors import PluginError
 from certkernel.plugins.dns.credentials import Credentials
 from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
 from certkernel.plugins.dns.providers import ProviderSpec
+from certkernel.sdk import PluginError
 
 log = logging.getLogger(__name__)
 

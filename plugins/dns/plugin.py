@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from certkernel.errors import NotSupportedError, PluginError
 from certkernel.plugins.dns import rfc2136 as rfc2136_backend
 from certkernel.plugins.dns.core import ChallengeRunner, RecordBackend
 from certkernel.plugins.dns.credentials import CredentialSpec, resolve_credentials
 from certkernel.plugins.dns.extras import require
 from certkernel.plugins.dns.lexicon_backend import LexiconBackend
 from certkernel.plugins.dns.providers import PROVIDERS, ProviderSpec
-from certkernel.sdk import Authenticator, Challenge
+from certkernel.sdk import Authenticator, Challenge, NotSupportedError, PluginError
 
 
 class DnsAuthenticator(Authenticator):

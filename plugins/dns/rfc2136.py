@@ -28,10 +28,10 @@ import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
 
-from certkernel.errors import PluginError
 from certkernel.plugins.dns.credentials import Credentials, CredentialSpec
 from certkernel.plugins.dns.lookup import Nameserver
 from certkernel.plugins.dns.names import zone_candidates
+from certkernel.sdk import PluginError
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from certkernel.errors import PluginError
 from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
+from certkernel.sdk import PluginError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from certkernel.errors import PluginError
+from certkernel.sdk import PluginError
 
 HOOK_TIMEOUT = 3500.0
 POLL = 0.1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from certkernel.protocol.messages import Challenge
+from certkernel.sdk import Challenge
 
 from . import edits
 from .installer import NginxEditor, new_file
@@ -75,6 +75,6 @@ def _temporary_server(editor: NginxEditor, challenges: list[Challenge], port: in
 
 
 def edits_error(editor: NginxEditor) -> Exception:
-    from certkernel.errors import MisconfigurationError
+    from certkernel.sdk import MisconfigurationError
 
     return MisconfigurationError(f"{editor.config.main}: no http block to add a challenge server to")

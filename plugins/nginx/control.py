@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from certkernel.errors import MisconfigurationError, NoInstallationError
+from certkernel.sdk import MisconfigurationError, NoInstallationError
 
 
 @dataclass

@@ -22,7 +22,8 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
+from certkernel.sdk.atomic import write_atomic
 
 MAX_LINKS = 40  # the kernel's own limit for one path (ELOOP)
 
@@ -120,37 +121,13 @@ def _parent_fd(root: str, path: str) -> Iterator[tuple[int, str]]:
 
 
 def write_beneath(root: str, path: str, data: bytes) -> None:
-    """Atomically replace (or create) the regular file ``path`` under ``root``, keeping its mode and owner."""
+    """Atomically replace (or create) the regular file ``path`` under ``root``, keeping its mode and owner.
+
+    The walk to the parent is this module's (``O_NOFOLLOW`` from the root);
+    the write is the SDK's, relative to the directory fd the walk ended on.
+    """
     with _parent_fd(os.path.abspath(root), path) as (dir_fd, name):
-        try:
-            info: os.stat_result | None = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            info = None
-        if info is not None and not stat.S_ISREG(info.st_mode):
-            raise MisconfigurationError(f"{path} is no longer a regular file; not written")
-        mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
-        tmp = f".{name}.certkernel-tmp"  # dot-first: no "include dir/*" picks it up
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except FileNotFoundError:
-            pass
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=dir_fd)
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as fh:
-                fh.write(data)
-                fh.flush()
-            if info is not None:
-                try:
-                    os.fchown(fd, info.st_uid, info.st_gid)
-                except PermissionError:
-                    pass
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        os.fsync(dir_fd)
+        write_atomic(name, data, dir_fd=dir_fd, shown_as=path)
 
 
 def unlink_beneath(root: str, path: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certkernel.errors import (
+from certkernel.sdk import (
     MisconfigurationError,
     NotSupportedError,
     PluginEnhancementAlreadyPresent,

@@ -14,7 +14,7 @@ balanced block that understands Lua strings and comments.
 
 from __future__ import annotations
 
-from certkernel.errors import MisconfigurationError
+from certkernel.sdk import MisconfigurationError
 
 from .nodes import Word
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from certkernel.errors import MisconfigurationError, MissingCommandlineFlag
-from certkernel.protocol.messages import Challenge, LineageInfo
-from certkernel.sdk import Authenticator, Installer
+from certkernel.sdk import (
+    Authenticator,
+    Challenge,
+    Installer,
+    LineageInfo,
+    MisconfigurationError,
+    MissingCommandlineFlag,
+)
 
 from . import challenge as http01
 from .control import NginxCtl, build_paths, pid_file_of

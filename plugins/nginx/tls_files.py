@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from certkernel.sdk.atomic import write_atomic
+
 OPTIONS_NAME = "options-ssl-nginx.conf"
 DHPARAM_NAME = "ssl-dhparams.pem"
 
@@ -127,21 +129,4 @@ def _write(path: str, text: str) -> None:
     A plugin confined by Landlock may rewrite the files its manifest lists
     under ``[confine] write_files`` but not create others beside them.
     """
-    try:
-        _write_atomic(path, text)
-    except PermissionError:
-        with open(path, "r+", encoding="utf-8") as fh:
-            fh.truncate(0)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.certkernel-tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=0o644, in_place_if_denied=True)

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from certkernel.errors import PluginError
+from certkernel.sdk import PluginError
 
 BACKLOG = 64
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certkernel.sdk import PluginError
+from certkernel.sdk.atomic import write_atomic
 from certkernel.sdk.safepath import (
     FileId,
     create_file_at,
@@ -246,11 +247,8 @@ class Ledger:
             except FileNotFoundError:
                 pass
             return
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"version": LEDGER_VERSION,
-                       "sites": {k: v.to_json() for k, v in self.records.items()}}, fh)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({"version": LEDGER_VERSION,
+                                       "sites": {k: v.to_json() for k, v in self.records.items()}}))
 
     @classmethod
     def load(cls, path: str) -> Ledger:

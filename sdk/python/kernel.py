@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from certkernel import errors
+from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
 

@@ -22,7 +22,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from certkernel.errors import PluginError
+from certkernel.protocol.errors import PluginError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from certkernel import errors
+from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, PROTOCOL_VERSIONS
 from certkernel.protocol.rpc import Endpoint

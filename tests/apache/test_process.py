@@ -19,25 +19,10 @@ from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol.messages import Challenge
+from certkernel.sdk.testing import MemoryStorage
 from tests.apache.conftest import REPO, LiveApache
 from tests.apache.helpers import make_cert, snapshot
 from tests.infra.apache import http_get, served_cert_der
-
-
-class Storage:
-    """The kernel's plugin storage, in memory."""
-
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], object] = {}
-
-    def get(self, plugin: str, key: str) -> tuple[bool, object]:
-        return ((plugin, key) in self.data, self.data.get((plugin, key)))
-
-    def put(self, plugin: str, key: str, value: object) -> None:
-        self.data[(plugin, key)] = value
-
-    def delete(self, plugin: str, key: str) -> None:
-        self.data.pop((plugin, key), None)
 
 
 @pytest.fixture
@@ -47,7 +32,7 @@ def plugin(live_apache: LiveApache) -> Iterator[tuple[PluginProcess, LiveApache]
     work.mkdir(mode=0o755)
     services = KernelServices(
         "apache",
-        storage=Storage(),
+        storage=MemoryStorage(),
         checkpoints=live.checkpoints,  # type: ignore[arg-type]
         roots=[str(live.root)],
     )

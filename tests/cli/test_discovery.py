@@ -88,3 +88,70 @@ def test_entry_point_group(tmp_path: Path, make_plugin: Callable[..., Path]) -> 
     lines = out.stdout.splitlines()
     assert "entry point" in lines[0] and "entry_points.txt" in lines[0]
     assert lines[1] == str(pkg.resolve())
+
+
+def _discovered_paths(site: Path, cwd: Path) -> dict[str, str]:
+    """name -> manifest path, as discovery in a fresh interpreter run from ``cwd`` sees them."""
+    code = ("import json; from certkernel.plugin_host.discovery import discover; "
+            "print(json.dumps({n: str(m.path) for n, m in discover(env={}).items()}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    found: dict[str, str] = json.loads(out.stdout.splitlines()[-1])
+    return found
+
+
+def test_entry_point_name_never_resolves_against_the_working_directory(
+        tmp_path: Path, make_plugin: Callable[..., Path]) -> None:
+    """Attack: an installed entry point names package ``probe_gone`` (since removed);
+    whoever controls the folder certkernel runs in plants ``./probe_gone/plugin.toml``."""
+    site = tmp_path / "site"
+    dist = site / "probe_gone-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "entry_points.txt").write_text("[certkernel.plugins]\nprobe-gone = probe_gone\n")
+    cwd = tmp_path / "cwd"
+    planted = make_plugin(cwd, "probe_gone")
+    (planted / "plugin.toml").write_text(
+        (planted / "plugin.toml").read_text().replace('name = "probe_gone"', 'name = "planted"'))
+    found = _discovered_paths(site, cwd)
+    assert "planted" not in found
+    assert not [p for p in found.values() if p.startswith(str(cwd))]
+
+
+def test_distribution_metadata_in_the_working_directory_is_not_an_entry_point(
+        tmp_path: Path, make_plugin: Callable[..., Path]) -> None:
+    """Attack: ``python -c``/``-m`` put the working directory on sys.path as ''; a planted
+    ``.dist-info`` there must not register a plugin (nor a package beside it)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    cwd = tmp_path / "cwd"
+    planted = make_plugin(cwd, "planted_pkg")
+    (planted / "plugin.toml").write_text(
+        (planted / "plugin.toml").read_text().replace('name = "planted_pkg"', 'name = "planted"'))
+    (planted / "__init__.py").write_text("")
+    dist = cwd / "planted-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text(
+        "[certkernel.plugins]\nplanted = planted_pkg\nplanted-dir = ./planted_pkg\n")
+    found = _discovered_paths(site, cwd)
+    assert "planted" not in found
+    assert not [p for p in found.values() if p.startswith(str(cwd))]
+
+
+def test_entry_point_package_is_found_on_an_absolute_path_entry(
+        tmp_path: Path, make_plugin: Callable[..., Path]) -> None:
+    """The legitimate case beside the attacks: the package sits in site-packages."""
+    site = tmp_path / "site"
+    real = make_plugin(site, "probe_real")
+    (real / "plugin.toml").write_text(
+        (real / "plugin.toml").read_text().replace('name = "probe_real"', 'name = "probe-real"'))
+    (real / "__init__.py").write_text("")
+    dist = site / "probe_real-1.0.dist-info"
+    dist.mkdir()
+    (dist / "entry_points.txt").write_text("[certkernel.plugins]\nprobe-real = probe_real\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    found = _discovered_paths(site, cwd)
+    assert found["probe-real"] == str(real.resolve())

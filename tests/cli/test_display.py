@@ -7,7 +7,7 @@ import io
 import pytest
 
 from certkernel.display import MAX_ATTEMPTS, Display
-from certkernel.errors import MissingCommandlineFlag
+from certkernel.errors import MissingFlag
 
 
 class Tty(io.StringIO):
@@ -21,16 +21,16 @@ def test_noninteractive_uses_default_or_names_the_flag() -> None:
     assert d.yesno("Agree?", default=True) is True
     assert d.menu("Pick", ["a", "b"], default=1) == (True, 1)
     assert d.checklist("Names", ["a", "b"], default=["a"]) == (True, ["a"])
-    with pytest.raises(MissingCommandlineFlag) as info:
+    with pytest.raises(MissingFlag) as info:
         d.input("Enter email address (used for urgent renewal notices)", cli_flag="--email")
     assert "--email" in str(info.value) and "Enter email address" in str(info.value)
-    with pytest.raises(MissingCommandlineFlag, match="--agree-tos"):
+    with pytest.raises(MissingFlag, match="--agree-tos"):
         d.yesno("Do you agree?", cli_flag="--agree-tos")
 
 
 def test_not_a_terminal_is_noninteractive_unless_forced() -> None:
     piped = Display(stdin=io.StringIO("yes\n"), stdout=io.StringIO())
-    with pytest.raises(MissingCommandlineFlag, match="-w"):
+    with pytest.raises(MissingFlag, match="-w"):
         piped.directory_select("Webroot for a.test?", cli_flag="-w")
     forced = Display(force_interactive=True, stdin=io.StringIO("y\n"), stdout=io.StringIO())
     assert forced.yesno("Agree?") is True
@@ -42,7 +42,7 @@ def test_quiet_implies_noninteractive_and_silence() -> None:
     d.notification("hello")
     d.notification("summary", force=True)
     assert out.getvalue() == "summary\n"
-    with pytest.raises(MissingCommandlineFlag):
+    with pytest.raises(MissingFlag):
         d.menu("Pick", ["a"], cli_flag="--cert-name")
 
 

@@ -41,7 +41,7 @@ def test_help_and_plugins_never_import_the_acme_stack(cli_env: Env, args: list[s
 
 
 def test_version_and_module_entry(cli_env: Env) -> None:
-    from certkernel import __version__
+    from certkernel.version import __version__
 
     result = cli_env.run("--version", module=True)
     assert (result.returncode, result.stdout.strip()) == (0, f"certkernel {__version__}")

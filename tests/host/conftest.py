@@ -13,49 +13,9 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.services import KernelServices
+from certkernel.sdk.testing import MemoryStorage, ScriptedDisplay
 
 HERE = Path(__file__).parent
-
-
-class ScriptedDisplay:
-    """A terminal that answers from a script, recording every question."""
-
-    def __init__(self, answers: Sequence[str] = ()) -> None:
-        self.answers = list(answers)
-        self.asked: list[tuple[str, str | None]] = []
-
-    def notification(self, message: str, pause: bool = False) -> None:
-        self.asked.append((message, None))
-
-    def input(self, message, default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-        self.asked.append((message, cli_flag))
-        return True, self.answers.pop(0)
-
-    def yesno(self, message, yes_label="Yes", no_label="No", default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-        return True
-
-    def menu(self, message, choices, default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-        return True, 0
-
-    def checklist(self, message, tags, default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-        return True, list(tags)
-
-    def directory_select(self, message, default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-        return True, "/tmp"
-
-
-class DictStorage:
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], object] = {}
-
-    def get(self, plugin, key):  # type: ignore[no-untyped-def]
-        return ((plugin, key) in self.data, self.data.get((plugin, key)))
-
-    def put(self, plugin, key, value):  # type: ignore[no-untyped-def]
-        self.data[(plugin, key)] = value
-
-    def delete(self, plugin, key):  # type: ignore[no-untyped-def]
-        self.data.pop((plugin, key), None)
 
 
 def write_manifest(folder: Path, name: str, argv: Sequence[str], timeouts: str = "") -> Path:
@@ -82,7 +42,7 @@ def scenario(tmp_path: Path) -> Iterator[Callable[..., PluginProcess]]:
     def start(
         name: str = "good",
         display: ScriptedDisplay | None = None,
-        storage: DictStorage | None = None,
+        storage: MemoryStorage | None = None,
         timeouts: str = "",
     ) -> PluginProcess:
         folder = write_manifest(
@@ -107,4 +67,4 @@ def scenario(tmp_path: Path) -> Iterator[Callable[..., PluginProcess]]:
         proc.kill()
 
 
-__all__ = ["ScriptedDisplay", "DictStorage", "write_manifest", "sys"]
+__all__ = ["ScriptedDisplay", "MemoryStorage", "write_manifest", "sys"]

@@ -95,7 +95,7 @@ def test_roots_overlapping_the_kernel_folders_are_refused(tmp_path: Path) -> Non
 
 
 def _call(services: KernelServices, method: str, params: dict[str, Any]) -> Exception:
-    with pytest.raises(errors.PluginError) as info:
+    with pytest.raises(errors.CallError) as info:
         services.handle(method, params)
     return info.value
 

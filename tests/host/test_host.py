@@ -15,7 +15,7 @@ from certkernel.plugin_host.process import wait_gone
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
 from certkernel.protocol.messages import Challenge, LineageInfo
 
-from .conftest import HERE, DictStorage, ScriptedDisplay
+from .conftest import HERE, MemoryStorage, ScriptedDisplay
 
 CHALLENGE = Challenge(
     identifier="a.example",
@@ -33,7 +33,7 @@ def _children_of_test() -> set[int]:
 
 def test_every_method_round_trips(scenario):
     display = ScriptedDisplay(["/var/www"])
-    storage = DictStorage()
+    storage = MemoryStorage()
     proc = scenario("good", display=display, storage=storage)
     assert proc.info["name"] == "scenario"
     assert proc.info["version"] == "9.9.9"
@@ -44,7 +44,7 @@ def test_every_method_round_trips(scenario):
     assert auth.get_chall_pref("a.example") == ["http-01", "dns-01"]
     auth.perform([CHALLENGE])
     # The plugin asked the kernel in the middle of perform (a nested call).
-    assert display.asked == [("Where do files for a.example go?", "--scenario-where")]
+    assert display.asked == [("input", "Where do files for a.example go?", "--scenario-where")]
     assert storage.data[("scenario", "last")] == {"answer": "/var/www", "count": 1}
     auth.cleanup([CHALLENGE])
     assert auth.more_info() == "Scenario plugin for host tests."
@@ -111,18 +111,29 @@ def test_prepare_misconfiguration_is_typed(scenario):
         RemoteAuthenticator(proc).prepare()
 
 
-def test_prompt_in_noninteractive_run_names_the_flag(scenario):
-    class NoTerminal(ScriptedDisplay):
-        def input(self, message, default=None, cli_flag=None):  # type: ignore[no-untyped-def]
-            raise errors.MissingCommandlineFlag(f"missing {cli_flag}")
+def test_kernel_display_refusal_reaches_the_plugin_as_the_protocol_error(scenario):
+    """The kernel's own non-interactive display raises the kernel-only MissingFlag; a
+    plugin that asked must hear the protocol's MissingCommandlineFlag, flag in data."""
+    import io
 
-    proc = scenario("good", display=NoTerminal(), storage=DictStorage())
+    from certkernel.display import Display
+
+    display = Display(noninteractive=True, stdin=io.StringIO(), stdout=io.StringIO())
+    proc = scenario("good", display=display, storage=MemoryStorage())
+    with pytest.raises(errors.MissingCommandlineFlag, match="--scenario-where") as info:
+        RemoteAuthenticator(proc).perform([CHALLENGE])
+    assert not isinstance(info.value, errors.MissingFlag)
+    assert info.value.data == {"flag": "--scenario-where"}
+
+
+def test_prompt_in_noninteractive_run_names_the_flag(scenario):
+    proc = scenario("good", display=ScriptedDisplay(interactive=False), storage=MemoryStorage())
     # The kernel's error travels into the plugin, which lets it propagate back.
     with pytest.raises(errors.MissingCommandlineFlag, match="--scenario-where"):
         RemoteAuthenticator(proc).perform([CHALLENGE])
 
 
-def _assert_clean_failure(exc: errors.PluginError, *fragments: str) -> None:
+def _assert_clean_failure(exc: errors.CallError, *fragments: str) -> None:
     text = str(exc)
     assert "scenario" in text, text
     for fragment in fragments:
@@ -240,7 +251,7 @@ def test_run_by_hand_without_cookie():
 def test_kernel_stays_healthy_after_failures(scenario):
     for name in ("crash", "garbage"):
         proc = scenario(name)
-        with pytest.raises(errors.PluginError):
+        with pytest.raises(errors.TransportError):
             RemoteAuthenticator(proc).get_chall_pref("a.example")
     proc = scenario("good")
     assert RemoteAuthenticator(proc).get_chall_pref("a.example") == ["http-01", "dns-01"]

@@ -1,7 +1,7 @@
-"""One wheel, one sdist and one fresh venv per session (building them takes a minute).
+"""Two wheels and sdists (certkernel-sdk, certkernel) and one fresh venv per session.
 
-The venv gets the wheel non-editable and the core dependencies only (no
-extras), so every test here runs certkernel as an administrator who typed
+The venv gets the certkernel wheel non-editable and its core dependencies
+only (no extras; certkernel-sdk from the wheel built beside it), so every test here runs certkernel as an administrator who typed
 ``pip install certkernel`` would, with the source tree out of reach (cwd is a
 temporary folder, no PYTHONPATH).
 """
@@ -26,6 +26,8 @@ INSTALL_TIMEOUT = 600
 class Dist:
     wheel: Path
     sdist: Path
+    sdk_wheel: Path  # certkernel-sdk, which certkernel depends on
+    sdk_sdist: Path
 
 
 @dataclass(frozen=True)
@@ -60,26 +62,31 @@ def _run(argv: list[str], timeout: float, cwd: Path | None = None) -> None:
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
-    """``python -m build``: the sdist, then the wheel built *from the sdist*.
+    """``python -m build`` of certkernel-sdk and certkernel: each sdist, then its wheel built *from the sdist*.
 
     Building the wheel from the sdist proves the sdist is complete too.
     --no-isolation uses this venv's setuptools (the test extras pin it), so no
     network is needed for the build itself.
     """
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
-         BUILD_TIMEOUT)
-    wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
-    assert len(wheels) == 1 and len(sdists) == 1, sorted(p.name for p in out.iterdir())
-    return Dist(wheel=wheels[0], sdist=sdists[0])
+    for project in (REPO / "packaging" / "certkernel-sdk", REPO):
+        _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
+              str(project)], BUILD_TIMEOUT)
+    wheels, sdists = list(out.glob("certkernel-*.whl")), list(out.glob("certkernel-*.tar.gz"))
+    sdk_wheels, sdk_sdists = list(out.glob("certkernel_sdk-*.whl")), \
+        list(out.glob("certkernel_sdk-*.tar.gz"))
+    assert [len(wheels), len(sdists), len(sdk_wheels), len(sdk_sdists)] == [1, 1, 1, 1], \
+        sorted(p.name for p in out.iterdir())
+    return Dist(wheel=wheels[0], sdist=sdists[0], sdk_wheel=sdk_wheels[0], sdk_sdist=sdk_sdists[0])
 
 
 @pytest.fixture(scope="session")
 def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> InstalledVenv:
-    """A fresh venv with the wheel and its core dependencies (pip's cache makes it quick)."""
+    """A fresh venv with the wheel and its core dependencies, certkernel-sdk among them."""
     root = tmp_path_factory.mktemp("venv") / "ck"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(root)
     target = InstalledVenv(root)
+    # certkernel-sdk is found beside the wheel (--find-links), as it would be on an index
     _run([str(target.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-          str(dist.wheel)], INSTALL_TIMEOUT, cwd=root)
+          "--find-links", str(dist.sdk_wheel.parent), str(dist.wheel)], INSTALL_TIMEOUT, cwd=root)
     return target

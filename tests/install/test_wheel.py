@@ -28,15 +28,16 @@ from cryptography import x509
 from tests.install.conftest import REPO, Dist, InstalledVenv
 
 # The repository's layout (README "Layout"): folder -> path inside the wheel.
-LAYOUT = {"kernel": "certkernel", "protocol": "certkernel/protocol",
-          "plugin-host": "certkernel/plugin_host", "sdk/python": "certkernel/sdk",
+LAYOUT = {"kernel": "certkernel", "plugin-host": "certkernel/plugin_host",
           "plugins": "certkernel/plugins"}
+# ... and of certkernel-sdk, the protocol and the Python SDK
+SDK_LAYOUT = {"protocol": "certkernel/protocol", "sdk/python": "certkernel/sdk"}
 
 
-def tree_files() -> dict[str, str]:
+def tree_files(layout: dict[str, str] = LAYOUT) -> dict[str, str]:
     """wheel path -> repository path, for every file the tree ships."""
     found: dict[str, str] = {}
-    for folder, target in LAYOUT.items():
+    for folder, target in layout.items():
         base = REPO / folder
         for dirpath, dirs, files in os.walk(base):
             dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
@@ -59,10 +60,44 @@ def test_wheel_holds_every_module_and_data_file_of_the_tree(dist: Dist) -> None:
     missing = sorted(path for path in tree_files() if path not in names)
     assert missing == []
     # the files the issue names, spelled out
-    for path in ("certkernel/conformance/__init__.py", "certkernel/protocol/PROTOCOL.md",
-                 "certkernel/protocol/vectors/vectors.json",
+    for path in ("certkernel/conformance/__init__.py",
                  "certkernel/plugins/dns/route53/plugin.toml"):
         assert path in names
+    # the protocol and the SDK are certkernel-sdk's; the namespace folder is nobody's
+    assert not [n for n in names if n.startswith(("certkernel/protocol/", "certkernel/sdk/"))]
+    assert "certkernel/__init__.py" not in names
+
+
+def test_sdk_wheel_holds_the_protocol_and_the_sdk_only(dist: Dist) -> None:
+    with zipfile.ZipFile(dist.sdk_wheel) as wheel:
+        names = set(wheel.namelist())
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(wheel.read(meta_name).decode())
+    shipped = {n for n in names if ".dist-info/" not in n}
+    assert shipped == set(tree_files(SDK_LAYOUT))
+    assert {"certkernel/protocol/PROTOCOL.md", "certkernel/protocol/vectors/vectors.json",
+            "certkernel/protocol/errors.py", "certkernel/sdk/server.py"} <= shipped
+    assert meta["Name"] == "certkernel-sdk"
+    assert [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r] == ["msgpack>=1.0"]
+
+
+def test_certkernel_requires_the_sdk_of_this_tree(dist: Dist) -> None:
+    with zipfile.ZipFile(dist.wheel) as wheel:
+        meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(wheel.read(meta_name).decode())
+    with zipfile.ZipFile(dist.sdk_wheel) as wheel:
+        sdk_meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        sdk_version = email.parser.Parser().parsestr(
+            wheel.read(sdk_meta_name).decode())["Version"]
+    required = [r for r in meta.get_all("Requires-Dist") if r.startswith("certkernel-sdk")]
+    assert required == [f"certkernel-sdk~={sdk_version}"]
+    # each distribution's version is the one its code reports
+    from certkernel.sdk import __version__ as sdk_code_version
+    from certkernel.version import __version__ as code_version
+
+    assert (meta["Version"], sdk_version) == (code_version, sdk_code_version)
+    changelog = (REPO / "packaging/certkernel-sdk/CHANGELOG.md").read_text()
+    assert f"\n## {sdk_version}\n" in changelog
 
 
 def test_sdist_holds_the_tree_the_license_and_the_build_files(dist: Dist) -> None:
@@ -72,6 +107,13 @@ def test_sdist_holds_the_tree_the_license_and_the_build_files(dist: Dist) -> Non
     missing = sorted(repo for repo in tree_files().values() if repo not in names)
     assert missing == []
     assert {"LICENSE", "README.md", "pyproject.toml", "setup.py"} <= names
+    with tarfile.open(dist.sdk_sdist) as sdist:
+        top = sdist.getnames()[0].split("/")[0]
+        sdk_names = {n.removeprefix(top + "/") for n in sdist.getnames()}
+    # beside its setup.py, the SDK's folders are named protocol/ and sdk/ (the symlinks)
+    wanted = set(tree_files({"protocol": "protocol", "sdk/python": "sdk"}))
+    assert sorted(wanted - sdk_names) == []
+    assert {"LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "setup.py"} <= sdk_names
 
 
 def test_license_and_its_metadata(dist: Dist) -> None:

@@ -2,7 +2,8 @@
 
 Each test starts the plugin from its own ``plugin.toml`` with
 ``start_plugin`` and talks to it through ``RemoteAuthenticator``, exactly
-as the kernel does; prompts are answered by a scripted terminal.
+as the kernel does; prompts are answered by the SDK's ScriptedDisplay
+(``certkernel.sdk.testing``), handed to the real kernel services.
 """
 
 from __future__ import annotations
@@ -11,71 +12,21 @@ import logging
 import pwd
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certkernel import errors
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest, load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator
 from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol.messages import Challenge
+from certkernel.sdk.testing import ScriptedDisplay
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "plugins"
-
-
-@dataclass
-class Terminal:
-    """A terminal: records notifications, answers directory prompts from a script.
-
-    With ``interactive=False`` every prompt fails like the kernel's
-    non-interactive display: ``MissingCommandlineFlag`` naming the flag.
-    """
-
-    answers: list[str] = field(default_factory=list)
-    interactive: bool = True
-    notes: list[tuple[str, bool]] = field(default_factory=list)
-    asked: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def notification(self, message: str, pause: bool = False) -> None:
-        self.notes.append((message, pause))
-
-    def _ask(self, message: str, cli_flag: str | None) -> str:
-        self.asked.append((message, cli_flag))
-        if not self.interactive:
-            raise errors.MissingCommandlineFlag(
-                f"Missing command line flag or config entry for this setting: {cli_flag}",
-                data={"flag": cli_flag},
-            )
-        return self.answers.pop(0)
-
-    def input(self, message: str, default: str | None = None, cli_flag: str | None = None
-              ) -> tuple[bool, str]:
-        return True, self._ask(message, cli_flag)
-
-    def directory_select(self, message: str, default: str | None = None,
-                         cli_flag: str | None = None) -> tuple[bool, str]:
-        return True, self._ask(message, cli_flag)
-
-    def yesno(self, message: str, yes_label: str = "Yes", no_label: str = "No",
-              default: bool | None = None, cli_flag: str | None = None) -> bool:
-        self._ask(message, cli_flag)
-        return True
-
-    def menu(self, message: str, choices: Sequence[str], default: int | None = None,
-             cli_flag: str | None = None) -> tuple[bool, int]:
-        return True, int(self._ask(message, cli_flag))
-
-    def checklist(self, message: str, tags: Sequence[str],
-                  default: Sequence[str] | None = None, cli_flag: str | None = None
-                  ) -> tuple[bool, list[str]]:
-        self._ask(message, cli_flag)
-        return True, list(tags)
 
 
 def manifest(name: str) -> Manifest:
@@ -95,14 +46,14 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
         options: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
         fds: Mapping[str, Sequence[int]] | None = None,
-        terminal: Terminal | None = None,
+        terminal: ScriptedDisplay | None = None,
         user: int | None = None,
         state: str | None = None,
     ) -> RemoteAuthenticator:
         m = manifest(name)
         opts = {o.name: o.default for o in m.options}
         opts.update(options or {})
-        services = KernelServices(name, display=terminal or Terminal())
+        services = KernelServices(name, display=terminal or ScriptedDisplay())
         proc = start_plugin(
             m,
             services.handle,

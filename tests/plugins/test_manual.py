@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from certkernel import errors
+from certkernel.sdk.testing import ScriptedDisplay
 
-from .conftest import Terminal, dns01, http01, manifest
+from .conftest import dns01, http01, manifest
 
 VARS = ("CERTBOT_DOMAIN", "CERTBOT_VALIDATION", "CERTBOT_TOKEN",
         "CERTBOT_REMAINING_CHALLENGES", "CERTBOT_ALL_DOMAINS", "CERTBOT_AUTH_OUTPUT")
@@ -140,7 +141,7 @@ def test_non_interactive_without_auth_hook_fails_in_prepare(start):
 
 
 def test_interactive_instructions_pause_for_each_challenge(start):
-    term = Terminal()
+    term = ScriptedDisplay()
     auth = start("manual", terminal=term)
     auth.prepare()
     h = http01("a.example", "tokH")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from certkernel import errors
+from certkernel.sdk.testing import ScriptedDisplay
 
-from .conftest import Terminal, dns01, http01, manifest
+from .conftest import dns01, http01, manifest
 
 
 def mode(path: Path) -> int:
@@ -107,18 +108,18 @@ def test_map_wins_and_unmapped_names_use_the_last_path(start, tmp_path):
 def test_missing_webroot_is_asked_once_and_reused(start, tmp_path):
     root = tmp_path / "asked"
     root.mkdir()
-    term = Terminal(answers=[str(root)])
+    term = ScriptedDisplay(answers=[str(root)])
     auth = start("webroot", terminal=term)
     challs = [http01("a.example", "tA"), http01("b.example", "tB")]
     auth.perform(challs)
-    assert term.asked == [("Input the webroot for a.example:", "--webroot-path")]
+    assert term.asked == [("directory_select", "Input the webroot for a.example:", "--webroot-path")]
     assert sorted(os.listdir(acme_dir(root))) == ["tA", "tB"]
     auth.cleanup(challs)
     assert os.listdir(root) == []
 
 
 def test_missing_webroot_non_interactive_names_the_flag(start):
-    auth = start("webroot", terminal=Terminal(interactive=False))
+    auth = start("webroot", terminal=ScriptedDisplay(interactive=False))
     with pytest.raises(errors.MissingCommandlineFlag, match="--webroot-path"):
         auth.perform([http01("a.example", "tA")])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.errors import PluginError
+from certkernel.errors import CallError, PluginCrashed
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
@@ -66,7 +66,7 @@ def test_a_plugin_killed_mid_change_is_recovered_by_the_kernel(
     installer, reverter = editor
     before = snapshot(root)
     new = root / "etc" / "nginx" / "options-ssl.conf"
-    with pytest.raises(PluginError):
+    with pytest.raises(PluginCrashed):
         installer.deploy_cert("crash", str(files["main"]), str(new), "", "")
     assert snapshot(root) != before
 
@@ -82,7 +82,7 @@ def test_paths_outside_the_plugin_roots_are_refused(
     installer, reverter = editor
     outside = tmp_path / "outside.conf"
     outside.write_text("not yours\n")
-    with pytest.raises(PluginError, match="outside the roots"):
+    with pytest.raises(CallError, match="outside the roots"):
         installer.deploy_cert("ok", str(outside), str(root / "x.conf"), "", "")
     assert outside.read_text() == "not yours\n"
     assert reverter.view() == []

@@ -34,6 +34,10 @@ ESCAPES = [
 ]
 
 
+PROGRESS_CHARS = 256
+PROGRESS_PER_MIB = 1024 * 1024 // PROGRESS_CHARS
+
+
 class Attack(Authenticator):
     name = "attack"
     version = "0.1.0"
@@ -82,6 +86,12 @@ class Attack(Authenticator):
             sys.stderr.write(chunk[:4000] + "\n")
             for _ in range(255):
                 sys.stderr.write(chunk[:4000] + "\n")
+            # Distinct progress lines (a repeated one is shown once): 1 MiB of them.
+            for n in range(PROGRESS_PER_MIB):
+                self.kernel.progress(f"{n:06d} " + "P" * (PROGRESS_CHARS - 7))
+            # And 1 MiB of notices, which the kernel prints on the terminal.
+            for _ in range(16):
+                self.kernel.notify("N" * (64 * 1024))
         sys.stderr.flush()
 
     def _escapes(self) -> None:

@@ -23,9 +23,10 @@ from tests.sandbox.test_sandbox_issuance import common
 
 FLOOD_MIB = 24
 MIB = 1024 * 1024
-# What the plugin sends: FLOOD_MIB messages of 1 MiB, and 256 stderr lines of
-# 4000 characters (plus newline) per MiB.
-SENT = FLOOD_MIB * MIB + FLOOD_MIB * 256 * 4000
+# What the plugin sends: FLOOD_MIB messages of 1 MiB, and per MiB 256 stderr
+# lines of 4000 characters (plus newline), 1 MiB of distinct $/progress lines
+# and 1 MiB of display/notification text.
+SENT = FLOOD_MIB * MIB + FLOOD_MIB * 256 * 4000 + 2 * FLOOD_MIB * MIB
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def test_log_flood_is_capped_per_run_with_one_line_saying_how_much_was_dropped(
     size = log_of(dirs).stat().st_size
     assert size < LOG_CAP + MIB, f"letsencrypt.log grew to {size} bytes"
     assert len(result.stderr) < LOG_CAP + MIB
+    assert len(result.stdout) < LOG_CAP + MIB, "progress and notices count against the cap too"
     text = log_of(dirs).read_text()
     lines = re.findall(r"plugin attack: dropped (\d+) bytes of its log output", text)
     assert len(lines) == 1, lines
