@@ -348,7 +348,7 @@ class Endpoint:
         try:
             while self._failure is None:
                 self._pump(None)
-        except errors.PluginError as exc:
+        except errors.Error as exc:
             # The connection ended (EOF, or a violation by the peer): the
             # caller reads ``failure`` and exits 0 or 3 (PROTOCOL.md §1, §3.1).
             if exc is not self._failure:

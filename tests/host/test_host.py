@@ -259,7 +259,7 @@ def test_kernel_stays_healthy_after_failures(scenario):
 
 def test_plugin_request_before_its_handshake_is_refused_but_ping_answered(scenario):
     """§4: until initialize is answered the kernel answers only $/ping."""
-    proc = scenario("early_request", storage=DictStorage())
+    proc = scenario("early_request", storage=MemoryStorage())
     assert proc.info["version"] == "InvalidRequest; ping: result {}"
 
 
@@ -270,7 +270,7 @@ def test_kernel_display_refusal_carries_the_flag_in_data(scenario):
     from certkernel.display import Display
 
     display = Display(noninteractive=True, stdin=io.StringIO(), stdout=io.StringIO())
-    proc = scenario("good", display=display, storage=DictStorage())
+    proc = scenario("good", display=display, storage=MemoryStorage())
     with pytest.raises(errors.MissingCommandlineFlag) as info:
         RemoteAuthenticator(proc).perform([CHALLENGE])
     assert info.value.data == {"flag": "--scenario-where"}
@@ -278,7 +278,7 @@ def test_kernel_display_refusal_carries_the_flag_in_data(scenario):
 
 
 def test_no_display_refusal_carries_the_flag_in_data(scenario):
-    proc = scenario("good", display=None, storage=DictStorage())
+    proc = scenario("good", display=None, storage=MemoryStorage())
     with pytest.raises(errors.MissingCommandlineFlag) as info:
         RemoteAuthenticator(proc).perform([CHALLENGE])
     assert info.value.data == {"flag": "--scenario-where"}

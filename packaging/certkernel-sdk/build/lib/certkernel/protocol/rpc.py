@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 from certkernel.protocol import errors
-from certkernel.protocol import methods as wire
 from certkernel.protocol.codec import (
     MAX_ID,
     Decoder,
@@ -180,7 +179,7 @@ class Endpoint:
                     self._wait(remaining)
                     continue
             if not leader:
-                self.notify("$/cancel", wire.encode("$/cancel", wire.CancelParams(id=msgid)))
+                self.notify("$/cancel", {"id": msgid})
                 continue
             try:
                 paused = self._pump(remaining)
@@ -348,7 +347,7 @@ class Endpoint:
         try:
             while self._failure is None:
                 self._pump(None)
-        except errors.PluginError as exc:
+        except errors.Error as exc:
             # The connection ended (EOF, or a violation by the peer): the
             # caller reads ``failure`` and exits 0 or 3 (PROTOCOL.md §1, §3.1).
             if exc is not self._failure:
