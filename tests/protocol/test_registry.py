@@ -551,14 +551,20 @@ class _Checkpoints:
 def test_kernel_services_follow_the_registry(method: wire.Method, label: str,
                                              params: dict[str, Any], refused: str | None) -> None:
     from certkernel import errors
+    from certkernel.sdk.testing import KernelPeer, ScriptedDisplay
 
     kernel = services.KernelServices("probe", _Display(), _Storage(), _Checkpoints(),
                                      roots=[ROOT])
-    if refused is None:
-        wire.check_strict(method.name, kernel.handle(method.name, params), result=True)
-    else:
-        with pytest.raises(errors.InvalidParams, match=re.escape(refused)):
-            kernel.handle(method.name, params)
+    # The SDK's in-process kernel for plugin unit tests answers the same way.
+    answers = {"input": "v", "directory_select": "/d", "yesno": True, "menu": 0,
+               "checklist": ["a"]}
+    peer = KernelPeer("probe", ScriptedDisplay([answers.get(method.name.partition("/")[2])]))
+    for side in (kernel, peer):
+        if refused is None:
+            wire.check_strict(method.name, side.handle(method.name, params), result=True)
+        else:
+            with pytest.raises(errors.InvalidParams, match=re.escape(refused)):
+                side.handle(method.name, params)
 
 
 # -- the Node SDK's declarations ----------------------------------------------------------------
