@@ -29,6 +29,7 @@ from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
+from certkernel.protocol import methods as wire
 from certkernel.version import __version__
 
 _log = logging.getLogger("certkernel.plugins")
@@ -122,15 +123,16 @@ def start_plugin(
             os.close(ruleset.fd)
     try:
         process.handshake(
-            {
-                "kernel_version": __version__,
-                "name": manifest.name,
-                "options": dict(options or {}),
-                "secrets": dict(secrets or {}),
-                "settings": dict(settings or {}),
-                "state_dir": state_dir or "",
-                "fds": {k: list(v) for k, v in (fds or {}).items()},
-            }
+            wire.InitializeParams(
+                protocol_versions=list(manifest.protocol_versions),
+                kernel_version=__version__,
+                name=manifest.name,
+                options=dict(options or {}),
+                secrets=dict(secrets or {}),
+                settings=dict(settings or {}),
+                state_dir=state_dir or "",
+                fds={k: list(v) for k, v in (fds or {}).items()},
+            )
         )
     except BaseException:
         process.kill()

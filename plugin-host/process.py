@@ -19,25 +19,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from certkernel import errors
 from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
+from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
 from certkernel.terminal_text import as_log_lines, clean, clean_value
 from certkernel.version import __version__
 
+# Deadlines come from the registry (PROTOCOL.md §5); a manifest's [timeouts] overrides them.
 DEFAULT_TIMEOUTS = {
-    "initialize": 15.0,
-    "$/ping": 15.0,
-    "shutdown": 15.0,
-    "perform": 300.0,
-    "cleanup": 300.0,
-    "restart": 120.0,
-    "config_test": 120.0,
+    name: entry.deadline for name, entry in wire.METHODS.items() if entry.deadline is not None
 }
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = wire.DEFAULT_DEADLINE
 TERM_GRACE = 2.0
 _STDERR_LINES = 20
 _MAX_LINE = 4096
@@ -211,13 +208,17 @@ class PluginProcess:
         return self._handler(method, params)
 
     def _notification(self, method: str, params: dict[str, Any]) -> None:
-        if method == "$/log":
-            level = {"debug": 10, "info": 20, "warning": 30, "error": 40}.get(
-                str(params.get("level")), 20
-            )
-            self.budget.log(level, str(params.get("message", "")))
-        elif method == "$/progress" and self._on_progress is not None:
-            cleaned = clean_value(params)
+        try:
+            decoded = wire.decode_params(method, params) if method in wire.METHODS else None
+        except wire.WireError as exc:
+            # A notification has no answer: say it in the log, once per message.
+            self.budget.log(logging.WARNING, f"ignored a malformed notification: {exc}")
+            return
+        if isinstance(decoded, wire.LogParams):
+            level = {"debug": 10, "info": 20, "warning": 30, "error": 40}.get(decoded.level, 20)
+            self.budget.log(level, decoded.message)
+        elif isinstance(decoded, wire.ProgressParams) and self._on_progress is not None:
+            cleaned = clean_value(decoded.to_wire())
             # Progress reaches the terminal and the log: it shares the log budget.
             if self.budget.charge(_utf8_size(
                     cleaned.get("message", "") if isinstance(cleaned, dict) else "")):
@@ -300,11 +301,16 @@ class PluginProcess:
             f"{self._drain.quote()}"
         )
 
-    def handshake(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Send ``initialize`` and check the version the plugin chose."""
+    def handshake(self, params: wire.InitializeParams) -> dict[str, Any]:
+        """Send ``initialize`` and check the version the plugin chose.
+
+        ``params.protocol_versions`` is replaced by the versions of the
+        launch plan, which the plugin was also told in its environment.
+        """
         offered = list(self.plan.protocol_versions)
+        params = replace(params, protocol_versions=offered)
         try:
-            result = self.call("initialize", {"protocol_versions": offered, **params})
+            result = self.call("initialize", wire.encode("initialize", params))
         except errors.PluginCrashed as exc:
             raise errors.PluginCrashed(
                 str(exc).replace("during initialize", "before the handshake")
@@ -312,7 +318,11 @@ class PluginProcess:
         except errors.CallError as exc:
             self.kill()
             raise type(exc)(str(exc)) from None
-        chosen = result.get("protocol_version")
+        try:
+            chosen = wire.decode_result("initialize", result, wire.InitializeResult).protocol_version
+        except wire.WireError as exc:
+            self.kill()
+            raise errors.ProtocolError(f"plugin {self.name}: {exc}") from None
         if chosen not in offered:
             self.kill()
             raise errors.ProtocolError(
@@ -332,8 +342,9 @@ class PluginProcess:
             try:
                 # A plugin that does not finish shutdown in time gets no extra
                 # grace: it is about to be terminated anyway.
-                self.endpoint.call("shutdown", {}, self.timeout_for("shutdown"), cancel_grace=0.0)
-                self.endpoint.notify("exit", {})
+                self.endpoint.call("shutdown", wire.encode("shutdown", wire.Empty()),
+                                   self.timeout_for("shutdown"), cancel_grace=0.0)
+                self.endpoint.notify("exit", wire.encode("exit", wire.Empty()))
             except errors.CallError as exc:
                 self.logger.debug("plugin %s: shutdown failed: %s", self.name, exc)
         self._close_pipes()

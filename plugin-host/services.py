@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from certkernel import errors
+from certkernel.protocol import methods as wire
 
 
 class Display(Protocol):
@@ -80,20 +81,6 @@ class Checkpoints(Protocol):
     def rollback(self, count: int) -> object: ...
     # The kernel's own calls (PROTOCOL.md §5.5): what a plugin's cleanup left.
     def revert_own_temporary(self) -> object: ...
-
-
-def _text(params: dict[str, Any], key: str) -> str:
-    value = params.get(key)
-    if not isinstance(value, str):
-        raise errors.InvalidParams(f"field {key!r} must be a string")
-    return value
-
-
-def _opt_text(params: dict[str, Any], key: str) -> str | None:
-    value = params.get(key)
-    if value is not None and not isinstance(value, str):
-        raise errors.InvalidParams(f"field {key!r} must be a string")
-    return value
 
 
 ROOTS_FIELD = "[needs] checkpoint_roots"
@@ -168,7 +155,7 @@ class KernelServices:
         self.storage = storage
         self.checkpoints = checkpoints
         self.roots = list(roots)
-        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        self._methods: dict[str, Callable[[Any], wire.Wire]] = {
             "display/notification": self._notification,
             "display/input": self._input,
             "display/yesno": self._yesno,
@@ -186,11 +173,20 @@ class KernelServices:
         }
 
     def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Decode ``params`` by the registry, run the handler, encode its result.
+
+        A missing or mistyped field is ``InvalidParams`` naming the method and
+        the field; unknown fields are ignored (PROTOCOL.md §2).
+        """
         handler = self._methods.get(method)
         if handler is None:
             raise errors.MethodNotFound(f"the kernel has no method {method!r}")
         try:
-            return handler(params)
+            decoded = wire.decode_params(method, params)
+        except wire.WireError as exc:
+            raise errors.InvalidParams(f"{self.plugin}: {exc}") from None
+        try:
+            return wire.encode_result(method, handler(decoded))
         except errors.MissingFlag as exc:
             # The kernel's display refused a question; the plugin hears it in
             # the protocol's words (a MissingCommandlineFlag naming the flag).
@@ -199,67 +195,39 @@ class KernelServices:
 
     # -- display -----------------------------------------------------------
 
-    def _ui(self, p: dict[str, Any] | None = None) -> Display:
+    def _ui(self, flag: str | None = None) -> Display:
+        """The terminal; without one, ``MissingCommandlineFlag`` carries the prompt's flag (§6)."""
         if self.display is None:
-            flag = _opt_text(p or {}, "cli_flag")
             raise errors.MissingCommandlineFlag(
                 f"{self.plugin} asked a question, but no terminal is available",
                 data={"flag": flag} if flag else None,
             )
         return self.display
 
-    def _notification(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._ui().notification(_text(p, "message"), bool(p.get("pause", False)))
-        return {}
+    def _notification(self, p: wire.NotificationParams) -> wire.Empty:
+        self._ui().notification(p.message, p.pause)
+        return wire.Empty()
 
-    def _input(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui(p).input(
-            _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
-        )
-        return {"ok": ok, "value": value}
+    def _input(self, p: wire.InputParams) -> wire.TextChoiceResult:
+        ok, value = self._ui(p.cli_flag).input(p.message, p.default, p.cli_flag)
+        return wire.TextChoiceResult(ok=ok, value=value)
 
-    def _yesno(self, p: dict[str, Any]) -> dict[str, Any]:
-        default = p.get("default")
-        value = self._ui(p).yesno(
-            _text(p, "message"),
-            _opt_text(p, "yes_label") or "Yes",
-            _opt_text(p, "no_label") or "No",
-            default if isinstance(default, bool) else None,
-            _opt_text(p, "cli_flag"),
-        )
-        return {"value": value}
+    def _yesno(self, p: wire.YesNoParams) -> wire.YesNoResult:
+        value = self._ui(p.cli_flag).yesno(
+            p.message, p.yes_label or "Yes", p.no_label or "No", p.default, p.cli_flag)
+        return wire.YesNoResult(value=value)
 
-    def _menu(self, p: dict[str, Any]) -> dict[str, Any]:
-        choices = p.get("choices")
-        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-            raise errors.InvalidParams("field 'choices' must be a list of strings")
-        default = p.get("default")
-        ok, index = self._ui(p).menu(
-            _text(p, "message"),
-            choices,
-            default if isinstance(default, int) else None,
-            _opt_text(p, "cli_flag"),
-        )
-        return {"ok": ok, "index": index}
+    def _menu(self, p: wire.MenuParams) -> wire.MenuResult:
+        ok, index = self._ui(p.cli_flag).menu(p.message, p.choices, p.default, p.cli_flag)
+        return wire.MenuResult(ok=ok, index=index)
 
-    def _checklist(self, p: dict[str, Any]) -> dict[str, Any]:
-        tags = p.get("tags")
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise errors.InvalidParams("field 'tags' must be a list of strings")
-        default = p.get("default")
-        ok, values = self._ui(p).checklist(
-            _text(p, "message"),
-            tags,
-            default if isinstance(default, list) else None,
-            _opt_text(p, "cli_flag"),
-        )
-        return {"ok": ok, "values": values}
+    def _checklist(self, p: wire.ChecklistParams) -> wire.ChecklistResult:
+        ok, values = self._ui(p.cli_flag).checklist(p.message, p.tags, p.default, p.cli_flag)
+        return wire.ChecklistResult(ok=ok, values=values)
 
-    def _directory_select(self, p: dict[str, Any]) -> dict[str, Any]:
-        ok, value = self._ui(p).directory_select(
-            _text(p, "message"), _opt_text(p, "default"), _opt_text(p, "cli_flag")
-        )
-        return {"ok": ok, "value": value}
+    def _directory_select(self, p: wire.InputParams) -> wire.TextChoiceResult:
+        ok, value = self._ui(p.cli_flag).directory_select(p.message, p.default, p.cli_flag)
+        return wire.TextChoiceResult(ok=ok, value=value)
 
     # -- storage -------------------------------------------------------------
 
@@ -268,17 +236,17 @@ class KernelServices:
             raise errors.PluginStorageError("plugin storage is not available in this command")
         return self.storage
 
-    def _storage_get(self, p: dict[str, Any]) -> dict[str, Any]:
-        found, value = self._store().get(self.plugin, _text(p, "key"))
-        return {"found": found, "value": value}
+    def _storage_get(self, p: wire.KeyParams) -> wire.StorageGetResult:
+        found, value = self._store().get(self.plugin, p.key)
+        return wire.StorageGetResult(found=found, value=value)
 
-    def _storage_put(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._store().put(self.plugin, _text(p, "key"), p.get("value"))
-        return {}
+    def _storage_put(self, p: wire.StoragePutParams) -> wire.Empty:
+        self._store().put(self.plugin, p.key, p.value)
+        return wire.Empty()
 
-    def _storage_delete(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._store().delete(self.plugin, _text(p, "key"))
-        return {}
+    def _storage_delete(self, p: wire.KeyParams) -> wire.Empty:
+        self._store().delete(self.plugin, p.key)
+        return wire.Empty()
 
     # -- checkpoints -------------------------------------------------------
 
@@ -289,34 +257,31 @@ class KernelServices:
             raise errors.PluginError("checkpoints are not available in this command")
         return self.checkpoints
 
-    def _cp_add(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _cp_add(self, p: wire.FilesParams) -> wire.Empty:
         cps = self._cps("checkpoint/add")
-        files = check_paths(p.get("files"), self.roots, self.plugin)
+        files = check_paths(p.files, self.roots, self.plugin)
         with _refusals(self.plugin):
-            cps.add(files, bool(p.get("temporary", False)), roots=self.roots,
-                    installer=self.installer)
-        return {}
+            cps.add(files, p.temporary, roots=self.roots, installer=self.installer)
+        return wire.Empty()
 
-    def _cp_new(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _cp_new(self, p: wire.FilesParams) -> wire.Empty:
         cps = self._cps("checkpoint/register_new")
-        files = check_paths(p.get("files"), self.roots, self.plugin)
+        files = check_paths(p.files, self.roots, self.plugin)
         with _refusals(self.plugin):
-            cps.register_new(files, bool(p.get("temporary", False)), roots=self.roots,
-                             installer=self.installer)
-        return {}
+            cps.register_new(files, p.temporary, roots=self.roots, installer=self.installer)
+        return wire.Empty()
 
-    def _cp_finalize(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._cps("checkpoint/finalize").finalize(_text(p, "title"))
-        return {}
+    def _cp_finalize(self, p: wire.TitleParams) -> wire.Empty:
+        self._cps("checkpoint/finalize").finalize(p.title)
+        return wire.Empty()
 
-    def _cp_revert(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _cp_revert(self, p: wire.Empty) -> wire.Empty:
         self._cps("checkpoint/revert_temporary").revert_temporary()
-        return {}
+        return wire.Empty()
 
-    def _cp_rollback(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _cp_rollback(self, p: wire.RollbackParams) -> wire.Empty:
         cps = self._cps("checkpoint/rollback")
-        count = p.get("count", 1)
-        if not isinstance(count, int) or count < 1:
+        if p.count < 1:
             raise errors.InvalidParams("field 'count' must be a positive integer")
-        cps.rollback(count)
-        return {}
+        cps.rollback(p.count)
+        return wire.Empty()

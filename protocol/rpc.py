@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from certkernel.protocol import errors
+from certkernel.protocol import methods as wire
 from certkernel.protocol.codec import (
     MAX_ID,
     Decoder,
@@ -179,7 +180,7 @@ class Endpoint:
                     self._wait(remaining)
                     continue
             if not leader:
-                self.notify("$/cancel", {"id": msgid})
+                self.notify("$/cancel", wire.encode("$/cancel", wire.CancelParams(id=msgid)))
                 continue
             try:
                 paused = self._pump(remaining)

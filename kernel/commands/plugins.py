@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.protocol import methods as wire
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -121,7 +122,7 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
             lines.append(f"More info: {text}")
         if config.prepare:
             try:
-                process.call("prepare")
+                process.call("prepare", wire.encode("prepare", wire.Empty()))
                 lines.append("Prep: True")
             except errors.NoInstallationError:
                 return None
@@ -141,14 +142,14 @@ def _more_info(process: PluginProcess) -> str:
     from certkernel.terminal_text import clean
 
     try:
-        reply = process.call("more_info")
+        reply = process.call("more_info", wire.encode("more_info", wire.Empty()))
+        text = wire.decode_result("more_info", reply, wire.MoreInfoResult).text
     except errors.MethodNotFound:
         return ""
     except errors.Error as exc:
         return f"error: {exc}"
-    text = reply.get("text")
-    if not isinstance(text, str):
-        return f"error: more_info returned no text ({type(text).__name__})"
+    except wire.WireError as exc:
+        return f"error: {exc}"
     return " ".join(clean(text).split())
 
 

@@ -9,44 +9,56 @@ reaches the plugin as that exception.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from certkernel.protocol import errors
+from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
 
-
-def _opt(**fields: Any) -> dict[str, Any]:
-    return {key: value for key, value in fields.items() if value is not None}
+R = TypeVar("R", bound=wire.Wire)
 
 
 class Kernel:
-    """Callbacks into the kernel, usable from any thread of the plugin."""
+    """Callbacks into the kernel, usable from any thread of the plugin.
+
+    Every call is built from and checked against the registry
+    (``certkernel.protocol.methods``): what goes out has the declared
+    fields only, and a reply without the declared shape is a ProtocolError.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
+
+    def _call(self, method: str, params: wire.Wire, result: type[R]) -> R:
+        reply = self._endpoint.call(method, wire.encode(method, params))
+        try:
+            return wire.decode_result(method, reply, result)
+        except wire.WireError as exc:
+            raise errors.ProtocolError(f"the kernel answered {exc}") from None
 
     # -- notifications -----------------------------------------------------
 
     def log(self, level: str, message: str) -> None:
         """Send a line to the kernel's log (``debug``/``info``/``warning``/``error``)."""
-        self._endpoint.notify("$/log", {"level": level, "message": message})
+        self._endpoint.notify("$/log", wire.encode("$/log", wire.LogParams(level, message)))
 
     def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
         """Say what the plugin is waiting for; shown on a terminal."""
-        self._endpoint.notify("$/progress", _opt(message=message, done=done, total=total))
+        params = wire.ProgressParams(message=message, done=done, total=total)
+        self._endpoint.notify("$/progress", wire.encode("$/progress", params))
 
     # -- display -------------------------------------------------------------
 
     def notify(self, message: str, pause: bool = False) -> None:
-        self._endpoint.call("display/notification", {"message": message, "pause": pause})
+        self._call("display/notification", wire.NotificationParams(message, pause), wire.Empty)
 
     def input(
         self, message: str, default: str | None = None, cli_flag: str | None = None
     ) -> str | None:
         """Ask for a line of text; None when the user cancelled."""
-        result = self._endpoint.call(
-            "display/input", _opt(message=message, default=default, cli_flag=cli_flag)
-        )
-        return str(result["value"]) if result.get("ok") else None
+        params = wire.InputParams(message=message, default=default, cli_flag=cli_flag)
+        result = self._call("display/input", params, wire.TextChoiceResult)
+        return result.value if result.ok else None
 
     def yesno(
         self,
@@ -56,17 +68,9 @@ class Kernel:
         yes_label: str = "Yes",
         no_label: str = "No",
     ) -> bool:
-        result = self._endpoint.call(
-            "display/yesno",
-            _opt(
-                message=message,
-                default=default,
-                cli_flag=cli_flag,
-                yes_label=yes_label,
-                no_label=no_label,
-            ),
-        )
-        return bool(result.get("value"))
+        params = wire.YesNoParams(message=message, default=default, cli_flag=cli_flag,
+                                  yes_label=yes_label, no_label=no_label)
+        return self._call("display/yesno", params, wire.YesNoResult).value
 
     def menu(
         self,
@@ -76,11 +80,10 @@ class Kernel:
         cli_flag: str | None = None,
     ) -> int | None:
         """Let the user pick one of ``choices``; the index, or None if cancelled."""
-        result = self._endpoint.call(
-            "display/menu",
-            _opt(message=message, choices=list(choices), default=default, cli_flag=cli_flag),
-        )
-        return int(result["index"]) if result.get("ok") else None
+        params = wire.MenuParams(message=message, choices=list(choices), default=default,
+                                 cli_flag=cli_flag)
+        result = self._call("display/menu", params, wire.MenuResult)
+        return result.index if result.ok else None
 
     def checklist(
         self,
@@ -89,55 +92,48 @@ class Kernel:
         default: Sequence[str] | None = None,
         cli_flag: str | None = None,
     ) -> list[str] | None:
-        result = self._endpoint.call(
-            "display/checklist",
-            _opt(
-                message=message,
-                tags=list(tags),
-                default=list(default) if default is not None else None,
-                cli_flag=cli_flag,
-            ),
-        )
-        return [str(v) for v in result.get("values", [])] if result.get("ok") else None
+        params = wire.ChecklistParams(
+            message=message, tags=list(tags),
+            default=list(default) if default is not None else None, cli_flag=cli_flag)
+        result = self._call("display/checklist", params, wire.ChecklistResult)
+        return result.values if result.ok else None
 
     def directory_select(
         self, message: str, default: str | None = None, cli_flag: str | None = None
     ) -> str | None:
-        result = self._endpoint.call(
-            "display/directory_select", _opt(message=message, default=default, cli_flag=cli_flag)
-        )
-        return str(result["value"]) if result.get("ok") else None
+        params = wire.InputParams(message=message, default=default, cli_flag=cli_flag)
+        result = self._call("display/directory_select", params, wire.TextChoiceResult)
+        return result.value if result.ok else None
 
     # -- storage ---------------------------------------------------------------
 
     def storage_get(self, key: str) -> Any:
         """The stored value for ``key``, or None."""
-        result = self._endpoint.call("storage/get", {"key": key})
-        return result.get("value") if result.get("found") else None
+        result = self._call("storage/get", wire.KeyParams(key), wire.StorageGetResult)
+        return result.value if result.found else None
 
     def storage_put(self, key: str, value: Any) -> None:
-        self._endpoint.call("storage/put", {"key": key, "value": value})
+        self._call("storage/put", wire.StoragePutParams(key, value), wire.Empty)
 
     def storage_delete(self, key: str) -> None:
-        self._endpoint.call("storage/delete", {"key": key})
+        self._call("storage/delete", wire.KeyParams(key), wire.Empty)
 
     # -- checkpoints -------------------------------------------------------------
 
     def checkpoint_add(self, files: Sequence[str], temporary: bool = False) -> None:
         """Register files before changing them; the kernel keeps their bytes."""
-        self._endpoint.call("checkpoint/add", {"files": list(files), "temporary": temporary})
+        self._call("checkpoint/add", wire.FilesParams(list(files), temporary), wire.Empty)
 
     def checkpoint_register_new(self, files: Sequence[str], temporary: bool = False) -> None:
         """Register files about to be created; a rollback deletes them."""
-        self._endpoint.call(
-            "checkpoint/register_new", {"files": list(files), "temporary": temporary}
-        )
+        params = wire.FilesParams(list(files), temporary)
+        self._call("checkpoint/register_new", params, wire.Empty)
 
     def checkpoint_finalize(self, title: str) -> None:
-        self._endpoint.call("checkpoint/finalize", {"title": title})
+        self._call("checkpoint/finalize", wire.TitleParams(title), wire.Empty)
 
     def checkpoint_revert_temporary(self) -> None:
-        self._endpoint.call("checkpoint/revert_temporary", {})
+        self._call("checkpoint/revert_temporary", wire.Empty(), wire.Empty)
 
     def checkpoint_rollback(self, count: int = 1) -> None:
-        self._endpoint.call("checkpoint/rollback", {"count": count})
+        self._call("checkpoint/rollback", wire.RollbackParams(count), wire.Empty)

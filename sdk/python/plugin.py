@@ -32,6 +32,7 @@ class Plugin:
     settings: dict[str, Any]
     state_dir: str
     fds: dict[str, list[int]]
+    kernel_version: str
     kernel: Kernel
     _endpoint: Endpoint
 

@@ -12,22 +12,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from certkernel.protocol import errors
-from certkernel.protocol.messages import (
-    COOKIE_NAME,
-    COOKIE_VALUE,
-    PROTOCOL_VERSIONS,
-    Challenge,
-    LineageInfo,
-)
+from certkernel.protocol import methods as wire
+from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, PROTOCOL_VERSIONS
 from certkernel.protocol.rpc import Endpoint
 from certkernel.sdk.kernel import Kernel
 from certkernel.sdk.plugin import Authenticator, Installer, Plugin
 
-_Method = Callable[[Plugin, dict[str, Any]], dict[str, Any]]
+_Method = Callable[[Plugin, Any], wire.Wire]
 
 
 def protect_stdio() -> tuple[int, int]:
@@ -56,23 +52,6 @@ def _refuse_without_cookie(name: str) -> NoReturn:
     sys.exit(2)
 
 
-def _require(params: dict[str, Any], key: str, kind: type) -> Any:
-    if key not in params:
-        raise errors.InvalidParams(f"missing field {key!r}")
-    value = params[key]
-    if not isinstance(value, kind):
-        raise errors.InvalidParams(f"field {key!r} must be {kind.__name__}")
-    return value
-
-
-def _challenges(params: dict[str, Any]) -> list[Challenge]:
-    return [Challenge.from_wire(c) for c in _require(params, "challenges", list)]
-
-
-def _lineage(params: dict[str, Any]) -> LineageInfo:
-    return LineageInfo.from_wire(_require(params, "lineage", dict))
-
-
 def _auth(plugin: Plugin) -> Authenticator:
     if not isinstance(plugin, Authenticator):
         raise errors.MethodNotFound(f"{plugin.name} is not an authenticator")
@@ -85,102 +64,45 @@ def _inst(plugin: Plugin) -> Installer:
     return plugin
 
 
-def _prepare(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    p.prepare()
-    return {}
+def _done(call: Callable[[], object]) -> wire.Empty:
+    call()
+    return wire.Empty()
 
 
-def _perform(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _auth(p).perform(_challenges(a))
-    return {}
-
-
-def _cleanup(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _auth(p).cleanup(_challenges(a))
-    return {}
-
-
-def _deploy_cert(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).deploy_cert(
-        _require(a, "domain", str),
-        _require(a, "cert_path", str),
-        _require(a, "key_path", str),
-        _require(a, "chain_path", str),
-        _require(a, "fullchain_path", str),
-    )
-    return {}
-
-
-def _enhance(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).enhance(_require(a, "domain", str), _require(a, "enhancement", str), a.get("options"))
-    return {}
-
-
-def _save(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    title = a.get("title")
-    _inst(p).save(title if isinstance(title, str) else None, bool(a.get("temporary", False)))
-    return {}
-
-
-def _config_test(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).config_test()
-    return {}
-
-
-def _restart(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).restart()
-    return {}
-
-
-def _recovery_routine(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).recovery_routine()
-    return {}
-
-
-def _renew_deploy(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).renew_deploy(_lineage(a))
-    return {}
-
-
-def _update_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).update_autohsts(_require(a, "domain", str))
-    return {}
-
-
-def _deploy_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    _inst(p).deploy_autohsts(_lineage(a))
-    return {}
-
-
-def _enable_autohsts(p: Plugin, a: dict[str, Any]) -> dict[str, Any]:
-    domains = [str(d) for d in _require(a, "domains", list)]
-    _inst(p).enable_autohsts(_lineage(a), domains)
-    return {}
-
-
+# Every kernel → plugin request but the two the session answers itself
+# (initialize, shutdown); tests/protocol/test_registry.py checks this table
+# against the registry. Each handler gets its params already decoded.
 METHODS: dict[str, _Method] = {
-    "prepare": _prepare,
-    "more_info": lambda p, _: {"text": p.more_info()},
-    "get_chall_pref": lambda p, a: {
-        "challenges": list(_auth(p).get_chall_pref(_require(a, "domain", str)))
-    },
-    "perform": _perform,
-    "cleanup": _cleanup,
-    "get_all_names": lambda p, _: {"names": sorted(set(_inst(p).get_all_names()))},
-    "deploy_cert": _deploy_cert,
-    "supported_enhancements": lambda p, _: {
-        "enhancements": list(_inst(p).supported_enhancements())
-    },
-    "enhance": _enhance,
-    "save": _save,
-    "config_test": _config_test,
-    "restart": _restart,
-    "recovery_routine": _recovery_routine,
-    "renew_deploy": _renew_deploy,
-    "update_autohsts": _update_autohsts,
-    "deploy_autohsts": _deploy_autohsts,
-    "enable_autohsts": _enable_autohsts,
+    "prepare": lambda p, a: _done(p.prepare),
+    "more_info": lambda p, a: wire.MoreInfoResult(text=p.more_info()),
+    "get_chall_pref": lambda p, a: wire.ChallPrefResult(
+        challenges=list(_auth(p).get_chall_pref(a.domain))),
+    "perform": lambda p, a: _done(lambda: _auth(p).perform(a.challenges)),
+    "cleanup": lambda p, a: _done(lambda: _auth(p).cleanup(a.challenges)),
+    "get_all_names": lambda p, a: wire.NamesResult(names=sorted(set(_inst(p).get_all_names()))),
+    "deploy_cert": lambda p, a: _done(lambda: _inst(p).deploy_cert(
+        a.domain, a.cert_path, a.key_path, a.chain_path, a.fullchain_path)),
+    "supported_enhancements": lambda p, a: wire.EnhancementsResult(
+        enhancements=list(_inst(p).supported_enhancements())),
+    "enhance": lambda p, a: _done(lambda: _inst(p).enhance(a.domain, a.enhancement, a.options)),
+    "save": lambda p, a: _done(lambda: _inst(p).save(a.title, a.temporary)),
+    "config_test": lambda p, a: _done(_inst(p).config_test),
+    "restart": lambda p, a: _done(_inst(p).restart),
+    "recovery_routine": lambda p, a: _done(_inst(p).recovery_routine),
+    "renew_deploy": lambda p, a: _done(lambda: _inst(p).renew_deploy(a.lineage)),
+    "update_autohsts": lambda p, a: _done(lambda: _inst(p).update_autohsts(a.domain)),
+    "deploy_autohsts": lambda p, a: _done(lambda: _inst(p).deploy_autohsts(a.lineage)),
+    "enable_autohsts": lambda p, a: _done(
+        lambda: _inst(p).enable_autohsts(a.lineage, list(a.domains))),
 }
+
+
+def _decode(method: str, params: dict[str, Any]) -> Any:
+    """The params of ``method`` checked against the registry; InvalidParams names what is wrong."""
+    try:
+        return wire.decode_params(method, params)
+    except wire.WireError as exc:
+        raise errors.InvalidParams(str(exc)) from None
 
 
 class _Session:
@@ -198,20 +120,22 @@ class _Session:
         if self.plugin is None:
             raise errors.InvalidRequest(f"{method} before initialize")
         if method == "shutdown":
+            _decode(method, params)
             self.plugin.shutdown()
-            return {}
+            return wire.encode_result(method, wire.Empty())
         implementation = METHODS.get(method)
         if implementation is None:
             raise errors.MethodNotFound(f"{self.name} does not implement {method!r}")
         try:
-            return implementation(self.plugin, params)
+            return wire.encode_result(method, implementation(self.plugin, _decode(method, params)))
         except NotImplementedError:
             raise errors.MethodNotFound(f"{self.name} does not implement {method!r}") from None
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.plugin is not None:
             raise errors.InvalidRequest("initialize sent twice")
-        offered = [v for v in _require(params, "protocol_versions", list) if isinstance(v, int)]
+        init = typing.cast(wire.InitializeParams, _decode("initialize", params))
+        offered = init.protocol_versions
         common = sorted(set(offered) & set(PROTOCOL_VERSIONS))
         if not common:
             raise errors.ProtocolError(
@@ -220,20 +144,21 @@ class _Session:
             )
         assert self.endpoint is not None
         plugin = self.factory()
-        plugin.options = dict(params.get("options") or {})
-        plugin.secrets = {str(k): str(v) for k, v in (params.get("secrets") or {}).items()}
-        plugin.settings = dict(params.get("settings") or {})
-        plugin.state_dir = str(params.get("state_dir") or "")
-        plugin.fds = {str(k): [int(fd) for fd in v] for k, v in (params.get("fds") or {}).items()}
+        plugin.options = dict(init.options)
+        plugin.secrets = dict(init.secrets)
+        plugin.settings = dict(init.settings)
+        plugin.state_dir = init.state_dir
+        plugin.kernel_version = init.kernel_version
+        plugin.fds = {k: list(v) for k, v in init.fds.items()}
         plugin.kernel = Kernel(self.endpoint)
         plugin._endpoint = self.endpoint
         self.plugin = plugin
-        return {
-            "protocol_version": common[-1],
-            "name": plugin.name or self.name,
-            "version": plugin.version,
-            "capabilities": list(plugin.capabilities) + ["cancel"],
-        }
+        return wire.encode_result("initialize", wire.InitializeResult(
+            protocol_version=common[-1],
+            name=plugin.name or self.name,
+            version=plugin.version,
+            capabilities=list(plugin.capabilities) + ["cancel"],
+        ))
 
     def notification(self, method: str, params: dict[str, Any]) -> None:
         if method == "exit":

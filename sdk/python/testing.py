@@ -33,13 +33,17 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from certkernel.protocol import errors
+from certkernel.protocol import methods as wire
 from certkernel.protocol.messages import PROTOCOL_VERSIONS, Challenge, LineageInfo
 from certkernel.protocol.rpc import Endpoint
+from certkernel.sdk import __version__
 from certkernel.sdk.plugin import Plugin
 from certkernel.sdk.server import _Session
+
+R = TypeVar("R", bound=wire.Wire)
 
 CANCEL = object()
 """Put in a :class:`ScriptedDisplay`'s answers: the user cancels that prompt."""
@@ -126,27 +130,6 @@ class MemoryStorage:
         self.data.pop((plugin, key), None)
 
 
-def _text(params: dict[str, Any], key: str) -> str:
-    value = params.get(key)
-    if not isinstance(value, str):
-        raise errors.InvalidParams(f"field {key!r} must be a string")
-    return value
-
-
-def _opt_text(params: dict[str, Any], key: str) -> str | None:
-    value = params.get(key)
-    if value is not None and not isinstance(value, str):
-        raise errors.InvalidParams(f"field {key!r} must be a string")
-    return value
-
-
-def _strings(params: dict[str, Any], key: str) -> list[str]:
-    value = params.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise errors.InvalidParams(f"field {key!r} must be a list of strings")
-    return value
-
-
 class KernelPeer:
     """The kernel's side of the conversation: answers what a plugin may call.
 
@@ -167,65 +150,65 @@ class KernelPeer:
         self.checkpoints: list[tuple[str, dict[str, Any]]] = []
 
     def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Answer one request from the plugin, as the kernel's services do."""
-        if method.startswith("display/"):
-            return self._display(method.removeprefix("display/"), params)
-        if method == "storage/get":
-            found, value = self.storage.get(self.plugin, _text(params, "key"))
-            return {"found": found, "value": value}
-        if method == "storage/put":
-            self.storage.put(self.plugin, _text(params, "key"), params.get("value"))
-            return {}
-        if method == "storage/delete":
-            self.storage.delete(self.plugin, _text(params, "key"))
-            return {}
-        if method in ("checkpoint/add", "checkpoint/register_new"):
-            _strings(params, "files")
-            self.checkpoints.append((method, dict(params)))
-            return {}
-        if method in ("checkpoint/finalize", "checkpoint/revert_temporary",
-                      "checkpoint/rollback"):
-            self.checkpoints.append((method, dict(params)))
-            return {}
-        raise errors.MethodNotFound(f"the kernel has no method {method!r}")
+        """Answer one request from the plugin, as the kernel's services do.
 
-    def _display(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
-        message = _text(p, "message")
-        flag = _opt_text(p, "cli_flag")
+        Params are decoded and results encoded by the registry
+        (``certkernel.protocol.methods``), as in the kernel.
+        """
+        entry = wire.METHODS.get(method)
+        if entry is None or entry.direction != wire.PLUGIN_TO_KERNEL or entry.kind != "request":
+            raise errors.MethodNotFound(f"the kernel has no method {method!r}")
+        try:
+            decoded = wire.decode_params(method, params)
+        except wire.WireError as exc:
+            raise errors.InvalidParams(str(exc)) from None
+        return wire.encode_result(method, self._answer(method, decoded, params))
+
+    def _answer(self, method: str, p: Any, raw: dict[str, Any]) -> wire.Wire:
+        if method.startswith("display/"):
+            return self._display(method.removeprefix("display/"), p)
+        if isinstance(p, wire.KeyParams) and method == "storage/get":
+            found, value = self.storage.get(self.plugin, p.key)
+            return wire.StorageGetResult(found=found, value=value)
+        if isinstance(p, wire.StoragePutParams):
+            self.storage.put(self.plugin, p.key, p.value)
+        elif isinstance(p, wire.KeyParams):
+            self.storage.delete(self.plugin, p.key)
+        else:  # checkpoint/*: recorded as sent
+            self.checkpoints.append((method, dict(raw)))
+        return wire.Empty()
+
+    def _display(self, kind: str, p: Any) -> wire.Wire:
+        flag: str | None = getattr(p, "cli_flag", None)
         ui = self.display
         if ui is None:
-            raise _missing_flag(message, flag)
-        if kind == "notification":
-            ui.notification(message, bool(p.get("pause", False)))
-            return {}
-        if kind == "input":
-            ok, value = ui.input(message, _opt_text(p, "default"), flag)
-            return {"ok": ok, "value": value}
-        if kind == "directory_select":
-            ok, value = ui.directory_select(message, _opt_text(p, "default"), flag)
-            return {"ok": ok, "value": value}
-        if kind == "yesno":
-            default = p.get("default")
-            return {"value": ui.yesno(message, _opt_text(p, "yes_label") or "Yes",
-                                      _opt_text(p, "no_label") or "No",
-                                      default if isinstance(default, bool) else None, flag)}
-        if kind == "menu":
-            default = p.get("default")
-            ok, index = ui.menu(message, _strings(p, "choices"),
-                                default if isinstance(default, int) else None, flag)
-            return {"ok": ok, "index": index}
-        if kind == "checklist":
-            default = p.get("default")
-            ok, values = ui.checklist(message, _strings(p, "tags"),
-                                      default if isinstance(default, list) else None, flag)
-            return {"ok": ok, "values": values}
-        raise errors.MethodNotFound(f"the kernel has no method 'display/{kind}'")
+            raise _missing_flag(p.message, flag)
+        if isinstance(p, wire.NotificationParams):
+            ui.notification(p.message, p.pause)
+            return wire.Empty()
+        if isinstance(p, wire.InputParams):
+            prompt = ui.input if kind == "input" else ui.directory_select
+            ok, value = prompt(p.message, p.default, flag)
+            return wire.TextChoiceResult(ok=ok, value=value)
+        if isinstance(p, wire.YesNoParams):
+            return wire.YesNoResult(value=ui.yesno(
+                p.message, p.yes_label or "Yes", p.no_label or "No", p.default, flag))
+        if isinstance(p, wire.MenuParams):
+            ok, index = ui.menu(p.message, p.choices, p.default, flag)
+            return wire.MenuResult(ok=ok, index=index)
+        assert isinstance(p, wire.ChecklistParams)
+        ok, values = ui.checklist(p.message, p.tags, p.default, flag)
+        return wire.ChecklistResult(ok=ok, values=values)
 
     def notification(self, method: str, params: dict[str, Any]) -> None:
-        if method == "$/log":
-            self.logs.append((str(params.get("level", "info")), str(params.get("message", ""))))
-        elif method == "$/progress":
-            self.progress.append(dict(params))
+        try:
+            decoded = wire.decode_params(method, params) if method in wire.METHODS else None
+        except wire.WireError:
+            return  # a notification has no answer; the kernel only logs it
+        if isinstance(decoded, wire.LogParams):
+            self.logs.append((decoded.level, decoded.message))
+        elif isinstance(decoded, wire.ProgressParams):
+            self.progress.append(decoded.to_wire())
 
 
 class PluginHarness:
@@ -256,12 +239,9 @@ class PluginHarness:
         self.timeout = timeout
         self.info: dict[str, Any] = {}
         self._factory = plugin
-        self._params = {
-            "protocol_versions": list(PROTOCOL_VERSIONS),
-            "options": dict(options or {}),
-            "secrets": dict(secrets or {}),
-            "settings": dict(settings or {}),
-        }
+        self._options = dict(options or {})
+        self._secrets = dict(secrets or {})
+        self._settings = dict(settings or {})
         self._state_dir = state_dir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._fds: list[int] = []
@@ -287,7 +267,12 @@ class PluginHarness:
         self._kernel = Endpoint(to_kernel_r, to_plugin_w, self.peer.handle,
                                 self.peer.notification, peer=self.name)
         try:
-            self.info = self.call("initialize", {**self._params, "state_dir": self._state_dir})
+            init = wire.InitializeParams(
+                protocol_versions=list(PROTOCOL_VERSIONS), kernel_version=f"sdk-testing-{__version__}",
+                name=self.name, options=self._options, secrets=self._secrets,
+                settings=self._settings, state_dir=self._state_dir)
+            self.info = self.call("initialize", wire.encode("initialize", init))
+            wire.decode_result("initialize", self.info, wire.InitializeResult)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -297,8 +282,8 @@ class PluginHarness:
         kernel, self._kernel = self._kernel, None
         if kernel is not None and kernel.failure is None:
             try:
-                kernel.call("shutdown", {}, self.timeout)
-                kernel.notify("exit", {})
+                kernel.call("shutdown", wire.encode("shutdown", wire.Empty()), self.timeout)
+                kernel.notify("exit", wire.encode("exit", wire.Empty()))
             except errors.CallError:
                 pass
         if self._fds:
@@ -325,56 +310,59 @@ class PluginHarness:
             raise RuntimeError("PluginHarness is not running: use it in a with block")
         return self._kernel.call(method, params or {}, self.timeout)
 
+    def _request(self, method: str, params: wire.Wire, result: type[R]) -> R:
+        """One call built and its answer checked by the registry, as the kernel's proxies do."""
+        reply = self.call(method, wire.encode(method, params))
+        try:
+            return wire.decode_result(method, reply, result)
+        except wire.WireError as exc:
+            raise errors.ProtocolError(f"plugin {self.name}: {exc}") from None
+
     def prepare(self) -> None:
-        self.call("prepare")
+        self._request("prepare", wire.Empty(), wire.Empty)
 
     def more_info(self) -> str:
-        return str(self.call("more_info").get("text", ""))
+        return self._request("more_info", wire.Empty(), wire.MoreInfoResult).text
 
     def get_chall_pref(self, domain: str) -> list[str]:
-        return [str(c) for c in self.call("get_chall_pref", {"domain": domain})["challenges"]]
+        return self._request("get_chall_pref", wire.DomainParams(domain),
+                             wire.ChallPrefResult).challenges
 
     def perform(self, challenges: Iterable[Challenge]) -> None:
-        self.call("perform", {"challenges": [c.to_wire() for c in challenges]})
+        self._request("perform", wire.ChallengesParams(list(challenges)), wire.Empty)
 
     def cleanup(self, challenges: Iterable[Challenge]) -> None:
-        self.call("cleanup", {"challenges": [c.to_wire() for c in challenges]})
+        self._request("cleanup", wire.ChallengesParams(list(challenges)), wire.Empty)
 
     def get_all_names(self) -> list[str]:
-        return [str(n) for n in self.call("get_all_names")["names"]]
+        return self._request("get_all_names", wire.Empty(), wire.NamesResult).names
 
     def deploy_cert(self, domain: str, cert_path: str, key_path: str, chain_path: str,
                     fullchain_path: str) -> None:
-        self.call("deploy_cert", {"domain": domain, "cert_path": cert_path,
-                                  "key_path": key_path, "chain_path": chain_path,
-                                  "fullchain_path": fullchain_path})
+        params = wire.DeployCertParams(domain, cert_path, key_path, chain_path, fullchain_path)
+        self._request("deploy_cert", params, wire.Empty)
 
     def supported_enhancements(self) -> list[str]:
-        return [str(e) for e in self.call("supported_enhancements")["enhancements"]]
+        return self._request("supported_enhancements", wire.Empty(),
+                             wire.EnhancementsResult).enhancements
 
     def enhance(self, domain: str, enhancement: str, options: Any = None) -> None:
-        params: dict[str, Any] = {"domain": domain, "enhancement": enhancement}
-        if options is not None:
-            params["options"] = options
-        self.call("enhance", params)
+        self._request("enhance", wire.EnhanceParams(domain, enhancement, options), wire.Empty)
 
     def save(self, title: str | None = None, temporary: bool = False) -> None:
-        params: dict[str, Any] = {"temporary": temporary}
-        if title is not None:
-            params["title"] = title
-        self.call("save", params)
+        self._request("save", wire.SaveParams(title, temporary), wire.Empty)
 
     def config_test(self) -> None:
-        self.call("config_test")
+        self._request("config_test", wire.Empty(), wire.Empty)
 
     def restart(self) -> None:
-        self.call("restart")
+        self._request("restart", wire.Empty(), wire.Empty)
 
     def recovery_routine(self) -> None:
-        self.call("recovery_routine")
+        self._request("recovery_routine", wire.Empty(), wire.Empty)
 
     def renew_deploy(self, lineage: LineageInfo) -> None:
-        self.call("renew_deploy", {"lineage": lineage.to_wire()})
+        self._request("renew_deploy", wire.LineageParams(lineage), wire.Empty)
 
 
 def _serve(endpoint: Endpoint) -> None:

@@ -177,4 +177,28 @@ if SCENARIO == "bad_version":
 
     sdk_serve.PROTOCOL_VERSIONS = (99,)
 
+if SCENARIO == "off_registry":
+    # Behave like a plugin written without an SDK that gets the shapes wrong:
+    # it answers get_chall_pref with a string, and asks for a menu whose
+    # choices are a string. Both must fail naming the method and the field.
+    from typing import Any
+
+    import certkernel.sdk.server as sdk_serve
+
+    _handle = sdk_serve._Session.handle
+
+    def _off_registry(self: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "get_chall_pref":
+            return {"challenges": "http-01"}
+        if method == "perform":
+            try:
+                self.endpoint.call("display/menu", {"message": "pick", "choices": "abc"})
+            except errors.InvalidParams as exc:
+                raise errors.PluginError(f"kernel refused: {exc}") from None
+            return {}
+        result: dict[str, Any] = _handle(self, method, params)
+        return result
+
+    sdk_serve._Session.handle = _off_registry  # type: ignore[method-assign]
+
 serve(Scenario)

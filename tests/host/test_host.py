@@ -64,6 +64,22 @@ def test_every_method_round_trips(scenario):
     assert wait_gone([pid])
 
 
+def test_maps_off_the_registry_fail_naming_method_and_field(scenario):
+    """A result or a request whose shape is not the registry's (protocol/methods.py) is refused
+    in one line naming the method and the field, in both directions."""
+    proc = scenario("off_registry", display=ScriptedDisplay(["0"]))
+    auth = RemoteAuthenticator(proc)
+    with pytest.raises(errors.ProtocolError, match=(
+            r"^plugin scenario: get_chall_pref result: field 'challenges' must be "
+            r"a list of strings, not a string$")):
+        auth.get_chall_pref("a.example")
+    with pytest.raises(errors.PluginError, match=(
+            r"kernel refused: scenario: display/menu: field 'choices' must be "
+            r"a list of strings, not a string")):
+        auth.perform([CHALLENGE])
+    auth.ping()  # neither broke the connection
+
+
 def test_unknown_method_is_method_not_found(scenario):
     proc = scenario("good")
     with pytest.raises(errors.MethodNotFound, match="no_such_method"):

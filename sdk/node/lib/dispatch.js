@@ -33,18 +33,23 @@ function strList(method, list, name) {
   return list;
 }
 
-/** A challenge map (§5.2) as a camelCase object; `raw` keeps the wire map. */
+/**
+ * A challenge map (§5.2) as a camelCase object; `raw` keeps the wire map.
+ * Required and optional fields as protocol/methods.py declares them
+ * (tests/protocol/test_registry.py runs this against the registry).
+ */
 function challengeFromWire(method, m) {
   if (!isMap(m)) throw new InvalidParams(`${method}: each challenge must be a map`);
   const s = (name) => field(method, m, name, 'str', { optional: true, dflt: '' });
+  const r = (name) => field(method, m, name, 'str');
   return {
-    identifier: field(method, m, 'identifier', 'str'),
+    identifier: r('identifier'),
     identifierType: s('identifier_type') || 'dns',
     wildcard: field(method, m, 'wildcard', 'bool', { optional: true, dflt: false }),
-    type: field(method, m, 'type', 'str'),
-    token: s('token'),
-    keyAuthorization: s('key_authorization'),
-    validation: s('validation'),
+    type: r('type'),
+    token: r('token'),
+    keyAuthorization: r('key_authorization'),
+    validation: r('validation'),
     validationDomainName: s('validation_domain_name'),
     uriPath: s('uri_path'),
     raw: m,
@@ -54,7 +59,7 @@ function challengeFromWire(method, m) {
 /** A lineage map (§5.3) as a camelCase object. */
 function lineageFromWire(method, m) {
   if (!isMap(m)) throw new InvalidParams(`${method}: "lineage" must be a map`);
-  const s = (name) => field(method, m, name, 'str', { optional: true, dflt: '' });
+  const s = (name) => field(method, m, name, 'str');
   return {
     name: s('name'),
     certPath: s('cert_path'),
@@ -92,7 +97,7 @@ const TABLE = {
       domain: f('domain'),
       certPath: f('cert_path'),
       keyPath: f('key_path'),
-      chainPath: f('chain_path', { optional: true, dflt: '' }),
+      chainPath: f('chain_path'),
       fullchainPath: f('fullchain_path'),
     }, ctx);
   }],

@@ -77,10 +77,19 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** The requests a plugin may send the kernel, by wire name (from `WireMethods`). */
+export type KernelRequest = {
+  [M in keyof WireMethods]: WireMethods[M]['kind'] extends 'request'
+    ? (WireMethods[M]['direction'] extends 'kernel → plugin' ? never : M) : never
+}[keyof WireMethods];
+
 /** Callbacks into the kernel (PROTOCOL.md §5.1, §5.4, §5.5). */
 export class Kernel {
   constructor(endpoint: Endpoint);
-  call(method: string, params?: JsonMap, opts?: CallOptions): Promise<JsonMap>;
+  /** A protocol method by its wire name: params and result typed by `WireMethods`. */
+  call<M extends KernelRequest>(method: M, params: WireMethods[M]['params'], opts?: CallOptions): Promise<WireMethods[M]['result']>;
+  /** A method the registry does not know (an extension both sides agreed on). */
+  call<M extends string>(method: M extends keyof WireMethods ? never : M, params?: JsonMap, opts?: CallOptions): Promise<JsonMap>;
   sendNotification(method: string, params?: JsonMap): void;
   log(level: LogLevel, message: string): void;
   debug(message: string): void;
@@ -288,3 +297,282 @@ export const constants: {
   EXIT_NO_COOKIE: 2;
   EXIT_VIOLATION: 3;
 };
+
+// BEGIN GENERATED wire-types by scripts/gen-protocol.py from protocol/methods.py; do not edit
+/** A challenge map exactly as it travels (PROTOCOL.md §5.2). */
+export interface WireChallenge { identifier: string; type: string; token: string; key_authorization: string; validation: string; identifier_type?: string; wildcard?: boolean; validation_domain_name?: string; uri_path?: string }
+/** A lineage map exactly as it travels (PROTOCOL.md §5.3). */
+export interface WireLineage { name: string; cert_path: string; key_path: string; chain_path: string; fullchain_path: string; domains?: string[] }
+/**
+ * Every protocol method: its params and result maps field for field,
+ * snake_case as on the wire (PROTOCOL.md §4-§5; `Kernel.call` takes these).
+ */
+export interface WireMethods {
+  'initialize': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { protocol_versions: number[]; kernel_version: string; name: string; options?: { [key: string]: unknown }; secrets?: { [key: string]: string }; settings?: { [key: string]: unknown }; state_dir?: string; fds?: { [key: string]: number[] } };
+    result: { protocol_version: number; name: string; version: string; capabilities?: string[] };
+    deadlineSeconds: 15;
+  };
+  'prepare': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'shutdown': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 15;
+  };
+  'exit': {
+    kind: 'notification';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: null;
+    deadlineSeconds: null;
+  };
+  '$/ping': {
+    kind: 'request';
+    direction: 'either direction';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 15;
+  };
+  '$/cancel': {
+    kind: 'notification';
+    direction: 'either direction';
+    params: { id: number };
+    result: null;
+    deadlineSeconds: null;
+  };
+  '$/log': {
+    kind: 'notification';
+    direction: 'plugin → kernel';
+    params: { level: string; message: string };
+    result: null;
+    deadlineSeconds: null;
+  };
+  '$/progress': {
+    kind: 'notification';
+    direction: 'plugin → kernel';
+    params: { message: string; done?: number; total?: number };
+    result: null;
+    deadlineSeconds: null;
+  };
+  'more_info': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: { text: string };
+    deadlineSeconds: 60;
+  };
+  'get_chall_pref': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { domain: string };
+    result: { challenges: string[] };
+    deadlineSeconds: 60;
+  };
+  'perform': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { challenges: WireChallenge[] };
+    result: Record<string, never>;
+    deadlineSeconds: 300;
+  };
+  'cleanup': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { challenges: WireChallenge[] };
+    result: Record<string, never>;
+    deadlineSeconds: 300;
+  };
+  'get_all_names': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: { names: string[] };
+    deadlineSeconds: 60;
+  };
+  'deploy_cert': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { domain: string; cert_path: string; key_path: string; chain_path: string; fullchain_path: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'supported_enhancements': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: { enhancements: string[] };
+    deadlineSeconds: 60;
+  };
+  'enhance': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { domain: string; enhancement: string; options?: unknown };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'save': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { title?: string; temporary?: boolean };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'config_test': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 120;
+  };
+  'restart': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 120;
+  };
+  'recovery_routine': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'update_autohsts': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { domain: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'deploy_autohsts': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { lineage: WireLineage };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'enable_autohsts': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { lineage: WireLineage; domains: string[] };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'renew_deploy': {
+    kind: 'request';
+    direction: 'kernel → plugin';
+    params: { lineage: WireLineage };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'display/notification': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; pause?: boolean };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'display/input': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; default?: string; cli_flag?: string };
+    result: { ok: boolean; value: string };
+    deadlineSeconds: 60;
+  };
+  'display/yesno': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; yes_label?: string; no_label?: string; default?: boolean; cli_flag?: string };
+    result: { value: boolean };
+    deadlineSeconds: 60;
+  };
+  'display/menu': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; choices: string[]; default?: number; cli_flag?: string };
+    result: { ok: boolean; index: number };
+    deadlineSeconds: 60;
+  };
+  'display/checklist': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; tags: string[]; default?: string[]; cli_flag?: string };
+    result: { ok: boolean; values: string[] };
+    deadlineSeconds: 60;
+  };
+  'display/directory_select': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { message: string; default?: string; cli_flag?: string };
+    result: { ok: boolean; value: string };
+    deadlineSeconds: 60;
+  };
+  'storage/get': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { key: string };
+    result: { found: boolean; value?: unknown };
+    deadlineSeconds: 60;
+  };
+  'storage/put': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { key: string; value: unknown };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'storage/delete': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { key: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'checkpoint/add': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { files: string[]; temporary?: boolean };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'checkpoint/register_new': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { files: string[]; temporary?: boolean };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'checkpoint/finalize': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { title: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'checkpoint/revert_temporary': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: Record<string, never>;
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'checkpoint/rollback': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { count?: number };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+}
+// END GENERATED wire-types

@@ -80,8 +80,9 @@ class PluginServer {
     pl.settings = field(m, params, 'settings', 'map', { optional: true, dflt: {} });
     pl.stateDir = field(m, params, 'state_dir', 'str', { optional: true, dflt: '' });
     pl.fds = field(m, params, 'fds', 'map', { optional: true, dflt: {} });
-    pl.kernelVersion = field(m, params, 'kernel_version', 'str', { optional: true, dflt: '' });
-    const kernelName = field(m, params, 'name', 'str', { optional: true, dflt: '' });
+    // Required and optional as protocol/methods.py declares (tests/protocol/test_registry.py).
+    pl.kernelVersion = field(m, params, 'kernel_version', 'str');
+    const kernelName = field(m, params, 'name', 'str');
     if (!pl.name) pl.name = kernelName;
     this.initialized = true;
     return {

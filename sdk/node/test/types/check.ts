@@ -8,6 +8,14 @@ class W extends sdk.Authenticator {
     const v = await this.kernel.input('x', { cliFlag: '--w-path' });
     if (ctx.signal.aborted || v === null) throw new sdk.MissingCommandlineFlag('m', { flag: '--w-path' });
     this.kernel.progress(challenges[0].uriPath, { done: 1, total: 2 });
+    const picked = await this.kernel.call('display/menu', { message: 'm', choices: ['a'], cli_flag: '--w-pick' });
+    const index: number = picked.index;
+    const wire: sdk.WireChallenge = challenges[0].raw as unknown as sdk.WireChallenge;
+    console.log(index, wire.key_authorization);
+    // @ts-expect-error `choices` is string[] in WireMethods (generated from protocol/methods.py)
+    void this.kernel.call('display/menu', { message: 'm', choices: 'a' });
+    // @ts-expect-error `perform` is sent by the kernel, not by a plugin
+    void this.kernel.call('perform', { challenges: [] });
   }
   async cleanup(_c: sdk.Challenge[]): Promise<void> {}
 }

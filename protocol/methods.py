@@ -1,0 +1,663 @@
+"""The registry of protocol methods: the one place the wire's shapes are written.
+
+Every method of PROTOCOL.md §4-§5 is declared here once: its name, who sends
+it, whether it is a request or a notification, its default deadline, and a
+typed ``Params``/``Result`` dataclass whose fields are the wire map's keys.
+Everything else derives from or is checked against this module:
+
+- the kernel's plugin proxies and services, and the Python SDK's server and
+  kernel handle, build what they send with these classes and decode what
+  they receive with :meth:`Wire.from_wire`;
+- ``scripts/gen-protocol.py`` writes PROTOCOL.md's §5 method tables and the
+  wire types of ``sdk/node/lib/index.d.ts`` from :data:`METHODS`;
+- ``tests/protocol/test_registry.py`` compares every method and field here
+  with the spec's prose, the vectors and both SDKs.
+
+Receiving is lenient where the spec says so (§2: unknown fields are ignored,
+so a newer peer may add one) and strict everywhere else: a missing required
+field or a value of the wrong type is a :class:`WireError` naming the method
+and the field. Sending is strict: a field not declared here cannot be built
+(the dataclass refuses it) and a value of the wrong type is refused before it
+reaches the pipe.
+
+This module imports nothing of the kernel: callers turn :class:`WireError`
+into their own error (``InvalidParams`` when answering, ``ProtocolError``
+when a result is malformed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Self, TypeVar, Union
+
+from certkernel.protocol.messages import Challenge, LineageInfo
+
+KERNEL_TO_PLUGIN: Final = "kernel → plugin"
+PLUGIN_TO_KERNEL: Final = "plugin → kernel"
+EITHER: Final = "either direction"
+Direction = Literal["kernel → plugin", "plugin → kernel", "either direction"]
+Kind = Literal["request", "notification"]
+
+DEFAULT_DEADLINE = 60.0
+"""Seconds a request may take when neither the registry nor the manifest says otherwise."""
+
+
+class WireError(ValueError):
+    """A map that does not match its method's declared shape; the text names both."""
+
+
+class Wire:
+    """Base of every params/result map and of the maps nested in them.
+
+    Subclasses are frozen dataclasses; their fields, in order, are the map's
+    keys. A field with a default is optional on the wire; an optional field
+    whose value is None is left out when sending ("absent, not nil").
+    """
+
+    @classmethod
+    def wire_fields(cls) -> list[WireField]:
+        """The declared fields, with their wire types, in declaration order."""
+        return fields_of(cls)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The map to send; refuses values of the wrong type before they travel."""
+        out: dict[str, Any] = {}
+        for f in self.wire_fields():
+            value = getattr(self, f.name)
+            if value is None and not f.required:
+                continue
+            out[f.name] = _encode(value)
+        _check_map(type(self).__name__, out, type(self), strict=True)
+        return out
+
+    @classmethod
+    def from_wire(cls, data: object, where: str = "") -> Self:
+        """Decode a received map; unknown keys are ignored, missing or mistyped ones refused."""
+        label = where or cls.__name__
+        if not isinstance(data, dict):
+            raise WireError(f"{label}: params must be a map, got {_kind_of(data)}")
+        return typing.cast(Self, _decode_dataclass(cls, data, label))
+
+
+@dataclass(frozen=True, slots=True)
+class WireField:
+    """One key of a wire map as the registry declares it."""
+
+    name: str
+    type: Any
+    required: bool
+    default: Any
+
+    @property
+    def nullable(self) -> bool:
+        return _is_optional_type(self.type)
+
+    def wire_type(self) -> str:
+        """The type in PROTOCOL.md's notation: ``str``, ``[str]``, ``map str → str``..."""
+        return describe(self.type, notation="doc")
+
+
+# -- type handling -----------------------------------------------------------
+
+_NESTED: dict[type, str] = {Challenge: "challenge", LineageInfo: "lineage"}
+
+
+def _is_optional_type(tp: Any) -> bool:
+    return _origin(tp) is Union and type(None) in typing.get_args(tp)
+
+
+def _origin(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    return Union if origin is types.UnionType else origin
+
+
+def _strip_none(tp: Any) -> Any:
+    if _is_optional_type(tp):
+        rest = [a for a in typing.get_args(tp) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+    return tp
+
+
+def describe(tp: Any, notation: Literal["doc", "prose", "ts"] = "prose") -> str:
+    """A type for people (``prose``), for PROTOCOL.md (``doc``) or for TypeScript (``ts``)."""
+    tp = _strip_none(tp)
+    origin = _origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if notation == "doc":
+            return f"[{describe(item, 'doc')}]"
+        if notation == "ts":
+            return f"{describe(item, 'ts')}[]"
+        return f"a list of {_plural(item)}"
+    if origin is dict:
+        _, value = typing.get_args(tp)
+        if notation == "doc":
+            return "map" if value is Any else f"map str → {describe(value, 'doc')}"
+        if notation == "ts":
+            return f"{{ [key: string]: {describe(value, 'ts')} }}"
+        return "a map"
+    names = {
+        str: ("str", "string", "a string"),
+        int: ("int", "number", "an integer"),
+        bool: ("bool", "boolean", "a boolean"),
+        float: ("float", "number", "a number"),
+    }
+    if tp in names:
+        doc, ts, prose = names[tp]
+        return {"doc": doc, "ts": ts, "prose": prose}[notation]
+    if tp in _NESTED:
+        word = _NESTED[tp]
+        if notation == "ts":
+            return f"Wire{word.capitalize()}"
+        return word if notation == "doc" else f"a {word} map"
+    if tp is Any:
+        return {"doc": "any", "ts": "unknown", "prose": "any value"}[notation]
+    raise TypeError(f"the registry cannot describe type {tp!r}")
+
+
+def _plural(tp: Any) -> str:
+    if tp is str:
+        return "strings"
+    if tp is int:
+        return "integers"
+    if tp in _NESTED:
+        return f"{_NESTED[tp]} maps"
+    return "values"
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a map"
+    return type(value).__name__
+
+
+def _conforms(tp: Any, value: object) -> bool:
+    """Whether a received (decoded msgpack) value has the declared type."""
+    if _is_optional_type(tp):
+        return value is None or _conforms(_strip_none(tp), value)
+    if tp is Any:
+        return True
+    origin = _origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return isinstance(value, list) and all(_conforms(item, v) for v in value)
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _conforms(item, v) for k, v in value.items())
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp in _NESTED:
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def _decode_value(tp: Any, value: Any, label: str) -> Any:
+    """Turn nested maps into their dataclasses once the value is known to conform."""
+    tp = _strip_none(tp)
+    if value is None:
+        return None
+    if tp in _NESTED:
+        return _decode_dataclass(tp, value, label)
+    if _origin(tp) is list:
+        (item,) = typing.get_args(tp)
+        return [_decode_value(item, v, label) for v in value]
+    return value
+
+
+def _decode_dataclass(cls: type, data: dict[Any, Any], label: str) -> Any:
+    _check_map(label, data, cls, strict=False)
+    kwargs = {}
+    for f in fields_of(cls):
+        if f.name in data and not (data[f.name] is None and not f.required):
+            kwargs[f.name] = _decode_value(f.type, data[f.name], f"{label}.{f.name}")
+    return cls(**kwargs)
+
+
+def _check_map(label: str, data: dict[Any, Any], cls: type, *, strict: bool) -> None:
+    declared = {f.name: f for f in fields_of(cls)}
+    if strict:
+        unknown = sorted(str(k) for k in data if k not in declared)
+        if unknown:
+            raise WireError(f"{label}: unknown field {unknown[0]!r} "
+                            f"(the registry declares {', '.join(declared) or 'none'})")
+    for f in declared.values():
+        if f.name not in data:
+            if f.required:
+                raise WireError(f"{label}: missing field {f.name!r} ({describe(f.type)})")
+            continue
+        value = data[f.name]
+        if value is None and not f.required:
+            continue  # an optional field sent as nil reads as absent
+        if not _conforms(f.type, value):
+            raise WireError(f"{label}: field {f.name!r} must be {describe(f.type)}, "
+                            f"not {_kind_of(value)}")
+        if f.type in _NESTED or _origin(_strip_none(f.type)) is list:
+            inner = _strip_none(f.type)
+            item = typing.get_args(inner)[0] if _origin(inner) is list else inner
+            if item in _NESTED:
+                values = value if isinstance(value, list) else [value]
+                for v in values:
+                    _check_map(f"{label}.{f.name}", v, item, strict=strict)
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _encode(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+_FIELD_CACHE: dict[type, list[WireField]] = {}
+
+
+def fields_of(cls: type) -> list[WireField]:
+    """The wire fields of any registry dataclass (params, results, Challenge, LineageInfo)."""
+    cached = _FIELD_CACHE.get(cls)
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    found = []
+    for f in dataclasses.fields(cls):
+        has_default = (f.default is not dataclasses.MISSING
+                       or f.default_factory is not dataclasses.MISSING)
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else None)
+        found.append(WireField(f.name, hints[f.name], not has_default, default))
+    _FIELD_CACHE[cls] = found
+    return found
+
+
+# -- the methods -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Empty(Wire):
+    """``{}``: the params or result of a method that carries nothing."""
+
+
+# §4 lifecycle
+
+@dataclass(frozen=True, slots=True)
+class InitializeParams(Wire):
+    protocol_versions: list[int]
+    kernel_version: str
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    state_dir: str = ""
+    fds: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InitializeResult(Wire):
+    protocol_version: int
+    name: str
+    version: str
+    capabilities: list[str] = field(default_factory=list)
+
+
+# §5.1 common
+
+@dataclass(frozen=True, slots=True)
+class CancelParams(Wire):
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogParams(Wire):
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressParams(Wire):
+    message: str
+    done: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoreInfoResult(Wire):
+    text: str
+
+
+# §5.2 authenticator
+
+@dataclass(frozen=True, slots=True)
+class DomainParams(Wire):
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChallPrefResult(Wire):
+    challenges: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengesParams(Wire):
+    challenges: list[Challenge]
+
+
+# §5.3 installer
+
+@dataclass(frozen=True, slots=True)
+class NamesResult(Wire):
+    names: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployCertParams(Wire):
+    domain: str
+    cert_path: str
+    key_path: str
+    chain_path: str
+    fullchain_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnhancementsResult(Wire):
+    enhancements: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EnhanceParams(Wire):
+    domain: str
+    enhancement: str
+    options: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveParams(Wire):
+    title: str | None = None
+    temporary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LineageParams(Wire):
+    lineage: LineageInfo
+
+
+@dataclass(frozen=True, slots=True)
+class EnableAutohstsParams(Wire):
+    lineage: LineageInfo
+    domains: list[str]
+
+
+# §5.4 display
+
+@dataclass(frozen=True, slots=True)
+class NotificationParams(Wire):
+    message: str
+    pause: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InputParams(Wire):
+    message: str
+    default: str | None = None
+    cli_flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextChoiceResult(Wire):
+    """``{ok, value}``: ok is false when the user cancelled."""
+
+    ok: bool
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class YesNoParams(Wire):
+    message: str
+    yes_label: str | None = None
+    no_label: str | None = None
+    default: bool | None = None
+    cli_flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class YesNoResult(Wire):
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MenuParams(Wire):
+    message: str
+    choices: list[str]
+    default: int | None = None
+    cli_flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MenuResult(Wire):
+    ok: bool
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistParams(Wire):
+    message: str
+    tags: list[str]
+    default: list[str] | None = None
+    cli_flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistResult(Wire):
+    ok: bool
+    values: list[str]
+
+
+# §5.5 storage and checkpoints
+
+@dataclass(frozen=True, slots=True)
+class KeyParams(Wire):
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorageGetResult(Wire):
+    found: bool
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePutParams(Wire):
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class FilesParams(Wire):
+    files: list[str]
+    temporary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TitleParams(Wire):
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackParams(Wire):
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One protocol method: who sends it, its shapes, its deadline and what it is for."""
+
+    name: str
+    kind: Kind
+    direction: Direction
+    params: type[Wire]
+    result: type[Wire] | None  # None for a notification
+    section: str
+    doc: str = ""
+    deadline: float | None = None  # requests only; None means DEFAULT_DEADLINE
+    capability: str = ""
+
+    @property
+    def default_deadline(self) -> float | None:
+        if self.kind != "request":
+            return None
+        return self.deadline if self.deadline is not None else DEFAULT_DEADLINE
+
+
+def _req(name: str, direction: Direction, params: type[Wire], result: type[Wire], section: str,
+         doc: str = "", deadline: float | None = None, capability: str = "") -> Method:
+    return Method(name, "request", direction, params, result, section, doc, deadline, capability)
+
+
+def _note(name: str, direction: Direction, params: type[Wire], section: str,
+          doc: str = "") -> Method:
+    return Method(name, "notification", direction, params, None, section, doc)
+
+
+_K2P: Final = KERNEL_TO_PLUGIN
+_P2K: Final = PLUGIN_TO_KERNEL
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    _req("initialize", _K2P, InitializeParams, InitializeResult, "4",
+         "the handshake; the first message", deadline=15.0),
+    _req("prepare", _K2P, Empty, Empty, "4", "check the environment and the options"),
+    _req("shutdown", _K2P, Empty, Empty, "4", "release resources", deadline=15.0),
+    _note("exit", _K2P, Empty, "4", "exit with status 0"),
+    _req("$/ping", EITHER, Empty, Empty, "5.1", "are you alive", deadline=15.0),
+    _note("$/cancel", EITHER, CancelParams, "5.1", "the sender no longer wants the answer to `id`"),
+    _note("$/log", _P2K, LogParams, "5.1", "a line for the kernel's log"),
+    _note("$/progress", _P2K, ProgressParams, "5.1", "what the plugin is waiting for"),
+    _req("more_info", _K2P, Empty, MoreInfoResult, "5.1", "a paragraph for `certkernel plugins`"),
+    _req("get_chall_pref", _K2P, DomainParams, ChallPrefResult, "5.2",
+         "the challenge types usable for `domain`, best first"),
+    _req("perform", _K2P, ChallengesParams, Empty, "5.2",
+         "publish every challenge; return when the CA may validate", deadline=300.0),
+    _req("cleanup", _K2P, ChallengesParams, Empty, "5.2",
+         "remove what `perform` published", deadline=300.0),
+    _req("get_all_names", _K2P, Empty, NamesResult, "5.3", "the names the server is configured for"),
+    _req("deploy_cert", _K2P, DeployCertParams, Empty, "5.3",
+         "point the server's configuration for `domain` at the certificate"),
+    _req("supported_enhancements", _K2P, Empty, EnhancementsResult, "5.3",
+         "`redirect`, `ensure-http-header`, `ocsp-stapling`, `staple-ocsp`, …"),
+    _req("enhance", _K2P, EnhanceParams, Empty, "5.3", "apply one enhancement for `domain`"),
+    _req("save", _K2P, SaveParams, Empty, "5.3",
+         "write the changed files (after registering them as checkpoints, 5.5)"),
+    _req("config_test", _K2P, Empty, Empty, "5.3",
+         "`MisconfigurationError` with the tool's output when it fails", deadline=120.0),
+    _req("restart", _K2P, Empty, Empty, "5.3",
+         "reload the server and return when the new config serves", deadline=120.0),
+    _req("recovery_routine", _K2P, Empty, Empty, "5.3",
+         "forget unsaved in-memory changes (the kernel restores files)"),
+    _req("update_autohsts", _K2P, DomainParams, Empty, "5.3", capability="autohsts"),
+    _req("deploy_autohsts", _K2P, LineageParams, Empty, "5.3", capability="autohsts"),
+    _req("enable_autohsts", _K2P, EnableAutohstsParams, Empty, "5.3", capability="autohsts"),
+    _req("renew_deploy", _K2P, LineageParams, Empty, "5.3", "install a renewed lineage",
+         capability="renew_deploy"),
+    _req("display/notification", _P2K, NotificationParams, Empty, "5.4"),
+    _req("display/input", _P2K, InputParams, TextChoiceResult, "5.4"),
+    _req("display/yesno", _P2K, YesNoParams, YesNoResult, "5.4"),
+    _req("display/menu", _P2K, MenuParams, MenuResult, "5.4"),
+    _req("display/checklist", _P2K, ChecklistParams, ChecklistResult, "5.4"),
+    _req("display/directory_select", _P2K, InputParams, TextChoiceResult, "5.4"),
+    _req("storage/get", _P2K, KeyParams, StorageGetResult, "5.5"),
+    _req("storage/put", _P2K, StoragePutParams, Empty, "5.5"),
+    _req("storage/delete", _P2K, KeyParams, Empty, "5.5"),
+    _req("checkpoint/add", _P2K, FilesParams, Empty, "5.5"),
+    _req("checkpoint/register_new", _P2K, FilesParams, Empty, "5.5"),
+    _req("checkpoint/finalize", _P2K, TitleParams, Empty, "5.5"),
+    _req("checkpoint/revert_temporary", _P2K, Empty, Empty, "5.5"),
+    _req("checkpoint/rollback", _P2K, RollbackParams, Empty, "5.5"),
+)}
+
+
+def method(name: str) -> Method:
+    """The registry entry for ``name``; a KeyError names the unknown method."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a protocol method") from None
+
+
+def deadline(name: str) -> float:
+    """The default deadline of a request (any name not declared gets DEFAULT_DEADLINE)."""
+    entry = METHODS.get(name)
+    value = entry.default_deadline if entry is not None else None
+    return value if value is not None else DEFAULT_DEADLINE
+
+
+def sent_by(direction: Direction) -> list[Method]:
+    """The methods a side may send: its own direction plus the ones either side sends."""
+    return [m for m in METHODS.values() if m.direction in (direction, EITHER)]
+
+
+P = TypeVar("P", bound=Wire)
+
+
+def encode(name: str, params: Wire) -> dict[str, Any]:
+    """The params map for ``name``, refusing a params class that is not that method's."""
+    entry = method(name)
+    if type(params) is not entry.params:
+        raise WireError(f"{name}: params must be {entry.params.__name__}, "
+                        f"not {type(params).__name__}")
+    return params.to_wire()
+
+
+def decode_params(name: str, data: object) -> Wire:
+    """The received params of ``name`` as its ``Params`` class."""
+    return method(name).params.from_wire(data, name)
+
+
+def decode_result(name: str, data: object, cls: type[P]) -> P:
+    """The received result of ``name``, checked against the registry's result class."""
+    entry = method(name)
+    if entry.result is not cls:
+        raise WireError(f"{name}: its result is {entry.result}, not {cls.__name__}")
+    return cls.from_wire(data, f"{name} result")
+
+
+def encode_result(name: str, result: Wire) -> dict[str, Any]:
+    """The result map to answer ``name`` with, refusing a result of another method's shape."""
+    entry = method(name)
+    if type(result) is not entry.result:
+        expected = entry.result.__name__ if entry.result is not None else "no result"
+        raise WireError(f"{name}: its result is {expected}, not {type(result).__name__}")
+    return result.to_wire()
+
+
+def check_strict(name: str, data: object, *, result: bool = False) -> None:
+    """Refuse a map with any field the registry does not declare (senders, vectors, tests).
+
+    Receivers stay lenient (``from_wire``); this is for what we write ourselves.
+    """
+    entry = method(name)
+    cls = entry.result if result else entry.params
+    label = f"{name} result" if result else name
+    if cls is None:
+        raise WireError(f"{name} is a notification; it has no result")
+    if not isinstance(data, dict):
+        raise WireError(f"{label}: must be a map, got {_kind_of(data)}")
+    _check_map(label, data, cls, strict=True)
