@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from certkernel import errors
@@ -61,6 +62,34 @@ class LooseCert:
     key_path: str
     chain_path: str
     fullchain_path: str
+
+
+def default_enhancements(config: Config) -> frozenset[str]:
+    """Enhancements ``run`` and ``install`` turn on unasked: redirect, unless the user chose.
+
+    As in Certbot, a default applies only where the installer supports it:
+    :func:`apply_enhancements` skips it with a note instead of failing.
+    """
+    return frozenset({"redirect"}) if config.redirect is None else frozenset()
+
+
+def check_enhancements(installer: RemoteInstaller,
+                       enhancements: Sequence[tuple[str, str | None]],
+                       defaults: frozenset[str] = frozenset()) -> list[str]:
+    """The installer's supported enhancements; an explicitly asked one it lacks is an error.
+
+    ``run`` calls this before asking the CA for anything, so ``--redirect``
+    with an installer that cannot redirect fails before a certificate is
+    obtained.
+    """
+    supported = installer.supported_enhancements() if enhancements else []
+    for enhancement, option in enhancements:
+        if enhancement not in supported and enhancement not in defaults:
+            flag = FLAG_OF.get(option or enhancement, enhancement)
+            raise errors.NotSupportedError(
+                f"The {installer.name} installer cannot do {flag}; run again without it"
+            )
+    return supported
 
 
 def wanted_enhancements(config: Config, default_redirect: bool) -> list[tuple[str, str | None]]:
@@ -158,16 +187,22 @@ def install_lineage(
     rollback: Reverter | None = None,
     notify: Callable[[str], None] | None = None,
     deploy: bool = True,
+    defaults: frozenset[str] = frozenset(),
 ) -> None:
     """Deploy (unless ``deploy`` is False), enhance, save, test and reload.
 
-    On failure the previous files come back (installer and kernel side) and
+    ``defaults`` names the enhancements applied unasked (redirect): one the
+    installer does not support is skipped with a note, not an error.  An
+    explicitly asked one it lacks fails before anything is deployed.  On
+    failure the previous files come back (installer and kernel side) and
     the error propagates with what happened added for the user.
     """
     tell = notify if notify is not None else logger.warning
     if config.auto_hsts and config.hsts:
         raise errors.ConfigurationError("--hsts and --auto-hsts cannot be used together; "
                                         "choose one")
+    supported = check_enhancements(installer, enhancements, defaults)
+    enhancements = _drop_unsupported_defaults(installer, enhancements, defaults, supported, tell)
     restorer = _Restorer(rollback)
     try:
         if deploy:
@@ -198,6 +233,23 @@ def install_lineage(
         except errors.Error as again:
             tell(f"Reloading the server with the restored configuration failed too: {again}")
         raise
+
+
+def _drop_unsupported_defaults(installer: RemoteInstaller,
+                               enhancements: Sequence[tuple[str, str | None]],
+                               defaults: frozenset[str], supported: Sequence[str],
+                               tell: Callable[[str], None]) -> list[tuple[str, str | None]]:
+    """Default enhancements the installer cannot do are left out, and the user told so."""
+    kept = []
+    for enhancement, option in enhancements:
+        if enhancement in defaults and enhancement not in supported:
+            flag = FLAG_OF.get(option or enhancement, enhancement)
+            tell(f"Note: the {installer.name} installer supports no {enhancement} "
+                 f"enhancement, so none was set up ({flag} is on by default only where the "
+                 f"installer supports it).")
+            continue
+        kept.append((enhancement, option))
+    return kept
 
 
 def apply_enhancements(
@@ -309,7 +361,7 @@ def redeploy(
             continue
         if autohsts:
             info = lineage.to_lineage_info()
-            _autohsts_step(installer, lambda info=info: installer.deploy_autohsts(info), tell)
+            _autohsts_step(installer, partial(installer.deploy_autohsts, info), tell)
     if len(failed) == len(lineages):
         _recover(installer, restorer, tell, errors.PluginError("nothing deployed"))
         return failed

@@ -397,7 +397,7 @@ class PluginLauncher:
         return auth
 
     def installer(self, name: str, config: Config | None = None) -> RemoteInstaller:
-        inst = RemoteInstaller(self.start(name, "installer", config))
+        inst = _FinalizingInstaller(self.start(name, "installer", config), self.checkpoints)
         self._prepare_once(self._key(name, "installer", config), inst)
         return inst
 
@@ -427,11 +427,42 @@ class _RecoveringAuthenticator(RemoteAuthenticator):
         self._config = config
 
     def cleanup(self, challenges: Sequence[Challenge]) -> None:
-        if self.process.closed or self.process.popen.poll() is not None:
-            self.process = self._launcher.restart(self.name, "authenticator", self._config)
-            self._launcher._prepare_once(
-                self._launcher._key(self.name, "authenticator", self._config), self)
-        super().cleanup(challenges)
+        """The plugin's cleanup, then the kernel reverts any temporary change it left.
+
+        A plugin should revert its temporary checkpoint itself before it
+        reloads its server; one that does not (or fails, or dies) still
+        leaves nothing behind: the kernel restores the files here, whatever
+        the cleanup did (PROTOCOL.md §5.5).
+        """
+        try:
+            if self.process.closed or self.process.popen.poll() is not None:
+                self.process = self._launcher.restart(self.name, "authenticator", self._config)
+                self._launcher._prepare_once(
+                    self._launcher._key(self.name, "authenticator", self._config), self)
+            super().cleanup(challenges)
+        finally:
+            if self._launcher.checkpoints is not None:
+                self._launcher.checkpoints.revert_own_temporary()
+
+
+class _FinalizingInstaller(RemoteInstaller):
+    """An installer whose titled ``save`` the kernel itself turns into a finalized checkpoint.
+
+    PROTOCOL.md §5.3/§5.5: ``save {title, temporary: false}`` with a title
+    ends a step; once the plugin has written its files the kernel closes the
+    in-progress checkpoint under that title.  A plugin that also calls
+    ``checkpoint/finalize`` (as Certbot's installers do) changes nothing:
+    the kernel then finds no checkpoint in progress.
+    """
+
+    def __init__(self, process: PluginProcess, checkpoints: Checkpoints | None) -> None:
+        super().__init__(process)
+        self._checkpoints = checkpoints
+
+    def save(self, title: str | None = None, temporary: bool = False) -> None:
+        super().save(title, temporary)
+        if title and not temporary and self._checkpoints is not None:
+            self._checkpoints.finalize(title)
 
 
 def installer_record(manifest: Manifest, options: dict[str, Any]) -> dict[str, Any]:

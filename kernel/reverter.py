@@ -17,6 +17,12 @@ the newest ``n`` backups newest first; ``recovery_routine`` undoes what a
 crashed run left in ``temp_checkpoint`` and ``IN_PROGRESS``.  One ``flock``
 per work dir keeps two processes from interleaving; it is taken on the first
 change and held until :meth:`Reverter.close`.
+
+Temporary changes never outlive the run that made them (PROTOCOL.md §5.5):
+the plugin reverts them in its ``cleanup``; the kernel reverts what is left
+right after every ``cleanup`` (:meth:`Reverter.revert_own_temporary`) and
+again when the run's store is closed, however the run ended.  Only a run
+killed outright leaves them, and the next run's recovery undoes them.
 """
 
 from __future__ import annotations
@@ -88,6 +94,9 @@ class Reverter:
         self.temp_dir = os.path.join(self.work_dir, TEMP_DIR)
         self.in_progress_dir = os.path.join(self.work_dir, IN_PROGRESS_DIR)
         self._lock = FileLock(os.path.join(self.work_dir, LOCK_FILE), lock_timeout)
+        # This store recorded temporary changes: they are its to revert
+        # (never another run's, which holds the lock while it works).
+        self._made_temporary = False
 
     # -- lifetime ---------------------------------------------------------
     def __enter__(self) -> Reverter:
@@ -102,8 +111,39 @@ class Reverter:
         self.close()
 
     def close(self) -> None:
-        """Release the work dir's checkpoint lock (taken on the first change)."""
-        self._lock.release()
+        """Revert temporary changes this run left, then release the work dir's lock.
+
+        Runs however the command ended (success, CA or plugin failure, a
+        kernel error, Ctrl-C), so a challenge's server block or vhost never
+        stays behind to show up in a later ``rollback`` as "left by an
+        interrupted run".  A failure to revert is logged, never raised over
+        the run's own outcome; the next run's recovery tries again.
+        """
+        try:
+            self.revert_own_temporary()
+        except ReverterError as exc:
+            logger.error("Reverting this run's temporary (challenge) changes failed: %s. "
+                         "The next certkernel run restores them before it changes anything.", exc)
+        finally:
+            self._lock.release()
+
+    def revert_own_temporary(self) -> Restored | None:
+        """Restore the temporary changes this store recorded, if any are still there.
+
+        The kernel calls this after every authenticator ``cleanup`` and at
+        the end of the run; a plugin that reverted its own changes (nginx,
+        apache) leaves nothing, and then nothing happens.  A store that
+        recorded no temporary change never takes the lock for this.
+        """
+        if not self._made_temporary or not os.path.isdir(self.temp_dir):
+            return None
+        result = self.revert_temporary()
+        if result is not None:
+            logger.info("Reverted temporary changes a plugin left: restored %d file(s), "
+                        "removed %d", len(result.restored), len(result.removed))
+            for why in result.refused:
+                logger.warning("Temporary change NOT reverted: %s", why)
+        return result
 
     def _locked(self) -> None:
         if self._lock.held:
@@ -129,7 +169,9 @@ class Reverter:
         paths = [cpdir.check_path(f) for f in files]
         checked = self._check_roots(roots)
         self._locked()
-        if not temporary:
+        if temporary:
+            self._made_temporary = True
+        else:
             self._refuse_temporary(paths)
         copied = cpdir.save_files(self._dir(temporary), paths, checked)
         if installer is not None and copied:
@@ -143,7 +185,9 @@ class Reverter:
         paths = [cpdir.check_path(f) for f in files]
         checked = self._check_roots(roots)
         self._locked()
-        if not temporary:
+        if temporary:
+            self._made_temporary = True
+        else:
             self._refuse_temporary(paths)
         cpdir.add_new_files(self._dir(temporary), paths, checked)
         if installer is not None:

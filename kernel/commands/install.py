@@ -4,7 +4,9 @@
 installer and its options the user did not give, so ``install --cert-name
 X`` after ``certonly --nginx`` needs no more flags); ``--cert-path`` /
 ``--key-path`` (with ``--fullchain-path`` / ``--chain-path``) installs loose
-files.  Redirect is on by default, as for ``run``.  The helpers here are
+files.  Redirect is on by default, as for ``run``, where the installer
+supports it (else a note says none was set up; ``--redirect`` asked
+explicitly of such an installer is an error).  The helpers here are
 shared with ``run`` and ``enhance``.
 """
 
@@ -108,7 +110,12 @@ def installer_for(config: Config, verb: str) -> str:
 def deploy_with(config: Config, display: Display, launcher: PluginLauncher, inst_name: str,
                 cert: object, names: Sequence[str], reverter: Reverter) -> None:
     """Start the installer and run the whole install step, with Certbot's messages."""
-    from certkernel.deploy import CertPaths, install_lineage, wanted_enhancements
+    from certkernel.deploy import (
+        CertPaths,
+        default_enhancements,
+        install_lineage,
+        wanted_enhancements,
+    )
 
     installer = launcher.installer(inst_name)
     say(config, "Deploying certificate")
@@ -119,7 +126,7 @@ def deploy_with(config: Config, display: Display, launcher: PluginLauncher, inst
     paths: CertPaths = cert  # type: ignore[assignment]
     install_lineage(config, installer, paths, names,
                     enhancements=wanted_enhancements(config, default_redirect=True),
-                    rollback=reverter, notify=notify)
+                    rollback=reverter, notify=notify, defaults=default_enhancements(config))
     report_deployed(config, inst_name, names)
 
 

@@ -32,7 +32,12 @@ def _report_obtained(config: Config, outcome: Outcome) -> None:
 
 def run(config: Config) -> int:
     from certkernel import hooks, progress
-    from certkernel.deploy import server_root_lock
+    from certkernel.deploy import (
+        check_enhancements,
+        default_enhancements,
+        server_root_lock,
+        wanted_enhancements,
+    )
     from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
     from certkernel.reverter import Reverter
 
@@ -50,8 +55,11 @@ def run(config: Config) -> int:
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress.printer(display)) as launcher:
             if not config.dry_run:
-                # Find a broken installer before asking the CA for anything.
-                launcher.installer(inst_name)
+                # Find a broken installer, or an enhancement asked for that it
+                # cannot do, before asking the CA for anything.
+                check_enhancements(launcher.installer(inst_name),
+                                   wanted_enhancements(config, default_redirect=True),
+                                   default_enhancements(config))
             outcome = obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks)
             if config.dry_run:
                 say(config, "The dry run was successful. Nothing was installed: a dry run "

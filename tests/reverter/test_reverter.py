@@ -437,3 +437,33 @@ def test_a_file_with_two_hard_links_is_not_checkpointed(
     os.link(files["main"], root / "etc" / "hardlink.conf")
     with pytest.raises(ReverterError, match="2 hard links"):
         reverter.add([str(root / "etc" / "hardlink.conf")], roots=[str(root)])
+
+
+def test_closing_the_store_reverts_the_temporary_changes_it_recorded(
+    work_dir: Path, root: Path, files: dict[str, Path]
+) -> None:
+    """PROTOCOL.md §5.5: temporary changes never outlive the run that made them."""
+    before = snapshot(root)
+    challenge = root / "etc" / "nginx" / "challenge.inc"
+    with Reverter(str(work_dir), lock_timeout=5) as rev:
+        rev.add([str(files["main"])], temporary=True, roots=[str(root)])
+        rev.register_new([str(challenge)], temporary=True, roots=[str(root)])
+        files["main"].write_text("include challenge.inc;\n")
+        challenge.write_text("location = /x { return 200 y; }\n")
+    assert snapshot(root) == before
+    assert Reverter(str(work_dir)).view() == []
+
+
+def test_a_store_reverts_only_temporary_changes_it_recorded(
+    work_dir: Path, root: Path, files: dict[str, Path]
+) -> None:
+    """Another run's temporary change (it holds the lock) is not this store's to revert,
+    and a store that recorded none neither waits for the lock nor touches anything."""
+    with Reverter(str(work_dir), lock_timeout=5) as other:
+        other.add([str(files["main"])], temporary=True, roots=[str(root)])
+        files["main"].write_text("the other run's challenge\n")
+        bystander = Reverter(str(work_dir), lock_timeout=0.1)
+        assert bystander.revert_own_temporary() is None
+        bystander.close()
+        assert files["main"].read_text() == "the other run's challenge\n"
+        assert [info.kind for info in other.view()] == ["temporary"]
