@@ -5,6 +5,11 @@ Pre hooks run once, just before the first certificate is actually obtained
 after failures; deploy hooks run once per successfully saved lineage with
 ``RENEWED_LINEAGE`` and ``RENEWED_DOMAINS``, never in a dry run. A failing
 hook is reported with its stderr and does not stop the run.
+
+Every verb runs them the same way: :class:`ShellHookEvents` registers
+:class:`ShellHooks` on the run's event bus (:mod:`certkernel.lifecycle`),
+so an installed ``certkernel.events`` extension sees exactly the moments the
+shell hooks do.
 """
 
 from __future__ import annotations
