@@ -5,7 +5,9 @@ way to react to "a certificate was renewed"; an in-process extension (a
 metrics exporter, a notifier) is another. Both observe the same events, so
 the kernel fires events and the shell hooks are just one built-in
 implementation registered on the plugin manager (see
-:class:`certkernel.hooks.ShellHookEvents`). Hooks are called with keyword
+:class:`certkernel.hooks.ShellHookEvents`); every verb gets its bus from
+:func:`certkernel.lifecycle.lifecycle`. The names and arguments are a public
+interface for extension authors (docs/events.md). Hooks are called with keyword
 arguments only (pluggy enforces it); an implementation may accept any
 subset of them.
 
@@ -54,12 +56,15 @@ class LifecycleSpec:
     @hookspec
     def renewal_failed(self, config: Config, lineage_name: str,
                        names: Sequence[str], reason: str) -> None:
-        """Renewing one lineage failed; the run goes on with the others."""
+        """Obtaining or renewing one lineage failed (``renew`` goes on with the others)."""
 
     @hookspec
     def lineage_deployed(self, config: Config, lineage: Lineage,
                          names: Sequence[str]) -> None:
-        """A saved certificate is ready for use (deploy hooks run here; never in a dry run)."""
+        """A saved certificate is in use (deploy hooks run here).
+
+        Not in a dry run, unless ``--run-deploy-hooks`` (then the current certificate).
+        """
 
     @hookspec
     def run_finished(self, config: Config, verb: str,

@@ -5,6 +5,11 @@ Pre hooks run once, just before the first certificate is actually obtained
 after failures; deploy hooks run once per successfully saved lineage with
 ``RENEWED_LINEAGE`` and ``RENEWED_DOMAINS``, never in a dry run. A failing
 hook is reported with its stderr and does not stop the run.
+
+Every verb runs them the same way: :class:`ShellHookEvents` registers
+:class:`ShellHooks` on the run's event bus (:mod:`certkernel.lifecycle`),
+so an installed ``certkernel.events`` extension sees exactly the moments the
+shell hooks do.
 """
 
 from __future__ import annotations
@@ -75,49 +80,7 @@ def run_hook(kind: str, command: str, env: Mapping[str, str] | None = None) -> b
     return True
 
 
-class RunHooks:
-    """The hooks of one command run (certonly, run): pre once, post at exit."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.pre_ran = False
-        self.failed_domains: list[str] = []
-        self.renewed_domains: list[str] = []
-        if config.validate_hooks:
-            validate_hook(config.pre_hook, "--pre-hook")
-            validate_hook(config.post_hook, "--post-hook")
-            validate_hook(config.deploy_hook, "--deploy-hook")
-
-    def pre(self) -> None:
-        if self.pre_ran:
-            return
-        self.pre_ran = True
-        if self.config.pre_hook:
-            run_hook("pre-hook", self.config.pre_hook)
-
-    def deployed(self, lineage: Lineage, names: Sequence[str] | None = None) -> None:
-        self.renewed_domains = list(names or lineage.names)
-        skip = self.config.dry_run and not self.config.run_deploy_hooks
-        if skip or not self.config.deploy_hook:
-            if skip and self.config.deploy_hook:
-                logger.info("Dry run: skipping deploy hook command: %s", self.config.deploy_hook)
-            return
-        run_hook("deploy-hook", self.config.deploy_hook, {
-            "RENEWED_LINEAGE": os.path.dirname(lineage.cert_path),
-            "RENEWED_DOMAINS": " ".join(names or lineage.names),
-        })
-
-    def __enter__(self) -> RunHooks:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pre_ran and self.config.post_hook:
-            run_hook("post-hook", self.config.post_hook,
-                     {"RENEWED_DOMAINS": " ".join(self.renewed_domains),
-                      "FAILED_DOMAINS": " ".join(self.failed_domains)})
-
-
-# -- renew: directory hooks, hooks of many lineages ----------------------------
+# -- directory hooks (renew only) and the hooks of one run ---------------------
 
 HOOK_KINDS = ("pre", "deploy", "post")
 
@@ -148,9 +111,34 @@ def directory_hooks(config_dir: str, kind: str) -> list[str]:
     return found
 
 
-class RenewHooks:
-    """The hooks of one ``renew`` run across all its lineages (thread-safe).
+def validate_hooks(config: Config) -> None:
+    """Every hook command given on the command line names a program that exists."""
+    if config.validate_hooks:
+        validate_hook(config.pre_hook, "--pre-hook")
+        validate_hook(config.post_hook, "--post-hook")
+        validate_hook(config.deploy_hook, "--deploy-hook")
 
+
+def deploy_env(lineage: Lineage, names: Sequence[str] | None = None) -> dict[str, str]:
+    """What a deploy hook is told: the lineage's live folder and its names."""
+    return {
+        "RENEWED_LINEAGE": os.path.dirname(lineage.cert_path),
+        "RENEWED_DOMAINS": " ".join(names or lineage.names),
+    }
+
+
+def post_env(renewed: Sequence[str], failed: Sequence[str]) -> dict[str, str]:
+    """What a post hook is told: the names renewed and those that failed in the run."""
+    return {"RENEWED_DOMAINS": " ".join(renewed), "FAILED_DOMAINS": " ".join(failed)}
+
+
+class ShellHooks:
+    """The shell hooks of one run across all its lineages (thread-safe).
+
+    One implementation for every verb: ``certonly``, ``run`` and ``--csr``
+    see one lineage whose hooks are the command line's; ``renew`` sees many,
+    each with its own. Directory hooks (``renewal-hooks/``) are read only
+    when ``directories`` is true, which only ``renew`` asks for (Certbot).
     Each lineage brings its own ``pre_hook``/``post_hook``/``deploy_hook``
     (from its renewal conf, or the command line). Directory hooks run first,
     then the lineage's command unless it is the path of a directory hook.
@@ -162,14 +150,15 @@ class RenewHooks:
     never in a dry run.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, directories: bool = False) -> None:
         import threading
 
         self.config = config
         self.dry_run = config.dry_run
         self._lock = threading.Lock()
         self._dir: dict[str, list[str]] = {
-            kind: directory_hooks(config.config_dir, kind) if config.directory_hooks else []
+            kind: directory_hooks(config.config_dir, kind)
+            if directories and config.directory_hooks else []
             for kind in HOOK_KINDS
         }
         self._dir_paths = {p for paths in self._dir.values() for p in paths}
@@ -179,10 +168,7 @@ class RenewHooks:
         self.failed_domains: list[str] = []
         self._renewed: dict[str, list[str]] = {}  # lineage name -> its names
         self.attempted = False
-        if config.validate_hooks:
-            validate_hook(config.pre_hook, "--pre-hook")
-            validate_hook(config.post_hook, "--post-hook")
-            validate_hook(config.deploy_hook, "--deploy-hook")
+        validate_hooks(config)
 
     def _is_dir_hook(self, command: str) -> bool:
         return command.strip() in self._dir_paths
@@ -214,10 +200,7 @@ class RenewHooks:
             for cmd in commands:
                 logger.info("Dry run: skipping deploy hook command: %s", cmd)
             return
-        env = {
-            "RENEWED_LINEAGE": os.path.dirname(lineage.cert_path),
-            "RENEWED_DOMAINS": " ".join(names or lineage.names),
-        }
+        env = deploy_env(lineage, names)
         for cmd in commands:
             run_hook("deploy-hook", cmd, env)
 
@@ -241,8 +224,7 @@ class RenewHooks:
         with self._lock:
             if not self.attempted:
                 return
-            env = {"RENEWED_DOMAINS": " ".join(self.renewed_domains),
-                   "FAILED_DOMAINS": " ".join(self.failed_domains)}
+            env = post_env(self.renewed_domains, self.failed_domains)
             for path in self._dir["post"]:
                 run_hook("post-hook", path, env)
             for command in self._post:
@@ -253,7 +235,7 @@ class RenewHooks:
 class ShellHookEvents:
     """The shell hooks as an implementation of :mod:`certkernel.events`."""
 
-    def __init__(self, hooks: RenewHooks) -> None:
+    def __init__(self, hooks: ShellHooks) -> None:
         self.hooks = hooks
 
     def register_on(self, manager: object) -> None:
@@ -268,8 +250,11 @@ class ShellHookEvents:
                 hooks.pre(config)
 
             @hookimpl
-            def lineage_renewed(self, config: Config, lineage: Lineage | None,
-                                names: Sequence[str]) -> None:
+            def lineage_obtained(self, lineage: Lineage | None, names: Sequence[str]) -> None:
+                hooks.renewed(lineage.name if lineage is not None else " ".join(names), names)
+
+            @hookimpl
+            def lineage_renewed(self, lineage: Lineage | None, names: Sequence[str]) -> None:
                 hooks.renewed(lineage.name if lineage is not None else " ".join(names), names)
 
             @hookimpl

@@ -24,7 +24,9 @@ from certkernel.display import Display
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from certkernel.hooks import RunHooks
+    import pluggy
+
+    from certkernel.obtain import Obtained
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.protocol.messages import Challenge
     from certkernel.storage import Lineage
@@ -103,19 +105,24 @@ class Outcome:
 
 
 def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
-                auth_name: str, inst_name: str | None, run_hooks: RunHooks) -> Outcome:
-    """Decide, obtain and save; shared by ``certonly`` and ``run``."""
+                auth_name: str, inst_name: str | None, events: pluggy.HookRelay) -> Outcome:
+    """Decide, obtain and save; shared by ``certonly`` and ``run``.
+
+    Fires ``before_obtain`` (pre hooks), then ``lineage_obtained`` for a new
+    lineage or ``lineage_renewed`` for an existing one, or ``renewal_failed``;
+    deploying is the caller's (``lineage_deployed``, see :func:`deployed`).
+    """
     from certkernel.plugin_runtime import check_wildcards
 
     names = requested_names(config, display)
     check_wildcards(config, names, auth_name)
     with _preloading_acme() as preload:
-        return _obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks,
+        return _obtain_cert(config, display, launcher, auth_name, inst_name, events,
                             names, preload)
 
 
 def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
-                 auth_name: str, inst_name: str | None, run_hooks: RunHooks,
+                 auth_name: str, inst_name: str | None, events: pluggy.HookRelay,
                  names: list[str], preload: threading.Thread) -> Outcome:
     from certkernel.lineage_choice import KEEP, NEW, REINSTALL, choose, refuse_test_cert_over_valid
     from certkernel.names import lineage_name_for
@@ -124,34 +131,58 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     if choice.action in (KEEP, REINSTALL):
         return Outcome(choice.action, choice.lineage, names)
     refuse_test_cert_over_valid(config, None if choice.action == NEW else choice.lineage)
-    run_hooks.pre()
+    lineage = None if choice.action == NEW else choice.lineage
+    name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
+    events.before_obtain(config=config, names=names, lineage_name=name)
     try:
-        authenticator = launcher.authenticator(auth_name)
-    except errors.Error:
-        run_hooks.failed_domains = names
+        obtained = _obtain_locked(config, display, launcher, auth_name, inst_name,
+                                  names, name, lineage, preload)
+    except errors.Error as exc:
+        events.renewal_failed(config=config, lineage_name=name, names=names, reason=str(exc))
         raise
-    preload.join(PRELOAD_JOIN_SECONDS)
+    if lineage is None:
+        events.lineage_obtained(config=config, lineage=obtained.lineage, names=obtained.names)
+    else:
+        events.lineage_renewed(config=config, lineage=obtained.lineage, names=obtained.names,
+                               dry_run=config.dry_run)
+    return Outcome(choice.action, obtained.lineage, obtained.names,
+                   tested=lineage if config.dry_run else None)
+
+
+def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
+                   auth_name: str, inst_name: str | None, names: list[str], name: str,
+                   lineage: Lineage | None, preload: threading.Thread) -> Obtained:
+    """Start the authenticator, open the account and obtain under the lineage's lock."""
     from certkernel.acme_setup import open_account
+    from certkernel.lock import lineage_locked, lock_timeout
     from certkernel.obtain import obtain, renewal_params
 
+    authenticator = launcher.authenticator(auth_name)
+    preload.join(PRELOAD_JOIN_SECONDS)
     acct = open_account(config, display)
     params = renewal_params(config, acct.account.id, acct.session.settings.server,
                             auth_name, inst_name)
-    lineage = None if choice.action == NEW else choice.lineage
-    name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
-    from certkernel.lock import lineage_locked, lock_timeout
+    with lineage_locked(config.config_dir, name, lock_timeout(config)):
+        return obtain(config, acct, authenticator, names, lineage=lineage,
+                      lineage_name=name, params=params,
+                      before_answer=debug_pause(display) if config.debug_challenges
+                      else None)
 
-    try:
-        with lineage_locked(config.config_dir, name, lock_timeout(config)):
-            obtained = obtain(config, acct, authenticator, names, lineage=lineage,
-                              lineage_name=name, params=params,
-                              before_answer=debug_pause(display) if config.debug_challenges
-                              else None)
-    except errors.Error:
-        run_hooks.failed_domains = names
-        raise
-    return Outcome(choice.action, obtained.lineage, obtained.names,
-                   tested=lineage if config.dry_run else None)
+
+def deployed(config: Config, events: pluggy.HookRelay, outcome: Outcome) -> None:
+    """The obtained certificate is in use: fire ``lineage_deployed`` (deploy hooks).
+
+    Never for a kept or reinstalled certificate; in a dry run only with
+    ``--run-deploy-hooks``, on the current certificate (Certbot 2.x).
+    """
+    if outcome.action in ("keep", "reinstall"):
+        return
+    if outcome.lineage is not None:
+        events.lineage_deployed(config=config, lineage=outcome.lineage,
+                                names=outcome.lineage.names)
+    elif outcome.tested is not None and config.run_deploy_hooks:
+        events.lineage_deployed(config=config, lineage=outcome.tested,
+                                names=outcome.tested.names)
 
 
 def debug_pause(display: Display) -> Callable[[list[Challenge]], None]:
@@ -202,15 +233,16 @@ def run(config: Config) -> int:
         return run_csr(config, display)
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
-    from certkernel import hooks, progress
+    from certkernel import progress
+    from certkernel.lifecycle import lifecycle
     from certkernel.reverter import Reverter
 
     # Authenticators that edit a server's config (nginx, apache) keep their
     # temporary challenge changes in the kernel's checkpoints.
-    with hooks.RunHooks(config) as run_hooks, Reverter(config.work_dir) as reverter, \
+    with lifecycle(config, "certonly") as manager, Reverter(config.work_dir) as reverter, \
             PluginLauncher(config, display, checkpoints=reverter,
                            on_progress=progress.printer(display)) as launcher:
-        outcome = obtain_cert(config, display, launcher, auth_name, None, run_hooks)
+        outcome = obtain_cert(config, display, launcher, auth_name, None, manager.hook)
         if outcome.action == "keep":
             say(config, "Certificate not yet due for renewal; no action taken.")
             return 0
@@ -218,10 +250,6 @@ def run(config: Config) -> int:
             say(config, "Certificate not yet due for renewal; no action taken "
                         "(certonly installs nothing).")
             return 0
-        if outcome.lineage is not None:
-            run_hooks.deployed(outcome.lineage)
-        elif outcome.tested is not None and config.run_deploy_hooks:
-            # Certbot's --run-deploy-hooks: after a good dry run, on the current certificate
-            run_hooks.deployed(outcome.tested)
+        deployed(config, manager.hook, outcome)
     report_saved(config, outcome)
     return 0

@@ -50,8 +50,8 @@ def run_csr(config: Config, display: Display) -> int:
     from certkernel.commands.certonly import say
     from certkernel.crypto import load_csr
     from certkernel.fsutil import atomic_write
-    from certkernel.hooks import RunHooks
     from certkernel.issuance import Issuance
+    from certkernel.lifecycle import lifecycle
     from certkernel.names import normalize_names
     from certkernel.plugin_runtime import PluginLauncher, check_wildcards, chosen_plugins
 
@@ -74,15 +74,21 @@ def run_csr(config: Config, display: Display) -> int:
     check_wildcards(config, names, auth_name)
     if not config.dry_run:
         _make_parent_dirs(config)
-    with RunHooks(config) as hooks, PluginLauncher(
+    # No lineage is saved: the events stop at before_obtain/renewal_failed.
+    with lifecycle(config, "certonly") as manager, PluginLauncher(
             config, display, on_progress=progress.printer(display)) as launcher:
-        hooks.pre()
-        auth = launcher.authenticator(auth_name)
-        acct = open_account(config, display)
-        issued = Issuance(acct.session, dry_run=config.dry_run).issue(
-            csr_pem=info.pem, authenticators={n: auth for n in names},
-            preferred_challenges=config.pref_challs, preferred_chain=config.preferred_chain,
-        )
+        manager.hook.before_obtain(config=config, names=names, lineage_name="")
+        try:
+            auth = launcher.authenticator(auth_name)
+            acct = open_account(config, display)
+            issued = Issuance(acct.session, dry_run=config.dry_run).issue(
+                csr_pem=info.pem, authenticators={n: auth for n in names},
+                preferred_challenges=config.pref_challs, preferred_chain=config.preferred_chain,
+            )
+        except errors.Error as exc:
+            manager.hook.renewal_failed(config=config, lineage_name="", names=names,
+                                        reason=str(exc))
+            raise
     if config.dry_run:
         say(config, "The dry run was successful.")
         return 0

@@ -97,9 +97,8 @@ def _observe(config: Config, plan: Plan, results: Sequence[Result]) -> None:
 def _renew_due(config: Config, plan: Plan) -> list[Result]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from certkernel import hooks
     from certkernel.commands.install import recover_interrupted
-    from certkernel.events import plugin_manager
+    from certkernel.lifecycle import lifecycle
     from certkernel.lock import lock_timeout
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.progress import printer as progress_printer
@@ -107,15 +106,11 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
     from certkernel.reverter import Reverter
 
     display = Display.from_config(config)
-    run_hooks = hooks.RenewHooks(config)
-    events = plugin_manager()
-    hooks.ShellHookEvents(run_hooks).register_on(events)
-    events.hook.run_starting(config=config, verb="renew")
     show = _on_terminal() and not config.quiet
     progress = (lambda text: say(config, text)) if show else None
     total = len(plan.due)
     results: list[Result] = []
-    try:
+    with lifecycle(config, "renew") as events:
         # The kernel's checkpoints: installers (and nginx/apache http-01) register
         # every file they change, so a failed deployment is restored kernel-side.
         with Reverter(config.work_dir) as reverter, \
@@ -131,9 +126,6 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
                            for n, lineage in enumerate(plan.due, 1)]
                 results = [f.result() for f in futures]
             _apply_deploy_failures(results, runner.deploy_all())
-    finally:
-        failed_names = [n for r in results if r.status == "failed" for n in r.names]
-        events.hook.run_finished(config=config, verb="renew", failed_names=failed_names)
     return results
 
 

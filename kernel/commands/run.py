@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from certkernel import errors
-from certkernel.commands.certonly import Outcome, obtain_cert, report_saved, say
+from certkernel.commands.certonly import Outcome, deployed, obtain_cert, report_saved, say
 from certkernel.commands.install import congratulate, deploy_with, recover_interrupted
 from certkernel.config import Config
 from certkernel.display import Display
@@ -31,13 +31,14 @@ def _report_obtained(config: Config, outcome: Outcome) -> None:
 
 
 def run(config: Config) -> int:
-    from certkernel import hooks, progress
+    from certkernel import progress
     from certkernel.deploy import (
         check_enhancements,
         default_enhancements,
         server_root_lock,
         wanted_enhancements,
     )
+    from certkernel.lifecycle import lifecycle
     from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
     from certkernel.reverter import Reverter
 
@@ -51,7 +52,7 @@ def run(config: Config) -> int:
     assert auth_name is not None and inst_name is not None
     with Reverter(config.work_dir) as reverter:
         recover_interrupted(config, reverter)
-        with server_root_lock(config, inst_name), hooks.RunHooks(config) as run_hooks, \
+        with server_root_lock(config, inst_name), lifecycle(config, "run") as manager, \
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress.printer(display)) as launcher:
             if not config.dry_run:
@@ -60,7 +61,7 @@ def run(config: Config) -> int:
                 check_enhancements(launcher.installer(inst_name),
                                    wanted_enhancements(config, default_redirect=True),
                                    default_enhancements(config))
-            outcome = obtain_cert(config, display, launcher, auth_name, inst_name, run_hooks)
+            outcome = obtain_cert(config, display, launcher, auth_name, inst_name, manager.hook)
             if config.dry_run:
                 say(config, "The dry run was successful. Nothing was installed: a dry run "
                             f"obtains a test certificate only and leaves the {inst_name} "
@@ -78,7 +79,6 @@ def run(config: Config) -> int:
                     f"error below, run: certkernel install --cert-name {lineage.name}",
                     wrap=False)
                 raise
-            if outcome.action not in ("keep", "reinstall"):
-                run_hooks.deployed(lineage)
+            deployed(config, manager.hook, outcome)
     congratulate(config, inst_name, outcome.names)
     return 0
