@@ -39,7 +39,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         ("kernel/cli_help.py", "webroot"), ("kernel/cli_help.py", "--webroot-path"),
         ("kernel/config.py", "webroot_path"), ("kernel/config.py", "webroot_map"),
         ("kernel/config.py", "webroot_map_ordered"),
-        ("kernel/obtain.py", "webroot_path"), ("kernel/obtain.py", "webroot_map"),
         ("kernel/conformance/role_checks.py", "webroot"),
         ("kernel/conformance/role_checks.py", "webroot-path"),
     ]},
