@@ -53,6 +53,7 @@ __all__ = [
     "ConfigurationError",
     "Error",
     "HookCommandNotFound",
+    "HookError",
     "InvalidParams",
     "InvalidRequest",
     "IssuanceError",
@@ -138,6 +139,10 @@ class CertStorageError(StorageError):
 
 class LockError(Error):
     """Another certkernel process holds a lock we need."""
+
+
+class HookError(Error):
+    """A user hook failed (reported, never fatal for renewal)."""
 
 
 class ReverterError(Error):
