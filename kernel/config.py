@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING, default_of, value_type
+from certkernel.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING, default_of
 from certkernel.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -447,8 +447,3 @@ def _dedupe(items: list[str]) -> list[str]:
     for item in items:
         seen.setdefault(item, None)
     return list(seen)
-
-
-def kernel_value_type(dest: str) -> str:
-    """Conversion type of a kernel dest (for cli.ini and renewal confs)."""
-    return value_type(dest)

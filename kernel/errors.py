@@ -53,7 +53,6 @@ __all__ = [
     "ConfigurationError",
     "Error",
     "HookCommandNotFound",
-    "HookError",
     "InvalidParams",
     "InvalidRequest",
     "IssuanceError",
@@ -139,10 +138,6 @@ class CertStorageError(StorageError):
 
 class LockError(Error):
     """Another certkernel process holds a lock we need."""
-
-
-class HookError(Error):
-    """A user hook failed (reported, never fatal for renewal)."""
 
 
 class ReverterError(Error):

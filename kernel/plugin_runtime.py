@@ -13,9 +13,8 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from certkernel import errors
@@ -235,23 +234,6 @@ class _StorageAdapter:
 
     def delete(self, plugin: str, key: str) -> None:
         self.inner.delete(plugin, key)
-
-
-def resolve_user(spec: str | None) -> tuple[int | None, int | None]:
-    """``USER[:GROUP]`` to ids; None when plugins run as the kernel's user."""
-    from certkernel.plugin_host.sandbox import UserChoice, resolve_for
-
-    target = resolve_for(UserChoice(spec or "", "--plugin-user"))
-    return (None, None) if target is None else (target.uid, target.gid)
-
-
-@dataclass
-class RunningPlugins:
-    """The plugin processes of one command, by role."""
-
-    authenticator: RemoteAuthenticator | None = None
-    installer: RemoteInstaller | None = None
-    processes: dict[str, PluginProcess] = field(default_factory=dict)
 
 
 class PluginLauncher:
@@ -511,14 +493,6 @@ def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
             raise errors.MissingFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")
         return None, inst
     return auth, inst
-
-
-@contextmanager
-def plugins_for(config: Config, verb: str, display: Display | None,
-                checkpoints: Checkpoints | None = None) -> Iterator[tuple[PluginLauncher, str | None, str | None]]:
-    auth, inst = chosen_plugins(config, verb)
-    with PluginLauncher(config, display, checkpoints) as launcher:
-        yield launcher, auth, inst
 
 
 def wildcard_capable(manifest: Manifest) -> bool:

@@ -372,10 +372,6 @@ class PluginProcess:
         self._drain.join(1.0)
         self.budget.report()
 
-    @property
-    def stderr_tail(self) -> list[str]:
-        return list(self._drain.tail)
-
     def __enter__(self) -> PluginProcess:
         return self
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,4 +62,10 @@ def test_arbitrary_msgpack_objects(obj):
 
 
 def test_deep_nesting_is_a_clean_error():
-    _run(b"\x91" * 100_000, 4096)
+    """100k nested one-element arrays: a clean ProtocolViolation, not RecursionError."""
+    decoder = Decoder(max_size=4096)
+    data = b"\x91" * 100_000
+    with pytest.raises(ProtocolViolation, match="nesting too deep"):
+        for i in range(0, len(data), 4096):
+            list(decoder.feed(data[i : i + 4096]))
+        decoder.close()
