@@ -104,6 +104,19 @@ def wanted_enhancements(config: Config, default_redirect: bool) -> list[tuple[st
     return chosen
 
 
+def changes_nothing(config: Config, installer_name: str | None) -> bool:
+    """True when there is no installer, or its manifest says it changes no server.
+
+    ``[needs] changes_nothing`` (PROTOCOL.md §8): such an installer needs no
+    server lock, earns no "enabled HTTPS" message and has nothing to roll back.
+    An installer whose manifest is unknown is assumed to change something.
+    """
+    if not installer_name or installer_name == "None":
+        return True
+    manifest = config.manifests.get(installer_name)
+    return manifest is not None and manifest.changes_nothing
+
+
 def server_root_lock(config: Config, installer_name: str | None) -> AbstractContextManager[object]:
     """Hold the installer's server root (``certkernel.lock``) for the whole run.
 
@@ -112,7 +125,7 @@ def server_root_lock(config: Config, installer_name: str | None) -> AbstractCont
     (its option, else the manifest's default); a plugin declaring none is
     keyed by its name.
     """
-    if not installer_name or installer_name == "null":
+    if installer_name is None or changes_nothing(config, installer_name):
         return nullcontext()
     from certkernel import lock
     from certkernel.plugin_host.roots import resolve_roots

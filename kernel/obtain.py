@@ -25,15 +25,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Kernel settings a renewal needs again when the user chose them (Certbot's list).
-RENEWAL_ITEMS = (
-    "rsa_key_size", "elliptic_curve", "must_staple", "allow_subset_of_names", "reuse_key",
-    "pref_challs", "http01_port", "http01_address", "https_port", "preferred_chain",
-    "user_agent", "user_agent_comment", "pre_hook", "post_hook", "deploy_hook",
-    "webroot_path", "webroot_map", "no_verify_ssl", "ca_bundle", "plugin_user",
-    "redirect", "hsts", "uir", "staple", "preferred_profile", "required_profile",
-)
-_CONF_KEYS = {"deploy_hook": "renew_hook"}
+def _renewal_keys() -> dict[str, str]:
+    """dest -> [renewalparams] key of every kernel flag declared ``renew=True``."""
+    from certkernel.cli_flags import FLAGS
+
+    return {f.dest: f.conf_key or f.dest for f in FLAGS if f.renew}
 
 
 def _conf_value(value: Any) -> Any:
@@ -56,12 +52,13 @@ def renewal_params(
         "key_type": config.key_type,
     }
     wanted_plugins = {authenticator, installer or ""}
+    renewal_keys = _renewal_keys()
     for dest in sorted(config.explicit):
         value = config.get(dest)
         if value is None or value == [] or value == {}:
             continue
-        if dest in RENEWAL_ITEMS:
-            params[_CONF_KEYS.get(dest, dest)] = _conf_value(value)
+        if dest in renewal_keys:
+            params[renewal_keys[dest]] = _conf_value(value)
             continue
         for name in wanted_plugins:
             manifest = config.manifests.get(name)

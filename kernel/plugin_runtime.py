@@ -30,7 +30,11 @@ from certkernel.protocol.messages import Challenge
 
 logger = logging.getLogger(__name__)
 
+# Certbot's defaults, kept by name because users' commands rely on them:
+# certonly without -a uses standalone; run with only -a keeps the certificate
+# where it is (an installer whose manifest declares [needs] changes_nothing).
 DEFAULT_AUTHENTICATOR = "standalone"
+FALLBACK_INSTALLER = "null"
 
 
 def read_credentials(path: str, flag: str) -> dict[str, str]:
@@ -487,7 +491,7 @@ def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
                 "Please choose an installer (for example --nginx, --apache, or -i null) "
                 "and an authenticator (-a), or use certonly"
             )
-        return auth or inst, inst or "null"
+        return auth or inst, inst or FALLBACK_INSTALLER
     if verb in ("install", "enhance"):
         if not inst:
             raise errors.MissingFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")

@@ -202,14 +202,15 @@ class RenewalRunner:
         self.events.hook.lineage_deployed(config=cfg, lineage=saved, names=obtained.names)
 
     def _serialized(self, auth_name: str) -> AbstractContextManager[object]:
-        """One order at a time through an authenticator that edits a server's config.
+        """One order at a time through an authenticator whose manifest asks for it.
 
-        nginx and apache answer http-01 with temporary checkpoints, and a
-        cleanup reverts all of them: a second order in flight on the same
-        server would lose its challenge.  Other authenticators run freely.
+        ``[needs] serialize`` (PROTOCOL.md §8): an authenticator that answers
+        challenges with temporary server-config checkpoints, which a cleanup
+        reverts all at once, would make a second order in flight lose its
+        challenge.  Other authenticators run freely.
         """
         manifest = self.config.manifests.get(auth_name)
-        if manifest is None or "installer" not in manifest.roles:
+        if manifest is None or not manifest.serialize:
             return nullcontext()
         # Keyed by plugin name, not process: lineages with different saved
         # settings (http01_port...) get processes of their own, but may still

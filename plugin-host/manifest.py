@@ -144,6 +144,12 @@ class Manifest:
     env_foreign: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     needs: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     checkpoint_roots: tuple[RootOption, ...] = ()
+    # [needs] serialize: one order at a time through this authenticator, because
+    # its challenges share state that a cleanup resets (a server's config).
+    serialize: bool = False
+    # [needs] changes_nothing: an installer that leaves every server as it is
+    # (Certbot's null installer): no server lock, no "enabled HTTPS", no rollback.
+    changes_nothing: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     privilege: str = "unprivileged"  # [sandbox] privilege: unprivileged, owner or root
@@ -452,6 +458,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         seen.add(opt.name)
     needs = r.table("needs")
     roots = _parse_roots(r, needs, options)
+    serialize = _Reader(path, needs, "[needs] ").bool("serialize")
+    changes_nothing = _Reader(path, needs, "[needs] ").bool("changes_nothing")
     env = r.str_list("env")
     _check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
@@ -478,6 +486,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         env_foreign={str(k): str(v) for k, v in r.table("env_foreign").items()},
         needs=needs,
         checkpoint_roots=roots,
+        serialize=serialize,
+        changes_nothing=changes_nothing,
         sandbox=sandbox,
         timeouts={k: float(v) for k, v in timeouts.items()},
         privilege=privilege,

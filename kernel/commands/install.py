@@ -63,7 +63,9 @@ def report_deployed(config: Config, installer_name: str, names: Sequence[str]) -
 
 
 def congratulate(config: Config, installer_name: str, names: Sequence[str]) -> None:
-    if installer_name == "null":
+    from certkernel.deploy import changes_nothing
+
+    if changes_nothing(config, installer_name):
         return
     port = "" if config.https_port == 443 else f":{config.https_port}"
     sites = ", ".join(f"https://{name}{port}" for name in names if not name.startswith("*."))

@@ -94,6 +94,7 @@ def _installer_config(config: Config) -> tuple[Config, str | None]:
     import os
 
     from certkernel.commands.install import load_lineage, with_lineage_conf
+    from certkernel.deploy import changes_nothing
     from certkernel.storage import ConfigDirs, Lineage
 
     name = config.installer or config.configurator
@@ -116,7 +117,7 @@ def _installer_config(config: Config) -> tuple[Config, str | None]:
     found: dict[str, Config] = {}
     for lineage in candidates:
         inst = str(lineage.renewalparams.get("installer", "None") or "None")
-        if inst not in ("None", "null"):
+        if not changes_nothing(config, inst):
             found.setdefault(inst, with_lineage_conf(config, lineage))
     if len(found) == 1:
         inst, inst_config = next(iter(found.items()))
