@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from certkernel import errors, fsutil
 
 if TYPE_CHECKING:
-    import josepy as jose
+    from josepy.jwk import JWK
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class AccountMeta:
 class Account:
     """An account key plus what we know of its registration; the key never prints."""
 
-    key: jose.JWK = field(repr=False)
+    key: JWK = field(repr=False)
     uri: str
     meta: AccountMeta
     extra_regr: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -77,29 +77,29 @@ class Account:
         return f"{self.meta.creation_dt}@{self.meta.creation_host} ({self.id[:4]})"
 
 
-def account_id(key: jose.JWK) -> str:
+def account_id(key: JWK) -> str:
     """Certbot's account id: md5 of the PEM SubjectPublicKeyInfo of the public key."""
     from cryptography.hazmat.primitives import serialization
 
-    pem = key.key.public_key().public_bytes(  # type: ignore[union-attr]
+    pem: bytes = key.key.public_key().public_bytes(
         encoding=serialization.Encoding.PEM,
         format=serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.md5(pem, usedforsecurity=False).hexdigest()
 
 
 def new_account_key(key_type: str = "rsa", rsa_key_size: int = 2048,
-                    curve: str = "secp256r1") -> jose.JWK:
+                    curve: str = "secp256r1") -> JWK:
     """A fresh account key (Certbot's default: RSA 2048)."""
-    import josepy as jose
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from josepy.jwk import JWKEC, JWKRSA
 
     if key_type == "rsa":
-        return jose.JWKRSA(key=rsa.generate_private_key(65537, rsa_key_size))
+        return JWKRSA(key=rsa.generate_private_key(65537, rsa_key_size))
     curves: dict[str, Callable[[], ec.EllipticCurve]] = {
         "secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
     if key_type != "ecdsa" or curve not in curves:
         raise errors.ValidationError(f"unsupported account key {key_type}/{curve}")
-    return jose.JWKEC(key=ec.generate_private_key(curves[curve]()))
+    return JWKEC(key=ec.generate_private_key(curves[curve]()))
 
 
 def server_path(server: str) -> str:
@@ -139,20 +139,21 @@ class AccountStore:
         return found
 
     def load(self, acc_id: str) -> Account:
-        import josepy as jose
+        from josepy.errors import DeserializationError
+        from josepy.jwk import JWK
 
         directory = self._dir(acc_id)
         if not directory.is_dir():
             raise errors.AccountNotFound(f"no account {acc_id} under {self.root}")
         try:
             regr = json.loads((directory / "regr.json").read_text())
-            key = jose.JWK.json_loads((directory / "private_key.json").read_text())
+            key = JWK.json_loads((directory / "private_key.json").read_text())
             meta_raw = json.loads((directory / "meta.json").read_text())
             meta = AccountMeta(creation_dt=str(meta_raw["creation_dt"]),
                                creation_host=str(meta_raw["creation_host"]),
                                register_to_eff=meta_raw.get("register_to_eff"))
             uri = str(regr["uri"])
-        except (OSError, ValueError, KeyError, TypeError, jose.DeserializationError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, DeserializationError) as exc:
             raise errors.StorageError(
                 f"account {acc_id} in {directory} is unreadable: {type(exc).__name__}: {exc}"
             ) from None

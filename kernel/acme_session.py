@@ -24,10 +24,11 @@ from certkernel.acme_problems import describe_problem, retry_after_seconds
 from certkernel.version import __version__
 
 if TYPE_CHECKING:
-    import josepy as jose
     import requests
     from acme import client as acme_client
     from acme import messages
+    from josepy.jwa import JWASignature
+    from josepy.jwk import JWK
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +79,22 @@ class PollStats:
     delays: list[float] = field(default_factory=list)
 
 
-def jws_algorithm(key: jose.JWK) -> Any:
+def jws_algorithm(key: JWK) -> JWASignature:
     """The JWS algorithm a key signs with (RS256, or ES256/384/512 by curve)."""
-    import josepy as jose
+    from josepy.jwa import ES256, ES384, ES512, RS256
+    from josepy.jwk import JWKEC, JWKRSA
 
-    if isinstance(key, jose.JWKRSA):
-        return jose.RS256
-    if isinstance(key, jose.JWKEC):
-        by_curve = {"secp256r1": jose.ES256, "secp384r1": jose.ES384, "secp521r1": jose.ES512}
-        name = key.key.curve.name  # type: ignore[union-attr]
+    if isinstance(key, JWKRSA):
+        return RS256
+    if isinstance(key, JWKEC):
+        by_curve = {"secp256r1": ES256, "secp384r1": ES384, "secp521r1": ES512}
+        name = key.key.curve.name
         if name in by_curve:
             return by_curve[name]
     raise errors.AccountError(f"unsupported account key type: {type(key).__name__}")
 
 
-def _network(settings: SessionSettings, key: jose.JWK,
+def _network(settings: SessionSettings, key: JWK,
              stats: PollStats) -> acme_client.ClientNetwork:
     """A ClientNetwork that retries bad nonces up to ``bad_nonce_retries`` times."""
     from acme import client as acme_client
@@ -122,7 +124,7 @@ def _network(settings: SessionSettings, key: jose.JWK,
 class AcmeSession:
     """One CA directory and one account key; every ACME request goes through here."""
 
-    def __init__(self, settings: SessionSettings, key: jose.JWK,
+    def __init__(self, settings: SessionSettings, key: JWK,
                  account_uri: str | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         from acme import client as acme_client
@@ -301,12 +303,12 @@ class AcmeSession:
 
     def _new_order_replacing(self, csr_pem: bytes, replaces: str,
                              profile: str | None = None) -> messages.OrderResource:
-        import josepy as jose
         from acme import crypto_util, messages
         from cryptography import x509
+        from josepy.json_util import field as jose_field
 
         class _Replacing(messages.NewOrder):
-            replaces: str = jose.field("replaces", omitempty=True)
+            replaces: str = jose_field("replaces", omitempty=True)
 
         csr = x509.load_pem_x509_csr(csr_pem)
         dns_names, ips = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
@@ -410,7 +412,10 @@ class AcmeSession:
         alternates = [link["url"] for link in links
                       if link.get("rel") == "alternate" and "url" in link]
         texts = [self._post_as_get(alt).text for alt in alternates]
-        return orderr.update(fullchain_pem=response.text, alternative_fullchains_pem=texts)
+        # josepy's ImmutableMap.update is untyped through acme's resource classes.
+        updated: messages.OrderResource = orderr.update(
+            fullchain_pem=response.text, alternative_fullchains_pem=texts)
+        return updated
 
     def deactivate_pending(self, authzrs: Sequence[messages.AuthorizationResource]) -> int:
         """Deactivate those still pending (after a failure); return how many were."""
@@ -440,14 +445,14 @@ class AcmeSession:
     def with_certificate_key(cls, settings: SessionSettings, key_pem: bytes,
                              sleep: Callable[[float], None] = time.sleep) -> AcmeSession:
         """A session signed by a certificate's private key (revocation without account)."""
-        import josepy as jose
         from cryptography.hazmat.primitives import serialization
+        from josepy.jwk import JWK
 
         try:
             private = serialization.load_pem_private_key(key_pem, password=None)
         except (ValueError, TypeError) as exc:
             raise errors.ValidationError(f"cannot read the certificate key: {exc}") from None
-        return cls(settings, jose.JWK.load(private.private_bytes(  # type: ignore[union-attr]
+        return cls(settings, JWK.load(private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())), sleep=sleep)
 

@@ -141,9 +141,9 @@ class Refresher:
                 self._failed[endpoint.server] = exc
                 raise
             if not isinstance(body, dict):
-                exc = errors.CAError(f"{endpoint.server} is not an ACME directory")
-                self._failed[endpoint.server] = exc
-                raise exc
+                not_acme = errors.CAError(f"{endpoint.server} is not an ACME directory")
+                self._failed[endpoint.server] = not_acme
+                raise not_acme
             url = body.get("renewalInfo")
             self._directories[endpoint.server] = str(url) if url else None
             return self._directories[endpoint.server]

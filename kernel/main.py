@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from certkernel.config import Config
     from certkernel.log import LogSetup
     from certkernel.plugin_host.discovery import Discovery
+    from certkernel.plugin_host.manifest import Manifest
 
 logger = logging.getLogger("certkernel.main")
 
@@ -170,7 +171,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         found = discover_all(env=env)
-        manifests = found.manifests
+        manifests: Mapping[str, Manifest] = found.manifests
         if "plugin-check" in argv:
             # A plugin checked by path is not installed: its options must parse too.
             from certkernel.commands.plugin_check import with_checked_manifest

@@ -209,7 +209,7 @@ class RenewalConf:
 
 
 def _configobj_from_bytes(data: bytes, path: str) -> Any:
-    import configobj
+    import configobj  # type: ignore[import-untyped]  # no types, no stub package exists
 
     try:
         return configobj.ConfigObj(
@@ -249,7 +249,7 @@ def read(path: str) -> RenewalConf:
         privkey=raw["privkey"],
         chain=raw["chain"],
         fullchain=raw["fullchain"],
-        params=RenewalParams(params_raw if has_params else {}, path),
+        params=RenewalParams(params_raw if isinstance(params_raw, dict) else {}, path),
         version=raw.get("version") if isinstance(raw.get("version"), str) else None,
         renew_before_expiry=rbe if isinstance(rbe, str) else None,
         has_renewalparams=has_params,

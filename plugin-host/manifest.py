@@ -9,6 +9,7 @@ reports every mistake as one ConfigurationError naming the manifest file.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sys
@@ -330,13 +331,15 @@ class _Reader:
             raise self.fail(f"{key!r} must be a string")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
             raise self.fail(f"{key!r} must be true or false")
         return value
 
-    def str_list(self, key: str, required: bool = False) -> tuple[str, ...]:
+    # The methods above shadow the builtins ``str`` and ``bool`` in this class body.
+    def str_list(self, key: builtins.str, required: builtins.bool = False
+                 ) -> tuple[builtins.str, ...]:
         if key not in self.data:
             if required:
                 raise self.fail(f"missing required key {key!r}")
@@ -346,7 +349,7 @@ class _Reader:
             raise self.fail(f"{key!r} must be a list of strings")
         return tuple(value)
 
-    def table(self, key: str) -> dict[str, Any]:
+    def table(self, key: builtins.str) -> dict[builtins.str, Any]:
         value = self.data.get(key, {})
         if not isinstance(value, dict):
             raise self.fail(f"[{key}] must be a table")

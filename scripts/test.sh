@@ -19,7 +19,7 @@ if [[ -f sdk/node/package.json ]]; then
 fi
 echo "== ruff"
 ruff check . || status=1
-echo "== mypy --strict (protocol, sdk)"
+echo "== mypy --strict (kernel, plugin host, plugins, protocol, sdk)"
 ./scripts/mypy.sh || status=1
 # Without ../shared (a fresh clone), the corpus tests skip: say so once, at the end.
 corpus_line=$(grep -o 'corpus tests skipped: [^)]*fetch-corpus.py' "$pytest_log" | head -n 1 || true)

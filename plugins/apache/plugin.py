@@ -53,7 +53,7 @@ class ApachePlugin(Authenticator, Installer):
         self._opts = opts
         self._inst = ApacheInstaller(
             opts,
-            self.kernel,  # type: ignore[arg-type]
+            self.kernel,
             https_port=int(self.settings.get("https_port") or 443),
             config_dir=Path(str(self.settings.get("config_dir") or "/etc/letsencrypt")),
         )

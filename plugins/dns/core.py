@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 class ChallengeLike(Protocol):
     """What the core needs of a dns-01 challenge (the SDK's Challenge has these)."""
 
-    validation_domain_name: str
-    validation: str
+    # Read-only: the SDK's Challenge is a frozen dataclass.
+    @property
+    def validation_domain_name(self) -> str: ...
+
+    @property
+    def validation(self) -> str: ...
 
 
 class RecordBackend(Protocol):

@@ -91,7 +91,9 @@ class LexiconBackend(PublicLookup):
         from lexicon.config import ConfigResolver
 
         module = importlib.import_module(f"lexicon._private.providers.{self.spec.lexicon}")
-        config = ConfigResolver().with_dict({
+        # lexicon's ConfigResolver.__init__ carries no annotations (the rest of it does).
+        resolver = ConfigResolver()  # type: ignore[no-untyped-call]
+        config = resolver.with_dict({
             "provider_name": self.spec.lexicon,
             "domain": zone,
             "ttl": TTL,

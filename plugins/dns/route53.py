@@ -21,11 +21,15 @@ import os
 import pwd
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certkernel.plugins.dns.lookup import Nameserver, PublicLookup
 from certkernel.plugins.dns.names import zone_candidates
 from certkernel.sdk import PluginError
+
+if TYPE_CHECKING:  # types-boto3[route53], in the test extra
+    from types_boto3_route53.literals import ChangeActionType
+    from types_boto3_route53.type_defs import ChangeBatchTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +142,9 @@ class Route53Backend(PublicLookup):
                 return [r["Value"] for r in rrset.get("ResourceRecords", [])], int(rrset.get("TTL", TTL))
         return [], TTL
 
-    def _change(self, zone: str, action: str, fqdn: str, values: list[str], ttl: int,
-                what: str) -> None:
-        batch = {"Comment": "certkernel dns-01", "Changes": [{
+    def _change(self, zone: str, action: ChangeActionType, fqdn: str, values: list[str],
+                ttl: int, what: str) -> None:
+        batch: ChangeBatchTypeDef = {"Comment": "certkernel dns-01", "Changes": [{
             "Action": action,
             "ResourceRecordSet": {"Name": fqdn, "Type": "TXT", "TTL": ttl,
                                   "ResourceRecords": [{"Value": v} for v in values]}}]}
