@@ -25,6 +25,9 @@ trap 'rm -rf "$target"' EXIT
 # One pip run for both: a second `pip install --target` into the same folder
 # skips a top-level folder (certkernel/) that is already there.
 dists=(./packaging/certkernel-sdk .)
+# setuptools reuses a build/ folder left by an earlier install, which would hand
+# mypy stale copies of moved or deleted modules: start from none.
+rm -rf build packaging/certkernel-sdk/build
 "$VENV/bin/pip" install -q --no-deps --no-build-isolation --target "$target" "${dists[@]}" \
     >/dev/null 2>&1 \
   || "$VENV/bin/pip" install -q --no-deps --target "$target" "${dists[@]}" >/dev/null
