@@ -29,6 +29,9 @@ def main() -> int:
     certbot = certbot_bin()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        # standalone runs as _certkernel, which must get through to its state
+        # folder under --work-dir, as it does under /var/lib on a real host.
+        tmp.chmod(0o711)
         pebble = start_pebble(tmp)
         try:
             common = [
