@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from certkernel.cli_flags import FLAGS, VERBS, Flag
-from certkernel.config import Config, build_config
+from certkernel.config import PAIRINGS, Config, build_config
 from certkernel.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -71,31 +71,34 @@ def _split_commas(value: str) -> list[str]:
 
 
 class _DomainsAction(argparse.Action):
-    """``-d a,b``: append; remember the webroot path in force for each name."""
+    """``-d a,b``: append; pair each name with the per-domain values in force."""
 
     def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
         names = [n.lower() for n in _split_commas(values)]
         ns.domains = list(getattr(ns, "domains", [])) + names
-        paths = getattr(ns, "webroot_path", None)
-        if paths:
-            ordered = dict(getattr(ns, "webroot_map_ordered", {}))
-            for name in names:
-                ordered.setdefault(name, paths[-1])
-            ns.webroot_map_ordered = ordered
+        pairings = dict(getattr(ns, PAIRINGS, {}))
+        for dest, pairs in pairings.items():
+            given = getattr(ns, dest, [])
+            if given:
+                pairings[dest] = {**pairs, **{n: given[-1] for n in names if n not in pairs}}
+        setattr(ns, PAIRINGS, pairings)
 
 
-class _WebrootAction(argparse.Action):
-    """``-w PATH``: applies to the ``-d`` names that follow; the first one also
-    to names given before any ``-w`` (Certbot's rule)."""
+class _PerDomainAction(argparse.Action):
+    """A manifest's ``per_domain`` option (``-w PATH``): each value applies to the
+    ``-d`` names that follow; the first one also to names given before any
+    value (Certbot's ``-w`` rule)."""
 
     def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
-        paths = list(getattr(ns, "webroot_path", []))
-        if not paths:
-            ordered = dict(getattr(ns, "webroot_map_ordered", {}))
+        given = list(getattr(ns, self.dest, []))
+        pairings = dict(getattr(ns, PAIRINGS, {}))
+        pairs = dict(pairings.get(self.dest, {}))
+        if not given:
             for name in getattr(ns, "domains", []):
-                ordered.setdefault(name, values)
-            ns.webroot_map_ordered = ordered
-        ns.webroot_path = paths + [values]
+                pairs.setdefault(name, values)
+        pairings[self.dest] = pairs
+        setattr(ns, PAIRINGS, pairings)
+        setattr(ns, self.dest, given + [values])
 
 
 class _ChallengesAction(argparse.Action):
@@ -132,6 +135,11 @@ class _RepeatAction(argparse.Action):
         setattr(ns, self.dest, list(getattr(ns, self.dest, [])) + [values])
 
 
+_ACTIONS: dict[str, type[argparse.Action]] = {
+    "domains": _DomainsAction, "challenges": _ChallengesAction, "append": _AppendAction,
+}
+
+
 def _converter(kind: str, what: str) -> Any:
     from certkernel.plugin_host.manifest import convert_value
 
@@ -162,31 +170,47 @@ def shortcut_names(manifests: Mapping[str, Manifest]) -> list[str]:
     return [name for name in manifests if f"--{name}" not in taken]
 
 
+def _flag_kwargs(flag: Flag) -> dict[str, Any]:
+    """argparse keywords for one kernel flag, by its kind."""
+    kw: dict[str, Any] = {"dest": flag.dest}
+    if flag.kind == "const":
+        kw.update(action="store_const", const=flag.const)
+    elif flag.kind == "count":
+        kw["action"] = "count"
+    else:
+        kw["metavar"] = flag.metavar or flag.dest.upper()
+    if flag.kind == "value" and flag.choices:
+        kw.update(choices=flag.choices, type=_choice(flag))
+    elif flag.kind == "value" and flag.type not in ("str", "path"):
+        kw["type"] = _converter(flag.type, flag.long)
+    elif flag.kind in _ACTIONS:
+        kw["action"] = _ACTIONS[flag.kind]
+    return kw
+
+
+def _option_kwargs(opt: OptionSpec) -> dict[str, Any]:
+    """argparse keywords for one plugin option, by its declared type."""
+    kw: dict[str, Any] = {"dest": opt.dest}
+    if opt.type == "bool":
+        kw.update(nargs="?", const=True, type=_converter("bool", opt.flag))
+    elif opt.type == "list" and opt.per_domain:
+        kw.update(action=_PerDomainAction, metavar=opt.dest.upper())
+    elif opt.type == "list" and opt.repeatable:
+        kw.update(action=_RepeatAction, metavar=opt.dest.upper())
+    else:
+        kw.update(metavar=opt.dest.upper())
+        if opt.type not in ("str", "path", "secret-file", "secret-text"):
+            kw["type"] = _converter(opt.type, opt.flag)
+    return kw
+
+
 def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
     """The argparse tree: kernel flags, one shortcut per plugin, plugin options."""
     parser = _Parser(
         prog="certkernel", add_help=False, allow_abbrev=False, argument_default=argparse.SUPPRESS
     )
     for flag in FLAGS:
-        kw: dict[str, Any] = {"dest": flag.dest}
-        if flag.kind == "value":
-            kw["metavar"] = flag.metavar or flag.dest.upper()
-            if flag.choices:
-                kw["choices"] = flag.choices
-                kw["type"] = _choice(flag)
-            elif flag.type not in ("str", "path"):
-                kw["type"] = _converter(flag.type, flag.long)
-        elif flag.kind == "const":
-            kw.update(action="store_const", const=flag.const)
-        elif flag.kind == "count":
-            kw["action"] = "count"
-        else:
-            kw["metavar"] = flag.metavar or flag.dest.upper()
-            kw["action"] = {
-                "domains": _DomainsAction, "webroot": _WebrootAction,
-                "challenges": _ChallengesAction, "append": _AppendAction,
-            }[flag.kind]
-        parser.add_argument(*flag.names, **kw)
+        parser.add_argument(*flag.names, **_flag_kwargs(flag))
     for name in shortcut_names(manifests):
         parser.add_argument(f"--{name}", action=_ShortcutAction, nargs=0, const=name)
     shorts = {n for flag in FLAGS for n in flag.names if not n.startswith("--")}
@@ -195,16 +219,7 @@ def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
         if opt.short and opt.short not in shorts:
             shorts.add(opt.short)
             names.insert(0, opt.short)
-        kw = {"dest": opt.dest}
-        if opt.type == "bool":
-            kw.update(nargs="?", const=True, type=_converter("bool", opt.flag))
-        elif opt.type == "list" and opt.repeatable:
-            kw.update(action=_RepeatAction, metavar=opt.dest.upper())
-        else:
-            kw.update(metavar=opt.dest.upper())
-            if opt.type not in ("str", "path", "secret-file", "secret-text"):
-                kw["type"] = _converter(opt.type, opt.flag)
-        parser.add_argument(*names, **kw)
+        parser.add_argument(*names, **_option_kwargs(opt))
     return parser
 
 
@@ -266,48 +281,60 @@ def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
         if token.startswith("--") and len(token) > 2:
             token = expand_long_option(token, known)
         nxt = args[i + 1] if i + 1 < len(args) else None
-        if token in ("-h", "--help"):
-            scan.help = True
-            if nxt is not None and not nxt.startswith("-"):
-                scan.help_topic = nxt
-                i += 1
-            i += 1
-            continue
-        if token == "--version":
-            scan.version = True
-            i += 1
-            continue
-        if token in ("-c", "--config") and nxt is not None:
-            scan.config_files.append(nxt)
-        elif token.startswith("--config="):
-            scan.config_files.append(token.split("=", 1)[1])
-        if token.startswith("--"):
-            scan.rest.append(token)
-            if "=" not in token and nxt is not None:
-                if token in takes or (token in optional and nxt.lower() in _BOOL_WORDS):
-                    scan.rest.append(nxt)
-                    i += 1
-        elif token.startswith("-") and len(token) > 1:
-            scan.rest.append(token)
-            for pos in range(1, len(token)):
-                if f"-{token[pos]}" in takes:
-                    if pos == len(token) - 1 and nxt is not None:
-                        scan.rest.append(nxt)
-                        i += 1
-                    break
-        elif (token in VERBS or token in VERB_ALIASES) and scan.verb is None:
-            scan.verb = VERB_ALIASES.get(token, token)
-        elif scan.verb in POSITIONAL_VERBS:
-            scan.args.append(token)  # before the verb check: `schedule install` is no second verb
-        elif token in VERBS or token in VERB_ALIASES:
-            raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
+        if token.startswith("-") and len(token) > 1:
+            i += _scan_option(scan, token, nxt, takes, optional)
         else:
-            raise UsageError(
-                f"unknown subcommand or stray argument {token!r} "
-                f"(subcommands: {', '.join(VERBS)})"
-            )
+            _scan_word(scan, token)
         i += 1
     return scan
+
+
+def _scan_option(scan: Scan, token: str, nxt: str | None, takes: set[str],
+                 optional: set[str]) -> int:
+    """Record one option (and its value); returns how many following words it used."""
+    if token in ("-h", "--help"):
+        scan.help = True
+        if nxt is not None and not nxt.startswith("-"):
+            scan.help_topic = nxt
+            return 1
+        return 0
+    if token == "--version":
+        scan.version = True
+        return 0
+    if token in ("-c", "--config") and nxt is not None:
+        scan.config_files.append(nxt)
+    elif token.startswith("--config="):
+        scan.config_files.append(token.split("=", 1)[1])
+    scan.rest.append(token)
+    if nxt is None:
+        return 0
+    if token.startswith("--"):
+        wants = "=" not in token and (
+            token in takes or (token in optional and nxt.lower() in _BOOL_WORDS))
+    else:
+        # ``-nd a.test``: the first letter that takes a value takes the next word
+        # only when it ends the cluster (``-dexample.com`` holds its own value).
+        taking = [pos for pos in range(1, len(token)) if f"-{token[pos]}" in takes]
+        wants = bool(taking) and taking[0] == len(token) - 1
+    if wants:
+        scan.rest.append(nxt)
+    return int(wants)
+
+
+def _scan_word(scan: Scan, token: str) -> None:
+    """A word that is not an option: the subcommand, or a positional of one."""
+    is_verb = token in VERBS or token in VERB_ALIASES
+    if is_verb and scan.verb is None:
+        scan.verb = VERB_ALIASES.get(token, token)
+    elif scan.verb in POSITIONAL_VERBS:
+        scan.args.append(token)  # before the verb check: `schedule install` is no second verb
+    elif is_verb:
+        raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
+    else:
+        raise UsageError(
+            f"unknown subcommand or stray argument {token!r} "
+            f"(subcommands: {', '.join(VERBS)})"
+        )
 
 
 def default_config_files(env: Mapping[str, str]) -> list[str]:
@@ -338,12 +365,34 @@ def read_ini(path: str) -> list[tuple[str, str | None, int]]:
     return entries
 
 
+def _ini_flag_value(flag: Flag, key: str, raw: str | None, where: str) -> Any:
+    """The typed value a cli.ini line gives a kernel flag."""
+    from certkernel.plugin_host.manifest import convert_value
+
+    truthy = raw is None or raw.lower() not in ("false", "no", "off", "0")
+    if flag.kind == "const":
+        if raw is not None:
+            convert_value("bool", raw, what=key, origin=where)
+        return flag.const if truthy else (not flag.const)
+    if flag.kind == "count":
+        if raw is None or raw.lower() == "true":
+            return 1
+        return convert_value("int", raw, what=key, origin=where)
+    if raw is None:
+        raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
+    if not flag.choices:
+        return convert_value(flag.type, raw, what=key, origin=where)
+    value = _choice(flag)(raw)
+    if value not in flag.choices:
+        raise ConfigurationError(
+            f"{where}: {key} must be one of {', '.join(flag.choices)}, got {raw!r}")
+    return value
+
+
 def ini_layer(
     path: str, manifests: Mapping[str, Manifest]
 ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """The values one cli.ini sets, their ``path:line`` sources and shortcuts."""
-    from certkernel.plugin_host.manifest import convert_value
-
     by_key: dict[str, Flag] = {n[2:]: f for f in FLAGS for n in f.names if n.startswith("--")}
     options = {opt.flag[2:]: opt for opt in plugin_option_flags(manifests)}
     shortcuts = set(shortcut_names(manifests))
@@ -352,42 +401,24 @@ def ini_layer(
     chosen: list[str] = []
     for key, raw, line in read_ini(path):
         where = f"{path}:{line}"
-        if key.startswith("--"):
-            key = key[2:]
-        truthy = raw is None or raw.lower() not in ("false", "no", "off", "0")
+        key = key.removeprefix("--")
         if key in ("config", "help", "version"):
             raise ConfigurationError(f"{where}: {key!r} cannot be set in a config file")
         if key in by_key:
-            flag = by_key[key]
-            if flag.kind == "const":
-                if raw is not None:
-                    convert_value("bool", raw, what=key, origin=where)
-                value: Any = flag.const if truthy else (not flag.const)
-            elif flag.kind == "count":
-                value = 1 if raw is None or raw.lower() == "true" else convert_value(
-                    "int", raw, what=key, origin=where)
-            elif raw is None:
-                raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
-            elif flag.choices:
-                value = _choice(flag)(raw)
-                if value not in flag.choices:
-                    raise ConfigurationError(
-                        f"{where}: {key} must be one of {', '.join(flag.choices)}, got {raw!r}")
-            else:
-                value = convert_value(flag.type, raw, what=key, origin=where)
-            values[flag.dest] = value
-            sources[flag.dest] = where
+            dest, value = by_key[key].dest, _ini_flag_value(by_key[key], key, raw, where)
         elif key in options:
             opt = options[key]
             if raw is None and opt.type != "bool":
                 raise ConfigurationError(f"{where}: {key!r} needs a value ({key} = ...)")
-            values[opt.dest] = True if raw is None else opt.convert(raw, where)
-            sources[opt.dest] = where
+            dest, value = opt.dest, True if raw is None else opt.convert(raw, where)
         elif key in shortcuts:
-            if truthy:
+            if raw is None or raw.lower() not in ("false", "no", "off", "0"):
                 chosen.append(key)
+            continue
         else:
             raise ConfigurationError(f"{where}: unknown option {key!r} (not a certkernel flag)")
+        values[dest] = value
+        sources[dest] = where
     return values, sources, chosen
 
 
@@ -421,10 +452,6 @@ def parse(
     cli_values.pop("config_file", None)
     if scan.config_files:
         cli_values["config_file"] = os.path.abspath(os.path.expanduser(scan.config_files[-1]))
-    if "webroot_map_ordered" in cli_values and layers:
-        # -w given on the command line replaces any cli.ini webroot settings
-        for values, _ in layers:
-            values.pop("webroot_path", None)
     layers.append((cli_values, {}))
     config = build_config(scan.verb or "run", layers, manifests, shortcuts, tuple(files), env)
     if scan.args:

@@ -71,8 +71,9 @@ class Flag:
     ``kind`` says how it is set: ``value`` takes an argument converted to
     ``type``; ``const`` stores ``const`` (on/off switches, where pairs such as
     ``--eff-email``/``--no-eff-email`` share a dest); ``count`` counts
-    (``-v``); ``domains``/``webroot``/``challenges`` are the ordered,
-    comma-splitting actions Certbot users rely on.
+    (``-v``); ``domains``/``challenges`` are the ordered, comma-splitting
+    actions Certbot users rely on (``-d`` also pairs names with the plugins'
+    per-domain options, see :mod:`certkernel.cli`).
     """
 
     names: tuple[str, ...]
@@ -98,7 +99,7 @@ class Flag:
 
     @property
     def takes_value(self) -> bool:
-        return self.kind in ("value", "domains", "webroot", "challenges", "append")
+        return self.kind in ("value", "domains", "challenges", "append")
 
 
 def _f(*names: str, **kw: Any) -> Flag:
@@ -300,12 +301,6 @@ FLAGS: tuple[Flag, ...] = (
        help="Authenticator plugin name."),
     _f("-i", "--installer", dest="installer", topic="plugins",
        help="Installer plugin name (also used to find domains)."),
-    # webroot: kernel-owned because -w is ordered relative to -d
-    _f("-w", "--webroot-path", dest="webroot_path", renew=True, kind="webroot", type="list", default=[],
-       topic="webroot", metavar="WEBROOT_PATH", default_text="Ask",
-       help="public_html / webroot path. Can be given several times; each domain gets the webroot path that preceded it, e.g. -w /var/www/example -d example.com -w /var/www/thing -d thing.net"),
-    _f("--webroot-map", dest="webroot_map", renew=True, type="map", default={}, topic="webroot",
-       help='JSON dictionary mapping domains to webroot paths; implies -d for each entry. Merged with, and overrides, -w/-d. In a config file it must be on one line: webroot-map = {"example.com":"/var/www"}.'),
     # Certbot 2.x-5.x flags (kept together: profiles, IP identifiers, key and hook switches)
     _f("--ip-address", dest="ip_addresses", kind="append", type="list", default=[],
        metavar="IP_ADDRESS",

@@ -103,7 +103,7 @@ TOPIC_EXTRA: dict[str, tuple[str, ...]] = {
                     "--deploy-hook", "--authenticator", "--installer", "--preferred-challenges",
                     "--preferred-profile", "--required-profile", "--reuse-key", "--no-reuse-key",
                     "--new-key", "--key-type", "--rsa-key-size", "--elliptic-curve",
-                    "--http-01-port", "--http-01-address", "--webroot-path"),
+                    "--http-01-port", "--http-01-address"),
     "plugin-check": ("--http-01-port", "--http-01-address", "--https-port", "--verbose"),
 }
 
@@ -201,6 +201,41 @@ def _plugin_selection(manifests: Mapping[str, Manifest], set_by: Mapping[str, tu
     )
 
 
+def _defaults_set_by(layers: list[tuple[dict[str, Any], dict[str, str]]],
+                     env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """dest -> (value, where it was set) for defaults that are not built in."""
+    set_by: dict[str, tuple[Any, str]] = {}
+    if env.get("REQUESTS_CA_BUNDLE"):
+        set_by["ca_bundle"] = (env["REQUESTS_CA_BUNDLE"], "environment REQUESTS_CA_BUNDLE")
+    for values, sources in layers:
+        for dest, value in values.items():
+            set_by[dest] = (value, sources.get(dest, "a config file"))
+    return set_by
+
+
+def _short_help(manifests: Mapping[str, Manifest]) -> str:
+    plugin_lines = "\n".join(
+        textwrap.fill(m.description, 79, initial_indent=f"    --{name:<19} ",
+                      subsequent_indent=" " * 26)
+        for name, m in manifests.items()
+    )
+    return USAGE + "\n" + SHORT.format(plugins=plugin_lines)
+
+
+def _topic_section(name: str, topic: str, manifests: Mapping[str, Manifest],
+                   set_by: Mapping[str, tuple[Any, str]]) -> str:
+    """One section of ``--help TOPIC`` (``topic``) or ``--help all``."""
+    if name == "plugins":
+        return _plugin_selection(manifests, set_by)
+    if name in TOPICS:
+        entries = [_flag_entry(f, set_by) for f in _topic_flags(name, topic != "all")]
+        return _section(name, TOPICS[name] if name not in VERBS or entries else VERBS[name], entries)
+    if name in manifests:
+        return _plugin_section(manifests[name], set_by, {n for f in FLAGS for n in f.names})
+    choices = ", ".join(["all", "commands", *TOPICS, *manifests])
+    raise ConfigurationError(f"no help topic {topic!r}; topics: {choices}")
+
+
 def render_help(
     topic: str | None,
     verb: str | None,
@@ -210,44 +245,17 @@ def render_help(
 ) -> str:
     """The text for ``--help [topic]`` (a subcommand's help when only a verb is given)."""
     env = os.environ if env is None else env
-    set_by: dict[str, tuple[Any, str]] = {}
-    if env.get("REQUESTS_CA_BUNDLE"):
-        set_by["ca_bundle"] = (env["REQUESTS_CA_BUNDLE"], "environment REQUESTS_CA_BUNDLE")
-    for values, sources in layers:
-        for dest, value in values.items():
-            set_by[dest] = (value, sources.get(dest, "a config file"))
+    set_by = _defaults_set_by(layers, env)
     if topic is None and verb is not None and verb in TOPICS:
         topic = verb
-    kernel_flags = {n for f in FLAGS for n in f.names}
     if topic is None:
-        plugin_lines = "\n".join(
-            textwrap.fill(m.description, 79, initial_indent=f"    --{name:<19} ",
-                          subsequent_indent=" " * 26)
-            for name, m in manifests.items()
-        )
-        return USAGE + "\n" + SHORT.format(plugins=plugin_lines)
+        return _short_help(manifests)
     topic = topic.lower()
-    sections: list[str] = []
-    wanted = [topic]
-    if topic == "all":
-        wanted = list(TOPICS) + list(manifests) + ([] if "webroot" in manifests else ["webroot"])
     if topic == "commands":
         lines = [_entry(name, text) for name, text in VERBS.items()]
         return USAGE + "\n\n" + _section("commands", "Subcommands", lines)
-    for name in wanted:
-        if name == "plugins":
-            sections.append(_plugin_selection(manifests, set_by))
-        elif name in TOPICS:
-            entries = [_flag_entry(f, set_by) for f in _topic_flags(name, topic != "all")]
-            sections.append(_section(name, TOPICS[name] if name not in VERBS or entries else VERBS[name], entries))
-        elif name in manifests:
-            sections.append(_plugin_section(manifests[name], set_by, kernel_flags))
-        elif name == "webroot":
-            entries = [_flag_entry(f, set_by) for f in FLAGS if f.topic == "webroot"]
-            sections.append(_section("webroot", "Place files in webroot directory", entries))
-        else:
-            choices = ", ".join(["all", "commands", *TOPICS, *manifests])
-            raise ConfigurationError(f"no help topic {topic!r}; topics: {choices}")
+    wanted = list(TOPICS) + list(manifests) if topic == "all" else [topic]
+    sections = [_topic_section(name, topic, manifests, set_by) for name in wanted]
     header = USAGE
     if topic in VERB_USAGE:
         line, blurb = VERB_USAGE[topic]

@@ -31,6 +31,9 @@ REVOCATION_REASONS = {
 }
 # Certbot renewal confs use a few keys that are another name of our dests.
 RENEWAL_KEY_ALIASES = {"renew_hook": "deploy_hook"}
+# A layer key (not a setting): per-domain option dest -> {domain: value} as
+# paired on the command line (``-w A -d x``), see :func:`_merge_per_domain`.
+PAIRINGS = "_per_domain"
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,6 @@ class Config:
     configurator: str | None = None
     authenticator: str | None = None
     installer: str | None = None
-    webroot_path: list[str] = field(default_factory=list)
-    webroot_map: dict[str, str] = field(default_factory=dict)
     # Certbot 2.x-5.x additions
     ip_addresses: list[str] = field(default_factory=list)
     eab_hmac_alg: str = "HS256"
@@ -277,21 +278,32 @@ def _select_plugins(values: dict[str, Any], shortcuts: list[str], manifests: Map
         values[role] = name
 
 
-def _merge_webroot(values: dict[str, Any]) -> None:
-    """Domains named only in --webroot-map are added; -w fills unmapped domains."""
-    ordered: dict[str, str] = dict(values.get("webroot_map_ordered", {}))
-    for key, path in (values.get("webroot_map") or {}).items():
-        for name in key.split(","):
-            name = name.strip().lower()
-            if name:
-                ordered[name] = path
-                if name not in values["domains"]:
-                    values["domains"].append(name)
-    if values.get("webroot_path"):
-        last = values["webroot_path"][-1]
-        for name in values["domains"]:
-            ordered.setdefault(name, last)
-    values["webroot_map"] = ordered
+def _merge_per_domain(values: dict[str, Any], explicit: set[str], sources: dict[str, str],
+                      manifests: Mapping[str, Manifest], pairings: Mapping[str, Any]) -> None:
+    """Fill each ``per_domain`` option's map: what the manifest declares, generically.
+
+    Certbot's ``-w``/``--webroot-map`` rule for any plugin: the names paired
+    on the command line first; entries given in the map option itself win and
+    add their names (``"a,b": value`` keys) to the domains; names still
+    unpaired get the last value.  A map filled from values the user gave is
+    theirs (saved in the renewal conf, as Certbot saves ``[[webroot_map]]``).
+    """
+    for manifest in manifests.values():
+        for listed, mapped in manifest.per_domain_options:
+            ordered: dict[str, str] = dict(pairings.get(listed.dest, {}))
+            for key, value in (values.get(mapped.dest) or {}).items():
+                for name in (n.strip().lower() for n in str(key).split(",")):
+                    if name:
+                        ordered[name] = value
+                        if name not in values["domains"]:
+                            values["domains"].append(name)
+            if values.get(listed.dest):
+                for name in values["domains"]:
+                    ordered.setdefault(name, values[listed.dest][-1])
+            values[mapped.dest] = ordered
+            if ordered and listed.dest in explicit and mapped.dest not in explicit:
+                explicit.add(mapped.dest)
+                sources[mapped.dest] = sources.get(listed.dest, SOURCE_CLI)
 
 
 def build_config(
@@ -305,8 +317,8 @@ def build_config(
     """Merge ``layers`` (lowest first: values and their sources) into a Config.
 
     Every layer's keys count as explicitly set; defaults are not a layer.
-    Derived values (staging server, quiet => non-interactive, webroot map)
-    are computed here so every command sees the same decisions.
+    Derived values (staging server, quiet => non-interactive, per-domain
+    maps) are computed here so every command sees the same decisions.
     """
     env = os.environ if env is None else env
     specs = _plugin_specs(manifests)
@@ -316,16 +328,25 @@ def build_config(
             values[dest] = spec.default
     sources: dict[str, str] = {}
     explicit: set[str] = set()
+    pairings: dict[str, Any] = {}
     for layer_values, layer_sources in layers:
         for dest, value in layer_values.items():
+            if dest == PAIRINGS:
+                pairings = value
+                continue
             values[dest] = value
-            if dest != "webroot_map_ordered":
-                explicit.add(dest)
-                sources[dest] = layer_sources.get(dest, SOURCE_CLI)
+            explicit.add(dest)
+            sources[dest] = layer_sources.get(dest, SOURCE_CLI)
     if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
         values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
         sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
-    _resolve(verb, values, sources, explicit, manifests, shortcuts, env)
+    values["ip_addresses"] = [_ip_identifier(v) for v in values["ip_addresses"]]
+    values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()]
+                                + values["ip_addresses"])
+    _merge_per_domain(values, explicit, sources, manifests, pairings)
+    _select_plugins(values, shortcuts, manifests)
+    _resolve(verb, values, sources, explicit)
+    _expand_paths(values, manifests, env)
     kernel = {k: v for k, v in values.items() if k in _FIELD_NAMES and k != "verb"}
     plugin_values = {k: v for k, v in values.items() if k in specs and k not in _FIELD_NAMES}
     return Config(
@@ -339,23 +360,10 @@ def build_config(
     )
 
 
-def _resolve(
-    verb: str,
-    values: dict[str, Any],
-    sources: dict[str, str],
-    explicit: set[str],
-    manifests: Mapping[str, Manifest],
-    shortcuts: list[str],
-    env: Mapping[str, str],
-) -> None:
+def _resolve(verb: str, values: dict[str, Any], sources: dict[str, str],
+             explicit: set[str]) -> None:
     """Derived values and cross-flag checks, each failing with one clear line."""
-    values["ip_addresses"] = [_ip_identifier(v) for v in values["ip_addresses"]]
-    values["domains"] = _dedupe([d.strip().lower() for d in values["domains"] if d.strip()]
-                                + values["ip_addresses"])
     values["pref_challs"] = normalize_challenges(values["pref_challs"])
-    _merge_webroot(values)
-    values.pop("webroot_map_ordered", None)
-    _select_plugins(values, shortcuts, manifests)
     if values["quiet"]:
         values["noninteractive_mode"] = True
     if values["force_interactive"] and values["noninteractive_mode"]:
@@ -364,27 +372,45 @@ def _resolve(
         )
     if values["force_interactive"] and verb == "renew":
         raise ConfigurationError("--force-interactive cannot be used with the renew subcommand")
+    _resolve_server(values, sources, explicit)
+    _check_verb_flags(verb, values)
+    if "rsa_key_size" in explicit and "key_type" not in explicit:
+        values["key_type"] = "rsa"
+        sources["key_type"] = "--rsa-key-size"
+        explicit.add("key_type")
+    _check_ranges(values)
+
+
+def _resolve_server(values: dict[str, Any], sources: dict[str, str], explicit: set[str]) -> None:
+    """``--staging``/``--dry-run`` use the staging directory unless --server names another."""
+    if not (values["staging"] or values["dry_run"]):
+        return
     server_explicit = "server" in explicit
-    if values["staging"] or values["dry_run"]:
-        if server_explicit and values["staging"] and values["server"] not in (LE_STAGING, LE_PRODUCTION):
-            raise ConfigurationError(
-                f"--server value {values['server']!r} conflicts with --staging; use one of them"
-            )
-        if not server_explicit or values["server"] == LE_PRODUCTION:
-            values["server"] = LE_STAGING
-            sources["server"] = "--staging" if values["staging"] else "--dry-run"
+    if server_explicit and values["staging"] and values["server"] not in (LE_STAGING, LE_PRODUCTION):
+        raise ConfigurationError(
+            f"--server value {values['server']!r} conflicts with --staging; use one of them"
+        )
+    if not server_explicit or values["server"] == LE_PRODUCTION:
+        values["server"] = LE_STAGING
+        sources["server"] = "--staging" if values["staging"] else "--dry-run"
+
+
+def _check_verb_flags(verb: str, values: Mapping[str, Any]) -> None:
+    """Flags that only some subcommands, or only some combinations, accept."""
     if values["dry_run"] and verb not in ("certonly", "renew", "run"):
         raise ConfigurationError("--dry-run can only be used with the certonly and renew subcommands")
     if values["csr"] and verb not in ("certonly",):
         raise ConfigurationError("--csr only works with the certonly subcommand")
     if values["csr"] and values["allow_subset_of_names"]:
         raise ConfigurationError("--allow-subset-of-names cannot be used with --csr")
-    if "rsa_key_size" in explicit and "key_type" not in explicit:
-        values["key_type"] = "rsa"
-        sources["key_type"] = "--rsa-key-size"
-        explicit.add("key_type")
     if bool(values["eab_kid"]) != bool(values["eab_hmac_key"]):
         raise ConfigurationError("--eab-kid and --eab-hmac-key must be given together")
+    if values["plugin_user"] is not None and not values["plugin_user"].split(":")[0]:
+        raise ConfigurationError("--plugin-user expects USER or USER:GROUP")
+
+
+def _check_ranges(values: Mapping[str, Any]) -> None:
+    """Numbers and names that must be in range, each named by its flag."""
     for dest in ("http01_port", "https_port"):
         if not 0 < values[dest] < 65536:
             raise ConfigurationError(f"--{dest.replace('01', '-01').replace('_', '-')} must be a port between 1 and 65535")
@@ -397,22 +423,44 @@ def _resolve(
         raise ConfigurationError("--max-log-backups must be 0 or more")
     if values["rsa_key_size"] < 2048 and values["key_type"] == "rsa":
         raise ConfigurationError("--rsa-key-size must be at least 2048")
-    if values["plugin_user"] is not None and not values["plugin_user"].split(":")[0]:
-        raise ConfigurationError("--plugin-user expects USER or USER:GROUP")
+
+
+def _expand_paths(values: dict[str, Any], manifests: Mapping[str, Manifest],
+                  env: Mapping[str, str]) -> None:
+    """Relative paths become the user's: plugins run in their own state directory,
+    and the renewal conf is read later from anywhere (cron)."""
     for dest in ("config_dir", "work_dir", "logs_dir"):
         values[dest] = _expand(values[dest], env)
     for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle"):
         if values[dest]:
             values[dest] = _expand(values[dest], env)
-    # The webroot plugin runs in its own directory: relative paths must be the user's.
-    values["webroot_path"] = [_expand(p, env) for p in values["webroot_path"]]
-    values["webroot_map"] = {n: _expand(p, env) for n, p in values["webroot_map"].items()}
-    # Plugins run in their own state directory, and the renewal conf is read
-    # later from anywhere (cron): a relative file option means the user's cwd.
-    for dest, spec in _plugin_specs(manifests).items():
-        if (spec.type in ("path", "secret-file", "secret-text") and dest not in _KERNEL_TYPES
-                and isinstance(values.get(dest), str) and values[dest]):
-            values[dest] = _expand(values[dest], env)
+    for dest, kind in _path_options(manifests).items():
+        values[dest] = _expand_value(kind, values.get(dest), env)
+
+
+def _path_options(manifests: Mapping[str, Manifest]) -> dict[str, str]:
+    """dest -> type of every plugin option that holds paths.
+
+    Options of a path type, and the roots a manifest's ``[confine]
+    write_options`` names (a path, a list of paths or a map's values).
+    """
+    found: dict[str, str] = {}
+    for manifest in manifests.values():
+        roots = manifest.confine.write_options if manifest.confine else ()
+        for spec in manifest.options:
+            if spec.type in ("path", "secret-file", "secret-text") or spec.name in roots:
+                found[spec.dest] = spec.type
+    return {dest: kind for dest, kind in found.items() if dest not in _KERNEL_TYPES}
+
+
+def _expand_value(kind: str, value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str) and value:
+        return _expand(value, env)
+    if kind == "list" and isinstance(value, list):
+        return [_expand(str(v), env) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _expand(str(v), env) for k, v in value.items()}
+    return value
 
 
 def _ip_identifier(text: str) -> str:

@@ -93,32 +93,65 @@ def _with_log(exc: Error, log_path: str | None) -> str:
     return message
 
 
+def _open_log(config: Config) -> LogSetup:
+    """The run's log; verbs that work without one fall back to stderr only."""
+    from certkernel.log import setup_logging
+
+    try:
+        return setup_logging(config)
+    except Error:
+        if config.verb not in _OPTIONAL_LOG_VERBS:
+            raise
+        return setup_logging(config, log_to_file=False)
+
+
+def _before_command(config: Config, found: Discovery | None) -> None:
+    """Checks and folders every command needs before it starts."""
+    if config.verb not in _NO_HOOK_DIR_VERBS:
+        if config.domains:
+            # Certbot refuses a bad -d while parsing, before it makes any folder.
+            from certkernel.names import normalize_names, split_domain_args
+
+            normalize_names(split_domain_args(config.domains))
+        make_hook_dirs(config.config_dir)
+    if found is not None and config.verb != "plugins":
+        from certkernel.plugin_host.discovery import report
+
+        report(found)
+
+
+def _error_message(config: Config, exc: Error, log_setup: LogSetup | None) -> str:
+    """The one line (plus a validation note) shown for a certkernel error."""
+    from certkernel.errors import AuthorizationError
+
+    log_path = log_setup.path if log_setup else None
+    message = _with_log(exc, log_path)
+    if isinstance(exc, AuthorizationError):
+        from certkernel.acme_problems import validation_failure_note
+
+        note = validation_failure_note(
+            config.http01_port, config.http01_address, str(exc), log_path)
+        message = f"{str(exc) or type(exc).__name__}\n{note}" if note else message
+    return _redacted(log_setup, message)
+
+
+def _unexpected_message(exc: Exception, log_setup: LogSetup | None) -> str:
+    where = log_setup.path if log_setup and log_setup.path else "the log"
+    text = _redacted(log_setup, str(exc))
+    return (f"An unexpected error occurred: {type(exc).__name__}: {text}\n"
+            f"Ask for help or search for solutions at https://community.letsencrypt.org. "
+            f"See the logfile {where} for more details.")
+
+
 def run_config(
     config: Config, found: Discovery | None = None, argv: Sequence[str] = ()
 ) -> int:
     """Run one command with logging set up; map every outcome to an exit code."""
-    from certkernel.log import setup_logging
-
     log_setup = None
     try:
-        try:
-            log_setup = setup_logging(config)
-        except Error:
-            if config.verb not in _OPTIONAL_LOG_VERBS:
-                raise
-            log_setup = setup_logging(config, log_to_file=False)
+        log_setup = _open_log(config)
         logger.debug("Arguments: %r", list(argv))
-        if config.verb not in _NO_HOOK_DIR_VERBS:
-            if config.domains:
-                # Certbot refuses a bad -d while parsing, before it makes any folder.
-                from certkernel.names import normalize_names, split_domain_args
-
-                normalize_names(split_domain_args(config.domains))
-            make_hook_dirs(config.config_dir)
-        if found is not None and config.verb != "plugins":
-            from certkernel.plugin_host.discovery import report
-
-            report(found)
+        _before_command(config, found)
         command = _load_command(config.verb)
         if command is None:
             _print_error(f"The {config.verb!r} subcommand is not implemented yet in certkernel.")
@@ -133,29 +166,13 @@ def run_config(
         logger.debug("error: %s", exc, exc_info=True)
         if config.debug:
             _print_error(_redacted(log_setup, traceback.format_exc()))
-        log_path = log_setup.path if log_setup else None
-        message = _with_log(exc, log_path)
-        from certkernel.errors import AuthorizationError
-
-        if isinstance(exc, AuthorizationError):
-            from certkernel.acme_problems import validation_failure_note
-
-            note = validation_failure_note(
-                config.http01_port, config.http01_address, str(exc), log_path)
-            message = f"{str(exc) or type(exc).__name__}\n{note}" if note else message
-        _print_error(_redacted(log_setup, message))
+        _print_error(_error_message(config, exc, log_setup))
         return EXIT_ERROR
     except Exception as exc:
         logger.debug("unexpected error", exc_info=True)
         if config.debug:
             _print_error(_redacted(log_setup, traceback.format_exc()))
-        where = log_setup.path if log_setup and log_setup.path else "the log"
-        text = _redacted(log_setup, str(exc))
-        _print_error(
-            f"An unexpected error occurred: {type(exc).__name__}: {text}\n"
-            f"Ask for help or search for solutions at https://community.letsencrypt.org. "
-            f"See the logfile {where} for more details."
-        )
+        _print_error(_unexpected_message(exc, log_setup))
         return EXIT_ERROR
     finally:
         if log_setup is not None:

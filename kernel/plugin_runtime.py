@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 # certonly without -a uses standalone; run with only -a keeps the certificate
 # where it is (an installer whose manifest declares [needs] changes_nothing).
 DEFAULT_AUTHENTICATOR = "standalone"
-FALLBACK_INSTALLER = "null"
 
 
 def read_credentials(path: str, flag: str) -> dict[str, str]:
@@ -479,6 +478,17 @@ def _process_key(name: str, options: dict[str, Any], served: dict[str, Any]) -> 
     return name + "\0" + json.dumps([options, served], sort_keys=True, default=str)
 
 
+def _fallback_installer(config: Config) -> str:
+    """``run -a X`` without an installer keeps the certificate where it is, as in
+    Certbot: the installer whose manifest declares ``[needs] changes_nothing``."""
+    for name in sorted(config.manifests):
+        manifest = config.manifests[name]
+        if manifest.is_installer and manifest.changes_nothing:
+            return name
+    raise errors.MissingFlag("Please choose an installer (-i NAME) as well as the authenticator "
+                             "(-a), or use certonly")
+
+
 def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
     """(authenticator, installer) names for a command, with Certbot's defaults."""
     auth = config.authenticator or config.configurator
@@ -491,7 +501,7 @@ def chosen_plugins(config: Config, verb: str) -> tuple[str | None, str | None]:
                 "Please choose an installer (for example --nginx, --apache, or -i null) "
                 "and an authenticator (-a), or use certonly"
             )
-        return auth or inst, inst or FALLBACK_INSTALLER
+        return auth or inst, inst or _fallback_installer(config)
     if verb in ("install", "enhance"):
         if not inst:
             raise errors.MissingFlag(f"{verb} needs an installer: --nginx, --apache or -i NAME")

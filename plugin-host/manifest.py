@@ -72,6 +72,10 @@ class OptionSpec:
     short: str = ""
     secret: bool = False
     repeatable: bool = False
+    # ``per_domain = "OTHER"``: each value given applies to the ``-d`` names that
+    # follow it on the command line; the kernel sends the domain -> value
+    # pairing in the map option OTHER (PROTOCOL.md section 8, per-domain options).
+    per_domain: str = ""
 
     @property
     def flag(self) -> str:
@@ -185,6 +189,16 @@ class Manifest:
     def env_prefix(self) -> str:
         """The prefix of the variables this plugin may read: ``dns-route53`` -> ``DNS_ROUTE53_``."""
         return env_prefix(self.name)
+
+    @property
+    def per_domain_options(self) -> tuple[tuple[OptionSpec, OptionSpec], ...]:
+        """(list option, map option it fills) for every ``per_domain`` option."""
+        pairs = []
+        for opt in self.options:
+            target = self.option(opt.per_domain) if opt.per_domain else None
+            if target is not None:
+                pairs.append((opt, target))
+        return tuple(pairs)
 
     def option(self, name: str) -> OptionSpec | None:
         """The option called ``name`` (without the plugin prefix), if any."""
@@ -387,7 +401,32 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
         short=short,
         secret=r.bool("secret", kind in ("secret-file", "secret-text")),
         repeatable=r.bool("repeatable", kind == "list"),
+        per_domain=r.str("per_domain", ""),
     )
+
+
+def _check_per_domain(r: _Reader, options: tuple[OptionSpec, ...]) -> None:
+    """``per_domain = "OTHER"``: a repeatable list option filling a map option OTHER.
+
+    Why these rules: the kernel pairs each value with the ``-d`` names after
+    it (so the option must take one value per occurrence) and sends the
+    pairing as a map; two options filling one map would overwrite each other.
+    """
+    kinds = {opt.name: opt.type for opt in options}
+    filled: set[str] = set()
+    for opt in options:
+        if not opt.per_domain:
+            continue
+        where = f"option {opt.name!r}: per_domain"
+        if opt.type != "list" or not opt.repeatable:
+            raise r.fail(f"{where} needs a repeatable list option (type = \"list\"), "
+                         f"not {opt.type!r}")
+        if kinds.get(opt.per_domain) != "map" or opt.per_domain == opt.name:
+            raise r.fail(f"{where} names {opt.per_domain!r}, which must be another option of "
+                         "type \"map\" declared in [[options]] (it receives domain -> value)")
+        if opt.per_domain in filled:
+            raise r.fail(f"{where}: {opt.per_domain!r} is already filled by another option")
+        filled.add(opt.per_domain)
 
 
 def _parse_roots(r: _Reader, needs: Mapping[str, Any],
@@ -459,6 +498,7 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         if opt.name in seen:
             raise r.fail(f"option {opt.name!r} is declared twice")
         seen.add(opt.name)
+    _check_per_domain(r, options)
     needs = r.table("needs")
     roots = _parse_roots(r, needs, options)
     serialize = _Reader(path, needs, "[needs] ").bool("serialize")

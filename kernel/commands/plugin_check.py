@@ -93,7 +93,7 @@ def run(config: Config) -> int:
     """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
     from certkernel.commands.certonly import say
     from certkernel.conformance.context import Context
-    from certkernel.conformance.installer_checks import installer_round_trip
+    from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_trip
     from certkernel.conformance.report import Report
     from certkernel.conformance.runner import run_suite
     from certkernel.plugin_host.services import KernelServices
@@ -140,7 +140,7 @@ def run(config: Config) -> int:
             # puts its copy of the server root may be checkpointed.
             services = KernelServices(manifest.name, storage=_MemoryStorage(),
                                       checkpoints=reverter,
-                                      roots=[os.path.join(os.path.realpath(scratch), "server-root")])
+                                      roots=[os.path.join(os.path.realpath(scratch), ROOT_COPY)])
             report = run_suite(ctx, services.handle, installer_round_trip)
     say(config, report.render())
     return 1 if report.failed else 0

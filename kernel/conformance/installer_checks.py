@@ -25,6 +25,9 @@ from certkernel.reverter import Reverter
 NAME = "deploy-save-rollback"
 DOMAIN = "plugin-check.example.org"
 _MAX_SCAN = 1024 * 1024
+# The scratch folder (inside plugin-check's scratch space) the installer's
+# root is copied to; the only place the round trip may checkpoint.
+ROOT_COPY = "root-copy"
 
 
 def _snapshot(root: str | None) -> dict[str, bytes]:
@@ -104,7 +107,7 @@ def _copy_root(ctx: Context, option: str) -> str | None:
                         "deploy_cert/save/rollback on a scratch copy of DIR (never on DIR itself)")
         return None
     original = str(ctx.options[option])
-    copy = os.path.join(ctx.scratch, "server-root")
+    copy = os.path.join(ctx.scratch, ROOT_COPY)
     try:
         shutil.copytree(original, copy, symlinks=True)
     except (OSError, shutil.Error) as exc:

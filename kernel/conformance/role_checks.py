@@ -134,6 +134,16 @@ def _option_named(ctx: Context, *names: str) -> str | None:
     return None
 
 
+def _publish_option(ctx: Context) -> str | None:
+    """The option naming the folder an http-01 authenticator publishes into.
+
+    Its per-domain option (PROTOCOL.md section 8: ``-w`` style, one folder per
+    name) when it declares one, else an option called ``path``.
+    """
+    per_domain = ctx.manifest.per_domain_options
+    return per_domain[0][0].name if per_domain else _option_named(ctx, "path")
+
+
 def _file_verify(path: str, value: str) -> Verify:
     def verify(published: bool) -> str | None:
         if published:
@@ -177,21 +187,21 @@ def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
     fds: dict[str, list[int]] = {}
     pass_fds: tuple[int, ...] = ()
     sock: socket.socket | None = None
-    webroot = os.path.join(ctx.scratch, "webroot")
-    path_option = _option_named(ctx, "path", "webroot", "webroot-path")
+    www = os.path.join(ctx.scratch, "www")
+    path_option = _publish_option(ctx)
     hook = _option_named(ctx, "auth-hook")
     if path_option:
         spec = ctx.manifest.option(path_option)
         given = options.get(path_option) if path_option in ctx.user_options else None
         if given:
             # The user named a webroot: publish there (what they asked to test).
-            webroot = str(given[-1] if isinstance(given, list) else given)
-            how = f"webroot {webroot} (--{ctx.name}-{path_option})"
+            www = str(given[-1] if isinstance(given, list) else given)
+            how = f"webroot {www} (--{ctx.name}-{path_option})"
         else:
-            os.makedirs(webroot, exist_ok=True)
-            options[path_option] = [webroot] if spec is not None and spec.type == "list" else webroot
-            how = f"scratch webroot {webroot} (option {path_option})"
-        verify = _file_verify(os.path.join(webroot, ".well-known", "acme-challenge", chall["token"]),
+            os.makedirs(www, exist_ok=True)
+            options[path_option] = [www] if spec is not None and spec.type == "list" else www
+            how = f"scratch webroot {www} (option {path_option})"
+        verify = _file_verify(os.path.join(www, ".well-known", "acme-challenge", chall["token"]),
                               chall["validation"])
     elif ctx.manifest.needs.get("http01_sockets"):
         address = ctx.http01_address or "127.0.0.1"
@@ -216,14 +226,14 @@ def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
         given = " (--http-01-port)" if ctx.http01_port else ""
         how = f"an http-01 socket on {address}:{port}{given}"
     elif hook and _option_named(ctx, "cleanup-hook") and "auth-hook" not in ctx.user_options:
-        os.makedirs(webroot, exist_ok=True)
-        target = shlex.quote(webroot) + '/"$CERTBOT_TOKEN"'
+        os.makedirs(www, exist_ok=True)
+        target = shlex.quote(www) + '/"$CERTBOT_TOKEN"'
         options["auth-hook"] = f'printf %s "$CERTBOT_VALIDATION" > {target}'
         options["cleanup-hook"] = f"rm -f {target}"
-        verify = _file_verify(os.path.join(webroot, chall["token"]), chall["validation"])
-        how = f"auth/cleanup hooks writing into {webroot}"
+        verify = _file_verify(os.path.join(www, chall["token"]), chall["validation"])
+        how = f"auth/cleanup hooks writing into {www}"
     else:
-        ctx.report.skip(name, "no scratch target: the plugin has no webroot/path option, takes no "
+        ctx.report.skip(name, "no scratch target: the plugin has no per-domain or path option, takes no "
                         "http-01 socket and has no auth/cleanup hooks, so perform would change a live server")
         return
     try:

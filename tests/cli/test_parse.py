@@ -84,10 +84,12 @@ def test_webroot_paths_apply_to_following_domains(env: dict[str, str]) -> None:
     c = run(["certonly", "-d", "pre.test", "-w", "/srv/a", "-d", "a.test",
              "-w", "/srv/b", "-d", "b.test,c.test",
              "--webroot-map", '{"c.test,d.test": "/srv/m"}'], env)
-    assert c.webroot_map == {"pre.test": "/srv/a", "a.test": "/srv/a", "b.test": "/srv/b",
-                             "c.test": "/srv/m", "d.test": "/srv/m"}
+    assert c.get("webroot_map") == {"pre.test": "/srv/a", "a.test": "/srv/a", "b.test": "/srv/b",
+                                    "c.test": "/srv/m", "d.test": "/srv/m"}
     assert c.domains == ["pre.test", "a.test", "b.test", "c.test", "d.test"]
-    assert c.webroot_path == ["/srv/a", "/srv/b"]
+    assert c.get("webroot_path") == ["/srv/a", "/srv/b"]
+    # The pairing the user made is theirs: saved for renewal like Certbot's [[webroot_map]].
+    assert {"webroot_path", "webroot_map"} <= c.explicit
 
 
 def test_subcommand_anywhere_and_usage_errors(env: dict[str, str]) -> None:
@@ -219,7 +221,7 @@ def test_cli_ini_values_and_precedence(env: dict[str, str], tmp_path: Path) -> N
     assert c.key_type == "rsa" and c.source("key_type") == f"{extra}:2"
     assert c.email == "cli@example.com" and c.source("email") == "command line"
     assert c.tos is True and c.eff_email is False and c.staging is False
-    assert c.webroot_map == {"a.test": "/srv/a"} and c.domains == ["a.test"]
+    assert c.get("webroot_map") == {"a.test": "/srv/a"} and c.domains == ["a.test"]
     assert c.get("probe_port") == 7070 and c.authenticator == "probe"
     assert c.pref_challs == ["http-01"] and c.verbose_count == 2
     assert c.config_files == (str(user_ini), str(extra))
@@ -250,9 +252,9 @@ def test_cli_ini_errors_name_file_and_line(env: dict[str, str], tmp_path: Path, 
 
 def test_cli_webroot_replaces_ini_webroot(env: dict[str, str], tmp_path: Path) -> None:
     ini = write_ini(tmp_path / "w.ini", "webroot-path = /srv/ini\ndomains = a.test\n")
-    assert run(["-c", str(ini)], env).webroot_map == {"a.test": "/srv/ini"}
+    assert run(["-c", str(ini)], env).get("webroot_map") == {"a.test": "/srv/ini"}
     c = run(["-c", str(ini), "-w", "/srv/cli", "-d", "b.test"], env)
-    assert c.webroot_map == {"b.test": "/srv/cli"} and c.domains == ["b.test"]
+    assert c.get("webroot_map") == {"b.test": "/srv/cli"} and c.domains == ["b.test"]
 
 
 def test_renewal_conf_layer(env: dict[str, str]) -> None:
@@ -270,7 +272,8 @@ def test_renewal_conf_layer(env: dict[str, str]) -> None:
     assert r.authenticator == "webroot"
     assert r.source("authenticator") == "renewal conf /etc/letsencrypt/renewal/a.test.conf"
     assert r.server == "https://127.0.0.1:14000/dir"
-    assert r.webroot_path == ["/srv/a", "/srv/b"] and r.webroot_map == {"a.test": "/srv/a"}
+    assert r.get("webroot_path") == ["/srv/a", "/srv/b"]
+    assert r.get("webroot_map") == {"a.test": "/srv/a"}
     assert r.deploy_hook == "systemctl reload nginx"
     assert r.pref_challs == ["http-01"] and r.must_staple is True and r.http01_port == 8080
     assert r.explicit == c.explicit  # renewal values are not re-saved as user choices

@@ -61,3 +61,18 @@ def test_a_non_boolean_declaration_is_one_clear_error() -> None:
     with pytest.raises(errors.ConfigurationError,
                        match=r"\[needs\] 'changes_nothing' must be true or false"):
         installer("keep-here", {"changes_nothing": 1})
+
+
+def test_run_without_an_installer_falls_back_to_the_declared_one_not_to_a_name() -> None:
+    from certkernel.plugin_runtime import chosen_plugins
+
+    def run_with(*manifests: Manifest) -> tuple[str | None, str | None]:
+        cfg = SimpleNamespace(authenticator="auth", configurator=None, installer=None,
+                              manifests={m.name: m for m in manifests})
+        return chosen_plugins(cast(Any, cfg), "run")
+
+    assert run_with(installer("keep-here", {"changes_nothing": True}),
+                    installer("other", {})) == ("auth", "keep-here")
+    # A plugin called "null" that does not declare it is not a place to keep certificates.
+    with pytest.raises(errors.MissingFlag, match=r"choose an installer \(-i NAME\)"):
+        run_with(installer("null", {}))

@@ -20,28 +20,17 @@ SOURCES = ("kernel", "plugin-host")
 PLUGINS = sorted(tomllib.loads(p.read_text(encoding="utf-8"))["name"]
                  for p in (REPO / "plugins").rglob("plugin.toml"))
 
-_WEBROOT = ("PENDING (issue 16 item 2, not done this round): Certbot's -w/-d pairing and "
-            "its renewal-conf keys webroot_path / [[webroot_map]] are still kernel code "
-            "instead of a generic per-domain manifest option")
+# Built-in plugins' short flags (``-w``): a kernel that knew one would know the plugin.
+SHORTS = sorted({opt["short"] for p in (REPO / "plugins").rglob("plugin.toml")
+                 for opt in tomllib.loads(p.read_text(encoding="utf-8")).get("options", [])
+                 if opt.get("short")})
+# Option names only a built-in installer uses; the kernel reads what the
+# manifest declares ([needs] checkpoint_roots) instead.
+OPTION_NAMES = ("server-root",)
 # (file relative to the repo, name used) -> why the kernel may name it.
 ALLOWED: dict[tuple[str, str], str] = {
     ("kernel/plugin_runtime.py", "standalone"):
         "DEFAULT_AUTHENTICATOR: Certbot's certonly uses standalone when no -a is given",
-    ("kernel/plugin_runtime.py", "null"):
-        "FALLBACK_INSTALLER: run with only -a keeps the certificate where it is, as in "
-        "Certbot; what null does is its manifest's [needs] changes_nothing",
-    **{(f, n): _WEBROOT for f, n in [
-        ("kernel/cli.py", "webroot"), ("kernel/cli.py", "webroot_path"),
-        ("kernel/cli.py", "webroot_map_ordered"),
-        ("kernel/cli_flags.py", "webroot"), ("kernel/cli_flags.py", "webroot_path"),
-        ("kernel/cli_flags.py", "webroot_map"), ("kernel/cli_flags.py", "WEBROOT_PATH"),
-        ("kernel/cli_flags.py", "--webroot-path"), ("kernel/cli_flags.py", "--webroot-map"),
-        ("kernel/cli_help.py", "webroot"), ("kernel/cli_help.py", "--webroot-path"),
-        ("kernel/config.py", "webroot_path"), ("kernel/config.py", "webroot_map"),
-        ("kernel/config.py", "webroot_map_ordered"),
-        ("kernel/conformance/role_checks.py", "webroot"),
-        ("kernel/conformance/role_checks.py", "webroot-path"),
-    ]},
 }
 
 
@@ -49,6 +38,12 @@ def _names_plugin(word: str) -> bool:
     """``nginx``, ``--nginx-server-root``, ``webroot_path``, ``dns-route53`` all count."""
     key = word.lower().replace("_", "-").lstrip("-")
     return any(key == p or key.startswith(p + "-") for p in PLUGINS)
+
+
+def _names_plugin_literal(text: str) -> bool:
+    """A string in code: a plugin's name, one of its short flags or a built-in option name."""
+    key = text.lower().replace("_", "-").lstrip("-")
+    return _names_plugin(text) or text in SHORTS or key in OPTION_NAMES
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -70,7 +65,7 @@ def uses(path: Path) -> set[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             # A literal that is a name, flag or key ("nginx", "--webroot-path") is
             # code; one with spaces is a message to the user (help text).
-            if not re.search(r"\s", node.value) and _names_plugin(node.value):
+            if not re.search(r"\s", node.value) and _names_plugin_literal(node.value):
                 words.add(node.value)
         elif isinstance(node, ast.Attribute) and _names_plugin(node.attr):
             words.add(node.attr)
@@ -85,6 +80,22 @@ def test_the_scan_sees_builtin_names() -> None:
     assert all(_names_plugin(w) for w in ("nginx", "--apache-server-root", "webroot_map",
                                           "dns-route53", "null"))
     assert not any(_names_plugin(w) for w in ("installer", "nullcontext", "manually", "dns"))
+    assert "-w" in SHORTS
+    assert all(_names_plugin_literal(w) for w in ("-w", "server-root", "server_root", "null"))
+    assert not any(_names_plugin_literal(w) for w in ("-d", "server_root_option", "path"))
+
+
+def test_the_scan_finds_a_planted_name(tmp_path: Path) -> None:
+    # The kernel's old -w handling, as it was, is found in every form it took.
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        'FALLBACK = "null"\n'
+        'parser.add_argument("-w", "--webroot-path", dest="webroot_path")\n'
+        'ordered = ns.webroot_map_ordered\n'
+        'root = options["server-root"]\n'
+        '"""A docstring naming webroot is prose."""\n', encoding="utf-8")
+    assert uses(planted) == {"null", "-w", "--webroot-path", "webroot_path",
+                             "webroot_map_ordered", "server-root"}
 
 
 def test_kernel_and_plugin_host_name_no_builtin_plugin() -> None:
