@@ -73,7 +73,7 @@ class Manual(Authenticator):
             if hook:
                 self._run_auth(hook, chall, self._env(chall, index, challenges))
             else:
-                self.kernel.notify(instructions.text(chall, self._shown), pause=True)
+                self.kernel.show_message(instructions.text(chall, self._shown), pause=True)
                 self._shown += 1
 
     def _run_auth(self, hook: str, chall: Challenge, env: dict[str, str]) -> None:

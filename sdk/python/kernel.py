@@ -49,7 +49,12 @@ class Kernel:
 
     # -- display -------------------------------------------------------------
 
-    def notify(self, message: str, pause: bool = False) -> None:
+    def show_message(self, message: str, pause: bool = False) -> None:
+        """Show the user a message (``display/notification``), waiting for Enter when ``pause``.
+
+        A request the kernel answers once it is shown, not a protocol
+        notification: those are :meth:`log` and :meth:`progress`.
+        """
         self._call("display/notification", wire.NotificationParams(message, pause), wire.Empty)
 
     def input(

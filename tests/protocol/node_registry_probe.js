@@ -39,7 +39,7 @@ async function kernelCalls() {
   k.log('info', 'm');
   k.progress('m', { done: 1, total: 2 });
   await k.ping();
-  await k.notify('m', { pause: true });
+  await k.showMessage('m', { pause: true });
   await k.input('m', { default: 'd', cliFlag: '--f' });
   await k.yesno('m', { default: true, cliFlag: '--f', yesLabel: 'Y', noLabel: 'N' });
   await k.menu('m', ['a'], { default: 0, cliFlag: '--f' });

@@ -321,7 +321,7 @@ def test_every_initialize_field_reaches_the_plugin_object() -> None:
 
 def _kernel_method(name: str) -> str:
     """The SDK kernel handle's Python method for a plugin → kernel method."""
-    special = {"display/notification": "notify", "$/log": "log", "$/progress": "progress"}
+    special = {"display/notification": "show_message", "$/log": "log", "$/progress": "progress"}
     if name in special:
         return special[name]
     group, _, rest = name.partition("/")
@@ -612,7 +612,7 @@ def _ts_methods() -> dict[str, list[str]]:
 
 
 def _node_name(method: str) -> str:
-    special = {"display/notification": "notify", "$/ping": "ping"}
+    special = {"display/notification": "showMessage", "$/ping": "ping"}
     if method in special:
         return special[method]
     group, _, rest = method.partition("/")

@@ -91,7 +91,7 @@ class Attack(Authenticator):
                 self.kernel.progress(f"{n:06d} " + "P" * (PROGRESS_CHARS - 7))
             # And 1 MiB of notices, which the kernel prints on the terminal.
             for _ in range(16):
-                self.kernel.notify("N" * (64 * 1024))
+                self.kernel.show_message("N" * (64 * 1024))
         sys.stderr.flush()
 
     def _escapes(self) -> None:
@@ -99,7 +99,7 @@ class Attack(Authenticator):
             self.kernel.log("warning", f"log{text}")
             sys.stderr.write(f"stderr{text}\n")
             self.kernel.progress(f"progress{text}")
-            self.kernel.notify(f"notice{text}")
+            self.kernel.show_message(f"notice{text}")
         sys.stderr.flush()
 
     def _env(self) -> None:

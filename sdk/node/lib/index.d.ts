@@ -98,7 +98,7 @@ export class Kernel {
   error(message: string): void;
   progress(message: string, opts?: { done?: number; total?: number }): void;
   ping(): Promise<void>;
-  notify(message: string, opts?: { pause?: boolean }): Promise<void>;
+  showMessage(message: string, opts?: { pause?: boolean }): Promise<void>;
   input(message: string, opts?: { default?: string; cliFlag?: string }): Promise<string | null>;
   yesno(message: string, opts?: { default?: boolean; cliFlag?: string; yesLabel?: string; noLabel?: string }): Promise<boolean>;
   menu(message: string, choices: string[], opts?: { default?: number; cliFlag?: string }): Promise<number | null>;

@@ -56,8 +56,12 @@ class Kernel {
     await this._ep.call('$/ping', {});
   }
 
-  /** `display/notification`. */
-  async notify(message, { pause } = {}) {
+  /**
+   * `display/notification`: show the user a message (a request, answered once
+   * shown; with `pause`, after the user pressed Enter). Protocol notifications
+   * (no answer) are `log` and `progress`.
+   */
+  async showMessage(message, { pause } = {}) {
     await this._ep.call('display/notification', compact({ message, pause }));
   }
 
