@@ -141,7 +141,7 @@ _ACTIONS: dict[str, type[argparse.Action]] = {
 
 
 def _converter(kind: str, what: str) -> Any:
-    from certkernel.plugin_host.manifest import convert_value
+    from certkernel.plugin_host.manifest_values import convert_value
 
     def convert(text: str) -> Any:
         return convert_value(kind, text, what=what)
@@ -367,7 +367,7 @@ def read_ini(path: str) -> list[tuple[str, str | None, int]]:
 
 def _ini_flag_value(flag: Flag, key: str, raw: str | None, where: str) -> Any:
     """The typed value a cli.ini line gives a kernel flag."""
-    from certkernel.plugin_host.manifest import convert_value
+    from certkernel.plugin_host.manifest_values import convert_value
 
     truthy = raw is None or raw.lower() not in ("false", "no", "off", "0")
     if flag.kind == "const":

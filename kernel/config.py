@@ -217,7 +217,7 @@ def _plugin_specs(manifests: Mapping[str, Manifest]) -> dict[str, Any]:
 
 def _coerce(kind: str, raw: Any, dest: str, origin: str) -> Any:
     """A renewal-conf value (configobj gives str, list or dict) in ``kind``."""
-    from certkernel.plugin_host.manifest import convert_value
+    from certkernel.plugin_host.manifest_values import convert_value
 
     if kind == "list" and isinstance(raw, list | tuple):
         return [str(v) for v in raw if str(v)]

@@ -3,14 +3,14 @@
 The kernel learns everything it needs about a plugin before starting it from
 this small TOML file: its name, roles, the command that starts it and its
 typed options.  ``--help``, flag parsing and ``certkernel plugins`` run on
-manifests alone, so this module imports only the standard library and
-reports every mistake as one ConfigurationError naming the manifest file.
+manifests alone, so this module (and the ``manifest_*`` modules it uses for
+values, environment, confinement and TOML reading) imports only the
+standard library and reports every mistake as one ConfigurationError naming
+the manifest file.
 """
 
 from __future__ import annotations
 
-import builtins
-import json
 import re
 import sys
 import tomllib
@@ -20,39 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from certkernel.errors import ConfigurationError
+from certkernel.plugin_host.manifest_confine import Confine, parse_confine, parse_privilege
+from certkernel.plugin_host.manifest_env import check_env, env_prefix
+from certkernel.plugin_host.manifest_env import env_is_secret as env_is_secret  # re-exported
+from certkernel.plugin_host.manifest_reader import Reader
+from certkernel.plugin_host.manifest_values import OPTION_TYPES, check_default, convert_value
 
-OPTION_TYPES = frozenset({"str", "int", "bool", "path", "list", "map", "secret-file",
-                          "secret-text"})
 ROLES = frozenset({"authenticator", "installer"})
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Variables any plugin may read: locale, time zone, proxies and CA bundles.
-PUBLIC_ENV = frozenset({
-    "LANG", "LANGUAGE", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
-    "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-})
-# Own prefixes that would reach well-known credential families (a plugin
-# named "aws" must not get AWS_SECRET_ACCESS_KEY) or the kernel's own.
-RESERVED_ENV_PREFIXES = (
-    "AWS_", "AZURE_", "GOOGLE_", "GCLOUD_", "GCP_", "GITHUB_", "GITLAB_", "VAULT_", "DOCKER_",
-    "SSH_", "GPG_", "SUDO_", "LD_", "PYTHON", "CERTKERNEL_", "XDG_",
-)
-# Pass-through values of these names are not redacted from logs (they say
-# where and how, not who): every other one is treated as a credential.
-_NOT_SECRET_SUFFIXES = ("_URL", "_ENDPOINT", "_SERVER", "_PORT", "_NAME", "_ALGORITHM",
-                        "_EMAIL", "_PROFILE", "_VERSION", "_DISABLED", "_CONFDIR", "_FILE",
-                        "_CA_BUNDLE")
-PRIVILEGES = ("unprivileged", "owner", "root")
-NETWORK = ("none", "connect", "any")
-# [confine] entries may name one thing inside the kernel's folders: write_paths a
-# folder in {work_dir}, write_files a file in {config_dir}. Never the kernel's own.
-_PLACED_RE = re.compile(r"^\{(work_dir|config_dir)\}/([A-Za-z0-9_.][A-Za-z0-9_.-]*)$")
-RESERVED_NAMES = frozenset({"backups", "temp_checkpoint", "IN_PROGRESS", "plugins", "cli.ini",
-                            "live", "archive", "renewal", "accounts", "keys", "csr",
-                            "renewal-hooks", ".certbot.lock",
-                            ".certkernel-checkpoints.lock"})
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 
 
 @dataclass(frozen=True)
@@ -108,29 +83,6 @@ class RootOption:
 
 
 ROOTS_FIELD = "[needs] checkpoint_roots"
-
-
-@dataclass(frozen=True)
-class Confine:
-    """Where a plugin that runs as root may write, from its ``[confine]`` table.
-
-    Why a declaration: a root plugin is confined (Landlock) to what its
-    manifest says up front, so a compromised plugin cannot widen its own
-    reach at run time. ``write_options`` name options whose values (a path,
-    a list of paths or a map's values) are the plugin's roots;
-    ``write_paths`` are fixed runtime paths (pid files, logs, temp folders),
-    which may be one folder ``{work_dir}/NAME`` the kernel creates (0755);
-    ``write_files`` are single files the plugin rewrites in place, which may
-    be ``{config_dir}/NAME`` (created empty by the kernel if missing): the
-    plugin may write those files, never create or remove others there.
-    """
-
-    write_options: tuple[str, ...] = ()
-    write_paths: tuple[str, ...] = ()
-    write_files: tuple[str, ...] = ()
-    # TCP under Landlock: "none" (no bind, no connect), "connect" (connect, no
-    # bind) or "any" (unrestricted: `nginx -t` binds the listen sockets it tests).
-    network: str = "none"
 
 
 @dataclass(frozen=True)
@@ -220,160 +172,10 @@ class Manifest:
         ]
 
 
-def env_prefix(name: str) -> str:
-    return name.upper().replace("-", "_") + "_"
-
-
-def env_is_secret(name: str) -> bool:
-    """Whether a passed-through variable's value is redacted from logs (see PROTOCOL.md)."""
-    if name in ("LANG", "LANGUAGE", "TZ") or name.startswith("LC_"):
-        return False
-    return not name.upper().endswith(_NOT_SECRET_SUFFIXES)
-
-
-def _check_env(r: _Reader, name: str, env: tuple[str, ...], foreign: Mapping[str, Any],
-               origin: str) -> None:
-    """A manifest may read its own prefix, public names, and (built-ins) declared others.
-
-    Why: the kernel runs as root with the operator's environment, which may
-    hold cloud credentials; a plugin must not obtain them by naming them.
-    Refused as a manifest error, so the plugin is never started and
-    ``certkernel plugins`` shows why, rather than run without what it asked.
-    """
-    prefix = env_prefix(name)
-    reserved = prefix.startswith(RESERVED_ENV_PREFIXES)
-    for key, reason in foreign.items():
-        if not isinstance(reason, str) or not reason.strip():
-            raise r.fail(f"env_foreign.{key} must be a string saying why the plugin needs it")
-        if key not in env:
-            raise r.fail(f"env_foreign.{key} is not listed in env")
-    for key in env:
-        if not _ENV_NAME_RE.match(key):
-            raise r.fail(f"env: {key!r} is not a variable name")
-        if key in PUBLIC_ENV or key.startswith("LC_") or (key.startswith(prefix) and not reserved):
-            continue
-        if key in foreign and origin == "builtin":
-            continue
-        if key in foreign:
-            why = "only built-in plugins may declare variables outside their prefix"
-        elif reserved and key.startswith(prefix):
-            why = f"the prefix {prefix} belongs to others' credentials; rename the plugin"
-        else:
-            why = f"it is outside the plugin's prefix {prefix}"
-        raise r.fail(f"env names {key}, which the plugin may not read ({why}); read "
-                     f"{prefix}* variables or take credentials from a secret-file option")
-
-
-def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -> Any:
-    """Convert ``text`` to the declared ``kind``; ConfigurationError on mismatch.
-
-    Lists accept Certbot's renewal-conf spelling (``a, b,``) as well as a
-    JSON array; maps are JSON objects (``webroot-map = {...}`` on one line).
-    """
-    where = f" ({origin})" if origin else ""
-    raw = text.strip()
-    if kind in ("str", "path", "secret-file", "secret-text"):
-        return raw
-    if kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigurationError(f"{what} expects an integer, got {raw!r}{where}") from None
-    if kind == "bool":
-        low = raw.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ConfigurationError(f"{what} expects true or false, got {raw!r}{where}")
-    if kind == "list":
-        if raw.startswith("["):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"{what}: bad JSON list {raw!r}: {exc.msg}{where}") from None
-            if not isinstance(value, list):
-                raise ConfigurationError(f"{what} expects a list{where}")
-            return [str(v) for v in value]
-        return [item.strip() for item in raw.split(",") if item.strip()]
-    if kind == "map":
-        try:
-            value = json.loads(raw) if raw else {}
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(
-                f"{what} expects a JSON object on one line, got {raw!r}: {exc.msg}{where}"
-            ) from None
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"{what} expects a JSON object{where}")
-        return {str(k): str(v) for k, v in value.items()}
-    raise ConfigurationError(f"{what}: unknown option type {kind!r}{where}")
-
-
-def _check_default(kind: str, value: Any) -> bool:
-    """Whether a TOML default fits the declared option type."""
-    if value is None:
-        return True
-    if kind in ("str", "path", "secret-file", "secret-text"):
-        return isinstance(value, str)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "list":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == "map":
-        return isinstance(value, dict)
-    return False
-
-
-class _Reader:
-    """Typed access to one TOML table with errors that name the file."""
-
-    def __init__(self, path: Path, data: Mapping[str, Any], context: str = "") -> None:
-        self.path = path
-        self.data = data
-        self.context = context
-
-    def fail(self, message: str) -> ConfigurationError:
-        return ConfigurationError(f"plugin manifest {self.path}: {self.context}{message}")
-
-    def str(self, key: str, default: str | None = None) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            raise self.fail(f"missing required key {key!r}")
-        if not isinstance(value, str):
-            raise self.fail(f"{key!r} must be a string")
-        return value
-
-    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key!r} must be true or false")
-        return value
-
-    # The methods above shadow the builtins ``str`` and ``bool`` in this class body.
-    def str_list(self, key: builtins.str, required: builtins.bool = False
-                 ) -> tuple[builtins.str, ...]:
-        if key not in self.data:
-            if required:
-                raise self.fail(f"missing required key {key!r}")
-            return ()
-        value = self.data[key]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{key!r} must be a list of strings")
-        return tuple(value)
-
-    def table(self, key: builtins.str) -> dict[builtins.str, Any]:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(f"[{key}] must be a table")
-        return dict(value)
-
-
 def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
     if not isinstance(data, dict):
         raise ConfigurationError(f"plugin manifest {path}: [[options]] #{index + 1} must be a table")
-    r = _Reader(path, data, f"option #{index + 1}: ")
+    r = Reader(path, data, f"option #{index + 1}: ")
     name = r.str("name")
     r.context = f"option {name!r}: "
     if not _NAME_RE.match(name):
@@ -382,7 +184,7 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
     if kind not in OPTION_TYPES:
         raise r.fail(f"type {kind!r} is not one of {', '.join(sorted(OPTION_TYPES))}")
     default = data.get("default")
-    if not _check_default(kind, default):
+    if not check_default(kind, default):
         raise r.fail(f"default {default!r} does not fit type {kind!r}")
     if kind in ("secret-file", "secret-text") and default not in (None, ""):
         # The kernel reads these files as root and sends them to the plugin:
@@ -405,7 +207,7 @@ def _parse_option(path: Path, plugin: str, index: int, data: Any) -> OptionSpec:
     )
 
 
-def _check_per_domain(r: _Reader, options: tuple[OptionSpec, ...]) -> None:
+def _check_per_domain(r: Reader, options: tuple[OptionSpec, ...]) -> None:
     """``per_domain = "OTHER"``: a repeatable list option filling a map option OTHER.
 
     Why these rules: the kernel pairs each value with the ``-d`` names after
@@ -429,7 +231,7 @@ def _check_per_domain(r: _Reader, options: tuple[OptionSpec, ...]) -> None:
         filled.add(opt.per_domain)
 
 
-def _parse_roots(r: _Reader, needs: Mapping[str, Any],
+def _parse_roots(r: Reader, needs: Mapping[str, Any],
                  options: tuple[OptionSpec, ...]) -> tuple[RootOption, ...]:
     """``[needs] checkpoint_roots`` (+ defaults) checked against the declared options.
 
@@ -472,7 +274,7 @@ def _parse_roots(r: _Reader, needs: Mapping[str, Any],
 
 def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin") -> Manifest:
     """Build a Manifest from already-decoded TOML ``data`` read from ``path``."""
-    r = _Reader(path, data)
+    r = Reader(path, data)
     name = r.str("name")
     if not _NAME_RE.match(name):
         raise r.fail(f"name {name!r} must be lowercase letters, digits and dashes")
@@ -501,17 +303,17 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
     _check_per_domain(r, options)
     needs = r.table("needs")
     roots = _parse_roots(r, needs, options)
-    serialize = _Reader(path, needs, "[needs] ").bool("serialize")
-    changes_nothing = _Reader(path, needs, "[needs] ").bool("changes_nothing")
+    serialize = Reader(path, needs, "[needs] ").bool("serialize")
+    changes_nothing = Reader(path, needs, "[needs] ").bool("changes_nothing")
     env = r.str_list("env")
-    _check_env(r, name, env, r.table("env_foreign"), origin)
+    check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
     for key, value in timeouts.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise r.fail(f"timeouts.{key} must be a positive number of seconds")
     sandbox = r.table("sandbox")
-    privilege, reason = _parse_privilege(_Reader(path, sandbox, "[sandbox] "))
-    confine = _parse_confine(_Reader(path, r.table("confine"), "[confine] "), options) \
+    privilege, reason = parse_privilege(Reader(path, sandbox, "[sandbox] "))
+    confine = parse_confine(Reader(path, r.table("confine"), "[confine] "), options) \
         if "confine" in data else None
     if privilege == "owner" and (confine is None or not confine.write_options):
         raise r.fail('[sandbox] privilege = "owner" needs [confine] write_options naming the '
@@ -539,53 +341,6 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         path=path.parent,
         origin=origin,
     )
-
-
-def _parse_privilege(r: _Reader) -> tuple[str, str]:
-    """``[sandbox] privilege`` and ``reason``: anything above unprivileged must say why."""
-    privilege = r.str("privilege", "unprivileged")
-    if privilege not in PRIVILEGES:
-        raise r.fail(f"privilege {privilege!r} is not one of {', '.join(PRIVILEGES)}")
-    reason = r.str("reason", "").strip()
-    if privilege != "unprivileged" and not reason:
-        raise r.fail(f'privilege = "{privilege}" needs reason = "..." saying why this plugin '
-                     "cannot run as an unprivileged user")
-    return privilege, reason
-
-
-_ROOT_TYPES = frozenset({"path", "str", "list", "map"})
-
-
-def _parse_confine(r: _Reader, options: tuple[OptionSpec, ...]) -> Confine:
-    """``[confine]``: option names that hold roots, fixed runtime paths, network use."""
-    known = {opt.name: opt for opt in options}
-    write_options = r.str_list("write_options")
-    for name in write_options:
-        opt = known.get(name)
-        if opt is None:
-            raise r.fail(f"write_options names {name!r}, which is not one of its [[options]]")
-        if opt.type not in _ROOT_TYPES:
-            raise r.fail(f"write_options: option {name!r} of type {opt.type!r} cannot hold a path")
-    write_paths = r.str_list("write_paths")
-    write_files = r.str_list("write_files")
-    for key, entries, place in (("write_paths", write_paths, "work_dir"),
-                                ("write_files", write_files, "config_dir")):
-        for entry in entries:
-            placed = _PLACED_RE.match(entry)
-            if entry.startswith("{"):
-                if not placed or placed.group(1) != place or \
-                        placed.group(2) in RESERVED_NAMES | {".", ".."}:
-                    raise r.fail(f"{key} entry {entry!r} may only name one new entry in "
-                                 f"{{{place}}} ({{{place}}}/NAME), not one of certkernel's own")
-            elif not entry.startswith("/"):
-                raise r.fail(f"{key} entry {entry!r} must be an absolute path")
-            if "\0" in entry or "/../" in f"{entry}/":
-                raise r.fail(f"{key} entry {entry!r} must not contain '..' or NUL")
-    network = r.str("network", "none")
-    if network not in NETWORK:
-        raise r.fail(f"network {network!r} is not one of {', '.join(NETWORK)}")
-    return Confine(write_options=write_options, write_paths=write_paths,
-                   write_files=write_files, network=network)
 
 
 def load_manifest(path: str | Path, origin: str = "builtin") -> Manifest:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from certkernel.errors import ConfigurationError
-from certkernel.plugin_host.manifest import convert_value, load_manifest
+from certkernel.plugin_host.manifest import load_manifest
+from certkernel.plugin_host.manifest_values import convert_value
 
 GOOD = """
 name = "dns-example"

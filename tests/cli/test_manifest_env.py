@@ -8,7 +8,8 @@ import pytest
 
 from certkernel.errors import ConfigurationError
 from certkernel.plugin_host.discovery import discover
-from certkernel.plugin_host.manifest import env_is_secret, load_manifest
+from certkernel.plugin_host.manifest import load_manifest
+from certkernel.plugin_host.manifest_env import env_is_secret
 
 HEAD = 'name = "{name}"\nroles = ["authenticator"]\ncommand = ["a"]\nenv = {env}\n'
 
