@@ -86,15 +86,27 @@ class _DomainsAction(argparse.Action):
 
 class _PerDomainAction(argparse.Action):
     """A manifest's ``per_domain`` option (``-w PATH``): each value applies to the
-    ``-d`` names that follow; the first one also to names given before any
-    value (Certbot's ``-w`` rule)."""
+    ``-d`` names that follow; a single value also to names given before it.
+
+    Certbot's ``-w`` rule, refusal included: once a name came before the first
+    value, a second value would leave it ambiguous.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._domain_before_first = False
 
     def __call__(self, parser: Any, ns: Any, values: Any, option_string: Any = None) -> None:
         given = list(getattr(ns, self.dest, []))
+        if self._domain_before_first:
+            raise ConfigurationError(
+                f"If you specify multiple {option_string or self.dest} values, one of them "
+                "must precede all domain flags (-d)")
         pairings = dict(getattr(ns, PAIRINGS, {}))
         pairs = dict(pairings.get(self.dest, {}))
-        if not given:
-            for name in getattr(ns, "domains", []):
+        if not given and getattr(ns, "domains", []):
+            self._domain_before_first = True
+            for name in ns.domains:
                 pairs.setdefault(name, values)
         pairings[self.dest] = pairs
         setattr(ns, PAIRINGS, pairings)

@@ -81,7 +81,7 @@ def test_domains_repeatable_comma_lists_and_order(env: dict[str, str]) -> None:
 
 
 def test_webroot_paths_apply_to_following_domains(env: dict[str, str]) -> None:
-    c = run(["certonly", "-d", "pre.test", "-w", "/srv/a", "-d", "a.test",
+    c = run(["certonly", "-w", "/srv/a", "-d", "pre.test", "-d", "a.test",
              "-w", "/srv/b", "-d", "b.test,c.test",
              "--webroot-map", '{"c.test,d.test": "/srv/m"}'], env)
     assert c.get("webroot_map") == {"pre.test": "/srv/a", "a.test": "/srv/a", "b.test": "/srv/b",
@@ -90,6 +90,34 @@ def test_webroot_paths_apply_to_following_domains(env: dict[str, str]) -> None:
     assert c.get("webroot_path") == ["/srv/a", "/srv/b"]
     # The pairing the user made is theirs: saved for renewal like Certbot's [[webroot_map]].
     assert {"webroot_path", "webroot_map"} <= c.explicit
+
+
+def test_one_webroot_after_the_domains_covers_them_but_two_are_ambiguous(
+        env: dict[str, str]) -> None:
+    c = run(["certonly", "-d", "a.test", "-d", "b.test", "-w", "/srv/a"], env)
+    assert c.get("webroot_map") == {"a.test": "/srv/a", "b.test": "/srv/a"}
+    # Certbot's rule: with several -w, one must come before every -d.
+    with pytest.raises(ConfigurationError) as info:
+        run(["certonly", "-d", "a.test", "-w", "/srv/a", "-d", "b.test", "-w", "/srv/b"], env)
+    assert str(info.value) == ("If you specify multiple -w values, one of them must precede "
+                               "all domain flags (-d)")
+
+
+def test_a_third_party_per_domain_option_pairs_like_webroot(
+        tmp_path: Path, make_plugin: Callable[..., Path]) -> None:
+    make_plugin(tmp_path / "plugins", "zoner", options=(
+        '[[options]]\nname = "zone"\ntype = "list"\nper_domain = "zones"\n\n'
+        '[[options]]\nname = "zones"\ntype = "map"\n'))
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+           "CERTKERNEL_PLUGIN_PATH": str(tmp_path / "plugins")}
+    c = run(["certonly", "--zoner-zone", "z1", "-d", "a.test", "--zoner-zone", "z2",
+             "-d", "B.test", "--zoner-zones", '{"c.test": "z3"}'], env)
+    zoner = c.manifests["zoner"]
+    assert c.plugin_options(zoner) == {"zone": ["z1", "z2"],
+                                       "zones": {"a.test": "z1", "b.test": "z2", "c.test": "z3"}}
+    assert c.domains == ["a.test", "b.test", "c.test"]
+    # Not a path option ([confine] does not list it): values stay as given.
+    assert c.source("zoner_zones") == "command line"
 
 
 def test_subcommand_anywhere_and_usage_errors(env: dict[str, str]) -> None:
