@@ -75,22 +75,21 @@ def names_in(cert: Path) -> list[str]:
 
 def test_each_site_applies_to_the_names_after_it_on_certonly_and_renew(
         tmp_path: Path, pebble: Pebble) -> None:
-    a, b, c = tmp_path / "site-a", tmp_path / "site-b", tmp_path / "site-c"
-    sites = {"pre.example": a, "a.example": a, "www.a.example": a, "b.example": b,
-             "c.example": c}
+    a, b = tmp_path / "site-a", tmp_path / "site-b"
+    sites = {"pre.example": a, "a.example": a, "www.a.example": a, "b.example": b}
     with virtual_hosts(pebble.http01_port, sites):
-        # A name before the first --vhostdrop-site gets the first site (Certbot's -w
-        # rule); "site-b" is relative: the user's directory, not the plugin's.
+        # Each site serves the names after it; "site-b" is relative: the user's
+        # directory, not the plugin's.
         done = certkernel(tmp_path, pebble, "certonly", "-a", "vhostdrop",
-                          "-d", "pre.example", "--vhostdrop-site", str(a),
+                          "--vhostdrop-site", str(a), "-d", "pre.example",
                           "-d", "a.example,www.a.example", "--vhostdrop-site", "site-b",
-                          "-d", "b.example", "--vhostdrop-sites", json.dumps({"c.example": str(c)}))
+                          "-d", "b.example")
         assert done.returncode == 0, done.stdout + done.stderr
         live = tmp_path / "etc" / "live" / "pre.example"
         assert names_in(live / "cert.pem") == sorted(sites)
         # Every challenge file was removed from the folder it was put in.
-        assert [list((f / ".well-known" / "acme-challenge").iterdir()) for f in (a, b, c)] \
-            == [[], [], []]
+        assert [list((f / ".well-known" / "acme-challenge").iterdir()) for f in (a, b)] \
+            == [[], []]
         # The pairing is saved for renewal, as Certbot saves [[webroot_map]].
         conf = (tmp_path / "etc" / "renewal" / "pre.example.conf").read_text()
         assert "authenticator = vhostdrop" in conf
@@ -105,6 +104,21 @@ def test_each_site_applies_to_the_names_after_it_on_certonly_and_renew(
         assert renewed.returncode == 0, renewed.stdout + renewed.stderr
         assert os.readlink(live / "cert.pem").endswith("cert2.pem")
         assert names_in(live / "cert.pem") == sorted(sites)
+
+
+def test_the_map_option_wins_over_the_pairing_and_adds_its_names(
+        tmp_path: Path, pebble: Pebble) -> None:
+    a, c = tmp_path / "site-a", tmp_path / "site-c"
+    sites = {"x.example": c, "a.example": a, "c.example": c, "d.example": c}
+    with virtual_hosts(pebble.http01_port, sites):
+        # x.example follows --vhostdrop-site A, but the map names it: the map wins
+        # (A does not serve it). c and d are only in the map: they join the names.
+        done = certkernel(tmp_path, pebble, "certonly", "-a", "vhostdrop",
+                          "--vhostdrop-site", str(a), "-d", "x.example,a.example",
+                          "--vhostdrop-sites",
+                          json.dumps({"x.example": str(c), "c.example,d.example": str(c)}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert names_in(tmp_path / "etc" / "live" / "x.example" / "cert.pem") == sorted(sites)
 
 
 def test_a_name_paired_with_no_site_is_refused_by_the_plugin_not_guessed(
