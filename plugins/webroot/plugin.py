@@ -1,7 +1,9 @@
 """The webroot authenticator: puts http-01 files where a running web server serves them.
 
-Which webroot serves which name is decided by the kernel (Certbot's ordered
-``-w``/``-d`` and ``--webroot-map`` are merged into ``options["map"]``);
+Which webroot serves which name the kernel works out from what the manifest
+declares: ``path`` (``-w``) is a per-domain option filling ``map``, so
+Certbot's ordered ``-w``/``-d`` and ``--webroot-map`` arrive merged in
+``options["map"]`` (PROTOCOL.md section 8);
 this plugin falls back to the last ``-w`` given and, when there is none,
 asks once and reuses the answer for the other names, as Certbot does.
 """
