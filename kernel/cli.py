@@ -2,9 +2,9 @@
 
 Certbot's grammar is ``certkernel [SUBCOMMAND] [options]`` with options
 allowed on either side of the subcommand, which argparse's positionals
-handle badly; so a pre-scan that knows which flags take a value pulls out
-the subcommand, ``-c`` files and ``--help [TOPIC]`` first, and argparse then
-parses options only.  Every argparse default is SUPPRESS, so the namespace
+handle badly; so a pre-scan (:mod:`certkernel.cli_scan`) that knows which
+flags take a value pulls out the subcommand, ``-c`` files and ``--help
+[TOPIC]`` first, and argparse then parses options only.  Every argparse default is SUPPRESS, so the namespace
 holds exactly what the user typed: that is how we know what was set
 explicitly (only those values are saved in renewal confs).
 """
@@ -16,10 +16,12 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from certkernel.cli_flags import FLAGS, VERBS, Flag
+from certkernel.cli_flags import FLAGS, Flag
+from certkernel.cli_scan import UsageError as UsageError  # re-exported: callers catch it here
+from certkernel.cli_scan import plugin_option_flags, prescan, shortcut_names
 from certkernel.config import PAIRINGS, Config, build_config
 from certkernel.errors import ConfigurationError
 
@@ -28,17 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG_FILES = ("/etc/letsencrypt/cli.ini",)
 _INI_LINE = re.compile(r"^(-{0,2}[A-Za-z0-9_-]+)\s*(?:[=:]\s*|\s+)(.*)$")
-# Subcommands that take positional arguments (after the subcommand).
-POSITIONAL_VERBS = frozenset({"plugin-check", "schedule"})
-# Certbot's other names for subcommands: ``auth`` is ``certonly``, ``everything`` is ``run``.
-VERB_ALIASES = {"auth": "certonly", "everything": "run"}
-# Long options handled by the pre-scan itself rather than by the flag table.
-_PRESCAN_LONG = ("--help", "--version")
-_BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
-
-
-class UsageError(ConfigurationError):
-    """The command line itself is malformed (exit status 2, like argparse)."""
 
 
 @dataclass(frozen=True)
@@ -46,19 +37,6 @@ class HelpRequest:
     """The user asked for help or the version: print ``text`` and exit 0."""
 
     text: str
-
-
-@dataclass
-class Scan:
-    """What the pre-scan found in argv."""
-
-    verb: str | None = None
-    rest: list[str] = field(default_factory=list)
-    config_files: list[str] = field(default_factory=list)
-    help: bool = False
-    help_topic: str | None = None
-    version: bool = False
-    args: list[str] = field(default_factory=list)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -161,27 +139,6 @@ def _converter(kind: str, what: str) -> Any:
     return convert
 
 
-def kernel_flag_names() -> set[str]:
-    return {name for flag in FLAGS for name in flag.names}
-
-
-def plugin_option_flags(manifests: Mapping[str, Manifest]) -> list[OptionSpec]:
-    """Plugin options that get their own flag (kernel flags win collisions)."""
-    taken = kernel_flag_names()
-    result = []
-    for manifest in manifests.values():
-        for opt in manifest.options:
-            if opt.flag not in taken:
-                taken.add(opt.flag)
-                result.append(opt)
-    return result
-
-
-def shortcut_names(manifests: Mapping[str, Manifest]) -> list[str]:
-    taken = kernel_flag_names()
-    return [name for name in manifests if f"--{name}" not in taken]
-
-
 def _flag_kwargs(flag: Flag) -> dict[str, Any]:
     """argparse keywords for one kernel flag, by its kind."""
     kw: dict[str, Any] = {"dest": flag.dest}
@@ -233,120 +190,6 @@ def build_parser(manifests: Mapping[str, Manifest]) -> argparse.ArgumentParser:
             names.insert(0, opt.short)
         parser.add_argument(*names, **_option_kwargs(opt))
     return parser
-
-
-def value_flags(manifests: Mapping[str, Manifest]) -> tuple[set[str], set[str]]:
-    """(flags that take a value, flags that may take a true/false value)."""
-    takes = {n for flag in FLAGS if flag.takes_value for n in flag.names}
-    optional: set[str] = set()
-    for opt in plugin_option_flags(manifests):
-        names = {opt.flag} | ({opt.short} if opt.short else set())
-        (optional if opt.type == "bool" else takes).update(names)
-    return takes, optional
-
-
-def long_option_names(manifests: Mapping[str, Manifest]) -> list[str]:
-    """Every long option the parser knows: kernel flags, plugin shortcuts and options."""
-    names = {n for flag in FLAGS for n in flag.names if n.startswith("--")}
-    names.update(f"--{name}" for name in shortcut_names(manifests))
-    names.update(opt.flag for opt in plugin_option_flags(manifests))
-    names.update(_PRESCAN_LONG)
-    return sorted(names)
-
-
-def expand_long_option(token: str, known: Sequence[str]) -> str:
-    """``--preferred-challenge`` -> ``--preferred-challenges``, as Certbot's argparse allows.
-
-    An exact name wins; otherwise the prefix must match exactly one option.
-    Several matches, or none, is a usage error naming what was meant.
-    """
-    name, eq, value = token.partition("=")
-    if name in known:
-        return token
-    matches = [k for k in known if k.startswith(name)]
-    if len(matches) == 1:
-        return matches[0] + eq + value
-    if matches:
-        raise UsageError(f"ambiguous option: {name} could match {', '.join(matches)}")
-    import difflib
-
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise UsageError(f"unrecognized arguments: {name}{hint}")
-
-
-def prescan(argv: Sequence[str], manifests: Mapping[str, Manifest]) -> Scan:
-    """Find the subcommand, ``-c`` files and help requests; keep the options.
-
-    Long options are expanded from unambiguous prefixes here, because only a
-    full name tells whether the next word is the option's value.
-    """
-    takes, optional = value_flags(manifests)
-    known = long_option_names(manifests)
-    scan = Scan()
-    args = list(argv)
-    if args and args[0] == "help":
-        args[0] = "--help"
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token.startswith("--") and len(token) > 2:
-            token = expand_long_option(token, known)
-        nxt = args[i + 1] if i + 1 < len(args) else None
-        if token.startswith("-") and len(token) > 1:
-            i += _scan_option(scan, token, nxt, takes, optional)
-        else:
-            _scan_word(scan, token)
-        i += 1
-    return scan
-
-
-def _scan_option(scan: Scan, token: str, nxt: str | None, takes: set[str],
-                 optional: set[str]) -> int:
-    """Record one option (and its value); returns how many following words it used."""
-    if token in ("-h", "--help"):
-        scan.help = True
-        if nxt is not None and not nxt.startswith("-"):
-            scan.help_topic = nxt
-            return 1
-        return 0
-    if token == "--version":
-        scan.version = True
-        return 0
-    if token in ("-c", "--config") and nxt is not None:
-        scan.config_files.append(nxt)
-    elif token.startswith("--config="):
-        scan.config_files.append(token.split("=", 1)[1])
-    scan.rest.append(token)
-    if nxt is None:
-        return 0
-    if token.startswith("--"):
-        wants = "=" not in token and (
-            token in takes or (token in optional and nxt.lower() in _BOOL_WORDS))
-    else:
-        # ``-nd a.test``: the first letter that takes a value takes the next word
-        # only when it ends the cluster (``-dexample.com`` holds its own value).
-        taking = [pos for pos in range(1, len(token)) if f"-{token[pos]}" in takes]
-        wants = bool(taking) and taking[0] == len(token) - 1
-    if wants:
-        scan.rest.append(nxt)
-    return int(wants)
-
-
-def _scan_word(scan: Scan, token: str) -> None:
-    """A word that is not an option: the subcommand, or a positional of one."""
-    is_verb = token in VERBS or token in VERB_ALIASES
-    if is_verb and scan.verb is None:
-        scan.verb = VERB_ALIASES.get(token, token)
-    elif scan.verb in POSITIONAL_VERBS:
-        scan.args.append(token)  # before the verb check: `schedule install` is no second verb
-    elif is_verb:
-        raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")
-    else:
-        raise UsageError(
-            f"unknown subcommand or stray argument {token!r} "
-            f"(subcommands: {', '.join(VERBS)})"
-        )
 
 
 def default_config_files(env: Mapping[str, str]) -> list[str]:
