@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.interfaces import Installer
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
@@ -64,7 +64,7 @@ class _Renewed:
 
 @dataclass
 class _Deployment:
-    installer: RemoteInstaller
+    installer: Installer
     config: Config
     renewed: list[_Renewed] = field(default_factory=list)
 
@@ -109,8 +109,8 @@ class RenewalRunner:
     def _authenticator(self, name: str, cfg: Config) -> Any:
         return self._start(self.launcher.authenticator, name, cfg)
 
-    def _installer(self, name: str, cfg: Config) -> RemoteInstaller:
-        installer: RemoteInstaller = self._start(self.launcher.installer, name, cfg)
+    def _installer(self, name: str, cfg: Config) -> Installer:
+        installer: Installer = self._start(self.launcher.installer, name, cfg)
         return installer
 
     def _account(self, cfg: Config) -> AccountSession:
@@ -149,9 +149,12 @@ class RenewalRunner:
         names: list[str] = []
         cfg = self.config
         try:
+            # The plan was made before the lock was ours: re-read, and leave a
+            # lineage another run renewed meanwhile (unless renewal is forced).
             lineage = Lineage.from_conf(self.config.config_dir, stale.renewal_conf_path)
             renew, _why = wanted(self.config, lineage)
-            if not renew:
+            moved_on = lineage.version != stale.version and not self.config.renew_by_default
+            if not renew or moved_on:
                 logger.info("%s was renewed by another run meanwhile", lineage.name)
                 return Result(lineage.name, NOT_DUE, lineage.fullchain_path, lineage.names)
             names = list(lineage.names)
@@ -250,7 +253,7 @@ class RenewalRunner:
             lineages = [item.lineage for item in entry.renewed]
             name = entry.installer.name
             try:
-                with deploy.server_root_lock(entry.config, name):
+                with deploy.installer_locked(entry.config, name):
                     bad = deploy.redeploy(entry.config, entry.installer, lineages,
                                           rollback=self.checkpoints, notify=self.notify)
             except errors.Error as exc:

@@ -38,8 +38,8 @@ from typing import Any
 from certkernel import reverter_dir as cpdir
 from certkernel.errors import CheckpointRefused, ReverterError
 from certkernel.fsutil import fsync_dir
+from certkernel.lock import DEFAULT_TIMEOUT, FileLock
 from certkernel.reverter_dir import Restored
-from certkernel.reverter_lock import FileLock
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _timestamp(name: str) -> float | None:
 class Reverter:
     """Checkpoints under ``work_dir``; implements the plugin host's ``Checkpoints``."""
 
-    def __init__(self, work_dir: str, *, lock_timeout: float = 30.0) -> None:
+    def __init__(self, work_dir: str, *, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.work_dir = os.path.abspath(work_dir)
         self.backup_dir = os.path.join(self.work_dir, BACKUP_DIR)
         self.temp_dir = os.path.join(self.work_dir, TEMP_DIR)
