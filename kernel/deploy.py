@@ -23,9 +23,8 @@ from certkernel import errors
 from certkernel.config import Config
 
 if TYPE_CHECKING:
-    from certkernel.interfaces import Installer
+    from certkernel.interfaces import CheckpointStore, Installer
     from certkernel.protocol.messages import LineageInfo
-    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -167,7 +166,7 @@ def _warn_no_ocsp(cert: CertPaths, notify: Callable[[str], None]) -> None:
 class _Restorer:
     """Undo what this run changed, from the kernel's own checkpoint store."""
 
-    def __init__(self, reverter: Reverter | None) -> None:
+    def __init__(self, reverter: CheckpointStore | None) -> None:
         self.reverter = reverter
         self.finalized_before = self._finalized()
 
@@ -197,7 +196,7 @@ def install_lineage(
     names: Sequence[str],
     *,
     enhancements: Sequence[tuple[str, str | None]] = (),
-    rollback: Reverter | None = None,
+    rollback: CheckpointStore | None = None,
     notify: Callable[[str], None] | None = None,
     deploy: bool = True,
     defaults: frozenset[str] = frozenset(),
@@ -339,7 +338,7 @@ def redeploy(
     config: Config,
     installer: Installer,
     lineages: Sequence[Lineage],
-    rollback: Reverter | None = None,
+    rollback: CheckpointStore | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Reinstall renewed lineages with one save/test/reload at the end (for ``renew``).

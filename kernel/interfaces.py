@@ -127,3 +127,45 @@ class Locker(Protocol):
     def acquire(self) -> None: ...
 
     def release(self) -> None: ...
+
+
+class CheckpointEntry(Protocol):
+    """One checkpoint as a store lists it."""
+
+    @property
+    def kind(self) -> str:
+        """``finalized``, ``in-progress`` or ``temporary``."""
+        ...
+
+
+class RestoreResult(Protocol):
+    """What restoring one checkpoint changed back."""
+
+    @property
+    def restored(self) -> Sequence[str]: ...
+
+    @property
+    def removed(self) -> Sequence[str]: ...
+
+
+class CheckpointStore(Protocol):
+    """The kernel's own copies of server configuration (``certkernel.reverter.Reverter``),
+    as the deploy code uses them to undo a failed deployment.
+
+    - The caller holds the store (``with Reverter(...)``), which takes its
+      ``Locker`` for the whole run: another certkernel process waits, bounded,
+      and fails with ``LockError`` naming the holder. One thread uses it at a
+      time.
+    - ``recovery_routine`` and ``rollback`` raise ``ReverterError`` when the
+      store itself cannot be read or written; a single file they may not
+      touch (outside its recorded roots, now a symlink) is reported in the
+      result as refused, not raised.
+    - ``recovery_routine`` is idempotent (a second call finds nothing
+      unfinished); ``rollback(n)`` is not (each call undoes n more).
+    """
+
+    def view(self) -> Sequence[CheckpointEntry]: ...
+
+    def recovery_routine(self) -> Sequence[RestoreResult]: ...
+
+    def rollback(self, count: int) -> Sequence[RestoreResult]: ...

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 LOCK_DIR = ".locks"
 DEFAULT_TIMEOUT = 60.0
-POLL_INTERVAL = 0.05
+POLL_FIRST, POLL_MAX = 0.002, 0.05  # a short wait is noticed soon, a long one polls slowly
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -94,6 +94,7 @@ class FileLock:
     def _wait(self, fd: int) -> None:
         deadline = time.monotonic() + max(self.timeout, 0.0)
         announced = False
+        pause = POLL_FIRST
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -113,7 +114,8 @@ class FileLock:
                     self.timeout, self.purpose, holder, self.path,
                 )
                 announced = True
-            time.sleep(POLL_INTERVAL)
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
 
     def release(self) -> None:
         """Give the lock up; idempotent (the file stays: deleting it would race a waiter)."""

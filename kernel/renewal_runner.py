@@ -30,9 +30,8 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.interfaces import Installer
+    from certkernel.interfaces import CheckpointStore, Installer
     from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ class RenewalRunner:
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
                  events: pluggy.PluginManager, lock_timeout: float,
                  progress: Callable[[str], None] | None = None,
-                 checkpoints: Reverter | None = None,
+                 checkpoints: CheckpointStore | None = None,
                  notify: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.display = display
