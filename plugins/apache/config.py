@@ -242,10 +242,6 @@ class ApacheConfig:
                 continue
             yield item
 
-    def server_root_value(self) -> Path:
-        """ServerRoot as the config sets it (or the one given to us)."""
-        return self._server_root_value
-
     def module_loaded(self, module: str) -> bool:
         """``ssl`` / ``ssl_module`` / ``mod_ssl.c``: is it loaded by the config?"""
         if not module.endswith(("_module", ".c")):
