@@ -58,6 +58,11 @@ def env_name(provider: str, suffix: str) -> str:
     return full_key(provider, suffix).upper()
 
 
+def env_names(provider: str, spec: CredentialSpec) -> list[str]:
+    """Every environment variable a manifest must let through for this provider."""
+    return [env_name(provider, k) for k in spec.all_keys()]
+
+
 def resolve_credentials(
     provider: str,
     spec: CredentialSpec,
