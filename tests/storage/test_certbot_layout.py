@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certkernel import crypto, storage
 from certkernel.storage import Lineage
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
 
 WEBROOT_CONF = """\

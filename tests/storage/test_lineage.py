@@ -11,7 +11,7 @@ import pytest
 from certkernel import renewal_conf, storage
 from certkernel.errors import CertStorageError
 from certkernel.storage import Lineage
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
 
 PARAMS = {"authenticator": "standalone", "installer": None, "key_type": "ecdsa", "server": "https://ca/dir"}

@@ -12,7 +12,7 @@ import pytest
 from certkernel import renewal_conf, storage
 from certkernel.errors import CertStorageError, StorageError, ValidationError
 from certkernel.storage import Lineage
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 
 LINKS = {k: f"/etc/letsencrypt/live/x/{k}.pem" for k in ("cert", "privkey", "chain", "fullchain")}
 
