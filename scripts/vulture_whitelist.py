@@ -49,7 +49,8 @@ _.sakuracloud
 _.storage_delete  # certkernel.sdk Kernel: plugins call it
 _.checkpoint_rollback  # same
 _.check_strict  # protocol registry: checks what a sender writes (tests/protocol, vectors)
-_.discover  # plugin_host.discovery: discover_all + report in one call
+_.discover  # plugin_host.discovery's one-call API (internals.md); tests use it, the kernel
+#             calls discover_all and report separately to keep the Discovery
 
 # -- dataclass fields read by name (getattr/asdict/JSON) rather than as .attr -
 _.config_file  # Config: filled and read by flag dest (Config.get / setattr)
