@@ -162,10 +162,6 @@ class Config:
             return getattr(self, dest)
         return self.plugin_values.get(dest)
 
-    def user_set_values(self) -> dict[str, Any]:
-        """dest -> value for everything the user set: what a renewal conf keeps."""
-        return {dest: self.get(dest) for dest in sorted(self.explicit)}
-
     # -- plugins ------------------------------------------------------------
     def plugin_options(self, manifest: Manifest) -> dict[str, Any]:
         """Option name -> typed value for one plugin (what its process receives)."""

@@ -188,7 +188,3 @@ class PluginStorage:
                 del everything[plugin]
             self._save(everything)
             return True
-
-    def all_for(self, plugin: str) -> dict[str, Any]:
-        section = self._load().get(plugin)
-        return dict(section) if isinstance(section, dict) else {}

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,39 +260,56 @@ def convert_value(kind: str, text: str, what: str = "value", origin: str = "") -
     raw = text.strip()
     if kind in ("str", "path", "secret-file", "secret-text"):
         return raw
-    if kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigurationError(f"{what} expects an integer, got {raw!r}{where}") from None
-    if kind == "bool":
-        low = raw.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ConfigurationError(f"{what} expects true or false, got {raw!r}{where}")
-    if kind == "list":
-        if raw.startswith("["):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"{what}: bad JSON list {raw!r}: {exc.msg}{where}") from None
-            if not isinstance(value, list):
-                raise ConfigurationError(f"{what} expects a list{where}")
-            return [str(v) for v in value]
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        raise ConfigurationError(f"{what}: unknown option type {kind!r}{where}")
+    return convert(raw, what, where)
+
+
+def _to_int(raw: str, what: str, where: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{what} expects an integer, got {raw!r}{where}") from None
+
+
+def _to_bool(raw: str, what: str, where: str) -> bool:
+    low = raw.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ConfigurationError(f"{what} expects true or false, got {raw!r}{where}")
+
+
+def _to_list(raw: str, what: str, where: str) -> list[str]:
+    if not raw.startswith("["):
         return [item.strip() for item in raw.split(",") if item.strip()]
-    if kind == "map":
-        try:
-            value = json.loads(raw) if raw else {}
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(
-                f"{what} expects a JSON object on one line, got {raw!r}: {exc.msg}{where}"
-            ) from None
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"{what} expects a JSON object{where}")
-        return {str(k): str(v) for k, v in value.items()}
-    raise ConfigurationError(f"{what}: unknown option type {kind!r}{where}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{what}: bad JSON list {raw!r}: {exc.msg}{where}") from None
+    if not isinstance(value, list):
+        raise ConfigurationError(f"{what} expects a list{where}")
+    return [str(v) for v in value]
+
+
+def _to_map(raw: str, what: str, where: str) -> dict[str, str]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{what} expects a JSON object on one line, got {raw!r}: {exc.msg}{where}"
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{what} expects a JSON object{where}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+# Option type -> converter of its text (the string kinds are taken as they are).
+_CONVERTERS: dict[str, Callable[[str, str, str], Any]] = {
+    "int": _to_int, "bool": _to_bool, "list": _to_list, "map": _to_map,
+}
 
 
 def _check_default(kind: str, value: Any) -> bool:

@@ -119,7 +119,6 @@ def test_plugin_flags_typed_from_manifest(env: dict[str, str]) -> None:
                                        "root": ["/x,y", "/z"],
                                        # plugins run in their own dir: file options are absolute
                                        "credentials": str(Path(env["HOME"]) / "c.ini")}
-    assert c.user_set_values()["probe_port"] == 9090
     assert run(["--probe-verbose-log", "false"], env).get("probe_verbose_log") is False
     assert run([], env).plugin_options(probe)["port"] == 8080
 
