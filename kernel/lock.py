@@ -30,8 +30,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from certkernel.errors import ConfigurationError, LockError
+
+if TYPE_CHECKING:
+    from certkernel.interfaces import Locker
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +159,12 @@ def make_lock(config_dir: str, kind: str, key: str, what: str,
     return FileLock(path, timeout=timeout, purpose=what)
 
 
+L = TypeVar("L", bound="Locker")
+
+
 @contextmanager
-def held(lock: FileLock) -> Iterator[FileLock]:
-    """Hold ``lock`` for the block."""
+def held(lock: L) -> Iterator[L]:
+    """Hold ``lock`` (any :class:`~certkernel.interfaces.Locker`) for the block."""
     lock.acquire()
     try:
         yield lock

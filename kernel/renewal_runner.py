@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.interfaces import CheckpointStore, Installer
+    from certkernel.interfaces import CheckpointStore, Installer, Locker
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.storage import Lineage
 
@@ -131,7 +131,7 @@ class RenewalRunner:
         """Renew one lineage under its lock; never raises for a lineage-level failure."""
         from certkernel.lock import lineage_lock
 
-        lock = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
+        lock: Locker = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
         try:
             lock.acquire()
         except errors.LockError as exc:
