@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from certkernel import reverter_dir as cpdir
+from certkernel import reverter_restore
 from certkernel.errors import CheckpointRefused, ReverterError
 from certkernel.fsutil import fsync_dir
 from certkernel.lock import DEFAULT_TIMEOUT, FileLock
@@ -212,7 +213,7 @@ class Reverter:
         return checked
 
     def _restore(self, path: str, info: Restored) -> Restored:
-        return cpdir.restore(path, info, forbidden=[self.work_dir])
+        return reverter_restore.restore(path, info, forbidden=[self.work_dir])
 
     def _refuse_temporary(self, paths: list[str]) -> None:
         """A permanent save of a file mid-temporary-change would capture the temp state."""
