@@ -65,7 +65,6 @@ class Account:
     key: JWK = field(repr=False)
     uri: str
     meta: AccountMeta
-    extra_regr: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -159,8 +158,7 @@ class AccountStore:
             ) from None
         if not hasattr(key.key, "private_bytes"):
             raise errors.StorageError(f"{directory / 'private_key.json'} holds no private key")
-        extra = {k: v for k, v in regr.items() if k not in ("uri", "body")}
-        account = Account(key=key, uri=uri, meta=meta, extra_regr=extra)
+        account = Account(key=key, uri=uri, meta=meta)
         if account.id != acc_id:
             logger.warning("Account dir %s holds key with id %s", directory, account.id)
         return account

@@ -74,7 +74,6 @@ class PollStats:
     """Counts kept for logs, tests and benchmarks."""
 
     polls: int = 0
-    slept: float = 0.0
     bad_nonce_retries: int = 0
     delays: list[float] = field(default_factory=list)
 
@@ -351,7 +350,6 @@ class AcmeSession:
                                  f"waiting for the CA to {what} (see --issuance-timeout)")
         delay = min(delay, remaining)
         self.stats.delays.append(delay)
-        self.stats.slept += delay
         self._sleep(delay)
 
     def poll_authorizations(self, authzrs: Sequence[messages.AuthorizationResource]

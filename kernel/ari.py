@@ -197,10 +197,6 @@ class Decision:
 
     state: AriState | None
 
-    @property
-    def needs_fetch_at(self) -> datetime.datetime | None:
-        return None if self.state is None else self.state.next_check
-
     def stale(self, now: datetime.datetime) -> bool:
         """No state for the current cert, or its Retry-After has passed."""
         return self.state is None or not self.state.fresh(now)

@@ -337,8 +337,3 @@ def default_of(dest: str) -> Any:
     if isinstance(value, list | dict):
         return type(value)(value)
     return value
-
-
-def value_type(dest: str) -> str:
-    """The conversion type shared by every flag of ``dest``."""
-    return FLAGS_BY_DEST[dest][0].type

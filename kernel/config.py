@@ -25,6 +25,7 @@ from certkernel.config_resolve import (
     resolve,
     select_plugins,
 )
+from certkernel.lock import parse_timeout
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest
@@ -67,6 +68,8 @@ class Config:
     user_agent_comment: str | None = None
     json: bool = False
     metrics_file: str | None = None  # None: WORK_DIR/certkernel.prom; "": off
+    # seconds any lock waits for its holder (CERTKERNEL_LOCK_TIMEOUT; certkernel.lock)
+    lock_timeout: float = 60.0
     plugin_user: str | None = None
     # automation
     reinstall: bool = False
@@ -165,10 +168,6 @@ class Config:
         if dest in _FIELD_NAMES:
             return getattr(self, dest)
         return self.plugin_values.get(dest)
-
-    def user_set_values(self) -> dict[str, Any]:
-        """dest -> value for everything the user set: what a renewal conf keeps."""
-        return {dest: self.get(dest) for dest in sorted(self.explicit)}
 
     # -- plugins ------------------------------------------------------------
     def plugin_options(self, manifest: Manifest) -> dict[str, Any]:
@@ -270,6 +269,7 @@ def build_config(
     if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
         values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
         sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
+    values["lock_timeout"] = parse_timeout(env.get("CERTKERNEL_LOCK_TIMEOUT"))
     values["ip_addresses"] = [ip_identifier(v) for v in values["ip_addresses"]]
     values["domains"] = dedupe([d.strip().lower() for d in values["domains"] if d.strip()]
                                + values["ip_addresses"])

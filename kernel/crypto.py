@@ -263,11 +263,3 @@ def split_fullchain(fullchain_pem: bytes) -> tuple[bytes, bytes]:
     if not certs:
         raise ValidationError("the CA returned no PEM certificate")
     return certs[0], b"".join(certs[1:])
-
-
-def cert_pem_to_der(pem: bytes) -> bytes:
-    return load_cert(pem).public_bytes(serialization.Encoding.DER)
-
-
-def sha256_fingerprint(pem: bytes) -> str:
-    return load_cert(pem).fingerprint(hashes.SHA256()).hex()

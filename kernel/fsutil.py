@@ -172,19 +172,6 @@ def switch_symlink(link_path: str, target: str, *, relative: bool = True) -> Non
     fsync_dir(directory)
 
 
-def read_link_target(link_path: str) -> str:
-    """The absolute path a symlink points at (resolving one relative step)."""
-    try:
-        value = os.readlink(link_path)
-    except FileNotFoundError as exc:
-        raise StorageError(f"{link_path} is missing") from exc
-    except OSError as exc:
-        raise StorageError(f"{link_path} is not a symlink: {exc.strerror}") from exc
-    if not os.path.isabs(value):
-        value = os.path.join(os.path.dirname(os.path.abspath(link_path)), value)
-    return os.path.normpath(value)
-
-
 def remove_temp_leftovers(directory: str) -> list[str]:
     """Delete temp files an interrupted writer left in ``directory``."""
     removed: list[str] = []

@@ -36,7 +36,6 @@ class IssuedCertificate:
     cert_pem: str
     chain_pem: str
     fullchain_pem: str
-    order_uri: str
     dropped_names: tuple[str, ...] = ()
 
 
@@ -160,7 +159,7 @@ class Issuance:
         if allow_subset_of_names and make_csr is None:
             raise errors.ConfigurationError("--allow-subset-of-names needs a CSR factory")
         try:
-            fullchains, uri = self._run(csr_pem, authenticators, preferred_challenges, replaces)
+            fullchains = self._run(csr_pem, authenticators, preferred_challenges, replaces)
             dropped: list[str] = []
         except AuthorizationFailed as exc:
             if not allow_subset_of_names or make_csr is None:
@@ -170,15 +169,15 @@ class Issuance:
             if not remaining:
                 raise
             logger.warning("Dropping names that failed validation: %s", ", ".join(dropped))
-            fullchains, uri = self._run(make_csr(remaining), authenticators,
-                                        preferred_challenges, replaces)
+            fullchains = self._run(make_csr(remaining), authenticators,
+                                   preferred_challenges, replaces)
         fullchain = select_chain(fullchains, preferred_chain)
         cert, chain = split_fullchain(fullchain)
         return IssuedCertificate(cert_pem=cert, chain_pem=chain, fullchain_pem=cert + chain,
-                                 order_uri=uri, dropped_names=tuple(dropped))
+                                 dropped_names=tuple(dropped))
 
     def _run(self, csr_pem: bytes, authenticators: Mapping[str, Authenticator],
-             preferred: Sequence[str], replaces: str | None = None) -> tuple[list[str], str]:
+             preferred: Sequence[str], replaces: str | None = None) -> list[str]:
         """One order: perform, answer, poll, cleanup (always), finalize."""
         from acme import messages
 
@@ -214,7 +213,7 @@ class Issuance:
                     logger.info("Deactivated %d pending authorization(s)", count)
         done = self.session.finalize(orderr)
         self.last_order = done
-        return [done.fullchain_pem, *(done.alternative_fullchains_pem or [])], done.uri
+        return [done.fullchain_pem, *(done.alternative_fullchains_pem or [])]
 
     def _deactivate_valid(self, orderr: messages.OrderResource) -> int:
         """Deactivate the order's already-valid authorizations; return how many were.

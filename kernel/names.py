@@ -111,6 +111,12 @@ def normalize_name(raw: str) -> Identifier:
     ip = _as_ip(name, shown)
     if ip is not None:
         return Identifier(ip, "ip")
+    return Identifier(_dns_name(name, shown), "dns")
+
+
+def _dns_name(name: str, shown: str) -> str:
+    """The canonical form of a name that is not an IP address (IDNA, lower case, no
+    trailing dot), checked label by label; ``shown`` is what the user typed."""
     if "/" in name or ":" in name:
         raise _bad(shown, "'/' and ':' are not allowed in a domain name")
     if any(ord(ch) > 127 for ch in name):
@@ -133,7 +139,7 @@ def normalize_name(raw: str) -> Identifier:
         raise _bad(shown, "a domain name needs at least two labels, as in 'example.com'")
     if labels[-1].isdigit():
         raise _bad(shown, "the last label cannot be all digits (is it a mistyped IP address?)")
-    return Identifier(name, "dns")
+    return name
 
 
 def normalize_names(raw_names: Iterable[str]) -> list[Identifier]:

@@ -128,44 +128,6 @@ class RenewalParams(Mapping[str, ParamValue]):
             return False
         raise self._bad(key, "True or False")
 
-    def get_int(self, key: str, default: int | None = None) -> int | None:
-        value = self.get_str(key)
-        if value is None:
-            return default
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise self._bad(key, "a whole number") from None
-
-    def get_list(self, key: str) -> list[str]:
-        """A list value; a scalar (``a`` rather than ``a,``) is a one-item list."""
-        value = self._raw.get(key)
-        if value is None or value == "None":
-            return []
-        if isinstance(value, dict):
-            raise self._bad(key, "a list")
-        if isinstance(value, str):
-            return [value]
-        return list(value)
-
-    def get_map(self, key: str) -> dict[str, str]:
-        """A ``[[subsection]]`` (``webroot_map``); also accepts a JSON string."""
-        value = self._raw.get(key)
-        if value is None or value == "None":
-            return {}
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        if isinstance(value, str) and value.strip().startswith("{"):
-            import json
-
-            try:
-                loaded = json.loads(value)
-            except ValueError:
-                raise self._bad(key, "a map") from None
-            if isinstance(loaded, dict):
-                return {str(k): str(v) for k, v in loaded.items()}
-        raise self._bad(key, "a map")
-
 
 @dataclass
 class RenewalConf:

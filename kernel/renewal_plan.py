@@ -200,6 +200,21 @@ def _ari_decision(raw: Any) -> ari.Decision:
     return ari.Decision(None if raw is None else ari.AriState.from_json(raw))
 
 
+def _wanted_conf_paths(config: Config) -> list[str]:
+    """The renewal confs to look at: only ``--cert-name``'s (which must exist), or all."""
+    from certkernel.lineage_find import conf_paths
+    from certkernel.storage import ConfigDirs
+
+    if not config.certname:
+        return conf_paths(config.config_dir)
+    path = ConfigDirs(config.config_dir).conf_path(config.certname)
+    if not os.path.exists(path):
+        raise errors.ConfigurationError(
+            f"No certificate found with name {config.certname} (expected {path})."
+        )
+    return [path]
+
+
 def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     """Scan the lineages (or only ``--cert-name``) and sort them into the plan.
 
@@ -207,21 +222,12 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     else from disk (and are recorded). Lineages that turn out due are read
     again from their files before the plan hands them to the runner.
     """
-    from certkernel.lineage_find import conf_paths
     from certkernel.renewal_cache import RenewalCache
-    from certkernel.storage import ConfigDirs, Lineage
+    from certkernel.storage import Lineage
 
     plan = Plan()
     now = now or datetime.datetime.now(datetime.UTC)
-    if config.certname:
-        path = ConfigDirs(config.config_dir).conf_path(config.certname)
-        if not os.path.exists(path):
-            raise errors.ConfigurationError(
-                f"No certificate found with name {config.certname} (expected {path})."
-            )
-        paths = [path]
-    else:
-        paths = conf_paths(config.config_dir)
+    paths = _wanted_conf_paths(config)
     cache = RenewalCache.open(config.config_dir)
     # A forced or simulated run takes every lineage: reading the cache would not save a read.
     use_cache = not (config.renew_by_default or config.dry_run)

@@ -125,12 +125,6 @@ class Lineage:
         return self.layout.archive_path(kind, self.version if version is None else version)
 
     # -- versions -----------------------------------------------------------
-    @property
-    def latest_version(self) -> int:
-        """The newest complete version in the archive."""
-        versions = self.layout.complete_versions()
-        return versions[-1] if versions else self.version
-
     def read(self, kind: str, version: int | None = None) -> bytes:
         return self.layout.read(kind, self.version if version is None else version)
 

@@ -33,7 +33,6 @@ SYS_ADD_RULE = 445
 SYS_RESTRICT_SELF = 446
 CREATE_RULESET_VERSION = 1 << 0
 RULE_PATH_BENEATH = 1
-RULE_NET_PORT = 2
 
 # Filesystem access rights (include/uapi/linux/landlock.h).
 WRITE_FILE = 1 << 1

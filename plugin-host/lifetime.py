@@ -331,8 +331,3 @@ _RUN = _RunCgroups()
 def plugin_scope(name: str) -> PluginScope | None:
     """A fresh cgroup for one plugin process, or None (fallback, logged once)."""
     return _RUN.scope(name)
-
-
-def fallback_reason() -> str:
-    """Why plugins run without a cgroup ("" when they have one or none was tried)."""
-    return _RUN.failed

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -389,23 +388,3 @@ def _describe_status(status: int | None) -> str:
             name = f"signal {-status}"
         return f"was killed by {name}"
     return f"exited with status {status}"
-
-
-def wait_gone(pids: list[int], timeout: float = 5.0) -> bool:
-    """True once none of ``pids`` exists (for tests and shutdown checks)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(_exists(pid) for pid in pids):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -133,25 +133,6 @@ def resolve_for(choice: UserChoice) -> SandboxUser | None:
     return target
 
 
-def describe_choice(choice: UserChoice) -> str:
-    """What ``certkernel plugins`` prints after "Runs as:"."""
-    import pwd
-
-    if not choice.spec:
-        try:
-            me = pwd.getpwuid(os.geteuid()).pw_name
-        except KeyError:
-            me = str(os.geteuid())
-        return f"{me} (the user running certkernel)"
-    try:
-        target = lookup_user(choice.spec, choice.source)
-    except errors.ConfigurationError as exc:
-        return f"{choice.spec} (from {choice.source}; error: {exc})"
-    suffix = "" if os.geteuid() == 0 or target.uid == os.geteuid() else \
-        "; only when certkernel runs as root"
-    return f"{target.name}:{target.group} (from {choice.source}{suffix})"
-
-
 # -- least privilege by default -------------------------------------------------
 
 
@@ -633,11 +614,6 @@ def check_access(
             f"plugin {manifest.name} cannot run as {user.describe()}: "
             + "; ".join(problems) + hint
         )
-
-
-def spawn_user(manifest: Manifest, configured: str | None) -> SandboxUser | None:
-    """The resolved user for ``manifest`` (None: the kernel's own)."""
-    return resolve_for(choose_user(manifest.name, configured, manifest))
 
 
 def summary(user: SandboxUser | None, limits: Limits | None) -> dict[str, Any]:

@@ -228,7 +228,6 @@ class Decoder:
         self._limit = 2 * max_size + 1024 * 1024
         self._fed = 0
         self._consumed = 0
-        self._last = b""
         self._head = b""
 
     @property
@@ -238,7 +237,6 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes; return the messages they complete."""
-        self._last = data
         size = len(data)
         if self._fed - self._consumed + size > self._limit:
             raise ProtocolViolation("message exceeds the 16 MiB size cap", self._quote(data))

@@ -92,10 +92,6 @@ class WireField:
     required: bool
     default: Any
 
-    @property
-    def nullable(self) -> bool:
-        return _is_optional_type(self.type)
-
     def wire_type(self) -> str:
         """The type in PROTOCOL.md's notation: ``str``, ``[str]``, ``map str → str``..."""
         return describe(self.type, notation="doc")
@@ -607,11 +603,6 @@ def deadline(name: str) -> float:
     entry = METHODS.get(name)
     value = entry.default_deadline if entry is not None else None
     return value if value is not None else DEFAULT_DEADLINE
-
-
-def sent_by(direction: Direction) -> list[Method]:
-    """The methods a side may send: its own direction plus the ones either side sends."""
-    return [m for m in METHODS.values() if m.direction in (direction, EITHER)]
 
 
 P = TypeVar("P", bound=Wire)

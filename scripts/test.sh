@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is needed (scripts/setup.sh), then run the whole test suite:
 # the Python tests (real Pebble, BIND, nginx, apache2 and plugin processes),
-# the Node SDK's tests, ruff and mypy. Run as root on a fresh machine.
+# the Node SDK's tests, ruff, vulture and mypy. Run as root on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -19,6 +19,8 @@ if [[ -f sdk/node/package.json ]]; then
 fi
 echo "== ruff"
 ruff check . || status=1
+echo "== vulture (dead code; scripts/vulture_whitelist.py says what it cannot see)"
+./scripts/deadcode.sh || status=1
 echo "== mypy --strict (kernel, plugin host, plugins, protocol, sdk)"
 ./scripts/mypy.sh || status=1
 # Without ../shared (a fresh clone), the corpus tests skip: say so once, at the end.

@@ -10,7 +10,6 @@ the reason, so the first FAIL is the one to fix.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ def _vectors() -> Path:
 
 
 VECTORS = _vectors()
-SessionCheck = Callable[[Context, RawPlugin], None]
 
 
 def _trouble(plugin: RawPlugin, exc: BaseException) -> str:

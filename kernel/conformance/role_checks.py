@@ -24,7 +24,6 @@ from certkernel.conformance.context import (
     KNOWN_CHALLENGES,
     Context,
     describe_error,
-    handshake,
     handshake_problem,
 )
 from certkernel.conformance.wire import KernelHandler, RawPlugin, show
@@ -280,10 +279,3 @@ def _round_trip(ctx: Context, plugin: RawPlugin, handler: KernelHandler, chall: 
         plugin.call("shutdown", {}, ctx.timeout, handler)
     except errors.Error as exc:
         ctx.report.fail(name, f"{exc}; stderr: {plugin.stderr_text()}", "§5.2")
-
-
-def handshake_only(ctx: Context, plugin: RawPlugin) -> bool:
-    try:
-        return handshake_problem(ctx, handshake(ctx, plugin)) is None
-    except errors.Error:
-        return False

@@ -172,35 +172,37 @@ class ApacheConfig:
     def _walk(self, section: Node, depth: int, enclosing: list[Node], seen: set[Path]) -> None:
         for node in section.children:
             args = [self._expand(a, node) for a in node.args]
-            if node.is_section:
-                lname = node.lname
-                if lname in CONDITIONAL_SECTIONS:
-                    if self._condition(node, args):
-                        self._walk(node, depth, enclosing, seen)
-                    continue
+            if not node.is_section:
                 self.active.append(ActiveNode(node, args, depth, list(enclosing)))
-                if lname == "macro":
-                    continue
-                self._walk(node, depth + 1, [*enclosing, node], seen)
-                continue
-            self.active.append(ActiveNode(node, args, depth, list(enclosing)))
-            lname = node.lname
-            if lname == "define" and args:
-                self.defines[args[0]] = args[1] if len(args) > 1 else ""
-            elif lname == "undefine" and args:
-                self.defines.pop(args[0], None)
-            elif lname == "loadmodule" and args:
-                self.modules |= module_aliases(args[0], args[1] if len(args) > 1 else "")
-            elif lname == "serverroot" and args and depth == 0:
-                self._server_root_value = Path(args[0])
-            elif lname in ("include", "includeoptional") and args:
-                for path in self._include_targets(node, args[0], lname == "includeoptional"):
-                    self.include_edges.append((node, path))
-                    if path in seen:
-                        raise MisconfigurationError(
-                            f"{node.where()}: {node.name} {args[0]} includes {path} recursively"
-                        )
-                    self._walk(self.file(path).root, depth, enclosing, seen | {path})
+                self._directive(node, args, depth, enclosing, seen)
+            elif node.lname in CONDITIONAL_SECTIONS:
+                if self._condition(node, args):
+                    self._walk(node, depth, enclosing, seen)
+            else:
+                self.active.append(ActiveNode(node, args, depth, list(enclosing)))
+                if node.lname != "macro":  # a macro's body is only a template
+                    self._walk(node, depth + 1, [*enclosing, node], seen)
+
+    def _directive(self, node: Node, args: list[str], depth: int, enclosing: list[Node],
+                   seen: set[Path]) -> None:
+        """What one active directive changes in the walk: defines, modules, includes."""
+        lname = node.lname
+        if lname == "define" and args:
+            self.defines[args[0]] = args[1] if len(args) > 1 else ""
+        elif lname == "undefine" and args:
+            self.defines.pop(args[0], None)
+        elif lname == "loadmodule" and args:
+            self.modules |= module_aliases(args[0], args[1] if len(args) > 1 else "")
+        elif lname == "serverroot" and args and depth == 0:
+            self._server_root_value = Path(args[0])
+        elif lname in ("include", "includeoptional") and args:
+            for path in self._include_targets(node, args[0], lname == "includeoptional"):
+                self.include_edges.append((node, path))
+                if path in seen:
+                    raise MisconfigurationError(
+                        f"{node.where()}: {node.name} {args[0]} includes {path} recursively"
+                    )
+                self._walk(self.file(path).root, depth, enclosing, seen | {path})
 
     def _include_targets(self, node: Node, pattern: str, optional: bool) -> list[Path]:
         """Files an Include names: a file, a directory's files, or a glob, sorted."""
@@ -241,10 +243,6 @@ class ApacheConfig:
             if within is not None and within not in item.enclosing:
                 continue
             yield item
-
-    def server_root_value(self) -> Path:
-        """ServerRoot as the config sets it (or the one given to us)."""
-        return self._server_root_value
 
     def module_loaded(self, module: str) -> bool:
         """``ssl`` / ``ssl_module`` / ``mod_ssl.c``: is it loaded by the config?"""

@@ -25,7 +25,7 @@ from certkernel.sdk import (
 from . import enhance as enh
 from . import http01
 from .installer import ApacheInstaller
-from .options import ApacheOptions, resolve
+from .options import resolve
 from .vhosts import VirtualHost
 
 AUTOHSTS_KEY = "autohsts"
@@ -40,7 +40,6 @@ class ApachePlugin(Authenticator, Installer):
     capabilities = ("autohsts", "renew_deploy")
 
     _inst: ApacheInstaller | None = None
-    _opts: ApacheOptions | None = None
 
     # -- setup -------------------------------------------------------------
 
@@ -50,7 +49,6 @@ class ApachePlugin(Authenticator, Installer):
             raise NoInstallationError(
                 f"cannot find {opts.ctl!r}; install Apache or set --apache-ctl"
             )
-        self._opts = opts
         self._inst = ApacheInstaller(
             opts,
             self.kernel,

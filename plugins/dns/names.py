@@ -20,14 +20,3 @@ def zone_candidates(name: str, min_labels: int = 1) -> list[str]:
     """
     labels = normalize(name).split(".")
     return [".".join(labels[i:]) for i in range(len(labels)) if len(labels) - i >= min_labels]
-
-
-def relative_to(name: str, zone: str) -> str:
-    """``_acme-challenge.www`` for (``_acme-challenge.www.example.com``, ``example.com``)."""
-    name, zone = normalize(name), normalize(zone)
-    if name == zone:
-        return "@"
-    suffix = "." + zone
-    if not name.endswith(suffix):
-        raise ValueError(f"{name} is not inside zone {zone}")
-    return name[: -len(suffix)]

@@ -34,8 +34,6 @@ if TYPE_CHECKING:  # types-boto3[route53], in the test extra
 log = logging.getLogger(__name__)
 
 TTL = 10
-ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-       "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"]
 NO_CREDENTIALS = (
     "dns-route53: no AWS credentials found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
     "(or AWS_PROFILE) in the environment, or put them in ~/.aws/credentials or ~/.aws/config "

@@ -160,5 +160,3 @@ class NginxConfig:
     def root_block(self) -> Block:
         return self.files[self.main].body
 
-    def changed_files(self) -> list[ConfigFile]:
-        return [f for f in self.files.values() if f.changed]

@@ -34,10 +34,6 @@ class Listen:
     default: bool
     directive: Directive | None = None
 
-    @property
-    def ipv6(self) -> bool:
-        return self.address.startswith("[")
-
 
 @dataclass
 class ServerBlock:
@@ -70,10 +66,6 @@ class ServerBlock:
     @property
     def has_ssl(self) -> bool:
         return self.ssl_on or any(li.ssl for li in self.listens)
-
-    @property
-    def has_ipv6(self) -> bool:
-        return any(li.ipv6 for li in self.listens)
 
     def describe(self) -> str:
         names = " ".join(self.names) or "(no server_name)"

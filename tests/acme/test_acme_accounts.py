@@ -19,7 +19,8 @@ from certkernel.accounts import Account, AccountMeta, AccountStore, new_account_
 from certkernel.acme_session import AcmeSession
 from certkernel.issuance import Issuance
 from tests.acme.conftest import settings_for
-from tests.acme.helpers import DnsAuthenticator, make_key_and_csr
+from tests.acme.helpers import DnsAuthenticator
+from tests.infra.csr import make_key_and_csr
 from tests.infra.pebble import Pebble
 
 EAB_KID = "kid-1"

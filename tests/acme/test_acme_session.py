@@ -16,7 +16,8 @@ from certkernel.acme_problems import describe_problem, retry_after_seconds
 from certkernel.acme_session import AcmeSession, SessionSettings
 from certkernel.issuance import Issuance, IssuedCertificate
 from tests.acme.conftest import settings_for
-from tests.acme.helpers import DnsAuthenticator, make_key_and_csr
+from tests.acme.helpers import DnsAuthenticator
+from tests.infra.csr import make_key_and_csr
 from tests.infra.pebble import Pebble
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands_certonly.cli_fixtures import dirs, hook  # noqa: F401 (fixtures)
 from tests.infra.a2c import A2C, A2CSettings, ensure_installed
+from tests.infra.cli_fixtures import dirs, hook  # noqa: F401 (fixtures)
 
 # acme2certifier's profiles here: the default (first) one issues 30-day
 # certificates, "shortlived" issues 6-day ones.

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.commands_certonly.cli_helpers import Dirs, ck
+from tests.infra.cli_run import Dirs, ck
 
 
 def _usage_error(result: subprocess.CompletedProcess[str]) -> str:

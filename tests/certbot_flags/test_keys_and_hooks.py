@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from certkernel import crypto, renewal_conf
-from tests.commands_certonly.cli_helpers import (
+from tests.infra.cli_run import (
     Dirs,
     auth_args,
     check_lineage,

@@ -1,3 +1,3 @@
 """Per-test installation dirs and the dns-01 hook for the session Pebble."""
 
-from tests.commands_certonly.cli_fixtures import dirs, hook  # noqa: F401 (fixtures)
+from tests.infra.cli_fixtures import dirs, hook  # noqa: F401 (fixtures)

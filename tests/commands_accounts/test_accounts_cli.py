@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from certkernel.accounts import server_path
-from tests.commands_certonly.cli_helpers import Dirs, ck, failed, ok
+from tests.infra.cli_run import Dirs, ck, failed, ok
 from tests.infra.pebble import Pebble
 
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from certkernel import crypto
-from tests.commands_certonly.cli_helpers import (
+from tests.infra.cli_run import (
     Dirs,
     auth_args,
     cert_names,

@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.commands_certonly.cli_helpers import (
+from tests.infra.cli_run import (
     Dirs,
     auth_args,
     cert_names,

@@ -12,7 +12,7 @@ from certkernel import errors
 from certkernel.config import Config
 from certkernel.lineage_choice import refuse_test_cert_over_valid
 from certkernel.storage import Lineage
-from tests.commands_certonly.cli_helpers import Dirs, auth_args, ck, failed, obtain, ok
+from tests.infra.cli_run import Dirs, auth_args, ck, failed, obtain, ok
 from tests.infra.pebble import Pebble
 
 

@@ -11,7 +11,7 @@ from cryptography import x509
 
 from certkernel import crypto
 from certkernel.accounts import server_path
-from tests.commands_certonly.cli_helpers import (
+from tests.infra.cli_run import (
     Dirs,
     auth_args,
     check_lineage,

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from certkernel import crypto
-from tests.commands_certonly.cli_helpers import Dirs, check_lineage, ck, failed, obtain, ok
+from tests.infra.cli_run import Dirs, check_lineage, ck, failed, obtain, ok
 from tests.infra.pebble import Pebble
 
 

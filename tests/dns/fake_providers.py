@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.dns.fakeapi import FakeApi, Record, Reply, Request, basic, bearer
+from tests.infra.fakeapi import FakeApi, Record, Reply, Request, basic, bearer
 
 
 def _txt_body_ok(api: FakeApi, body: Any, zone: str, fqdn_key: str, relative: bool) -> bool:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import time
@@ -24,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from hashlib import sha1
 from typing import Any
 
-from tests.dns.fakeapi import FakeApi, Record, Reply, Request, bearer
+from tests.infra.fakeapi import FakeApi, Record, Reply, Request, bearer
 
 
 def _relative(fqdn: str, zone: str) -> str:
@@ -98,26 +99,28 @@ def dnsimple(token: str = "dnsimple-token", zone: str = "example.com") -> FakeAp
     return api
 
 
+def _dme_signed(api: FakeApi, secret: str, req: Request) -> Reply | None:
+    """DNS Made Easy's check: an HMAC-SHA1 of the request date, and a current date."""
+    date = req.headers.get("x-dnsme-requestdate", "")
+    expected = hmac.new(secret.encode(), date.encode(), sha1).hexdigest()
+    if not hmac.compare_digest(req.headers.get("x-dnsme-hmac", ""), expected):
+        return 403, {"error": ["HMAC validation failed."]}
+    try:
+        skew = abs(parsedate_to_datetime(date).timestamp() - time.time())
+    except (TypeError, ValueError):
+        skew = 1e9
+    if skew > 300:
+        api.violations.append(f"x-dnsme-requestDate {date!r} is not a current HTTP date")
+        return 403, {"error": ["Request sent with date header too far out of sync."]}
+    return None
+
+
 def dnsmadeeasy(api_key: str = "dme-key", secret: str = "dme-secret",
                 zone: str = "example.com") -> FakeApi:
     api = FakeApi({zone: "1119443"}, lambda h: h.get("x-dnsme-apikey") == api_key,
                   (403, {"error": ["API key not found"]}))
 
-    def signed(req: Request) -> Reply | None:
-        date = req.headers.get("x-dnsme-requestdate", "")
-        expected = hmac.new(secret.encode(), date.encode(), sha1).hexdigest()
-        if not hmac.compare_digest(req.headers.get("x-dnsme-hmac", ""), expected):
-            return 403, {"error": ["HMAC validation failed."]}
-        try:
-            skew = abs(parsedate_to_datetime(date).timestamp() - time.time())
-        except (TypeError, ValueError):
-            skew = 1e9
-        if skew > 300:
-            api.violations.append(f"x-dnsme-requestDate {date!r} is not a current HTTP date")
-            return 403, {"error": ["Request sent with date header too far out of sync."]}
-        return None
-
-    api.verify = signed
+    api.verify = functools.partial(_dme_signed, api, secret)
 
     def zone_of(zid: str) -> str:
         return next((n for n, i in api.zones.items() if i == zid), "")
@@ -213,84 +216,96 @@ def linode(token: str = "linode-token", zone: str = "example.com") -> FakeApi:
 
 
 def nsone(key: str = "ns1-key", zone: str = "example.com") -> FakeApi:
-    api = FakeApi({zone: "52051b2c9f782d58bb4df41b"},
-                  lambda h: h.get("x-nsone-key") == key, (401, {"message": "Unauthorized"}))
-    record_missing = (404, {"message": "record not found"})
+    return _Ns1(key, zone).api
 
-    def record_set(zname: str, domain: str, rtype: str) -> list[Record]:
-        return [r for r in api.records.values() if r.name == domain and r.type == rtype]
 
-    def shape(zname: str, domain: str, rtype: str) -> dict[str, Any]:
-        found = record_set(zname, domain, rtype)
+class _Ns1:
+    """The NS1 fake's routes: one record set per (zone, domain, type), answers inside."""
+
+    missing = (404, {"message": "record not found"})
+
+    def __init__(self, key: str, zone: str) -> None:
+        self.api = api = FakeApi({zone: "52051b2c9f782d58bb4df41b"},
+                                 lambda h: h.get("x-nsone-key") == key,
+                                 (401, {"message": "Unauthorized"}))
+        for method, pattern, handler in (
+            ("GET", r"/zones/([^/]+)", self.get_zone),
+            ("GET", r"/zones/([^/]+)/([^/]+)/([A-Z]+)", self.get_set),
+            ("PUT", r"/zones/([^/]+)/([^/]+)/([A-Z]+)", self.create),
+            ("POST", r"/zones/([^/]+)/([^/]+)/([A-Z]+)", self.update),
+            ("DELETE", r"/zones/([^/]+)/([^/]+)/([A-Z]+)", self.delete),
+        ):
+            api.route(method, pattern)(handler)
+
+    def record_set(self, zname: str, domain: str, rtype: str) -> list[Record]:
+        return [r for r in self.api.records.values() if r.name == domain and r.type == rtype]
+
+    def shape(self, zname: str, domain: str, rtype: str) -> dict[str, Any]:
+        found = self.record_set(zname, domain, rtype)
         return {"id": f"rs-{domain}-{rtype}", "zone": zname, "domain": domain, "type": rtype,
                 "ttl": found[0].ttl if found else 3600,
                 "answers": [{"id": r.id, "answer": [r.content]} for r in found]}
 
-    def answers_ok(body: Any) -> bool:
+    def answers_ok(self, body: Any) -> bool:
         answers = body.get("answers") if isinstance(body, dict) else None
         ok = (isinstance(answers, list) and bool(answers)
               and all(isinstance(a, dict) and isinstance(a.get("answer"), list)
                       and len(a["answer"]) == 1 and isinstance(a["answer"][0], str)
                       for a in answers))
-        api.check(ok, f"bad ns1 answers: {body!r}")
+        self.api.check(ok, f"bad ns1 answers: {body!r}")
         return ok
 
-    def store(zname: str, domain: str, rtype: str, body: dict[str, Any]) -> None:
-        for rec in record_set(zname, domain, rtype):
-            del api.records[rec.id]
+    def store(self, zname: str, domain: str, rtype: str, body: dict[str, Any]) -> None:
+        for rec in self.record_set(zname, domain, rtype):
+            del self.api.records[rec.id]
         for answer in body["answers"]:
-            rec = Record(api.new_id(), rtype, domain, answer["answer"][0],
+            rec = Record(self.api.new_id(), rtype, domain, answer["answer"][0],
                          int(body.get("ttl") or 3600))
-            api.records[rec.id] = rec
+            self.api.records[rec.id] = rec
 
-    @api.route("GET", r"/zones/([^/]+)")
-    def get_zone(req: Request, m: Any) -> Reply:
+    def get_zone(self, req: Request, m: Any) -> Reply:
+        api = self.api
         if m[1] not in api.zones:
             return 404, {"message": "zone not found"}
         sets = {(r.name, r.type) for r in _in_zone(api, m[1])}
         return 200, {"id": api.zones[m[1]], "zone": m[1], "ttl": 3600,
-                     "records": [{**shape(m[1], d, t), "short_answers":
-                                  [a["answer"][0] for a in shape(m[1], d, t)["answers"]]}
+                     "records": [{**self.shape(m[1], d, t), "short_answers":
+                                  [a["answer"][0] for a in self.shape(m[1], d, t)["answers"]]}
                                  for d, t in sorted(sets)]}
 
-    @api.route("GET", r"/zones/([^/]+)/([^/]+)/([A-Z]+)")
-    def get_set(req: Request, m: Any) -> Reply:
-        if m[1] not in api.zones or not record_set(m[1], m[2], m[3]):
-            return record_missing
-        return 200, shape(m[1], m[2], m[3])
+    def get_set(self, req: Request, m: Any) -> Reply:
+        if m[1] not in self.api.zones or not self.record_set(m[1], m[2], m[3]):
+            return self.missing
+        return 200, self.shape(m[1], m[2], m[3])
 
-    @api.route("PUT", r"/zones/([^/]+)/([^/]+)/([A-Z]+)")
-    def create(req: Request, m: Any) -> Reply:
+    def create(self, req: Request, m: Any) -> Reply:
         body = req.body
-        ok = (m[1] in api.zones and answers_ok(body) and body.get("domain") == m[2]
+        ok = (m[1] in self.api.zones and self.answers_ok(body) and body.get("domain") == m[2]
               and body.get("type") == m[3] and body.get("zone") in (None, m[1])
               and (m[2] == m[1] or m[2].endswith("." + m[1])))
-        api.check(ok, f"bad ns1 record create {m[0]}: {body!r}")
+        self.api.check(ok, f"bad ns1 record create {m[0]}: {body!r}")
         if not ok:
             return 400, {"message": "invalid record"}
-        if record_set(m[1], m[2], m[3]):
+        if self.record_set(m[1], m[2], m[3]):
             return 400, {"message": "record already exists"}
-        store(m[1], m[2], m[3], body)
-        return 200, shape(m[1], m[2], m[3])
+        self.store(m[1], m[2], m[3], body)
+        return 200, self.shape(m[1], m[2], m[3])
 
-    @api.route("POST", r"/zones/([^/]+)/([^/]+)/([A-Z]+)")
-    def update(req: Request, m: Any) -> Reply:
-        if not record_set(m[1], m[2], m[3]):
-            return record_missing
+    def update(self, req: Request, m: Any) -> Reply:
+        if not self.record_set(m[1], m[2], m[3]):
+            return self.missing
         body = req.body
-        ok = answers_ok(body) and body.get("domain", m[2]) == m[2] and body.get("type", m[3]) == m[3]
+        ok = (self.answers_ok(body) and body.get("domain", m[2]) == m[2]
+              and body.get("type", m[3]) == m[3])
         if not ok:
             return 400, {"message": "invalid record"}
-        store(m[1], m[2], m[3], body)
-        return 200, shape(m[1], m[2], m[3])
+        self.store(m[1], m[2], m[3], body)
+        return 200, self.shape(m[1], m[2], m[3])
 
-    @api.route("DELETE", r"/zones/([^/]+)/([^/]+)/([A-Z]+)")
-    def delete(req: Request, m: Any) -> Reply:
-        found = record_set(m[1], m[2], m[3])
+    def delete(self, req: Request, m: Any) -> Reply:
+        found = self.record_set(m[1], m[2], m[3])
         if not found:
-            return record_missing
+            return self.missing
         for rec in found:
-            del api.records[rec.id]
+            del self.api.records[rec.id]
         return 200, {}
-
-    return api

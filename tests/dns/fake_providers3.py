@@ -24,7 +24,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from tests.dns.fakeapi import FakeApi, Record, Reply, Request, basic
+from tests.infra.fakeapi import FakeApi, Record, Reply, Request, basic
 
 
 def gehirn(token: str = "gehirn-token", secret: str = "gehirn-secret",
@@ -88,62 +88,72 @@ def gehirn(token: str = "gehirn-token", secret: str = "gehirn-secret",
 
 def ovh(app_key: str = "ovh-app", app_secret: str = "ovh-secret", consumer: str = "ovh-consumer",
         zone: str = "example.com") -> FakeApi:
-    api = FakeApi({zone: zone}, lambda h: True, public=(("GET", "/auth/time"),))
-    refreshed: list[str] = []
+    return _Ovh(app_key, app_secret, consumer, zone).api
 
-    def signed(req: Request) -> Reply | None:
+
+class _Ovh:
+    """The OVH fake's state and routes (``api.refreshed``: the zones refreshed, in order)."""
+
+    def __init__(self, app_key: str, app_secret: str, consumer: str, zone: str) -> None:
+        self.app_key, self.app_secret, self.consumer = app_key, app_secret, consumer
+        self.api = api = FakeApi({zone: zone}, lambda h: True, public=(("GET", "/auth/time"),))
+        self.refreshed: list[str] = []
+        api.verify = self.signed
+        api.refreshed = self.refreshed  # type: ignore[attr-defined]
+        for method, pattern, handler in (
+            ("GET", r"/auth/time", self.server_time),
+            ("GET", r"/domain/zone/", self.zones),
+            ("GET", r"/domain/zone/([^/]+)/status", self.status),
+            ("GET", r"/domain/zone/([^/]+)/record", self.record_ids),
+            ("GET", r"/domain/zone/([^/]+)/record/(\d+)", self.record),
+            ("POST", r"/domain/zone/([^/]+)/record", self.create),
+            ("DELETE", r"/domain/zone/([^/]+)/record/(\d+)", self.delete),
+            ("POST", r"/domain/zone/([^/]+)/refresh", self.refresh),
+        ):
+            api.route(method, pattern)(handler)
+
+    def signed(self, req: Request) -> Reply | None:
         h = req.headers
-        if h.get("x-ovh-application") != app_key:
+        if h.get("x-ovh-application") != self.app_key:
             return 403, {"errorCode": "INVALID_KEY", "message": "Invalid application key"}
-        if h.get("x-ovh-consumer") != consumer:
+        if h.get("x-ovh-consumer") != self.consumer:
             return 403, {"errorCode": "INVALID_CREDENTIAL",
                          "message": "This credential does not exist"}
         stamp = h.get("x-ovh-timestamp", "")
         if not stamp.isdigit() or abs(int(stamp) - int(time.time())) > 180:
             return 400, {"errorCode": "QUERY_TIME_OUT", "message": "Query out of time"}
-        text = "+".join([app_secret, consumer, req.method, req.url, req.raw_body, stamp])
+        text = "+".join([self.app_secret, self.consumer, req.method, req.url, req.raw_body, stamp])
         if h.get("x-ovh-signature") != "$1$" + hashlib.sha1(text.encode()).hexdigest():
             return 400, {"errorCode": "INVALID_SIGNATURE", "message": "Invalid signature"}
         return None
 
-    api.verify = signed
-
-    def known(name: str) -> bool:
-        return name in api.zones
-
-    @api.route("GET", r"/auth/time")
-    def server_time(req: Request, m: Any) -> Reply:
+    def server_time(self, req: Request, m: Any) -> Reply:
         return 200, int(time.time())
 
-    @api.route("GET", r"/domain/zone/")
-    def zones(req: Request, m: Any) -> Reply:
-        return 200, sorted(api.zones)
+    def zones(self, req: Request, m: Any) -> Reply:
+        return 200, sorted(self.api.zones)
 
-    @api.route("GET", r"/domain/zone/([^/]+)/status")
-    def status(req: Request, m: Any) -> Reply:
-        if not known(m[1]):
+    def status(self, req: Request, m: Any) -> Reply:
+        if m[1] not in self.api.zones:
             return 404, {"message": "This service does not exist"}
         return 200, {"isDeployed": True, "warnings": [], "errors": []}
 
-    @api.route("GET", r"/domain/zone/([^/]+)/record")
-    def record_ids(req: Request, m: Any) -> Reply:
-        return 200, [int(r.id) for r in api.records.values()
+    def record_ids(self, req: Request, m: Any) -> Reply:
+        return 200, [int(r.id) for r in self.api.records.values()
                      if req.query.get("fieldType") in (None, r.type)
                      and req.query.get("subDomain") in (None, _sub(r.name, m[1]))]
 
-    @api.route("GET", r"/domain/zone/([^/]+)/record/(\d+)")
-    def record(req: Request, m: Any) -> Reply:
-        rec = api.records.get(m[2])
+    def record(self, req: Request, m: Any) -> Reply:
+        rec = self.api.records.get(m[2])
         if rec is None:
             return 404, {"message": "This service does not exist"}
         return 200, {"id": int(rec.id), "zone": m[1], "fieldType": rec.type,
                      "subDomain": _sub(rec.name, m[1]), "target": f'"{rec.content}"',
                      "ttl": rec.ttl}
 
-    @api.route("POST", r"/domain/zone/([^/]+)/record")
-    def create(req: Request, m: Any) -> Reply:
-        body = req.body
-        ok = (known(m[1]) and req.headers.get("content-type") == "application/json"
+    def create(self, req: Request, m: Any) -> Reply:
+        api, body = self.api, req.body
+        ok = (m[1] in api.zones and req.headers.get("content-type") == "application/json"
               and isinstance(body, dict) and body.get("fieldType") == "TXT"
               and isinstance(body.get("subDomain"), str) and not body["subDomain"].endswith(m[1])
               and bool(body.get("target")) and isinstance(body.get("ttl", 0), int))
@@ -156,19 +166,14 @@ def ovh(app_key: str = "ovh-app", app_secret: str = "ovh-secret", consumer: str 
         return 200, {"id": int(rec.id), "zone": m[1], "fieldType": "TXT",
                      "subDomain": body["subDomain"], "target": f'"{rec.content}"', "ttl": rec.ttl}
 
-    @api.route("DELETE", r"/domain/zone/([^/]+)/record/(\d+)")
-    def delete(req: Request, m: Any) -> Reply:
-        if api.records.pop(m[2], None) is None:
+    def delete(self, req: Request, m: Any) -> Reply:
+        if self.api.records.pop(m[2], None) is None:
             return 404, {"message": "This service does not exist"}
         return 200, None
 
-    @api.route("POST", r"/domain/zone/([^/]+)/refresh")
-    def refresh(req: Request, m: Any) -> Reply:
-        refreshed.append(m[1])
+    def refresh(self, req: Request, m: Any) -> Reply:
+        self.refreshed.append(m[1])
         return 200, None
-
-    api.refreshed = refreshed  # type: ignore[attr-defined]
-    return api
 
 
 def _sub(fqdn: str, zone: str) -> str:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from certkernel.errors import PluginError
 from certkernel.plugins.dns.core import ChallengeRunner
 from certkernel.plugins.dns.google import GoogleBackend, load_service_account
-from tests.dns.fake_google import FakeGoogle
+from tests.infra.fake_google import FakeGoogle
 
 
 @dataclass

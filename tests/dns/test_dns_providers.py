@@ -19,7 +19,7 @@ from certkernel.plugins.dns.credentials import resolve_credentials
 from certkernel.plugins.dns.lexicon_backend import LexiconBackend
 from certkernel.plugins.dns.providers import PROVIDERS
 from tests.dns import fake_providers, fake_providers2, fake_providers3
-from tests.dns.fakeapi import FakeApi
+from tests.infra.fakeapi import FakeApi
 
 
 @dataclass

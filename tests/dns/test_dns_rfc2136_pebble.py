@@ -18,8 +18,8 @@ from certkernel.plugin_host.discovery import discover
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.proxies import RemoteAuthenticator
 from certkernel.plugin_host.services import KernelServices
-from tests.acme.helpers import make_key_and_csr
 from tests.infra.bind import Bind
+from tests.infra.csr import make_key_and_csr
 from tests.infra.pebble import Pebble
 
 

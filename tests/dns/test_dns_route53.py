@@ -17,7 +17,7 @@ import pytest
 from certkernel.errors import PluginError
 from certkernel.plugins.dns.core import ChallengeRunner
 from certkernel.plugins.dns.route53 import Route53Backend
-from tests.dns.fake_route53 import FakeRoute53
+from tests.infra.fake_route53 import FakeRoute53
 
 
 @dataclass

@@ -15,8 +15,7 @@ from pathlib import Path
 from cryptography import x509
 
 from tests.infra.apache import http_get, served_cert_der
-
-from .conftest import Site
+from tests.infra.apache_site import Site
 
 
 def _served_serial(site: Site, name: str = "example.test") -> int:

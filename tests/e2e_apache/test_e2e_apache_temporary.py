@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from tests.infra.apache import ApacheServer, DebianTree, free_port, readable_tempdir
+from tests.infra.apache_site import SITE, Site, running_site
 from tests.infra.challenge_revert import (
     FAULT,
     MARK,
@@ -26,8 +26,6 @@ from tests.infra.challenge_revert import (
     wrapped_ctl,
 )
 from tests.infra.pebble import Pebble
-
-from .conftest import SITE, Site
 
 
 def _tree(site: Site) -> Callable[[], dict[str, bytes]]:
@@ -39,21 +37,11 @@ def _ctl(site: Site, action: str) -> Path:
                        site.root / MARK, action)
 
 
-@contextmanager
-def _named_site(pebble: Pebble, name: str) -> Iterator[Site]:
+def _named_site(pebble: Pebble, name: str) -> AbstractContextManager[Site]:
     """Like the conftest's site, with one vhost whose ServerName is ``name``."""
-    base = readable_tempdir("ck-e2e-apache-tmp-")
-    root = base / "apache2"
     text = SITE.replace("ServerName example.test", f"ServerName {name}").replace(
         "    ServerAlias www.example.test\n", "")
-    conf = DebianTree(root, pebble.http01_port, {"named.conf": text}).build()
-    server = ApacheServer(root, conf)
-    server.start([pebble.http01_port])
-    try:
-        yield Site(server, root, base, pebble.http01_port, free_port(), pebble)
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    return running_site(pebble, "ck-e2e-apache-tmp-", {"named.conf": text})
 
 
 def test_success(site: Site) -> None:

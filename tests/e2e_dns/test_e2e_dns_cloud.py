@@ -3,7 +3,7 @@
 The providers' APIs are local fakes (SigV4-checking Route 53, JWT-checking
 Google token endpoint and Cloud DNS); a test-side bridge publishes every
 accepted change to the session Pebble's challtestsrv, which is the DNS
-Pebble validates against (tests/dns/challtest_bridge.py). What a user
+Pebble validates against (tests/infra/challtest_bridge.py). What a user
 checks: the certificate is issued for the names, the TXT records are gone
 afterwards, the renewal conf holds paths and URLs but no secret, and (for
 Google) a relative ``--dns-google-credentials`` is saved as the absolute
@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.dns.challtest_bridge import BridgedGoogle, BridgedRoute53, TxtMirror
+from tests.infra.challtest_bridge import BridgedGoogle, BridgedRoute53, TxtMirror
 from tests.infra.pebble import Pebble
 
 R53_ZONE = "r53.example.net"

@@ -12,9 +12,8 @@ import socket
 from pathlib import Path
 
 from tests.infra.nginx import NGINX_BIN, http_get, https_get
+from tests.infra.nginx_site import Site
 from tests.infra.tls import served_certificate
-
-from .conftest import Site
 
 
 def _refuses(port: int) -> bool:

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e_renew_install.conftest import dns_hooks
+from tests.infra.cli_run import dns_hooks
 from tests.infra.nginx import NGINX_BIN, http_get
+from tests.infra.nginx_site import SITE, Site, running_site
 from tests.infra.pebble import Pebble
+from tests.infra.selfsigned import make_cert
 from tests.infra.tls import served_certificate
-from tests.nginx.conftest import make_cert
-
-from .conftest import SITE, Site, running_site
 
 
 def _refuses(host: str, port: int) -> bool:

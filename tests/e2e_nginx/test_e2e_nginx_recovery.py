@@ -8,8 +8,7 @@ import sys
 
 from certkernel.reverter import Reverter
 from tests.infra.nginx import http_get
-
-from .conftest import Site
+from tests.infra.nginx_site import Site
 
 
 def test_run_recovers_changes_a_crashed_run_left_behind(site: Site) -> None:

@@ -23,9 +23,8 @@ from tests.infra.challenge_revert import (
     interrupt_when_published,
     wrapped_ctl,
 )
+from tests.infra.nginx_site import SITE, Site, running_site
 from tests.infra.pebble import Pebble
-
-from .conftest import SITE, Site, running_site
 
 
 def _tree(site: Site) -> Callable[[], dict[str, bytes]]:

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.infra.e2e_site import REPO
+from tests.infra.nginx_site import Site
 from tests.infra.pebble import free_port
-
-from .conftest import Site
 
 PROBE = '''\
 """Writes every certkernel lifecycle event as one JSON line to $PROBE_LOG."""

@@ -1,9 +1,11 @@
 """Fixtures: a private nginx / apache2 on Pebble's http-01 port, plus ctl wrappers.
 
-The sites and their CLI runners are the ones of tests/e2e_nginx and
-tests/e2e_apache; what this room adds is a control-script wrapper that logs
-every invocation (so a test counts reloads) and can be told to refuse
-``-t``, and a dns-01 hook so renewals need no reload of their own.
+The sites and their CLI runners are tests/infra/nginx_site.py and
+tests/infra/apache_site.py (tests/e2e_nginx and tests/e2e_apache use them
+too); what this room adds is a control-script wrapper that logs every
+invocation (so a test counts reloads) and can be told to refuse ``-t``.
+Its dns-01 flags (renewals that need no reload of their own) are
+tests/infra/cli_run.py's ``dns_hooks``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands_certonly.cli_helpers import dns_hook
-from tests.e2e_apache.conftest import Site as ApacheSite
-from tests.e2e_apache.conftest import running_site as running_apache
-from tests.e2e_nginx.conftest import SITE as NGINX_SITE
-from tests.e2e_nginx.conftest import Site as NginxSite
-from tests.e2e_nginx.conftest import running_site as running_nginx
+from tests.infra.apache_site import Site as ApacheSite
+from tests.infra.apache_site import running_site as running_apache
 from tests.infra.nginx import NGINX_BIN
+from tests.infra.nginx_site import SITE as NGINX_SITE
+from tests.infra.nginx_site import Site as NginxSite
+from tests.infra.nginx_site import running_site as running_nginx
 from tests.infra.pebble import Pebble
 
 OTHER_NGINX = NGINX_SITE.replace("example.test www.example.test", "other.test") \
@@ -62,14 +63,6 @@ def reloads(log: Path, words: tuple[str, ...]) -> int:
     if not log.exists():
         return 0
     return sum(1 for line in log.read_text().splitlines() if all(w in line.split() for w in words))
-
-
-def dns_hooks(folder: Path, pebble: Pebble) -> list[str]:
-    """``--manual`` dns-01 flags whose hooks set and clear the TXT record in challtestsrv."""
-    auth = dns_hook(folder, pebble)
-    return ["-a", "manual", "--manual-auth-hook", str(auth),
-            "--manual-cleanup-hook", str(auth.parent / "cleanup-hook.py"),
-            "--preferred-challenges", "dns"]
 
 
 @pytest.fixture

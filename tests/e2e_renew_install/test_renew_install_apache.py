@@ -17,10 +17,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tests.e2e_apache.conftest import Site
 from tests.infra.apache import http_get, served_cert_der
+from tests.infra.apache_site import Site
+from tests.infra.cli_run import dns_hooks
 
-from .conftest import ctl_wrapper, dns_hooks, reloads
+from .conftest import ctl_wrapper, reloads
 
 GRACEFUL = ("-k", "graceful")
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e_nginx.conftest import Site
+from tests.infra.cli_run import dns_hooks
+from tests.infra.nginx_site import Site
 from tests.infra.tls import served_certificate
 
-from .conftest import ctl_wrapper, dns_hooks, reloads
+from .conftest import ctl_wrapper, reloads
 
 RELOAD = ("-s", "reload")
 

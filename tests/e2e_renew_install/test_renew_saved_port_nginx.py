@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from tests.e2e_nginx.conftest import Site as NginxSite
+from tests.infra.nginx_site import Site as NginxSite
 
 
 def test_nginx_lineage_renews_on_the_saved_http01_port(nginx_site: NginxSite) -> None:

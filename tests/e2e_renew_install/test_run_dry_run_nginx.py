@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e_nginx.conftest import Site
 from tests.infra.nginx import http_get
+from tests.infra.nginx_site import Site
 
 
 def test_dry_run_of_run_says_nothing_was_installed(nginx_site: Site) -> None:

@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 from certkernel import errors
-from certkernel.plugin_host.process import wait_gone
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
 from certkernel.protocol.messages import Challenge, LineageInfo
+from tests.infra.processes import wait_gone
 
 from .conftest import HERE, MemoryStorage, ScriptedDisplay
 

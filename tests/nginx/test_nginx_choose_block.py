@@ -24,9 +24,10 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.proxies import RemoteInstaller
 from certkernel.plugin_host.services import KernelServices
 from tests.infra.nginx import https_get
+from tests.infra.selfsigned import make_cert
 from tests.infra.tls import served_certificate
 from tests.nginx.checkpoints import FileCheckpoints
-from tests.nginx.conftest import Site, make_cert
+from tests.nginx.conftest import Site
 
 DOMAIN = "new.test"
 

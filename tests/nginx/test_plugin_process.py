@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from certkernel.errors import MisconfigurationError
 from certkernel.plugin_host.discovery import discover
-from certkernel.plugin_host.launch import start_plugin
-from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
-from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol.messages import Challenge, LineageInfo
 from tests.infra.nginx import http_get, https_get
+from tests.infra.selfsigned import make_cert
 from tests.infra.tls import served_certificate
 from tests.nginx.checkpoints import FileCheckpoints
-from tests.nginx.conftest import Site, make_cert
+from tests.nginx.conftest import Site
+from tests.nginx.plugin_run import nginx_plugin
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
             if p.is_file() and p.suffix in (".conf", ".inc")}
-
-
-@contextmanager
-def nginx_plugin(site: Site, tmp_path: Path, cps: FileCheckpoints) -> Iterator[tuple[RemoteInstaller, RemoteAuthenticator]]:
-    manifest = discover()["nginx"]
-    services = KernelServices("nginx", checkpoints=cps, roots=[str(site.root), str(tmp_path)])
-    proc = start_plugin(
-        manifest, services.handle,
-        options={"server-root": str(site.root)},
-        settings={"https_port": site.https_port, "http01_port": site.http_port,
-                  "config_dir": str(tmp_path / "le"), "non_interactive": True},
-        state_dir=str(tmp_path / "state"),
-    )
-    with proc:
-        installer, auth = RemoteInstaller(proc), RemoteAuthenticator(proc)
-        auth.prepare()
-        yield installer, auth
 
 
 def test_manifest_declares_installer_and_authenticator() -> None:

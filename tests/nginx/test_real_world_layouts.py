@@ -17,10 +17,11 @@ import pytest
 from certkernel.errors import MisconfigurationError
 from certkernel.plugins.nginx.files import resolve_beneath, write_beneath
 from certkernel.plugins.nginx.tls_files import DHPARAM_TEXT
+from tests.infra.selfsigned import make_cert
 from tests.infra.tls import served_certificate
 from tests.nginx.checkpoints import FileCheckpoints
-from tests.nginx.conftest import Site, make_cert
-from tests.nginx.test_plugin_process import nginx_plugin
+from tests.nginx.conftest import Site
+from tests.nginx.plugin_run import nginx_plugin
 
 PLAIN = (
     "server {{\n"

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 from cryptography import x509
 
-from tests.commands_certonly.cli_helpers import Dirs
+from tests.infra.cli_run import Dirs
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "docs" / "schemas"

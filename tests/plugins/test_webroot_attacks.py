@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 
 from certkernel import errors
+from tests.infra import sandbox_env as se
 from tests.infra.httpd import serving, static_site
-from tests.sandbox import sandbox_env as se
 
+from .certonly_run import assert_issued, certonly, explain
 from .conftest import http01
-from .test_certonly_e2e import assert_issued, certonly, explain
 
 Snapshot = list[tuple[str, int, int, bytes]]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from certkernel.plugin_host.sandbox import ACCOUNT, ensure_account
+from tests.infra import sandbox_env as se
 from tests.infra.bind import Bind
-from tests.sandbox import sandbox_env as se
 
 
 @pytest.fixture(scope="session")

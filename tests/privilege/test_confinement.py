@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.infra.pebble import Pebble
-from tests.privilege.test_default_privilege import install_plugin
-from tests.sandbox.sandbox_env import REPO, Kernel, world_dir
-from tests.sandbox.test_sandbox_issuance import common
+from tests.infra.sandbox_env import REPO, Kernel, world_dir
+from tests.infra.sandbox_run import common, install_plugin
 
 MANIFEST = f'''
 name = "hostile-installer"

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.infra.bind import Bind
+from tests.infra.cli_run import cert_names
 from tests.infra.httpd import static_site
 from tests.infra.pebble import Pebble
-from tests.sandbox.sandbox_env import REPO, Kernel, world_dir
-from tests.sandbox.test_sandbox_issuance import assert_sandboxed, cert_names, common, run_watched
+from tests.infra.sandbox_env import REPO, Kernel, world_dir
+from tests.infra.sandbox_run import assert_sandboxed, common, install_plugin, run_watched
 
 THIRD_PARTY = f'''
 name = "thirdparty"
@@ -37,17 +38,6 @@ name = "dir"
 type = "path"
 default = ""
 '''
-
-
-def install_plugin(root: Path, folder: str, name: str, manifest: str) -> dict[str, str]:
-    """The environment that makes the kernel find ``manifest`` as a third-party plugin."""
-    xdg = world_dir(root, folder)
-    place = xdg / "certkernel" / "plugins" / name
-    place.mkdir(parents=True, exist_ok=True)
-    for path in (xdg / "certkernel", xdg / "certkernel" / "plugins", place):
-        path.chmod(0o755)
-    (place / "plugin.toml").write_text(manifest)
-    return {"XDG_DATA_HOME": str(xdg)}
 
 
 def runs_as(output: str) -> dict[str, str]:
@@ -107,7 +97,7 @@ def test_third_party_authenticator_runs_as_the_account_without_any_flag(
     dirs = kernel.dirs("thirdparty")
     proc = kernel.start("certonly", "-a", "thirdparty", "--thirdparty-dir", str(account_site),
                         "-d", "third.example.org", *dirs, *common(pebble), **env)
-    from tests.sandbox.sandbox_env import Watcher
+    from tests.infra.sandbox_env import Watcher
 
     watcher = Watcher(proc.pid, "thirdparty_plugin.py").start()
     try:

@@ -23,8 +23,8 @@ from certkernel.plugin_host.discovery import discover_all
 from certkernel.renewal_cache import RACY_NS, RenewalCache, cache_path
 from certkernel.renewal_plan import Plan, make_plan
 from certkernel.storage import Lineage
+from tests.infra.minica import MiniCA
 from tests.renew.renew_env import Host
-from tests.storage.certs import MiniCA
 
 SETTLE = RACY_NS / 1e9 + 0.2
 

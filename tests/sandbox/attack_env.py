@@ -11,7 +11,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.sandbox.sandbox_env import REPO, world_dir
+from tests.infra.sandbox_env import REPO, world_dir
 
 PLUGIN = REPO / "tests" / "sandbox" / "attack_plugin.py"
 

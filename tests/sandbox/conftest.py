@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.infra import sandbox_env as se
 from tests.infra.bind import Bind
-from tests.sandbox import sandbox_env as se
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.infra.pebble import Pebble
+from tests.infra.sandbox_env import Kernel
+from tests.infra.sandbox_run import common
 from tests.sandbox import attack_env
-from tests.sandbox.sandbox_env import Kernel
-from tests.sandbox.test_sandbox_issuance import common
 
 KERNEL_SECRET = "AKIA-kernel-secret-" + secrets.token_hex(8)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.infra.pebble import Pebble
+from tests.infra.sandbox_env import Kernel, alive, proc_status
+from tests.infra.sandbox_run import common
 from tests.sandbox import attack_env
-from tests.sandbox.sandbox_env import Kernel, alive, proc_status
-from tests.sandbox.test_sandbox_issuance import common
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ import pytest
 
 from certkernel.plugin_host.process import LOG_CAP
 from tests.infra.pebble import Pebble
+from tests.infra.sandbox_env import Kernel
+from tests.infra.sandbox_run import common
 from tests.sandbox import attack_env
-from tests.sandbox.sandbox_env import Kernel
-from tests.sandbox.test_sandbox_issuance import common
 
 FLOOD_MIB = 24
 MIB = 1024 * 1024

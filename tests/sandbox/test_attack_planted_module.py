@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 from tests.infra.pebble import Pebble
-from tests.sandbox.sandbox_env import Kernel, world_dir
-from tests.sandbox.test_sandbox_issuance import common
+from tests.infra.sandbox_env import Kernel, world_dir
+from tests.infra.sandbox_run import common
 
 PLANT = r'''
 import os, sys

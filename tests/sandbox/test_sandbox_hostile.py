@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.infra.pebble import Pebble
-from tests.sandbox.sandbox_env import REPO, Kernel, Watcher, alive, build_shim_venv, world_dir
-from tests.sandbox.test_sandbox_issuance import common
+from tests.infra.sandbox_env import REPO, Kernel, Watcher, alive, build_shim_venv, world_dir
+from tests.infra.sandbox_run import common
 
 CANARY = "CK_CANARY_SECRET"
 

@@ -15,46 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 
 from tests.infra.bind import Bind
+from tests.infra.cli_run import cert_names
 from tests.infra.httpd import static_site
 from tests.infra.pebble import Pebble
-from tests.sandbox.sandbox_env import Kernel, Watcher, world_dir
-
-
-def common(pebble: Pebble) -> list[str]:
-    return ["--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle,
-            "--agree-tos", "-m", "admin@example.org", "-n"]
-
-
-def assert_sandboxed(status: dict[str, str], user: str) -> None:
-    """The /proc/<pid>/status fields that show the sandbox took effect."""
-    pw = pwd.getpwnam(user)
-    assert status, "the plugin process was never seen"
-    assert status["Uid"].split() == [str(pw.pw_uid)] * 4
-    assert status["Gid"].split() == [str(pw.pw_gid)] * 4
-    assert status["Groups"] == ""
-    assert status["NoNewPrivs"] == "1"
-    assert int(status["CapEff"], 16) == 0
-    assert int(status["CapPrm"], 16) == 0
-
-
-def cert_names(config_dir: Path, name: str) -> list[str]:
-    pem = (config_dir / "live" / name / "cert.pem").read_bytes()
-    cert = x509.load_pem_x509_certificate(pem)
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return sorted(san.get_values_for_type(x509.DNSName))
-
-
-def run_watched(kernel: Kernel, marker: str, *args: str) -> tuple[int, str, dict[str, str]]:
-    proc = kernel.start(*args)
-    watcher = Watcher(proc.pid, marker).start()
-    try:
-        _out, err = proc.communicate(timeout=120)
-    finally:
-        watcher.stop()
-    return proc.returncode, err, watcher.found
+from tests.infra.sandbox_env import Kernel, world_dir
+from tests.infra.sandbox_run import assert_sandboxed, common, run_watched
 
 
 def test_standalone_unprivileged_answers_on_handed_over_socket(

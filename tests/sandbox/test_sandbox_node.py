@@ -18,7 +18,7 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.proxies import RemoteAuthenticator
 from certkernel.plugin_host.services import KernelServices
-from tests.sandbox import sandbox_env as se
+from tests.infra import sandbox_env as se
 
 REPO = Path(__file__).resolve().parents[2]
 

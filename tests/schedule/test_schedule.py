@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands_certonly.cli_helpers import Dirs
+from tests.infra.cli_run import Dirs
 
 CERTKERNEL = str(Path(sys.executable).with_name("certkernel"))
 TIMEOUT = 60

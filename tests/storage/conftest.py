@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certkernel import crypto, storage
 from certkernel.storage import Lineage
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
 
 WEBROOT_CONF = """\
@@ -119,9 +119,9 @@ def test_certbot_config_dir_is_listed_and_used(tmp_path: Path, ca: MiniCA) -> No
     p = web.renewalparams
     assert p.get_str("authenticator") == "webroot"
     assert p.get_str("installer") is None
-    assert p.get_list("webroot_path") == ["/var/www/html"]
-    assert p.get_map("webroot_map") == {"example.com": "/var/www/html", "www.example.com": "/var/www/html"}
-    assert p.get_int("rsa_key_size") == 4096
+    assert p.as_dict()["webroot_path"] == ["/var/www/html"]
+    assert p.as_dict()["webroot_map"] == {"example.com": "/var/www/html", "www.example.com": "/var/www/html"}
+    assert p.as_dict()["rsa_key_size"] == "4096"
     assert p.get_bool("must_staple") is False
     assert p.get_str("post_hook") == "systemctl reload nginx"
     assert web.conf.version == "1.7.0"
@@ -131,7 +131,7 @@ def test_certbot_config_dir_is_listed_and_used(tmp_path: Path, ca: MiniCA) -> No
     wild = by_name["wild.example.org"]
     assert wild.names == ["*.wild.example.org", "wild.example.org"]
     assert wild.conf.renew_before_expiry_interval() == datetime.timedelta(days=14)
-    assert wild.renewalparams.get_list("pref_challs") == ["dns-01"]
+    assert wild.renewalparams.as_dict()["pref_challs"] == ["dns-01"]
     assert wild.renewalparams.get_bool("manual_public_ip_logging_ok") is True
     assert wild.key_type == "ecdsa"
 

@@ -24,7 +24,7 @@ from certkernel import storage
 from certkernel.errors import CertStorageError
 from certkernel.lineage_files import SWITCH_ORDER
 from certkernel.storage import Lineage
-from tests.storage.certs import CertSet, MiniCA
+from tests.infra.minica import CertSet, MiniCA
 from tests.storage.checks import assert_live_set_ok
 
 NAME = "example.com"

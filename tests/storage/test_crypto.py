@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certkernel import crypto
 from certkernel.errors import ValidationError
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from certkernel import crypto, renewal_conf
 from certkernel.errors import ValidationError
 from certkernel.lineage_certinfo import pem_validity
 from certkernel.lineage_confparse import parse_plain
-from tests.storage.certs import MiniCA
+from tests.infra.minica import MiniCA
 
 
 def _configobj(data: bytes) -> dict | str:

@@ -86,7 +86,6 @@ def test_switch_symlink_relative_and_atomic(tmp_path: Path) -> None:
     fsutil.switch_symlink(str(link), str(tmp_path / "archive" / "cert2.pem"))
     assert link.read_text() == "2"
     assert os.listdir(tmp_path / "live") == ["cert.pem"]
-    assert fsutil.read_link_target(str(link)) == str(tmp_path / "archive" / "cert2.pem")
 
 
 def test_quick_imports_stay_quick() -> None:

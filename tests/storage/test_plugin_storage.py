@@ -19,7 +19,7 @@ def test_put_get_delete_per_plugin(tmp_path: Path) -> None:
     store.put("nginx", "autohsts", {"example.com": {"laststep": 1, "timestamp": 1.5}})
     store.put("apache", "x", [1, 2])
     assert store.get("nginx", "autohsts") == {"example.com": {"laststep": 1, "timestamp": 1.5}}
-    assert store.all_for("apache") == {"x": [1, 2]}
+    assert store.get("apache", "x") == [1, 2]
     on_disk = json.loads((tmp_path / ".pluginstorage.json").read_text())
     assert on_disk == {"apache": {"x": [1, 2]}, "nginx": {"autohsts": {"example.com": {"laststep": 1, "timestamp": 1.5}}}}
     assert stat.S_IMODE(os.stat(tmp_path / ".pluginstorage.json").st_mode) == 0o600

@@ -113,6 +113,34 @@ def _has_id(obj: Any) -> bool:
             and 0 <= obj[1] < 2**32)
 
 
+def _handle(name: str, faults: Faults, obj: Any, state: dict[str, Any], proto_out: int) -> None:
+    """Answer one received message the way ``faults`` says (or exit on the exit notification)."""
+    bad = _bad_value(obj)
+    if bad and not (faults.answer_bad_keys and _has_id(obj)):
+        _violation(name, bad, faults)
+        return
+    if isinstance(obj, list) and len(obj) == 3 and obj[0] == 2:
+        if obj[1] == "exit" and not faults.ignore_shutdown:
+            sys.exit(0)
+        return
+    if not _has_id(obj):
+        _violation(name, f"not a message it can answer: {obj!r:.60}", faults)
+        return
+    _, msgid, method, params = obj
+    well_formed = (isinstance(method, str) and isinstance(params, list) and len(params) <= 1
+                   and all(isinstance(p, dict) for p in params))
+    if bad or not well_formed:
+        error, result = _error(faults, -32600, "InvalidRequest", "malformed request"), None
+    else:
+        error, result = _answer(name, faults, method, params[0] if params else {}, state)
+    reply_id = str(msgid) if faults.string_id else msgid
+    os.write(proto_out, msgpack.packb([1, reply_id, error, result], use_bin_type=True))
+    if method == "initialize" and faults.stdout_junk:
+        os.write(proto_out, b"hello from a stray print\n")
+    if method == "initialize" and faults.stdout_invalid:
+        os.write(proto_out, b"\xc1\xc1")
+
+
 def serve(name: str, faults: Faults) -> None:
     if os.environ.get(COOKIE[0]) != COOKIE[1]:
         sys.stderr.write(f"{name} is a certkernel plugin; certkernel starts it (see 'certkernel plugins').\n")
@@ -136,30 +164,7 @@ def serve(name: str, faults: Faults) -> None:
             _violation(name, f"invalid MessagePack ({type(exc).__name__})", faults)
             continue
         for obj in objs:
-            bad = _bad_value(obj)
-            if bad and not (faults.answer_bad_keys and _has_id(obj)):
-                _violation(name, bad, faults)
-                continue
-            if isinstance(obj, list) and len(obj) == 3 and obj[0] == 2:
-                if obj[1] == "exit" and not faults.ignore_shutdown:
-                    sys.exit(0)
-                continue
-            if not _has_id(obj):
-                _violation(name, f"not a message it can answer: {obj!r:.60}", faults)
-                continue
-            _, msgid, method, params = obj
-            well_formed = (isinstance(method, str) and isinstance(params, list) and len(params) <= 1
-                           and all(isinstance(p, dict) for p in params))
-            if bad or not well_formed:
-                error, result = _error(faults, -32600, "InvalidRequest", "malformed request"), None
-            else:
-                error, result = _answer(name, faults, method, params[0] if params else {}, state)
-            reply_id = str(msgid) if faults.string_id else msgid
-            os.write(proto_out, msgpack.packb([1, reply_id, error, result], use_bin_type=True))
-            if method == "initialize" and faults.stdout_junk:
-                os.write(proto_out, b"hello from a stray print\n")
-            if method == "initialize" and faults.stdout_invalid:
-                os.write(proto_out, b"\xc1\xc1")
+            _handle(name, faults, obj, state, proto_out)
     if faults.ignore_shutdown:
         time.sleep(60)
     sys.exit(0)

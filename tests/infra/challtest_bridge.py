@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.dns.fake_google import FakeGoogle
-from tests.dns.fake_route53 import FakeRoute53
-from tests.dns.fakeapi import Reply, Request
+from tests.infra.fake_google import FakeGoogle
+from tests.infra.fake_route53 import FakeRoute53
+from tests.infra.fakeapi import Reply, Request
 from tests.infra.pebble import Pebble
 
 

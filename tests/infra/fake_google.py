@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.dns.fakeapi import FakeApi, Reply, Request
+from tests.infra.fakeapi import FakeApi, Reply, Request
 
 SCOPE = "https://www.googleapis.com/auth/ndev.clouddns.readwrite"
 PROJECT = "acme-dns-123"

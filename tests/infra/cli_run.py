@@ -141,3 +141,11 @@ def check_lineage(config_dir: Path, name: str) -> renewal_conf.RenewalConf:
 
 def cert_names(config_dir: Path, name: str) -> list[str]:
     return sorted(crypto.cert_info((config_dir / "live" / name / "cert.pem").read_bytes()).names)
+
+
+def dns_hooks(folder: Path, pebble: Pebble) -> list[str]:
+    """``--manual`` dns-01 flags whose hooks set and clear the TXT record in challtestsrv."""
+    auth = dns_hook(folder, pebble)
+    return ["-a", "manual", "--manual-auth-hook", str(auth),
+            "--manual-cleanup-hook", str(auth.parent / "cleanup-hook.py"),
+            "--preferred-challenges", "dns"]

@@ -1,6 +1,6 @@
-"""A throwaway CA for storage tests: real keys, real signed certificates.
+"""A throwaway CA for storage and renewal tests: real keys, real signed certificates.
 
-Storage tests need genuine certificate sets (a leaf whose key matches, a
+Storage and renewal-cache tests need genuine certificate sets (a leaf whose key matches, a
 chain, a fullchain) without a running CA; the issuance tests use Pebble.
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands_certonly.cli_helpers import Dirs, dns_hook
+from tests.infra.cli_run import Dirs, dns_hook
 from tests.infra.pebble import Pebble
 
 
