@@ -117,7 +117,7 @@ def start_plugin(
         (logger or _log).debug("plugin %s confined: writes under %s; %s", manifest.name,
                                ", ".join(ruleset.paths), ruleset.network)
     try:
-        process = PluginProcess(plan, handler, logger or _log, on_progress)
+        process = PluginProcess(plan, handler, logger or _log, on_progress).start()
     finally:
         if ruleset is not None:
             os.close(ruleset.fd)

@@ -152,6 +152,21 @@ class PluginProcess:
         self.info: dict[str, Any] = {}
         self.closed = False
         self.budget = LogBudget(self.name, logger)
+        self._handler = handler
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._stdin: Any = None
+        self._stdout: Any = None
+
+    def start(self) -> PluginProcess:
+        """Spawn the process and its stderr drain; once only.
+
+        Kept out of the constructor so that a configured plugin is something
+        a caller can hold, inspect and start when it chooses (and so that a
+        failure to spawn is never half a constructed object).
+        """
+        if self._popen is not None or self.closed:
+            raise errors.PluginError(f"plugin {self.name} was already started")
+        plan = self.plan
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
         err_read, child_err = os.pipe()
@@ -162,7 +177,7 @@ class PluginProcess:
             for fd in (child_in, child_out, child_err):
                 os.fchown(fd, plan.user, plan.group if plan.group is not None else -1)
         try:
-            self.popen = spawn.popen(plan, child_in, child_out, child_err)
+            self._popen = spawn.popen(plan, child_in, child_out, child_err)
         except PermissionError as exc:
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
@@ -180,12 +195,10 @@ class PluginProcess:
         finally:
             for fd in (child_in, child_out, child_err):
                 os.close(fd)
-        self.pid = self.popen.pid
         self._stdin = os.fdopen(to_child, "wb", buffering=0)
         self._stdout = os.fdopen(from_child, "rb", buffering=0)
         self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), self.budget)
         self._drain.start()
-        self._handler = handler
         self.endpoint = Endpoint(
             self._stdout.fileno(),
             self._stdin.fileno(),
@@ -193,6 +206,22 @@ class PluginProcess:
             self._notification,
             peer=self.name,
         )
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._popen is not None
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        """The OS process (only after :meth:`start`)."""
+        if self._popen is None:
+            raise errors.PluginError(f"plugin {self.name} was not started")
+        return self._popen
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
     # -- the conversation ------------------------------------------------
 
@@ -234,6 +263,8 @@ class PluginProcess:
         """Call a method; every failure comes back as one CallError naming the plugin."""
         if self.closed:
             raise errors.PluginError(f"plugin {self.name} was already stopped")
+        if self._popen is None:
+            raise errors.PluginError(f"plugin {self.name} was not started")
         limit = self.timeout_for(method) if timeout is None else timeout
         try:
             return self.endpoint.call(method, params, limit)
@@ -337,6 +368,9 @@ class PluginProcess:
         """End gracefully: shutdown, exit, EOF; then force if it lingers."""
         if self.closed:
             return
+        if self._popen is None:
+            self.closed = True
+            return
         if self.endpoint.failure is None and self.popen.poll() is None:
             try:
                 # A plugin that does not finish shutdown in time gets no extra
@@ -364,6 +398,8 @@ class PluginProcess:
         if self.closed:
             return
         self.closed = True
+        if self._popen is None:
+            return
         self._close_pipes()
         # Children the plugin left in its group go too, and with a cgroup
         # every process it started, wherever it moved.
