@@ -277,31 +277,39 @@ class PluginProcess:
         except errors.CallError as exc:
             if self.endpoint.failure is not None:
                 raise self._fatal(method, exc) from None
-            exhausted = self._exhausted(exc)
-            if exhausted:
+            if self._out_of_files(exc):
                 # Its state is unknown after that: stop it; cleanup gets a fresh process.
                 self.kill()
                 raise errors.PluginError(
-                    f"plugin {self.name} ran out of {exhausted} during {method} and was "
-                    f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
-                    "if it really needs more"
+                    f"plugin {self.name} ran out of {self._limit_text('files')} during "
+                    f"{method} and was stopped ({exc}). Raise the limit in the [sandbox] "
+                    "table of its manifest if it really needs more"
                 ) from None
             text = clean(str(exc))  # a plugin's error text reaches the terminal
             if not text.startswith(f"{self.name}:"):
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
 
-    def _exhausted(self, exc: errors.CallError) -> str:
-        """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
+    def _out_of_files(self, exc: errors.CallError) -> bool:
+        """Whether an internal error is the plugin's open-file limit (EMFILE) biting."""
         limits = self.plan.limits
-        if limits is None or not isinstance(exc, errors.RemoteInternalError):
-            return ""
-        text = str(exc)
-        if "MemoryError" in text and limits.max_memory:
+        return (limits is not None and bool(limits.max_files)
+                and isinstance(exc, errors.RemoteInternalError) and "[Errno 24]" in str(exc))
+
+    def _limit_text(self, which: str) -> str:
+        """``its memory limit (256 MiB, max_memory_mb)`` and the like, from the plan."""
+        limits = self.plan.limits
+        assert limits is not None  # noqa: S101 - only called for a plan with limits
+        if which == "memory" and limits.max_memory:
             return f"its memory limit ({limits.max_memory // (1024 * 1024)} MiB, max_memory_mb)"
-        if "[Errno 24]" in text and limits.max_files:
+        if which == "files" and limits.max_files:
             return f"its open-file limit ({limits.max_files} files, max_files)"
-        return ""
+        if which == "cpu" and limits.max_cpu_seconds:
+            return f"its CPU time limit ({limits.max_cpu_seconds} s, max_cpu_seconds)"
+        if which == "file size" and limits.max_file_size:
+            return (f"its file size limit ({limits.max_file_size // (1024 * 1024)} MiB, "
+                    "max_file_size_mb)")
+        return f"its {which} limit"
 
     def _limits_hint(self) -> str:
         limits = self.plan.limits
@@ -318,8 +326,15 @@ class PluginProcess:
         """Stop the plugin after a broken conversation and describe what happened."""
         crashed = isinstance(exc, errors.PluginCrashed)
         status = spawn.wait_exit(self.popen, TERM_GRACE) if crashed else None
+        limit = spawn.limit_death(self.popen, status, self.plan.limits) if crashed else ""
         self.kill()
         self._drain.join(1.0)
+        if limit:
+            return errors.PluginCrashed(
+                f"plugin {self.name} ran out of {self._limit_text(limit)} during {method} and "
+                "was stopped. Raise the limit in the [sandbox] table of its manifest if it "
+                f"really needs more{self._drain.quote()}"
+            )
         if crashed:
             how = _describe_status(status if status is not None else self.popen.returncode)
             return errors.PluginCrashed(

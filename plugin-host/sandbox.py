@@ -406,9 +406,12 @@ def limits_for(manifest: Manifest) -> Limits:
     base = Limits()
     memory = _positive_int(manifest, "max_memory_mb")
     files = _positive_int(manifest, "max_files")
+    file_size = _positive_int(manifest, "max_file_size_mb")
     return Limits(
         max_files=files if files is not None else base.max_files,
         max_memory=memory * _MIB if memory is not None else base.max_memory,
+        max_cpu_seconds=_positive_int(manifest, "max_cpu_seconds"),
+        max_file_size=file_size * _MIB if file_size is not None else None,
     )
 
 
