@@ -158,8 +158,6 @@ class PluginLauncher:
             self._fds[key] = fds  # a restarted plugin gets the same sockets
         state_dir = os.path.join(self.config.work_dir, "plugins", name)
         decision = self._decide(manifest, config or self.config, options, state_dir)
-        uid = decision.user.uid if decision.user else None
-        gid = decision.user.gid if decision.user else None
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir)
         roots = self._roots(manifest, options)
@@ -179,9 +177,8 @@ class PluginLauncher:
             settings=settings,
             state_dir=state_dir,
             fds=fds,
-            user=uid,
-            group=gid,
-            limits=None,  # the manifest's [sandbox] limits, when it runs as another user
+            user=decision.user,
+            limits=decision.limits,
             on_progress=self.on_progress,
             confine=decision.confine,
         )
