@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from certkernel.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING, default_of
 from certkernel.errors import ConfigurationError
+from certkernel.lock import parse_timeout
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest
@@ -58,6 +59,8 @@ class Config:
     user_agent_comment: str | None = None
     json: bool = False
     metrics_file: str | None = None  # None: WORK_DIR/certkernel.prom; "": off
+    # seconds any lock waits for its holder (CERTKERNEL_LOCK_TIMEOUT; certkernel.lock)
+    lock_timeout: float = 60.0
     plugin_user: str | None = None
     # automation
     reinstall: bool = False
@@ -321,6 +324,7 @@ def build_config(
     if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
         values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
         sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
+    values["lock_timeout"] = parse_timeout(env.get("CERTKERNEL_LOCK_TIMEOUT"))
     _resolve(verb, values, sources, explicit, manifests, shortcuts, env)
     kernel = {k: v for k, v in values.items() if k in _FIELD_NAMES and k != "verb"}
     plugin_values = {k: v for k, v in values.items() if k in specs and k not in _FIELD_NAMES}

@@ -23,9 +23,8 @@ from certkernel import errors
 from certkernel.config import Config
 
 if TYPE_CHECKING:
-    from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.interfaces import CheckpointStore, Installer
     from certkernel.protocol.messages import LineageInfo
-    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def default_enhancements(config: Config) -> frozenset[str]:
     return frozenset({"redirect"}) if config.redirect is None else frozenset()
 
 
-def check_enhancements(installer: RemoteInstaller,
+def check_enhancements(installer: Installer,
                        enhancements: Sequence[tuple[str, str | None]],
                        defaults: frozenset[str] = frozenset()) -> list[str]:
     """The installer's supported enhancements; an explicitly asked one it lacks is an error.
@@ -117,7 +116,7 @@ def changes_nothing(config: Config, installer_name: str | None) -> bool:
     return manifest is not None and manifest.changes_nothing
 
 
-def server_root_lock(config: Config, installer_name: str | None) -> AbstractContextManager[object]:
+def installer_locked(config: Config, installer_name: str | None) -> AbstractContextManager[object]:
     """Hold the installer's server root (``certkernel.lock``) for the whole run.
 
     Two runs changing the same nginx/apache tree serialize; runs on other
@@ -133,7 +132,7 @@ def server_root_lock(config: Config, installer_name: str | None) -> AbstractCont
     manifest = config.manifests.get(installer_name)
     roots = resolve_roots(manifest, config.plugin_options(manifest)) if manifest else []
     key = roots[0] if roots else f"/default-server-root-of-{installer_name}"
-    return lock.lock_server_root(key, config)
+    return lock.held(lock.server_root_lock(config.config_dir, key, config.lock_timeout))
 
 
 def ocsp_url(cert_path: str) -> str | None:
@@ -167,7 +166,7 @@ def _warn_no_ocsp(cert: CertPaths, notify: Callable[[str], None]) -> None:
 class _Restorer:
     """Undo what this run changed, from the kernel's own checkpoint store."""
 
-    def __init__(self, reverter: Reverter | None) -> None:
+    def __init__(self, reverter: CheckpointStore | None) -> None:
         self.reverter = reverter
         self.finalized_before = self._finalized()
 
@@ -192,12 +191,12 @@ class _Restorer:
 
 def install_lineage(
     config: Config,
-    installer: RemoteInstaller,
+    installer: Installer,
     lineage: CertPaths,
     names: Sequence[str],
     *,
     enhancements: Sequence[tuple[str, str | None]] = (),
-    rollback: Reverter | None = None,
+    rollback: CheckpointStore | None = None,
     notify: Callable[[str], None] | None = None,
     deploy: bool = True,
     defaults: frozenset[str] = frozenset(),
@@ -248,7 +247,7 @@ def install_lineage(
         raise
 
 
-def _drop_unsupported_defaults(installer: RemoteInstaller,
+def _drop_unsupported_defaults(installer: Installer,
                                enhancements: Sequence[tuple[str, str | None]],
                                defaults: frozenset[str], supported: Sequence[str],
                                tell: Callable[[str], None]) -> list[tuple[str, str | None]]:
@@ -266,7 +265,7 @@ def _drop_unsupported_defaults(installer: RemoteInstaller,
 
 
 def apply_enhancements(
-    installer: RemoteInstaller,
+    installer: Installer,
     cert: CertPaths,
     names: Sequence[str],
     enhancements: Sequence[tuple[str, str | None]],
@@ -304,7 +303,7 @@ def _lineage_info(cert: CertPaths, names: Sequence[str]) -> LineageInfo:
                        fullchain_path=cert.fullchain_path, domains=list(names))
 
 
-def enable_autohsts(installer: RemoteInstaller, cert: CertPaths, names: Sequence[str]) -> None:
+def enable_autohsts(installer: Installer, cert: CertPaths, names: Sequence[str]) -> None:
     """``--auto-hsts``: a small HSTS max-age now, raised by each later renewal.
 
     Only installers announcing the ``autohsts`` capability can; asking
@@ -317,7 +316,7 @@ def enable_autohsts(installer: RemoteInstaller, cert: CertPaths, names: Sequence
     installer.enable_autohsts(_lineage_info(cert, names), list(names))
 
 
-def _recover(installer: RemoteInstaller, restorer: _Restorer, tell: Callable[[str], None],
+def _recover(installer: Installer, restorer: _Restorer, tell: Callable[[str], None],
              cause: errors.Error) -> None:
     logger.debug("installation failed: %s", cause)
     touched = 0
@@ -337,9 +336,9 @@ def _recover(installer: RemoteInstaller, restorer: _Restorer, tell: Callable[[st
 
 def redeploy(
     config: Config,
-    installer: RemoteInstaller,
+    installer: Installer,
     lineages: Sequence[Lineage],
-    rollback: Reverter | None = None,
+    rollback: CheckpointStore | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Reinstall renewed lineages with one save/test/reload at the end (for ``renew``).
@@ -400,7 +399,7 @@ def redeploy(
     return failed
 
 
-def _autohsts_step(installer: RemoteInstaller, step: Callable[[], None],
+def _autohsts_step(installer: Installer, step: Callable[[], None],
                    tell: Callable[[str], None]) -> None:
     """An auto-HSTS update must not cost the renewal itself: warn and go on."""
     try:

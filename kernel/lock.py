@@ -1,37 +1,136 @@
-"""Per-lineage, per-account and per-server-root locks for concurrent runs.
+"""The kernel's one lock API: bounded, exclusive ``flock`` locks that name their holder.
 
 Certbot takes one lock on the whole config dir, so a second ``renew``
 refuses to start. certkernel locks what a run actually touches: the
 lineage it writes a new version of, the account whose key it signs with
-while registering or updating, and the installer's server root. Two runs on
-different lineages therefore proceed in parallel; two runs on the same
-lineage serialize (the second waits, bounded, then fails with a
-:class:`LockError` naming the holder's PID).
+while registering or updating, the installer's server root, and the
+checkpoint store. Two runs on different lineages therefore proceed in
+parallel; two runs on the same lineage serialize (the second waits, bounded,
+then fails with a :class:`LockError` naming the holder's PID).
 
-Locks are ``flock`` on files under ``<config-dir>/.locks/``: the kernel
-releases them when the holder dies, even by SIGKILL, so a killed run never
-leaves a stale lock; the PID it wrote stays in the file only as a hint.
-Only the standard library is imported.
+Locks are ``flock`` on files under ``<config-dir>/.locks/`` (the checkpoint
+store keeps its own under ``--work-dir``): the kernel releases them when the
+holder dies, even by SIGKILL, so a killed run never leaves a stale lock; the
+PID it wrote stays in the file only as a hint. Only the standard library is
+imported.
+
+The contract every caller relies on (and any other :class:`Locker`, such as
+a shared store's, must keep) is written on :class:`certkernel.interfaces.Locker`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import logging
 import os
 import re
+import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
-from certkernel.errors import LockError
-from certkernel.reverter_lock import FileLock
+from certkernel.errors import ConfigurationError, LockError
 
 if TYPE_CHECKING:
-    from certkernel.config import Config
+    from certkernel.interfaces import Locker
+
+logger = logging.getLogger(__name__)
 
 LOCK_DIR = ".locks"
 DEFAULT_TIMEOUT = 60.0
+POLL_FIRST, POLL_MAX = 0.002, 0.05  # a short wait is noticed soon, a long one polls slowly
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _holder(fd: int) -> str:
+    """The PID written by the current holder, or ``unknown``."""
+    try:
+        data = os.pread(fd, 32, 0)
+    except OSError:
+        return "unknown"
+    text = data.decode("ascii", "replace").strip()
+    return text if text.isdigit() else "unknown"
+
+
+@dataclass
+class FileLock:
+    """One exclusive lock on ``path``; :meth:`acquire` waits at most ``timeout`` s.
+
+    Satisfies :class:`certkernel.interfaces.Locker`. One object is one holder:
+    it is not shared between threads (each thread makes its own; ``flock``
+    on separate open files excludes them from each other as it does
+    processes).
+    """
+
+    path: str
+    timeout: float = DEFAULT_TIMEOUT
+    purpose: str = "the checkpoints"
+    _fd: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock; raise :class:`LockError` naming the holder on timeout.
+
+        Idempotent: taking a lock this object already holds does nothing.
+        """
+        if self._fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise LockError(f"cannot open lock file {self.path}: {exc.strerror}") from exc
+        try:
+            self._wait(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+
+    def _wait(self, fd: int) -> None:
+        deadline = time.monotonic() + max(self.timeout, 0.0)
+        announced = False
+        pause = POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            holder = _holder(fd)
+            if time.monotonic() >= deadline:
+                raise LockError(
+                    f"Another certkernel process (PID {holder}) is using {self.purpose} "
+                    f"(lock file {self.path}); waited {self.timeout:g}s. "
+                    f"Try again when it has finished."
+                )
+            if not announced:
+                logger.warning(
+                    "Waiting up to %gs for %s: locked by PID %s (%s)",
+                    self.timeout, self.purpose, holder, self.path,
+                )
+                announced = True
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
+
+    def release(self) -> None:
+        """Give the lock up; idempotent (the file stays: deleting it would race a waiter)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def lock_dir(config_dir: str) -> str:
@@ -60,9 +159,12 @@ def make_lock(config_dir: str, kind: str, key: str, what: str,
     return FileLock(path, timeout=timeout, purpose=what)
 
 
+L = TypeVar("L", bound="Locker")
+
+
 @contextmanager
-def held(lock: FileLock) -> Iterator[FileLock]:
-    """Hold ``lock`` for the block."""
+def held(lock: L) -> Iterator[L]:
+    """Hold ``lock`` (any :class:`~certkernel.interfaces.Locker`) for the block."""
     lock.acquire()
     try:
         yield lock
@@ -81,7 +183,11 @@ def account_lock(config_dir: str, server: str, timeout: float = DEFAULT_TIMEOUT)
 
 
 def server_root_lock(config_dir: str, root: str, timeout: float = DEFAULT_TIMEOUT) -> FileLock:
-    """The lock around changing one installer server root (nginx/apache config)."""
+    """The lock around changing one installer server root (nginx/apache config).
+
+    Keyed by the resolved path, so two spellings of one tree share one lock
+    (the path is only a name here: nothing is opened through it).
+    """
     real = os.path.realpath(root)
     return make_lock(config_dir, "root", real, f"the server configuration in {real}", timeout)
 
@@ -94,15 +200,18 @@ def lineage_locked(config_dir: str, name: str,
         yield lock
 
 
-def lock_server_root(root: str, config: Config) -> AbstractContextManager[FileLock]:
-    """Hold one installer server root for a block (used by ``certkernel.deploy``)."""
-    return held(server_root_lock(config.config_dir, root, lock_timeout(config)))
+def parse_timeout(raw: str | None) -> float:
+    """``CERTKERNEL_LOCK_TIMEOUT``'s value in seconds (unset or empty: 60).
 
-
-def lock_timeout(config: Config | None = None) -> float:
-    """How long to wait for a lock: ``CERTKERNEL_LOCK_TIMEOUT`` seconds, else 60."""
-    raw = os.environ.get("CERTKERNEL_LOCK_TIMEOUT", "")
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_TIMEOUT
-    except ValueError:
+    Read once, when the config is resolved; a value that is not a number is
+    a :class:`ConfigurationError` rather than a silent default.
+    """
+    if not raw:
         return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"CERTKERNEL_LOCK_TIMEOUT={raw!r} is not a number of seconds; "
+            f"set it to e.g. 60, or unset it") from None
+    return max(0.0, value)

@@ -25,23 +25,20 @@ the disk or make every other plugin's load slow.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from certkernel import fsutil
-from certkernel.errors import PluginStorageError
+from certkernel.errors import LockError, PluginStorageError
+from certkernel.lock import DEFAULT_TIMEOUT, FileLock
 
 FILENAME = ".pluginstorage.json"
 LOCK_NAME = "pluginstorage.lock"
 MAX_PLUGIN_BYTES = 1 << 20  # JSON bytes of one plugin's section
-LOCK_TIMEOUT = 30.0  # seconds a writer waits for another before giving up
-_POLL_FIRST, _POLL_MAX = 0.002, 0.05
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -67,7 +64,7 @@ class PluginStorage:
 
     config_dir: str
     max_bytes: int = MAX_PLUGIN_BYTES
-    lock_timeout: float = LOCK_TIMEOUT
+    lock_timeout: float = DEFAULT_TIMEOUT
 
     @property
     def path(self) -> str:
@@ -86,40 +83,24 @@ class PluginStorage:
         if not thread_lock.acquire(timeout=self.lock_timeout):
             raise self._busy()
         try:
-            fd = self._open_lock_file()
             try:
-                self._flock(fd)
+                os.makedirs(os.path.dirname(self.lock_path), 0o700, exist_ok=True)
+            except OSError as exc:
+                raise PluginStorageError(
+                    f"cannot open the plugin storage lock {self.lock_path}: {exc.strerror}"
+                ) from exc
+            lock = FileLock(self.lock_path, self.lock_timeout,
+                            purpose=f"the plugin storage {self.path}")
+            try:
+                lock.acquire()
+            except LockError as exc:
+                raise PluginStorageError(str(exc)) from None
+            try:
                 yield
             finally:
-                os.close(fd)  # closing drops the flock
+                lock.release()
         finally:
             thread_lock.release()
-
-    def _open_lock_file(self) -> int:
-        directory = os.path.dirname(self.lock_path)
-        try:
-            os.makedirs(directory, 0o700, exist_ok=True)
-            return os.open(self.lock_path,
-                           os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise PluginStorageError(
-                f"cannot open the plugin storage lock {self.lock_path}: {exc.strerror}"
-            ) from exc
-
-    def _flock(self, fd: int) -> None:
-        """``flock`` with a deadline: poll quickly first, then back off."""
-        deadline = time.monotonic() + self.lock_timeout
-        pause = _POLL_FIRST
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            if time.monotonic() >= deadline:
-                raise self._busy()
-            time.sleep(pause)
-            pause = min(pause * 2, _POLL_MAX)
 
     def _busy(self) -> PluginStorageError:
         return PluginStorageError(

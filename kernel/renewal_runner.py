@@ -30,9 +30,8 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.plugin_host.proxies import RemoteInstaller
+    from certkernel.interfaces import CheckpointStore, Installer, Locker
     from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.reverter import Reverter
     from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class _Renewed:
 
 @dataclass
 class _Deployment:
-    installer: RemoteInstaller
+    installer: Installer
     config: Config
     renewed: list[_Renewed] = field(default_factory=list)
 
@@ -75,7 +74,7 @@ class RenewalRunner:
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
                  events: pluggy.PluginManager, lock_timeout: float,
                  progress: Callable[[str], None] | None = None,
-                 checkpoints: Reverter | None = None,
+                 checkpoints: CheckpointStore | None = None,
                  notify: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.display = display
@@ -109,8 +108,8 @@ class RenewalRunner:
     def _authenticator(self, name: str, cfg: Config) -> Any:
         return self._start(self.launcher.authenticator, name, cfg)
 
-    def _installer(self, name: str, cfg: Config) -> RemoteInstaller:
-        installer: RemoteInstaller = self._start(self.launcher.installer, name, cfg)
+    def _installer(self, name: str, cfg: Config) -> Installer:
+        installer: Installer = self._start(self.launcher.installer, name, cfg)
         return installer
 
     def _account(self, cfg: Config) -> AccountSession:
@@ -132,7 +131,7 @@ class RenewalRunner:
         """Renew one lineage under its lock; never raises for a lineage-level failure."""
         from certkernel.lock import lineage_lock
 
-        lock = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
+        lock: Locker = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
         try:
             lock.acquire()
         except errors.LockError as exc:
@@ -149,9 +148,12 @@ class RenewalRunner:
         names: list[str] = []
         cfg = self.config
         try:
+            # The plan was made before the lock was ours: re-read, and leave a
+            # lineage another run renewed meanwhile (unless renewal is forced).
             lineage = Lineage.from_conf(self.config.config_dir, stale.renewal_conf_path)
             renew, _why = wanted(self.config, lineage)
-            if not renew:
+            moved_on = lineage.version != stale.version and not self.config.renew_by_default
+            if not renew or moved_on:
                 logger.info("%s was renewed by another run meanwhile", lineage.name)
                 return Result(lineage.name, NOT_DUE, lineage.fullchain_path, lineage.names)
             names = list(lineage.names)
@@ -250,7 +252,7 @@ class RenewalRunner:
             lineages = [item.lineage for item in entry.renewed]
             name = entry.installer.name
             try:
-                with deploy.server_root_lock(entry.config, name):
+                with deploy.installer_locked(entry.config, name):
                     bad = deploy.redeploy(entry.config, entry.installer, lineages,
                                           rollback=self.checkpoints, notify=self.notify)
             except errors.Error as exc:

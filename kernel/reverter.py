@@ -36,10 +36,11 @@ from types import TracebackType
 from typing import Any
 
 from certkernel import reverter_dir as cpdir
+from certkernel import reverter_restore
 from certkernel.errors import CheckpointRefused, ReverterError
 from certkernel.fsutil import fsync_dir
+from certkernel.lock import DEFAULT_TIMEOUT, FileLock
 from certkernel.reverter_dir import Restored
-from certkernel.reverter_lock import FileLock
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _timestamp(name: str) -> float | None:
 class Reverter:
     """Checkpoints under ``work_dir``; implements the plugin host's ``Checkpoints``."""
 
-    def __init__(self, work_dir: str, *, lock_timeout: float = 30.0) -> None:
+    def __init__(self, work_dir: str, *, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.work_dir = os.path.abspath(work_dir)
         self.backup_dir = os.path.join(self.work_dir, BACKUP_DIR)
         self.temp_dir = os.path.join(self.work_dir, TEMP_DIR)
@@ -212,7 +213,7 @@ class Reverter:
         return checked
 
     def _restore(self, path: str, info: Restored) -> Restored:
-        return cpdir.restore(path, info, forbidden=[self.work_dir])
+        return reverter_restore.restore(path, info, forbidden=[self.work_dir])
 
     def _refuse_temporary(self, paths: list[str]) -> None:
         """A permanent save of a file mid-temporary-change would capture the temp state."""

@@ -154,7 +154,7 @@ def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
                    lineage: Lineage | None, preload: threading.Thread) -> Obtained:
     """Start the authenticator, open the account and obtain under the lineage's lock."""
     from certkernel.acme_setup import open_account
-    from certkernel.lock import lineage_locked, lock_timeout
+    from certkernel.lock import lineage_locked
     from certkernel.obtain import obtain, renewal_params
 
     authenticator = launcher.authenticator(auth_name)
@@ -162,7 +162,7 @@ def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
     acct = open_account(config, display)
     params = renewal_params(config, acct.account.id, acct.session.settings.server,
                             auth_name, inst_name)
-    with lineage_locked(config.config_dir, name, lock_timeout(config)):
+    with lineage_locked(config.config_dir, name, config.lock_timeout):
         return obtain(config, acct, authenticator, names, lineage=lineage,
                       lineage_name=name, params=params,
                       before_answer=debug_pause(display) if config.debug_challenges
@@ -239,7 +239,7 @@ def run(config: Config) -> int:
 
     # Authenticators that edit a server's config (nginx, apache) keep their
     # temporary challenge changes in the kernel's checkpoints.
-    with lifecycle(config, "certonly") as manager, Reverter(config.work_dir) as reverter, \
+    with lifecycle(config, "certonly") as manager, Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter, \
             PluginLauncher(config, display, checkpoints=reverter,
                            on_progress=progress.printer(display)) as launcher:
         outcome = obtain_cert(config, display, launcher, auth_name, None, manager.hook)

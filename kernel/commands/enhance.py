@@ -23,7 +23,7 @@ from certkernel.display import Display
 def run(config: Config) -> int:
     from certkernel.deploy import (
         install_lineage,
-        server_root_lock,
+        installer_locked,
         wanted_enhancements,
     )
     from certkernel.plugin_runtime import PluginLauncher
@@ -60,9 +60,9 @@ def run(config: Config) -> int:
     def notify(text: str) -> None:
         display.notification(text, wrap=False)
 
-    with Reverter(config.work_dir) as reverter:
+    with Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter:
         recover_interrupted(config, reverter)
-        with server_root_lock(config, inst_name), \
+        with installer_locked(config, inst_name), \
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress_printer(display)) as launcher:
             installer = launcher.installer(inst_name)

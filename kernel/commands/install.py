@@ -157,7 +157,7 @@ def _loose_cert(config: Config) -> tuple[object, list[str]]:
 
 
 def run(config: Config) -> int:
-    from certkernel.deploy import server_root_lock
+    from certkernel.deploy import installer_locked
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.progress import printer as progress_printer
     from certkernel.reverter import Reverter
@@ -171,9 +171,9 @@ def run(config: Config) -> int:
     else:
         cert, names = _loose_cert(config)
     inst_name = installer_for(config, "install")
-    with Reverter(config.work_dir) as reverter:
+    with Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter:
         recover_interrupted(config, reverter)
-        with server_root_lock(config, inst_name), \
+        with installer_locked(config, inst_name), \
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress_printer(display)) as launcher:
             deploy_with(config, display, launcher, inst_name, cert, names, reverter)

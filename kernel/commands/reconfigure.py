@@ -128,9 +128,9 @@ def run(config: Config) -> int:
     if params == old:
         say(config, "\nNo changes were made to the renewal configuration.")
         return 0
-    from certkernel.lock import lineage_locked, lock_timeout
+    from certkernel.lock import lineage_locked
 
-    with lineage_locked(config.config_dir, name, lock_timeout(config)):
+    with lineage_locked(config.config_dir, name, config.lock_timeout):
         current = Lineage.load(config.config_dir, name)
         current.save_renewalparams(params)
     say(config, "\nSuccessfully updated configuration.\n"

@@ -99,7 +99,6 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
 
     from certkernel.commands.install import recover_interrupted
     from certkernel.lifecycle import lifecycle
-    from certkernel.lock import lock_timeout
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.progress import printer as progress_printer
     from certkernel.renewal_runner import RenewalRunner
@@ -113,12 +112,12 @@ def _renew_due(config: Config, plan: Plan) -> list[Result]:
     with lifecycle(config, "renew") as events:
         # The kernel's checkpoints: installers (and nginx/apache http-01) register
         # every file they change, so a failed deployment is restored kernel-side.
-        with Reverter(config.work_dir) as reverter, \
+        with Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter, \
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
-            runner = RenewalRunner(config, display, launcher, events, lock_timeout(config),
+            runner = RenewalRunner(config, display, launcher, events, config.lock_timeout,
                                    progress, checkpoints=reverter,
                                    notify=lambda text: display.notification(text, wrap=False))
             with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from certkernel.errors import ConfigurationError, ReverterError
+from certkernel.lock import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -46,7 +47,7 @@ def rollback(
     restart: Callable[[], None] | None = None,
     notify: Callable[[str], None] | None = None,
     *,
-    lock_timeout: float = 30.0,
+    lock_timeout: float = DEFAULT_TIMEOUT,
 ) -> list[Restored]:
     """Restore the newest ``count`` checkpoints under ``work_dir``, then ``restart``.
 
@@ -185,7 +186,8 @@ def run(config: Config) -> int:
         notify(f"Restarted the {inst} server with the restored configuration.")
 
     results = rollback(config.work_dir, config.checkpoints,
-                       restart=restart if inst else None, notify=notify)
+                       restart=restart if inst else None, notify=notify,
+                       lock_timeout=config.lock_timeout)
     if failed:
         notify(f"The files are restored (running rollback again would undo one more "
                f"checkpoint), but restarting {inst} failed: {failed[0]}. Reload the server "

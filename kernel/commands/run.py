@@ -35,7 +35,7 @@ def run(config: Config) -> int:
     from certkernel.deploy import (
         check_enhancements,
         default_enhancements,
-        server_root_lock,
+        installer_locked,
         wanted_enhancements,
     )
     from certkernel.lifecycle import lifecycle
@@ -50,9 +50,9 @@ def run(config: Config) -> int:
         )
     auth_name, inst_name = chosen_plugins(config, "run")
     assert auth_name is not None and inst_name is not None
-    with Reverter(config.work_dir) as reverter:
+    with Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter:
         recover_interrupted(config, reverter)
-        with server_root_lock(config, inst_name), lifecycle(config, "run") as manager, \
+        with installer_locked(config, inst_name), lifecycle(config, "run") as manager, \
                 PluginLauncher(config, display, checkpoints=reverter,
                                on_progress=progress.printer(display)) as launcher:
             if not config.dry_run:

@@ -275,3 +275,11 @@ def test_renewal_conf_layer(env: dict[str, str]) -> None:
     assert r.explicit == c.explicit  # renewal values are not re-saved as user choices
     with pytest.raises(ConfigurationError, match="a.test.conf"):
         c.with_renewal_conf({"http01_port": "eighty"}, "/etc/letsencrypt/renewal/a.test.conf")
+
+
+def test_lock_timeout_is_read_once_into_the_config(env: dict[str, str]) -> None:
+    assert run(["renew"], env).lock_timeout == 60.0
+    assert run(["renew"], {**env, "CERTKERNEL_LOCK_TIMEOUT": "2.5"}).lock_timeout == 2.5
+    assert run(["renew"], {**env, "CERTKERNEL_LOCK_TIMEOUT": "-3"}).lock_timeout == 0.0
+    with pytest.raises(ConfigurationError, match=r"CERTKERNEL_LOCK_TIMEOUT='soon' is not a number"):
+        run(["renew"], {**env, "CERTKERNEL_LOCK_TIMEOUT": "soon"})

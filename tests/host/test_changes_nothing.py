@@ -11,7 +11,7 @@ import pytest
 
 from certkernel import errors
 from certkernel.commands.install import congratulate
-from certkernel.deploy import changes_nothing, server_root_lock
+from certkernel.deploy import changes_nothing, installer_locked
 from certkernel.plugin_host.manifest import Manifest, load_manifest, parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_a_third_party_declaration_is_honoured_and_the_name_null_means_nothing()
     cfg = config(installer("keep-here", {"changes_nothing": True}),
                  installer("null", {}))
     assert changes_nothing(cfg, "keep-here") is True
-    assert isinstance(server_root_lock(cfg, "keep-here"), nullcontext)
+    assert isinstance(installer_locked(cfg, "keep-here"), nullcontext)
     # A plugin merely called "null" that does not declare it is an ordinary installer.
     assert changes_nothing(cfg, "null") is False
     # No installer at all (Certbot writes installer = None) changes nothing either.

@@ -76,6 +76,29 @@ def test_same_lineage_second_run_waits_for_the_first(host: Host, tmp_path: Path)
     assert _assert_consistent(host, "wait.example.com") == 3
 
 
+def test_two_runs_on_a_due_lineage_renew_it_once(host: Host, tmp_path: Path) -> None:
+    """Cron on two shells at once: the second waits, re-reads, and leaves the new version be.
+
+    Both runs plan while the lineage is due (and it stays "due" by its
+    renew_before_expiry after renewing), so only the re-check after taking
+    the lock can tell that the other run already renewed it.
+    """
+    host.issue("once.example.com")
+    host.make_due("once.example.com")
+    hook, started = _slow_pre_hook(tmp_path, 2)
+    first = host.popen("renew", "--no-random-sleep-on-renew", "--pre-hook", hook)
+    try:
+        _wait_for(started, first)
+        second = host.renew(env={"CERTKERNEL_LOCK_TIMEOUT": "30"})
+    finally:
+        first.communicate(timeout=WAIT)
+    assert first.returncode == 0
+    assert second.returncode == 0, second.stderr
+    assert "Waiting up to 30s for the certificate lineage once.example.com" in second.stderr
+    assert host.archive_versions("once.example.com") == [1, 2]
+    assert _assert_consistent(host, "once.example.com") == 2
+
+
 def test_different_lineages_proceed_in_parallel(host: Host, tmp_path: Path) -> None:
     host.issue("left.example.com")
     host.issue("right.example.com")
