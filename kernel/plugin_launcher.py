@@ -108,7 +108,8 @@ class PluginLauncher:
     def _decide(self, manifest: Manifest, config: Config, options: dict[str, Any],
                 state_dir: str) -> Decision:
         """Least privilege for this run: --plugin-user, else what the manifest declares."""
-        from certkernel.plugin_host.sandbox import decide, make_placed
+        from certkernel.plugin_host.sandbox import decide
+        from certkernel.plugin_host.sandbox_paths import make_placed
 
         decision = decide(manifest, config.plugin_user, options, work_dir=self.config.work_dir,
                           config_dir=self.config.config_dir, state_dir=state_dir)

@@ -27,7 +27,8 @@ from typing import Any
 from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
-from certkernel.plugin_host.sandbox import SandboxUser, check_access
+from certkernel.plugin_host.sandbox_access import check_access
+from certkernel.plugin_host.sandbox_users import SandboxUser
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
 from certkernel.protocol import methods as wire
 from certkernel.version import __version__

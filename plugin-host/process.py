@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT = wire.DEFAULT_DEADLINE
 TERM_GRACE = 2.0
 _STDERR_LINES = 20
 _MAX_LINE = 4096
-LOG_CAP = 4 * 1024 * 1024  # bytes of stderr, $/log and $/progress text one plugin process may log
+LOG_CAP = 4 * 1024 * 1024  # bytes of stderr, $/log, $/progress and notice text per plugin process
 
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -47,7 +47,7 @@ def _utf8_size(value: object) -> int:
 
 
 class LogBudget:
-    """How much of a plugin's output may still reach the log, shared by stderr and $/log.
+    """How much of a plugin's output may still go out: one budget for all of it.
 
     Why a total and not a per-message cap: twenty 16 MiB ``$/log`` messages
     made a 314 MB log in five seconds. Past the cap, output is counted and
@@ -63,31 +63,35 @@ class LogBudget:
         self.lock = threading.Lock()
         self.reported = False
 
+    def _spend(self, size: int, *, whole: bool) -> int:
+        """The one place output is charged: how many of ``size`` bytes may go out.
+
+        Every kind of plugin output (stderr, ``$/log``, ``$/progress``,
+        ``display/notification``) comes through here, so they share one cap.
+        ``whole``: all or nothing (a terminal line is shown whole or not at
+        all); otherwise what still fits (a log line is cut at the cap).
+        """
+        with self.lock:
+            room = max(self.cap - self.used, 0)
+            allowed = size if size <= room else (0 if whole else room)
+            self.dropped += size - allowed
+            self.used = min(self.used + size, self.cap)
+            return allowed
+
     def log(self, level: int, text: str) -> None:
         """Log ``text`` (cleaned, every line prefixed) if the budget allows, else count it."""
-        size = len(text.encode("utf-8", "replace"))
-        with self.lock:
-            if self.used + size > self.cap:
-                room = max(self.cap - self.used, 0)
-                self.dropped += size - room
-                self.used = self.cap
-                text = text.encode("utf-8", "replace")[:room].decode("utf-8", "ignore")
-                if not text:
-                    return
-            else:
-                self.used += size
+        data = text.encode("utf-8", "replace")
+        allowed = self._spend(len(data), whole=False)
+        if allowed < len(data):
+            text = data[:allowed].decode("utf-8", "ignore")
+            if not text:
+                return
         prefix = f"[{self.plugin}]"
         self.logger.log(level, "%s %s", prefix, as_log_lines(prefix, text))
 
     def charge(self, size: int) -> bool:
-        """Whether ``size`` more bytes (a progress line) may still be shown and logged."""
-        with self.lock:
-            if self.used + size > self.cap:
-                self.dropped += size
-                self.used = self.cap
-                return False
-            self.used += size
-            return True
+        """Whether ``size`` more bytes (a progress line, a notification) may be shown."""
+        return self._spend(size, whole=True) == size
 
     def report(self) -> None:
         """The one line about dropped output (once, and only if something was dropped)."""

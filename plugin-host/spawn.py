@@ -101,22 +101,22 @@ def _libc_prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def _rlimits(limits: Limits | None) -> list[tuple[int, tuple[int, int]]]:
-    """The ``setrlimit`` calls for ``limits``, worked out before fork (the child only calls)."""
+def rlimits_for(limits: Limits | None) -> list[tuple[int, tuple[int, int]]]:
+    """The (resource, (soft, hard)) pairs a plugin runs under: no core dumps, then its limits."""
+    pairs = [(resource.RLIMIT_CORE, (0, 0))]
     if limits is None:
-        return []
-    out = []
+        return pairs
     if limits.max_files is not None:
-        out.append((resource.RLIMIT_NOFILE, (limits.max_files, limits.max_files)))
+        pairs.append((resource.RLIMIT_NOFILE, (limits.max_files, limits.max_files)))
     if limits.max_memory is not None:
-        out.append((resource.RLIMIT_AS, (limits.max_memory, limits.max_memory)))
+        pairs.append((resource.RLIMIT_AS, (limits.max_memory, limits.max_memory)))
     if limits.max_cpu_seconds is not None:
         # SIGXCPU at the soft limit; the hard one (SIGKILL) only if it is ignored.
         cpu = limits.max_cpu_seconds
-        out.append((resource.RLIMIT_CPU, (cpu, cpu + _CPU_GRACE)))
+        pairs.append((resource.RLIMIT_CPU, (cpu, cpu + _CPU_GRACE)))
     if limits.max_file_size is not None:
-        out.append((resource.RLIMIT_FSIZE, (limits.max_file_size, limits.max_file_size)))
-    return out
+        pairs.append((resource.RLIMIT_FSIZE, (limits.max_file_size, limits.max_file_size)))
+    return pairs
 
 
 def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
@@ -132,7 +132,7 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
     sandboxed = plan.user is not None
     uid = plan.user if plan.user is not None else -1
     gid = plan.group if plan.group is not None else -1
-    rlimits = _rlimits(plan.limits)
+    rlimits = rlimits_for(plan.limits)  # computed before fork: the child only sets them
     confine_fd = plan.confine_fd
     restrict = None
     if confine_fd is not None:
@@ -147,15 +147,14 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if sandboxed or confine_fd is not None:
                 prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         if restrict is not None and confine_fd is not None and restrict(confine_fd) != 0:
             os._exit(126)  # fail closed: never run a plugin unconfined that should be confined
-        for which, values in rlimits:
-            resource.setrlimit(which, values)
+        for which, pair in rlimits:
+            resource.setrlimit(which, pair)
         # The kernel may have died between fork and prctl.
         if os.getppid() == 1:
             os._exit(1)

@@ -95,7 +95,7 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
 
     services = KernelServices(manifest.name, display=display)
     try:
-        from certkernel.plugin_host.sandbox import make_placed
+        from certkernel.plugin_host.sandbox_paths import make_placed
 
         decision = _decision(manifest, config, create_account=True)
         if decision.confine is not None:

@@ -20,7 +20,8 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest, load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator
-from certkernel.plugin_host.sandbox import limits_for, lookup_user
+from certkernel.plugin_host.sandbox import limits_for
+from certkernel.plugin_host.sandbox_users import lookup_user
 from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol.messages import Challenge
 from certkernel.sdk.testing import ScriptedDisplay

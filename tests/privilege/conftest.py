@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.plugin_host.sandbox import ACCOUNT, ensure_account
+from certkernel.plugin_host.sandbox_users import ACCOUNT, ensure_account
 from tests.infra import sandbox_env as se
 from tests.infra.bind import Bind
 

@@ -216,7 +216,7 @@ def test_root_with_a_reason_runs_as_root(kernel: Kernel) -> None:
 
 RACE = """
 import sys
-from certkernel.plugin_host.sandbox import ensure_account
+from certkernel.plugin_host.sandbox_users import ensure_account
 user = ensure_account(sys.argv[1])
 print(user.uid)
 """

@@ -14,7 +14,8 @@ import pytest
 
 from certkernel.errors import ConfigurationError
 from certkernel.plugin_host.manifest import Manifest, load_manifest
-from certkernel.plugin_host.sandbox import decide, make_placed
+from certkernel.plugin_host.sandbox import decide
+from certkernel.plugin_host.sandbox_paths import make_placed
 
 BASE = '''
 name = "probe"

@@ -17,7 +17,8 @@ from pathlib import Path
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.proxies import RemoteAuthenticator
-from certkernel.plugin_host.sandbox import limits_for, lookup_user
+from certkernel.plugin_host.sandbox import limits_for
+from certkernel.plugin_host.sandbox_users import lookup_user
 from certkernel.plugin_host.services import KernelServices
 from tests.infra import sandbox_env as se
 
