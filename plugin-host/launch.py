@@ -27,7 +27,7 @@ from typing import Any
 from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
-from certkernel.plugin_host.sandbox import SandboxUser, check_access, limits_for
+from certkernel.plugin_host.sandbox import SandboxUser, check_access
 from certkernel.plugin_host.spawn import LaunchPlan, Limits, build_env
 from certkernel.protocol import methods as wire
 from certkernel.version import __version__
@@ -40,11 +40,14 @@ def plan_for(
     *,
     state_dir: str | None = None,
     fds: Mapping[str, Sequence[int]] | None = None,
-    user: int | None = None,
-    group: int | None = None,
+    user: SandboxUser | None = None,
     limits: Limits | None = None,
 ) -> LaunchPlan:
-    """The launch plan for ``manifest`` with these run-time choices."""
+    """The launch plan for ``manifest`` with these run-time choices.
+
+    ``user`` None: the kernel's own user, and no limits (they are for
+    plugins that run as someone else).
+    """
     pass_fds = tuple(fd for fds_ in (fds or {}).values() for fd in fds_)
     argv = manifest.argv()
     if manifest.command[:1] == ("{python}",):
@@ -56,8 +59,8 @@ def plan_for(
         env=build_env(manifest.name, manifest.protocol_versions, manifest.env, home=state_dir),
         cwd=state_dir,
         pass_fds=pass_fds,
-        user=user,
-        group=group,
+        user=user.uid if user is not None else None,
+        group=user.gid if user is not None else None,
         limits=limits if user is not None else None,
         protocol_versions=tuple(manifest.protocol_versions) or (1,),
         timeouts=dict(manifest.timeouts),
@@ -74,8 +77,7 @@ def start_plugin(
     settings: Mapping[str, Any] | None = None,
     state_dir: str | None = None,
     fds: Mapping[str, Sequence[int]] | None = None,
-    user: int | None = None,
-    group: int | None = None,
+    user: SandboxUser | None = None,
     limits: Limits | None = None,
     logger: logging.Logger | None = None,
     on_progress: Callable[[str, dict[str, Any]], None] | None = None,
@@ -83,29 +85,27 @@ def start_plugin(
 ) -> PluginProcess:
     """Spawn the plugin and complete ``initialize``; the caller owns ``close()``.
 
-    With another ``user``, the manifest's limits apply (unless ``limits`` is
-    given) and every path the plugin needs is checked for that user first.
-    ``state_dir`` is the base name; the folder used depends on the user
-    (see the module docstring) and is what the plugin receives.
-    With ``confine``, the process is put under that Landlock policy before exec.
+    ``user`` and ``limits`` are used as given (the sandbox's decision,
+    :func:`certkernel.plugin_host.sandbox.decide`): with another ``user``,
+    every path the plugin needs is checked for that user first, and
+    ``limits`` (None: none) apply. ``state_dir`` is the base name; the
+    folder used depends on the user (see the module docstring) and is what
+    the plugin receives. With ``confine``, the process is put under that
+    Landlock policy before exec.
     """
     _redact_env(manifest)
+    uid = user.uid if user is not None else None
     if state_dir is not None:
-        state_dir = state_dir_for(state_dir, user)
+        state_dir = state_dir_for(state_dir, uid)
         os.makedirs(os.path.dirname(state_dir), mode=0o755, exist_ok=True)
         if user is None:
             _own_state_dir(state_dir)
     if user is not None:
-        limits = limits if limits is not None else limits_for(manifest)
-        target = _sandbox_user(user, group)
-        group = target.gid  # never keep the kernel's gid (root's) by accident
-        preview = plan_for(manifest, state_dir=state_dir, user=user, group=group)
-        check_access(manifest, preview.argv, preview.env, target, state_dir=state_dir)
-    if state_dir is not None and user is not None:
-        _user_state_dir(state_dir, user, group)
-    plan = plan_for(
-        manifest, state_dir=state_dir, fds=fds, user=user, group=group, limits=limits
-    )
+        preview = plan_for(manifest, state_dir=state_dir, user=user)
+        check_access(manifest, preview.argv, preview.env, user, state_dir=state_dir)
+        if state_dir is not None:
+            _user_state_dir(state_dir, user.uid, user.gid)
+    plan = plan_for(manifest, state_dir=state_dir, fds=fds, user=user, limits=limits)
     ruleset = None
     if confine is not None:
         from dataclasses import replace
@@ -117,7 +117,7 @@ def start_plugin(
         (logger or _log).debug("plugin %s confined: writes under %s; %s", manifest.name,
                                ", ".join(ruleset.paths), ruleset.network)
     try:
-        process = PluginProcess(plan, handler, logger or _log, on_progress)
+        process = PluginProcess(plan, handler, logger or _log, on_progress).start()
     finally:
         if ruleset is not None:
             os.close(ruleset.fd)
@@ -186,7 +186,7 @@ def _own_state_dir(path: str) -> None:
     os.mkdir(path, 0o700)
 
 
-def _user_state_dir(path: str, uid: int, gid: int | None) -> None:
+def _user_state_dir(path: str, uid: int, gid: int) -> None:
     """Create ``path`` for the plugin's user (the parent stays the kernel's)."""
     try:
         os.mkdir(path, 0o700)
@@ -194,24 +194,6 @@ def _user_state_dir(path: str, uid: int, gid: int | None) -> None:
         pass
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        os.fchown(fd, uid, gid if gid is not None else -1)
+        os.fchown(fd, uid, gid)
     finally:
         os.close(fd)
-
-
-def _sandbox_user(uid: int, gid: int | None) -> SandboxUser:
-    """Names for messages about a uid/gid pair chosen by the caller."""
-    import grp
-    import pwd
-
-    try:
-        pw = pwd.getpwuid(uid)
-        name, default_gid = pw.pw_name, pw.pw_gid
-    except KeyError:
-        name, default_gid = str(uid), uid
-    group = default_gid if gid is None else gid
-    try:
-        group_name = grp.getgrgid(group).gr_name
-    except KeyError:
-        group_name = str(group)
-    return SandboxUser(uid=uid, gid=group, name=name, group=group_name)

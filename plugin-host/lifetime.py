@@ -135,6 +135,32 @@ class PluginScope:
             os.close(self.join_fd)
             self.join_fd = -1
 
+    def cap_memory(self, limit: int) -> bool:
+        """Set ``memory.max`` (no swap) when the memory controller is enabled here."""
+        try:
+            with open(os.path.join(self.path, "memory.max"), "w", encoding="ascii") as fh:
+                fh.write(str(limit))
+        except OSError:
+            return False  # no memory controller in this hierarchy: RLIMIT_AS alone
+        try:
+            with open(os.path.join(self.path, "memory.swap.max"), "w", encoding="ascii") as fh:
+                fh.write("0")
+        except OSError:
+            pass
+        return True
+
+    def oom_kills(self) -> int:
+        """How many of its processes the OOM killer ended (``memory.events``; 0 if unknown)."""
+        try:
+            with open(os.path.join(self.path, "memory.events"), encoding="ascii") as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
     def pids(self) -> list[int]:
         try:
             with open(os.path.join(self.path, "cgroup.procs"), encoding="ascii") as fh:
@@ -195,6 +221,16 @@ class PluginScope:
             _log.debug("cannot remove %s: %s", self.path, exc.strerror)
 
 
+def _enable_memory(run: str) -> None:
+    """Let each plugin's cgroup have a memory.max (best effort: the controller may be
+    off in this hierarchy, as on a v1/v2 hybrid, where RLIMIT_AS is the only cap)."""
+    try:
+        with open(os.path.join(run, "cgroup.subtree_control"), "w", encoding="ascii") as fh:
+            fh.write("+memory")
+    except OSError:
+        pass
+
+
 def _unpopulated(path: str) -> bool:
     try:
         with open(os.path.join(path, "cgroup.events"), encoding="ascii") as fh:
@@ -240,6 +276,7 @@ class _RunCgroups:
             _rmdir(run)
             return None
         _sweep(os.path.dirname(run))
+        _enable_memory(run)
         try:
             self.reaper = subprocess.Popen(  # noqa: S603 - our interpreter, fixed code
                 [sys.executable, "-I", "-S", "-c", _REAPER, run],

@@ -152,6 +152,21 @@ class PluginProcess:
         self.info: dict[str, Any] = {}
         self.closed = False
         self.budget = LogBudget(self.name, logger)
+        self._handler = handler
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._stdin: Any = None
+        self._stdout: Any = None
+
+    def start(self) -> PluginProcess:
+        """Spawn the process and its stderr drain; once only.
+
+        Kept out of the constructor so that a configured plugin is something
+        a caller can hold, inspect and start when it chooses (and so that a
+        failure to spawn is never half a constructed object).
+        """
+        if self._popen is not None or self.closed:
+            raise errors.PluginError(f"plugin {self.name} was already started")
+        plan = self.plan
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
         err_read, child_err = os.pipe()
@@ -162,7 +177,7 @@ class PluginProcess:
             for fd in (child_in, child_out, child_err):
                 os.fchown(fd, plan.user, plan.group if plan.group is not None else -1)
         try:
-            self.popen = spawn.popen(plan, child_in, child_out, child_err)
+            self._popen = spawn.popen(plan, child_in, child_out, child_err)
         except PermissionError as exc:
             for fd in (to_child, from_child, err_read):
                 os.close(fd)
@@ -180,12 +195,10 @@ class PluginProcess:
         finally:
             for fd in (child_in, child_out, child_err):
                 os.close(fd)
-        self.pid = self.popen.pid
         self._stdin = os.fdopen(to_child, "wb", buffering=0)
         self._stdout = os.fdopen(from_child, "rb", buffering=0)
         self._drain = StderrDrain(self.name, os.fdopen(err_read, "rb"), self.budget)
         self._drain.start()
-        self._handler = handler
         self.endpoint = Endpoint(
             self._stdout.fileno(),
             self._stdin.fileno(),
@@ -193,6 +206,22 @@ class PluginProcess:
             self._notification,
             peer=self.name,
         )
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._popen is not None
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        """The OS process (only after :meth:`start`)."""
+        if self._popen is None:
+            raise errors.PluginError(f"plugin {self.name} was not started")
+        return self._popen
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
     # -- the conversation ------------------------------------------------
 
@@ -234,6 +263,8 @@ class PluginProcess:
         """Call a method; every failure comes back as one CallError naming the plugin."""
         if self.closed:
             raise errors.PluginError(f"plugin {self.name} was already stopped")
+        if self._popen is None:
+            raise errors.PluginError(f"plugin {self.name} was not started")
         limit = self.timeout_for(method) if timeout is None else timeout
         try:
             return self.endpoint.call(method, params, limit)
@@ -246,31 +277,39 @@ class PluginProcess:
         except errors.CallError as exc:
             if self.endpoint.failure is not None:
                 raise self._fatal(method, exc) from None
-            exhausted = self._exhausted(exc)
-            if exhausted:
+            if self._out_of_files(exc):
                 # Its state is unknown after that: stop it; cleanup gets a fresh process.
                 self.kill()
                 raise errors.PluginError(
-                    f"plugin {self.name} ran out of {exhausted} during {method} and was "
-                    f"stopped ({exc}). Raise the limit in the [sandbox] table of its manifest "
-                    "if it really needs more"
+                    f"plugin {self.name} ran out of {self._limit_text('files')} during "
+                    f"{method} and was stopped ({exc}). Raise the limit in the [sandbox] "
+                    "table of its manifest if it really needs more"
                 ) from None
             text = clean(str(exc))  # a plugin's error text reaches the terminal
             if not text.startswith(f"{self.name}:"):
                 text = f"{self.name}: {text}"
             raise type(exc)(text, data=exc.data, code=exc.code) from None
 
-    def _exhausted(self, exc: errors.CallError) -> str:
-        """Which sandbox limit an internal error shows the plugin hit ("" if none)."""
+    def _out_of_files(self, exc: errors.CallError) -> bool:
+        """Whether an internal error is the plugin's open-file limit (EMFILE) biting."""
         limits = self.plan.limits
-        if limits is None or not isinstance(exc, errors.RemoteInternalError):
-            return ""
-        text = str(exc)
-        if "MemoryError" in text and limits.max_memory:
+        return (limits is not None and bool(limits.max_files)
+                and isinstance(exc, errors.RemoteInternalError) and "[Errno 24]" in str(exc))
+
+    def _limit_text(self, which: str) -> str:
+        """``its memory limit (256 MiB, max_memory_mb)`` and the like, from the plan."""
+        limits = self.plan.limits
+        assert limits is not None  # noqa: S101 - only called for a plan with limits
+        if which == "memory" and limits.max_memory:
             return f"its memory limit ({limits.max_memory // (1024 * 1024)} MiB, max_memory_mb)"
-        if "[Errno 24]" in text and limits.max_files:
+        if which == "files" and limits.max_files:
             return f"its open-file limit ({limits.max_files} files, max_files)"
-        return ""
+        if which == "cpu" and limits.max_cpu_seconds:
+            return f"its CPU time limit ({limits.max_cpu_seconds} s, max_cpu_seconds)"
+        if which == "file size" and limits.max_file_size:
+            return (f"its file size limit ({limits.max_file_size // (1024 * 1024)} MiB, "
+                    "max_file_size_mb)")
+        return f"its {which} limit"
 
     def _limits_hint(self) -> str:
         limits = self.plan.limits
@@ -287,8 +326,15 @@ class PluginProcess:
         """Stop the plugin after a broken conversation and describe what happened."""
         crashed = isinstance(exc, errors.PluginCrashed)
         status = spawn.wait_exit(self.popen, TERM_GRACE) if crashed else None
+        limit = spawn.limit_death(self.popen, status, self.plan.limits) if crashed else ""
         self.kill()
         self._drain.join(1.0)
+        if limit:
+            return errors.PluginCrashed(
+                f"plugin {self.name} ran out of {self._limit_text(limit)} during {method} and "
+                "was stopped. Raise the limit in the [sandbox] table of its manifest if it "
+                f"really needs more{self._drain.quote()}"
+            )
         if crashed:
             how = _describe_status(status if status is not None else self.popen.returncode)
             return errors.PluginCrashed(
@@ -337,6 +383,9 @@ class PluginProcess:
         """End gracefully: shutdown, exit, EOF; then force if it lingers."""
         if self.closed:
             return
+        if self._popen is None:
+            self.closed = True
+            return
         if self.endpoint.failure is None and self.popen.poll() is None:
             try:
                 # A plugin that does not finish shutdown in time gets no extra
@@ -364,6 +413,8 @@ class PluginProcess:
         if self.closed:
             return
         self.closed = True
+        if self._popen is None:
+            return
         self._close_pipes()
         # Children the plugin left in its group go too, and with a cgroup
         # every process it started, wherever it moved.

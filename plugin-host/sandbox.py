@@ -32,7 +32,7 @@ import stat
 import sys
 import sysconfig
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from certkernel import errors
@@ -144,6 +144,7 @@ class Decision:
     confine: Policy | None  # a Landlock policy (root runs of plugins declaring [confine])
     why: str
     unconfined_note: str = ""  # set when confinement was wanted but Landlock is missing
+    limits: Limits | None = None  # the manifest's [sandbox] limits, set when user is set
 
 
 def write_roots(manifest: Manifest, options: Mapping[str, Any]) -> list[str]:
@@ -335,31 +336,55 @@ def decide(
     create_account: bool = True,
     landlock_abi: int | None = None,
 ) -> Decision:
-    """Who ``manifest``'s plugin runs as in this run, and how it is confined.
+    """Who ``manifest``'s plugin runs as in this run, how it is confined and limited.
 
     Order: an explicit ``--plugin-user`` (``root`` is the opt-out: root,
     unconfined), the manifest's ``[sandbox] user``, then the manifest's
     ``privilege``. A kernel that is not root runs every plugin as itself.
+    A plugin that runs as another user gets the manifest's limits.
     """
+    decision = _chosen_user(manifest, configured)
+    if decision is None and os.geteuid() != 0:
+        decision = Decision(None, None, f"{_me()} (the user running certkernel; only root "
+                            "switches plugins to other users)")
+    if decision is None and manifest.privilege == "unprivileged":
+        decision = _unprivileged(create_account)
+    if decision is None:
+        decision = _privileged(manifest, options, work_dir=work_dir, config_dir=config_dir,
+                               state_dir=state_dir, landlock_abi=landlock_abi)
+    if decision.user is not None:
+        decision = replace(decision, limits=limits_for(manifest))
+    return decision
+
+
+def _chosen_user(manifest: Manifest, configured: str | None) -> Decision | None:
+    """The decision an explicit ``--plugin-user`` or ``[sandbox] user`` makes, if any."""
     choice = choose_user(manifest.name, configured, manifest)
-    if choice.spec:
-        target = resolve_for(choice)
-        if target is not None:
-            return Decision(target, None, f"{target.name}:{target.group} (from {choice.source})")
-        if choice.source == "--plugin-user" and os.geteuid() == 0:
-            return Decision(None, None, "root (--plugin-user root: least privilege switched "
-                            "off, not confined)")
-    if os.geteuid() != 0:
-        return Decision(None, None, f"{_me()} (the user running certkernel; only root "
-                        "switches plugins to other users)")
-    if manifest.privilege == "unprivileged":
-        try:
-            user = ensure_account() if create_account else lookup_user(ACCOUNT, "")
-        except errors.ConfigurationError:  # only when not asked to create it
-            return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as "
-                            "certkernel's unprivileged account, created on first use)")
-        return Decision(user, None, f"{user.name}:{user.group} (needs no root, so it runs "
-                        "as certkernel's unprivileged account)")
+    if not choice.spec:
+        return None
+    target = resolve_for(choice)
+    if target is not None:
+        return Decision(target, None, f"{target.name}:{target.group} (from {choice.source})")
+    if choice.source == "--plugin-user" and os.geteuid() == 0:
+        return Decision(None, None, "root (--plugin-user root: least privilege switched "
+                        "off, not confined)")
+    return None
+
+
+def _unprivileged(create_account: bool) -> Decision:
+    """A plugin that needs no root runs as certkernel's own unprivileged account."""
+    try:
+        user = ensure_account() if create_account else lookup_user(ACCOUNT, "")
+    except errors.ConfigurationError:  # only when not asked to create it
+        return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as "
+                        "certkernel's unprivileged account, created on first use)")
+    return Decision(user, None, f"{user.name}:{user.group} (needs no root, so it runs "
+                    "as certkernel's unprivileged account)")
+
+
+def _privileged(manifest: Manifest, options: Mapping[str, Any], *, work_dir: str,
+                config_dir: str, state_dir: str | None, landlock_abi: int | None) -> Decision:
+    """``privilege = "owner"`` or ``"root"``: the roots' owner, else root, confined if declared."""
     roots = write_roots(manifest, options)
     if manifest.privilege == "owner":
         owner, why_not = _owner_of(roots)
@@ -406,9 +431,12 @@ def limits_for(manifest: Manifest) -> Limits:
     base = Limits()
     memory = _positive_int(manifest, "max_memory_mb")
     files = _positive_int(manifest, "max_files")
+    file_size = _positive_int(manifest, "max_file_size_mb")
     return Limits(
         max_files=files if files is not None else base.max_files,
         max_memory=memory * _MIB if memory is not None else base.max_memory,
+        max_cpu_seconds=_positive_int(manifest, "max_cpu_seconds"),
+        max_file_size=file_size * _MIB if file_size is not None else None,
     )
 
 

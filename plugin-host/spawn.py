@@ -26,15 +26,24 @@ from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, NAME_ENV, VE
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
+_CPU_GRACE = 2  # seconds between SIGXCPU and the hard CPU limit's SIGKILL
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits applied to a sandboxed plugin (None: leave as is)."""
+    """Resource limits applied to a sandboxed plugin (None: leave as is).
+
+    Going over one ends the plugin by a signal the host recognises
+    (:func:`limit_death`): memory by SIGKILL (the cgroup's OOM killer, or
+    the Python SDK on ``MemoryError``), CPU time by SIGXCPU, file size by
+    SIGXFSZ.
+    """
 
     max_files: int | None = 256
     max_memory: int | None = 1024 * 1024 * 1024
+    max_cpu_seconds: int | None = None
+    max_file_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,13 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_files, limits.max_files))
             if limits.max_memory is not None:
                 resource.setrlimit(resource.RLIMIT_AS, (limits.max_memory, limits.max_memory))
+            if limits.max_cpu_seconds is not None:
+                # SIGXCPU at the soft limit; the hard one (SIGKILL) only if it is ignored.
+                cpu = limits.max_cpu_seconds
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + _CPU_GRACE))
+            if limits.max_file_size is not None:
+                size = limits.max_file_size
+                resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         # The kernel may have died between fork and prctl.
         if os.getppid() == 1:
             os._exit(1)
@@ -157,6 +173,7 @@ def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
     """
     sandboxed = plan.user is not None
     scope = lifetime.plugin_scope(plan.name)
+    _cap_memory(plan, scope)
     try:
         process = subprocess.Popen(  # noqa: S603 - argv comes from a manifest
             plan.argv,
@@ -182,6 +199,42 @@ def popen(plan: LaunchPlan, stdin: Stream, stdout: Stream,
     if scope is not None:
         _SCOPES[process.pid] = (scope, plan.keep_services and not sandboxed)
     return process
+
+
+def _cap_memory(plan: LaunchPlan, scope: lifetime.PluginScope | None) -> None:
+    """Put the memory limit on the plugin's cgroup too, where the memory controller is on.
+
+    RLIMIT_AS bounds address space; the cgroup bounds what the plugin and
+    every child really use, and its OOM kills are counted (memory.events).
+    """
+    if scope is not None and plan.limits is not None and plan.limits.max_memory is not None:
+        scope.cap_memory(plan.limits.max_memory)
+
+
+def limit_death(process: subprocess.Popen[bytes], status: int | None,
+                limits: Limits | None) -> str:
+    """Which limit ended ``process`` ("memory", "cpu", "file size"; "" if none or unknown).
+
+    Read from how it died, never from what it said: SIGXCPU and SIGXFSZ are
+    sent only for those limits; SIGKILL under a memory limit is the OOM
+    killer's (confirmed by the cgroup's oom_kill count when there is one) or
+    the Python SDK's answer to ``MemoryError``. Call it before
+    :func:`stop_group`, which removes the cgroup.
+    """
+    if limits is None or status is None or status >= 0:
+        return ""
+    if -status == signal.SIGXCPU and limits.max_cpu_seconds is not None:
+        return "cpu"
+    if -status == signal.SIGXFSZ and limits.max_file_size is not None:
+        return "file size"
+    if limits.max_memory is None:
+        return ""
+    entry = _SCOPES.get(process.pid)
+    if entry is not None and entry[0].oom_kills() > 0:
+        return "memory"
+    if -status == signal.SIGKILL:
+        return "memory"
+    return ""
 
 
 def wait_exit(process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -100,15 +100,14 @@ def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | 
         decision = _decision(manifest, config, create_account=True)
         if decision.confine is not None:
             make_placed(manifest, config.work_dir, config.config_dir)
-        target = decision.user
         process = start_plugin(
             manifest,
             services.handle,
             options=config.plugin_options(manifest),
             settings=_settings(config),
             state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
-            user=target.uid if target else None,
-            group=target.gid if target else None,
+            user=decision.user,
+            limits=decision.limits,
             confine=decision.confine,
         )
     except errors.NoInstallationError:

@@ -130,6 +130,8 @@ class _Session:
             return wire.encode_result(method, implementation(self.plugin, _decode(method, params)))
         except NotImplementedError:
             raise errors.MethodNotFound(f"{self.name} does not implement {method!r}") from None
+        except MemoryError:
+            _die_out_of_memory()
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.plugin is not None:
@@ -163,6 +165,20 @@ class _Session:
     def notification(self, method: str, params: dict[str, Any]) -> None:
         if method == "exit":
             raise SystemExit(0)
+
+
+def _die_out_of_memory() -> NoReturn:
+    """End the process the way the kernel's OOM killer would: SIGKILL.
+
+    A plugin at its memory limit is in an unknown state (half-built objects,
+    a failed write), so it must not go on answering. Dying by SIGKILL lets
+    the kernel tell a memory-limit death from its exit status, as it does
+    when a cgroup's OOM killer ends a plugin, without reading error text.
+    """
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(137)  # not reached: SIGKILL cannot be caught
 
 
 def _load(target: str) -> Callable[[], Plugin]:

@@ -9,7 +9,6 @@ as the kernel does; prompts are answered by the SDK's ScriptedDisplay
 from __future__ import annotations
 
 import logging
-import pwd
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest, load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator
+from certkernel.plugin_host.sandbox import limits_for, lookup_user
 from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol.messages import Challenge
 from certkernel.sdk.testing import ScriptedDisplay
@@ -61,8 +61,8 @@ def start(tmp_path: Path) -> Iterator[StartPlugin]:
             settings=dict(settings or {}),
             state_dir=str(tmp_path / (state or f"state-{name}-{len(started)}")),
             fds=fds,
-            user=user,
-            group=None if user is None else pwd.getpwuid(user).pw_gid,
+            user=None if user is None else lookup_user(str(user)),
+            limits=None if user is None else limits_for(m),
             logger=logging.getLogger(f"test.plugins.{name}"),
         )
         started.append(proc)

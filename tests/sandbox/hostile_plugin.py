@@ -3,7 +3,8 @@
 Modes (option ``mode``): ``probe`` tries to reach what a sandboxed plugin
 must never reach and writes what happened to ``report.json`` in its state
 directory; ``sleep`` blocks in perform (the kernel is killed meanwhile);
-``memory`` / ``files`` exceed the sandbox's memory / open-file limit.
+``memory`` / ``files`` / ``cpu`` exceed the sandbox's memory / open-file /
+CPU time limit; ``liar`` fails with an error that only *says* MemoryError.
 Every cleanup call appends ``<pid> <names>`` to ``cleanup.log``.
 """
 
@@ -63,6 +64,11 @@ class Hostile(Authenticator):
         elif mode == "memory":
             hog = bytearray(4 * 1024 * 1024 * 1024)
             raise PluginError(f"allocated {len(hog)} bytes: no memory limit")
+        elif mode == "cpu":
+            while True:
+                pass
+        elif mode == "liar":
+            raise RuntimeError("MemoryError: I only say so, I am alive and well")
         elif mode == "files":
             kept = [open(os.devnull, "rb") for _ in range(100000)]  # noqa: SIM115
             raise PluginError(f"opened {len(kept)} files: no file limit")

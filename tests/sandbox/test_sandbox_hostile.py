@@ -43,6 +43,7 @@ default = ""
 user = "certkernel-test"
 max_memory_mb = 256
 max_files = 64
+max_cpu_seconds = 2
 '''
 
 
@@ -136,6 +137,7 @@ def test_sigkill_of_the_kernel_leaves_no_plugin_alive(
 @pytest.mark.parametrize(("mode", "message"), [
     ("memory", "ran out of its memory limit (256 MiB, max_memory_mb) during perform"),
     ("files", "ran out of its open-file limit (64 files, max_files) during perform"),
+    ("cpu", "ran out of its CPU time limit (2 s, max_cpu_seconds) during perform"),
 ])
 def test_exceeding_a_limit_stops_the_plugin_and_cleanup_runs_fresh(
         kernel: Kernel, sandbox_user: str, pebble: Pebble, hostile_env: dict[str, str],
@@ -150,6 +152,21 @@ def test_exceeding_a_limit_stops_the_plugin_and_cleanup_runs_fresh(
     assert names == f"{mode}.example.org"
     assert int(cleanup_pid) != perform_pid  # a fresh process did the cleanup
     assert not alive(perform_pid)
+
+
+def test_an_error_that_only_mentions_memory_is_not_a_limit(
+        kernel: Kernel, sandbox_user: str, pebble: Pebble, hostile_env: dict[str, str]) -> None:
+    """Which limit ended a plugin comes from how it died, never from its words."""
+    dirs = kernel.dirs("hostile-liar")
+    result = kernel.run("certonly", "-a", "hostile", "--hostile-mode", "liar",
+                        "-d", "liar.example.org", *dirs, *common(pebble), **hostile_env)
+    assert result.returncode == 1
+    assert "MemoryError: I only say so, I am alive and well" in result.stderr
+    assert "ran out of" not in result.stderr
+    perform_pid = int((state_dir(dirs) / "perform.pid").read_text())
+    cleanup_pid, names = (state_dir(dirs) / "cleanup.log").read_text().split()
+    assert names == "liar.example.org"
+    assert int(cleanup_pid) == perform_pid  # still alive: cleanup ran in the same process
 
 
 def test_interpreter_under_a_private_folder_is_named_with_the_fix(

@@ -17,6 +17,7 @@ from pathlib import Path
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.proxies import RemoteAuthenticator
+from certkernel.plugin_host.sandbox import limits_for, lookup_user
 from certkernel.plugin_host.services import KernelServices
 from tests.infra import sandbox_env as se
 
@@ -36,12 +37,13 @@ def test_node_plugin_as_another_user_gets_fd_protection(sandbox_user, sandbox_ro
     monkeypatch.setenv("JS_PROBE_SDK", str(sdk))
     user = pwd.getpwnam(sandbox_user)
     state = se.world_dir(sandbox_root, "node-state") / "js-probe"
+    manifest = load_manifest(probe / "plugin.toml")
     process = start_plugin(
-        load_manifest(probe / "plugin.toml"),
+        manifest,
         KernelServices("js-probe").handle,
         state_dir=str(state),
-        user=user.pw_uid,
-        group=user.pw_gid,
+        user=lookup_user(sandbox_user),
+        limits=limits_for(manifest),
         logger=logging.getLogger("test.sandbox.node"),
     )
     try:

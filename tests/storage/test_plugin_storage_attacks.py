@@ -27,7 +27,7 @@ from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator
 from certkernel.plugin_host.services import KernelServices
-from certkernel.plugin_runtime import _StorageAdapter
+from certkernel.plugin_launcher import _StorageAdapter
 from certkernel.plugin_storage import MAX_PLUGIN_BYTES, PluginStorage
 
 HERE = Path(__file__).parent
