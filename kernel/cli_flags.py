@@ -15,26 +15,6 @@ from typing import Any
 LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
-VERBS: dict[str, str] = {
-    "run": "Obtain & install a certificate in your current webserver (default)",
-    "certonly": "Obtain or renew a certificate, but do not install it",
-    "renew": "Renew all previously obtained certificates that are near expiry",
-    "enhance": "Add security enhancements to your existing configuration",
-    "certificates": "Display information about certificates you have",
-    "delete": "Clean up all files related to a certificate (supply --cert-name)",
-    "revoke": "Revoke a certificate (supply --cert-name or --cert-path)",
-    "register": "Create an ACME account",
-    "update_account": "Update an ACME account",
-    "unregister": "Deactivate an ACME account",
-    "show_account": "Display account details",
-    "install": "Install an arbitrary certificate in a server",
-    "rollback": "Roll back server configuration changes made during install",
-    "plugins": "List plugins that are installed and available on your system",
-    "update_symlinks": "Recreate symlinks in your live/ directory",
-    "plugin-check": "Run a plugin through the protocol conformance checks",
-    "reconfigure": "Update a certificate's configuration (supply --cert-name)",
-    "schedule": "Install, remove or show automatic renewal (install|remove|status [systemd|cron])",
-}
 
 # Help topics in the order ``--help all`` prints them, with a one-line blurb.
 TOPICS: dict[str, str] = {

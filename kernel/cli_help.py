@@ -13,8 +13,9 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from certkernel.cli_flags import FLAGS, TOPICS, VERBS, Flag
+from certkernel.cli_flags import FLAGS, TOPICS, Flag
 from certkernel.errors import ConfigurationError
+from certkernel.verbs import VERBS
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from certkernel.cli import build_parser
-from certkernel.cli_flags import FLAGS, TOPICS, VERBS
+from certkernel.cli_flags import FLAGS, TOPICS
+from certkernel.verbs import VERBS
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest

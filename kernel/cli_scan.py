@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from certkernel.cli_flags import FLAGS, VERBS
+from certkernel.cli_flags import FLAGS
 from certkernel.errors import ConfigurationError
+from certkernel.verbs import VERBS
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest, OptionSpec

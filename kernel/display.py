@@ -227,3 +227,14 @@ def _wrap(message: str) -> str:
         textwrap.fill(p, 80, break_long_words=False, break_on_hyphens=False) if p.strip() else p
         for p in message.splitlines()
     )
+
+
+def say(config: Config, text: str) -> None:
+    """A result line for the user on stdout (not the log), silent with ``-q``.
+
+    What a command reports as its outcome ("Successfully received
+    certificate.") goes here; questions and notices go through :class:`Display`.
+    """
+    if not config.quiet:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        sys.stdout.flush()

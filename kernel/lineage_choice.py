@@ -13,6 +13,7 @@ import datetime
 import logging
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from certkernel import errors
@@ -24,16 +25,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NEW = "new"
-RENEW = "renew"
-KEEP = "keep"
-EXPAND = "expand"
-REINSTALL = "reinstall"
+class Action(StrEnum):
+    """What a request does to the lineages; the values are Certbot's words in the log."""
+
+    NEW = "new"
+    RENEW = "renew"
+    KEEP = "keep"
+    EXPAND = "expand"
+    REINSTALL = "reinstall"
 
 
 @dataclass
 class Choice:
-    action: str
+    action: Action
     lineage: Lineage | None = None
 
 
@@ -60,15 +64,15 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
     from certkernel.storage import Lineage
 
     if config.duplicate:
-        return Choice(NEW)
+        return Choice(Action.NEW)
     if config.certname:
         conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
         if not os.path.exists(conf):
-            return Choice(NEW)
+            return Choice(Action.NEW)
         lineage = Lineage.load(config.config_dir, config.certname)
         if set(lineage.names) != set(names):
             _key_type_change(config, lineage, display)
-            return Choice(RENEW, lineage)
+            return Choice(Action.RENEW, lineage)
         return _identical(config, lineage, display)
     matches = find_by_names(config.config_dir, names)
     if matches.exact:
@@ -77,7 +81,7 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
         lineage = matches.subset[0]
         _key_type_change(config, lineage, display)
         if config.expand or config.renew_with_new_domains:
-            return Choice(EXPAND, lineage)
+            return Choice(Action.EXPAND, lineage)
         added = sorted(set(names) - set(lineage.names))
         question = (
             f"You have an existing certificate that contains a portion of the domains you "
@@ -93,9 +97,9 @@ def choose(config: Config, names: list[str], display: Display) -> Choice:
                 "a separate certificate."
             )
         if display.yesno(question, "Expand", "Cancel", cli_flag="--expand"):
-            return Choice(EXPAND, lineage)
+            return Choice(Action.EXPAND, lineage)
         raise errors.Error("Operation canceled. You may re-run the client.")
-    return Choice(NEW)
+    return Choice(Action.NEW)
 
 
 def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
@@ -110,21 +114,21 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
 
     changing_key_type = _key_type_change(config, lineage, display)  # may refuse: first
     if config.renew_by_default or changing_key_type:
-        return Choice(RENEW, lineage)
+        return Choice(Action.RENEW, lineage)
     if config.dry_run:  # Certbot: "not due for renewal, but simulating renewal for dry run"
-        return Choice(RENEW, lineage)
+        return Choice(Action.RENEW, lineage)
     if config.dry_run:
         # Certbot's should_renew: a dry run always simulates the renewal.
         logger.info("%s is not due, but a dry run simulates its renewal", lineage.name)
-        return Choice(RENEW, lineage)
+        return Choice(Action.RENEW, lineage)
     if config.reinstall:
-        return Choice(REINSTALL, lineage)
+        return Choice(Action.REINSTALL, lineage)
     due, why = is_due(lineage)
     if due:
         logger.info("Renewing %s: %s", lineage.name, why)
-        return Choice(RENEW, lineage)
+        return Choice(Action.RENEW, lineage)
     if not display.interactive:
-        return Choice(KEEP, lineage)
+        return Choice(Action.KEEP, lineage)
     ok, index = display.menu(
         "You have an existing certificate that has exactly the same domains or certificate "
         f"name you requested and isn't close to expiry.\n(ref: {lineage.renewal_conf_path})\n\n"
@@ -138,7 +142,7 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     )
     if not ok:
         raise errors.Error("Operation canceled. You may re-run the client.")
-    return Choice(KEEP if index == 0 else RENEW, lineage)
+    return Choice(Action.KEEP if index == 0 else Action.RENEW, lineage)
 
 
 def _key_type_change(config: Config, lineage: Lineage, display: Display) -> bool:

@@ -10,7 +10,6 @@ unexpected points the user to the log file.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import os
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from certkernel.errors import Error
+from certkernel.verbs import REGISTRY, Verb
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -32,25 +32,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-# Commands that must work without a writable --logs-dir (read-only listings).
-_OPTIONAL_LOG_VERBS = frozenset({"plugins"})
-# Commands that never touch --config-dir (plugin authors run plugin-check anywhere).
-_NO_HOOK_DIR_VERBS = frozenset({"plugins", "plugin-check"})
-
-
-def _module_name(verb: str) -> str:
-    return "certkernel.commands." + verb.replace("-", "_")
-
-
-def _load_command(verb: str):  # type: ignore[no-untyped-def]
-    name = _module_name(verb)
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
-    return getattr(module, "run", None)
+def _verb(config: Config) -> Verb:
+    """The registry entry of the run's verb (the parser accepts no other)."""
+    return REGISTRY[config.verb]
 
 
 def make_hook_dirs(config_dir: str) -> None:
@@ -100,14 +84,14 @@ def _open_log(config: Config) -> LogSetup:
     try:
         return setup_logging(config)
     except Error:
-        if config.verb not in _OPTIONAL_LOG_VERBS:
+        if _verb(config).needs_log:
             raise
         return setup_logging(config, log_to_file=False)
 
 
 def _before_command(config: Config, found: Discovery | None) -> None:
     """Checks and folders every command needs before it starts."""
-    if config.verb not in _NO_HOOK_DIR_VERBS:
+    if _verb(config).uses_config_dir:
         if config.domains:
             # Certbot refuses a bad -d while parsing, before it makes any folder.
             from certkernel.names import normalize_names, split_domain_args
@@ -152,11 +136,7 @@ def run_config(
         log_setup = _open_log(config)
         logger.debug("Arguments: %r", list(argv))
         _before_command(config, found)
-        command = _load_command(config.verb)
-        if command is None:
-            _print_error(f"The {config.verb!r} subcommand is not implemented yet in certkernel.")
-            return EXIT_ERROR
-        result = command(config)
+        result = _verb(config).load()(config)
         return int(result or 0)
     except KeyboardInterrupt:
         logger.debug("interrupted", exc_info=True)

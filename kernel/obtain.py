@@ -72,8 +72,9 @@ def renewal_params(
 
 
 @dataclass
-class Obtained:
-    """The outcome of one issuance: what was issued and where it went."""
+class SavedCertificate:
+    """An :class:`~certkernel.issuance.IssuedCertificate` (what the CA gave), the names it
+    covers and the lineage it was saved to (None in a dry run): what :func:`obtain` returns."""
 
     issued: IssuedCertificate
     names: list[str]
@@ -88,7 +89,7 @@ def new_key(config: Config) -> bytes:
     return make_key(KeySpec(config.key_type, config.elliptic_curve, config.rsa_key_size))
 
 
-def issue(
+def _order(
     config: Config,
     acct: AccountSession,
     authenticator: Authenticator,
@@ -97,7 +98,7 @@ def issue(
     replaces: str | None = None,
     before_answer: Callable[[list[Challenge]], None] | None = None,
 ) -> IssuedCertificate:
-    """Run one order for ``names`` with this key; nothing is written.
+    """One ACME order (:meth:`Issuance.issue`) for ``names`` with this key; nothing is written.
 
     ``replaces`` is the ARI cert ID of the certificate this one renews.
     """
@@ -237,7 +238,7 @@ def obtain(
     lineage_name: str,
     params: Mapping[str, Any],
     before_answer: Callable[[list[Challenge]], None] | None = None,
-) -> Obtained:
+) -> SavedCertificate:
     """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``.
 
     A renewal order names the cert it replaces when the CA offers ARI (not in
@@ -254,10 +255,10 @@ def obtain(
     replaces = None
     if lineage is not None and not config.dry_run:
         replaces = ari_fetch.replaces_for(acct.session, lineage)
-    issued = issue(config, acct, authenticator, names, key_pem, replaces, before_answer)
+    issued = _order(config, acct, authenticator, names, key_pem, replaces, before_answer)
     kept = [n for n in names if n not in issued.dropped_names]
     if config.dry_run:
-        return Obtained(issued, kept, None)
+        return SavedCertificate(issued, kept, None)
     cert, chain, full = (s.encode() for s in (issued.cert_pem, issued.chain_pem, issued.fullchain_pem))
     if lineage is None:
         saved = LineageCls.create(config.config_dir, lineage_name, cert, chain, full, key_pem, params)
@@ -265,4 +266,4 @@ def obtain(
         lineage.save_new_version(cert, chain, full, None if reuse else key_pem, params)
         saved = lineage
     ari_fetch.record_after_issuance(acct.session, saved)
-    return Obtained(issued, kept, saved)
+    return SavedCertificate(issued, kept, saved)

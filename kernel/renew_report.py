@@ -11,6 +11,8 @@ import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from certkernel.renewal_runner import Status
+
 if TYPE_CHECKING:
     from certkernel.renewal_plan import Plan
     from certkernel.renewal_runner import Result
@@ -35,7 +37,7 @@ def report(plan: Plan, results: Sequence[Result], dry_run: bool) -> dict[str, An
     lineages += [_entry(item.name, "disabled", item.fullchain_path, item.expiry)
                  for item in plan.disabled]
     for result in results:
-        outcome = {"renewed": "renewed", "failed": "failed"}.get(result.status, "not_due")
+        outcome = {Status.RENEWED: "renewed", Status.FAILED: "failed"}.get(result.status, "not_due")
         lineages.append(_entry(result.name, outcome, result.fullchain,
                                error=result.reason if outcome == "failed" else None))
     lineages.sort(key=lambda e: e["name"])
@@ -48,4 +50,5 @@ def report(plan: Plan, results: Sequence[Result], dry_run: bool) -> dict[str, An
 
 def attempts(results: Sequence[Result]) -> dict[str, bool]:
     """lineage -> succeeded, for the lineages this run tried to renew."""
-    return {r.name: r.status == "renewed" for r in results if r.status in ("renewed", "failed")}
+    return {r.name: r.status == Status.RENEWED for r in results
+            if r.status in (Status.RENEWED, Status.FAILED)}

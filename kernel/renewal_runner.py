@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
@@ -36,9 +37,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RENEWED = "renewed"
-FAILED = "failed"
-NOT_DUE = "not due"
+class Status(StrEnum):
+    """One lineage's outcome in a renew run (``--json`` maps it to its own words)."""
+
+    RENEWED = "renewed"
+    FAILED = "failed"
+    NOT_DUE = "not due"
 
 
 @dataclass
@@ -46,7 +50,7 @@ class Result:
     """The outcome for one lineage."""
 
     name: str
-    status: str
+    status: Status
     fullchain: str
     names: list[str] = field(default_factory=list)
     reason: str = ""
@@ -155,7 +159,7 @@ class RenewalRunner:
             moved_on = lineage.version != stale.version and not self.config.renew_by_default
             if not renew or moved_on:
                 logger.info("%s was renewed by another run meanwhile", lineage.name)
-                return Result(lineage.name, NOT_DUE, lineage.fullchain_path, lineage.names)
+                return Result(lineage.name, Status.NOT_DUE, lineage.fullchain_path, lineage.names)
             names = list(lineage.names)
             cfg = lineage_config(self.config, lineage)
             if self.progress:
@@ -168,7 +172,7 @@ class RenewalRunner:
             logger.error("Unexpected error renewing %s", stale.name, exc_info=True)
             return self._failed(cfg, stale.name, stale.fullchain_path, names,
                                 f"unexpected error: {type(exc).__name__}: {exc}")
-        return Result(lineage.name, RENEWED, lineage.fullchain_path, names)
+        return Result(lineage.name, Status.RENEWED, lineage.fullchain_path, names)
 
     def _obtain(self, cfg: Config, lineage: Lineage, names: list[str]) -> None:
         from certkernel.obtain import obtain, renewal_params
@@ -225,7 +229,7 @@ class RenewalRunner:
         logger.error("Failed to renew certificate %s with error: %s", name, reason)
         self.events.hook.renewal_failed(config=cfg, lineage_name=name, names=names,
                                         reason=reason)
-        return Result(name, FAILED, fullchain, names, reason)
+        return Result(name, Status.FAILED, fullchain, names, reason)
 
     # -- installers -----------------------------------------------------------
     def _queue_deploy(self, inst_name: str, cfg: Config, renewed: _Renewed) -> None:

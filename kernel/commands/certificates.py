@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from certkernel import errors
-from certkernel.commands.certonly import say
 from certkernel.config import Config
+from certkernel.display import say
 
 if TYPE_CHECKING:
     from certkernel.storage import Lineage

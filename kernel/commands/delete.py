@@ -7,93 +7,9 @@ still using the files will break (default yes, so ``-n`` deletes).
 
 from __future__ import annotations
 
-import os
-
-from certkernel import errors
-from certkernel.commands.certonly import say
 from certkernel.config import Config
 from certkernel.display import Display
-
-WARNING = (
-    "WARNING: Before continuing, ensure that the listed certificates are not being used by "
-    "any installed server software (e.g. Apache, nginx, mail servers). Deleting a "
-    "certificate that is still being used will cause the server software to stop working. "
-    "See https://certbot.org/deleting-certs for information on deleting certificates safely."
-)
-
-
-def lineage_names(config_dir: str) -> list[str]:
-    from certkernel.lineage_find import conf_paths
-
-    return [os.path.basename(p)[: -len(".conf")] for p in conf_paths(config_dir)]
-
-
-def choose_names(config: Config, display: Display) -> list[str]:
-    """``--cert-name`` (which must exist), or the user's picks from every lineage."""
-    existing = lineage_names(config.config_dir)
-    if config.certname:
-        if config.certname not in existing:
-            raise errors.CertStorageError(
-                f"No certificate found with name {config.certname} (expected "
-                f"{os.path.join(config.config_dir, 'renewal', config.certname + '.conf')}).")
-        return [config.certname]
-    if not existing:
-        raise errors.Error("No existing certificates found.")
-    if not display.interactive:
-        raise errors.MissingFlag(
-            "Which certificate(s) to delete? Pass --cert-name NAME when running with -n.")
-    ok, picked = display.checklist("Which certificate(s) would you like to delete?", existing,
-                                   cli_flag="--cert-name")
-    if not ok or not picked:
-        raise errors.Error("User ended interaction.")
-    return picked
-
-
-def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
-    """Confirm, then delete each; False when the user said no."""
-    from certkernel.storage import Lineage
-
-    question = "\n".join(
-        ["The following certificate(s) are selected for deletion:", ""]
-        + [f"  * {n}" for n in names]
-        + ["", WARNING, "", "Are you sure you want to delete the above certificate(s)?"])
-    if not display.yesno(question, default=True):
-        say(config, "Deletion of certificate(s) canceled.")
-        return False
-    for name in names:
-        try:
-            lineage = Lineage.load(config.config_dir, name, repair=False)
-        except errors.StorageError:
-            _delete_broken(config, name)
-        else:
-            lineage.delete()
-        say(config, f"Deleted all files relating to certificate {name}.")
-    return True
-
-
-def _delete_broken(config: Config, name: str) -> None:
-    """A lineage that does not load still goes: conf, the live links, the archive."""
-    import shutil
-
-    from certkernel import renewal_conf
-
-    conf = os.path.join(config.config_dir, "renewal", f"{name}.conf")
-    live = os.path.join(config.config_dir, "live", name)
-    try:
-        archive = renewal_conf.read(conf).archive_dir
-    except errors.StorageError:
-        archive = os.path.join(config.config_dir, "archive", name)
-    os.unlink(conf)
-    for base in ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "README"):
-        try:
-            os.unlink(os.path.join(live, base))
-        except FileNotFoundError:
-            pass
-    try:
-        os.rmdir(live)
-    except OSError:
-        pass  # missing, or the user keeps their own files there
-    shutil.rmtree(archive, ignore_errors=True)
+from certkernel.lineage_delete import choose_names, delete_lineages
 
 
 def run(config: Config) -> int:

@@ -9,15 +9,10 @@ its options from the flags, else from the lineage's renewal conf.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.commands.certonly import say
-from certkernel.commands.install import (
-    installer_for,
-    load_lineage,
-    recover_interrupted,
-    with_lineage_conf,
-)
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.deploy_flow import installer_for, recover_interrupted
+from certkernel.display import Display, say
+from certkernel.named_lineage import load_lineage, with_lineage_conf
 
 
 def run(config: Config) -> int:
@@ -45,7 +40,7 @@ def run(config: Config) -> int:
     config = with_lineage_conf(config, lineage)
     names = list(lineage.names)
     if config.domains:
-        from certkernel.commands.certonly import requested_names
+        from certkernel.obtain_flow import requested_names
 
         asked = requested_names(config, display)
         unknown = [n for n in asked if n not in names]

@@ -91,11 +91,11 @@ def resolve(target: str, manifests: Mapping[str, Manifest]) -> Manifest:
 
 def run(config: Config) -> int:
     """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
-    from certkernel.commands.certonly import say
     from certkernel.conformance.context import Context
     from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_trip
     from certkernel.conformance.report import Report
     from certkernel.conformance.runner import run_suite
+    from certkernel.display import say
     from certkernel.plugin_host.services import KernelServices
     from certkernel.plugin_runtime import read_secrets
     from certkernel.reverter import Reverter

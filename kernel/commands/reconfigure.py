@@ -16,9 +16,10 @@ import os
 from typing import Any
 
 from certkernel import errors
-from certkernel.commands.certonly import say
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
+from certkernel.renew_flow import renew_due
+from certkernel.renewal_runner import Status
 
 _DOMAINS_REFUSED = (
     "You have specified domains, but reconfigure cannot change the names in a certificate. "
@@ -90,7 +91,6 @@ def _drop_other_plugin_options(params: dict[str, Any], cfg: Config,
 
 
 def run(config: Config) -> int:
-    from certkernel.commands.renew import _renew_due
     from certkernel.renewal_plan import Plan
     from certkernel.storage import Lineage
 
@@ -118,8 +118,8 @@ def run(config: Config) -> int:
     trial = dataclasses.replace(config, dry_run=True, noninteractive_mode=True,
                                 certname=name, verb="reconfigure")
     say(config, f"Simulating renewal of {name} with the new settings (dry run).")
-    results = _renew_due(trial, Plan(due=[lineage]))
-    failed = [r for r in results if r.status != "renewed"]
+    results = renew_due(trial, Plan(due=[lineage]))
+    failed = [r for r in results if r.status != Status.RENEWED]
     if failed or not results:
         reason = failed[0].reason if failed else "no renewal was attempted"
         raise errors.Error(

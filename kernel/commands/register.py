@@ -8,10 +8,9 @@ break.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.commands.account_common import store_for
-from certkernel.commands.certonly import say
+from certkernel.account_cli import store_for
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
 
 DUPLICATE = ("There is an existing account; registration of a duplicate account with this "
              "command is currently unsupported.")

@@ -19,9 +19,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from certkernel.commands.certonly import say
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import say
+from certkernel.renew_flow import on_terminal, renew_due
+from certkernel.renewal_runner import Status
 
 if TYPE_CHECKING:
     from certkernel.renewal_plan import Plan
@@ -30,27 +31,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RULE = "- " * 40
-MAX_WORKERS = 8
 MAX_RANDOM_SLEEP = 480.0  # Certbot's 8 minutes
-
-
-def _on_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def workers(count: int) -> int:
-    """Pool size: ``CERTKERNEL_RENEW_WORKERS`` or up to 8, never more than the lineages."""
-    raw = os.environ.get("CERTKERNEL_RENEW_WORKERS", "")
-    wanted = int(raw) if raw.isdigit() and int(raw) > 0 else MAX_WORKERS
-    return max(1, min(wanted, count))
 
 
 def _random_sleep(config: Config) -> None:
     """Spread unattended runs over time, as Certbot does; never on a terminal."""
-    if not config.random_sleep_on_renew or _on_terminal() or sys.stdin.isatty():
+    if not config.random_sleep_on_renew or on_terminal() or sys.stdin.isatty():
         return
     import random
 
@@ -70,9 +56,9 @@ def run(config: Config) -> int:
         if config.dry_run:
             say(config, "Simulating renewal of existing certificates (dry run).")
         _random_sleep(config)
-        results = _renew_due(config, plan)
+        results = renew_due(config, plan)
     _observe(config, plan, results)
-    failed = any(r.status == "failed" for r in results)
+    failed = any(r.status == Status.FAILED for r in results)
     return 1 if failed or plan.broken else 0
 
 
@@ -94,56 +80,15 @@ def _observe(config: Config, plan: Plan, results: Sequence[Result]) -> None:
                       renew_report.attempts(results))
 
 
-def _renew_due(config: Config, plan: Plan) -> list[Result]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from certkernel.commands.install import recover_interrupted
-    from certkernel.lifecycle import lifecycle
-    from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.progress import printer as progress_printer
-    from certkernel.renewal_runner import RenewalRunner
-    from certkernel.reverter import Reverter
-
-    display = Display.from_config(config)
-    show = _on_terminal() and not config.quiet
-    progress = (lambda text: say(config, text)) if show else None
-    total = len(plan.due)
-    results: list[Result] = []
-    with lifecycle(config, "renew") as events:
-        # The kernel's checkpoints: installers (and nginx/apache http-01) register
-        # every file they change, so a failed deployment is restored kernel-side.
-        with Reverter(config.work_dir, lock_timeout=config.lock_timeout) as reverter, \
-                PluginLauncher(config, display, checkpoints=reverter,
-                               on_progress=progress_printer(display)) as launcher:
-            if not config.dry_run:
-                recover_interrupted(config, reverter)
-            runner = RenewalRunner(config, display, launcher, events, config.lock_timeout,
-                                   progress, checkpoints=reverter,
-                                   notify=lambda text: display.notification(text, wrap=False))
-            with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
-                futures = [pool.submit(runner.renew, lineage, n, total)
-                           for n, lineage in enumerate(plan.due, 1)]
-                results = [f.result() for f in futures]
-            _apply_deploy_failures(results, runner.deploy_all())
-    return results
-
-
-def _apply_deploy_failures(results: Sequence[Result], failures: dict[str, str]) -> None:
-    for result in results:
-        if result.name in failures:
-            result.status = "failed"
-            result.reason = failures[result.name]
-
-
 def _expiry(when: datetime.datetime) -> str:
     return when.astimezone(datetime.UTC).strftime("%Y-%m-%d")
 
 
 def _summary(config: Config, plan: Plan, results: Sequence[Result]) -> None:
     """Certbot's summary: not due, renewed, failed (with reasons), broken confs."""
-    renewed = [r for r in results if r.status == "renewed"]
-    failed = [r for r in results if r.status == "failed"]
-    late = [r for r in results if r.status == "not due"]
+    renewed = [r for r in results if r.status == Status.RENEWED]
+    failed = [r for r in results if r.status == Status.FAILED]
+    late = [r for r in results if r.status == Status.NOT_DUE]
     lines: list[str] = [RULE]
     if config.dry_run:
         lines.append("** DRY RUN: simulating 'certkernel renew' close to cert expiry")

@@ -17,9 +17,8 @@ import re
 from typing import TYPE_CHECKING
 
 from certkernel import errors
-from certkernel.commands.certonly import say
 from certkernel.config import REVOCATION_REASONS, Config
-from certkernel.display import Display
+from certkernel.display import Display, say
 
 if TYPE_CHECKING:
     from certkernel.acme_session import AcmeSession
@@ -88,7 +87,7 @@ def _session(config: Config, display: Display, cert_pem: bytes) -> AcmeSession:
 
 def _after(config: Config, display: Display, lineage: Lineage | None, serial: int) -> None:
     from certkernel import revocations
-    from certkernel.commands.delete import delete_lineages
+    from certkernel.lineage_delete import delete_lineages
 
     if lineage is None:
         return

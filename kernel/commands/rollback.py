@@ -94,8 +94,8 @@ def _installer_config(config: Config) -> tuple[Config, str | None]:
     """
     import os
 
-    from certkernel.commands.install import load_lineage, with_lineage_conf
     from certkernel.deploy import changes_nothing
+    from certkernel.named_lineage import load_lineage, with_lineage_conf
     from certkernel.storage import ConfigDirs, Lineage
 
     name = config.installer or config.configurator

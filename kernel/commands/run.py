@@ -13,18 +13,19 @@ from __future__ import annotations
 import logging
 
 from certkernel import errors
-from certkernel.commands.certonly import Outcome, deployed, obtain_cert, report_saved, say
-from certkernel.commands.install import congratulate, deploy_with, recover_interrupted
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.deploy_flow import congratulate, deploy_with, recover_interrupted
+from certkernel.display import Display, say
+from certkernel.lineage_choice import Action
+from certkernel.obtain_flow import Outcome, deployed, obtain_cert, report_saved
 
 logger = logging.getLogger(__name__)
 
 
 def _report_obtained(config: Config, outcome: Outcome) -> None:
-    if outcome.action == "keep":
+    if outcome.action == Action.KEEP:
         say(config, "Certificate not yet due for renewal; keeping the existing certificate.")
-    elif outcome.action == "reinstall":
+    elif outcome.action == Action.REINSTALL:
         say(config, "Reinstalling the existing certificate.")
     else:
         report_saved(config, outcome)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.commands.account_common import emails_of, store_for
-from certkernel.commands.certonly import say
+from certkernel.account_cli import emails_of, store_for
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
 
 
 def run(config: Config) -> int:

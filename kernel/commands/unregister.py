@@ -7,10 +7,9 @@ proceeds, as in Certbot); the local files go only once the CA said yes.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.commands.account_common import store_for
-from certkernel.commands.certonly import say
+from certkernel.account_cli import store_for
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
 
 
 def run(config: Config) -> int:

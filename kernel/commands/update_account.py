@@ -8,10 +8,9 @@ rewritten so the account stays usable by Certbot and by us.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.commands.account_common import emails_of, split_emails, store_for
-from certkernel.commands.certonly import say
+from certkernel.account_cli import emails_of, split_emails, store_for
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
 
 
 def _new_emails(config: Config, display: Display) -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from certkernel import errors
-from certkernel.commands.certonly import say
 from certkernel.config import Config
+from certkernel.display import say
 
 
 def run(config: Config) -> int:

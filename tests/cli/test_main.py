@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import re
 import stat
 import subprocess
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.cli_flags import VERBS
+import certkernel.commands as certkernel_commands
+from certkernel.verbs import REGISTRY
 from tests.cli.conftest import Env
 
 HEAVY = ("acme", "josepy", "cryptography", "requests", "configobj")
@@ -86,10 +87,33 @@ def test_bad_input_is_one_line(cli_env: Env, tmp_path: Path) -> None:
     assert result.stderr.strip() == f"{ini}:2: unknown option 'rsa-key-sise' (not a certkernel flag)"
 
 
-def test_every_subcommand_has_a_command_module() -> None:
-    missing = [v for v in VERBS
-               if importlib.util.find_spec("certkernel.commands." + v.replace("-", "_")) is None]
-    assert missing == [], f"subcommands parsed but not implemented: {missing}"
+def test_every_registered_verb_is_dispatchable_and_listed(cli_env: Env) -> None:
+    """Each registry entry loads a callable ``run``, and ``--help`` lists every verb."""
+    for verb in REGISTRY.values():
+        assert callable(verb.load()), verb.name
+    listed = cli_env.run("--help", "commands")
+    assert listed.returncode == 0, listed.stderr
+    missing = [name for name in REGISTRY if name not in listed.stdout]
+    assert missing == [], f"verbs missing from --help commands: {missing}"
+
+
+def test_no_verb_module_imports_another() -> None:
+    """Shared flows live in flat kernel modules; a verb module never imports a verb module
+    (at the top or inside a function)."""
+    commands = Path(next(iter(certkernel_commands.__path__)))
+    verbs = {p.stem for p in commands.glob("*.py") if p.stem != "__init__"}
+    assert {v.module.rsplit(".", 1)[1] for v in REGISTRY.values()} == verbs
+    found = []
+    for path in sorted(commands.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            found += [f"{path.name} imports {n}" for n in names
+                      if n.startswith("certkernel.commands.")]
+    assert found == []
 
 
 def test_plugins_listing_and_filters(cli_env: Env, make_plugin: Callable[..., Path]) -> None:

@@ -10,8 +10,8 @@ from typing import Any, cast
 import pytest
 
 from certkernel import errors
-from certkernel.commands.install import congratulate
 from certkernel.deploy import changes_nothing, installer_locked
+from certkernel.deploy_flow import congratulate
 from certkernel.plugin_host.manifest import Manifest, load_manifest, parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]

@@ -47,8 +47,8 @@ def _make_parent_dirs(config: Config) -> None:
 def run_csr(config: Config, display: Display) -> int:
     from certkernel import progress
     from certkernel.acme_setup import open_account
-    from certkernel.commands.certonly import say
     from certkernel.crypto import load_csr
+    from certkernel.display import say
     from certkernel.fsutil import atomic_write
     from certkernel.issuance import Issuance
     from certkernel.lifecycle import lifecycle

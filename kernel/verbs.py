@@ -1,0 +1,72 @@
+"""The verb registry: every subcommand, its help line, its module and what it needs.
+
+One table instead of a name-to-module convention: the parser, ``--help``,
+the manual and the dispatcher in :mod:`certkernel.main` all read it, and a
+test imports every entry's ``run``. The command modules are imported only
+when their verb runs, so ``--help`` stays free of the ACME stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from certkernel.config import Config
+
+Command = Callable[["Config"], int]
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One subcommand.
+
+    ``needs_log``: False for read-only listings that must work without a
+    writable ``--logs-dir``. ``uses_config_dir``: False for commands that
+    never touch ``--config-dir`` (no ``renewal-hooks/`` folders are made).
+    """
+
+    name: str
+    summary: str
+    module: str
+    needs_log: bool = True
+    uses_config_dir: bool = True
+
+    def load(self) -> Command:
+        """The verb's ``run(config) -> int``, importing its module now."""
+        module = importlib.import_module(self.module)
+        return cast(Command, module.run)
+
+
+def _verb(name: str, summary: str, **needs: bool) -> Verb:
+    return Verb(name, summary, "certkernel.commands." + name.replace("-", "_"), **needs)
+
+
+REGISTRY: dict[str, Verb] = {v.name: v for v in (
+    _verb("run", "Obtain & install a certificate in your current webserver (default)"),
+    _verb("certonly", "Obtain or renew a certificate, but do not install it"),
+    _verb("renew", "Renew all previously obtained certificates that are near expiry"),
+    _verb("enhance", "Add security enhancements to your existing configuration"),
+    _verb("certificates", "Display information about certificates you have"),
+    _verb("delete", "Clean up all files related to a certificate (supply --cert-name)"),
+    _verb("revoke", "Revoke a certificate (supply --cert-name or --cert-path)"),
+    _verb("register", "Create an ACME account"),
+    _verb("update_account", "Update an ACME account"),
+    _verb("unregister", "Deactivate an ACME account"),
+    _verb("show_account", "Display account details"),
+    _verb("install", "Install an arbitrary certificate in a server"),
+    _verb("rollback", "Roll back server configuration changes made during install"),
+    _verb("plugins", "List plugins that are installed and available on your system",
+          needs_log=False, uses_config_dir=False),
+    _verb("update_symlinks", "Recreate symlinks in your live/ directory"),
+    _verb("plugin-check", "Run a plugin through the protocol conformance checks",
+          uses_config_dir=False),
+    _verb("reconfigure", "Update a certificate's configuration (supply --cert-name)"),
+    _verb("schedule", "Install, remove or show automatic renewal "
+                      "(install|remove|status [systemd|cron])"),
+)}
+
+# The help line of each verb, in the order ``--help`` lists them.
+VERBS: dict[str, str] = {name: verb.summary for name, verb in REGISTRY.items()}
