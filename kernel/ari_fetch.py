@@ -151,7 +151,7 @@ class Refresher:
     def endpoint_for(self, lineage: Lineage) -> Endpoint:
         """The lineage's server and TLS settings, the command line overriding its conf."""
         from certkernel.acme_setup import session_settings
-        from certkernel.renewal_plan import lineage_config
+        from certkernel.named_lineage import lineage_config
 
         settings = session_settings(lineage_config(self.config, lineage))
         return Endpoint(settings.server, settings.verify, settings.user_agent)

@@ -9,7 +9,6 @@ the flags that decide. ``--duplicate`` always makes a new lineage and
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 from dataclasses import dataclass
@@ -39,23 +38,6 @@ class Action(StrEnum):
 class Choice:
     action: Action
     lineage: Lineage | None = None
-
-
-def renewal_due_at(lineage: Lineage) -> datetime.datetime:
-    """When :func:`due_for_renewal` turns true: ``renew_before_expiry`` before expiry,
-    else with a third of the lifetime left (half for certs shorter than 10 days)."""
-    not_before, not_after = lineage.validity()
-    interval = lineage.conf.renew_before_expiry_interval()
-    if interval is None:
-        lifetime = not_after - not_before
-        interval = lifetime / 2 if lifetime < datetime.timedelta(days=10) else lifetime / 3
-    return not_after - interval
-
-
-def due_for_renewal(lineage: Lineage, now: datetime.datetime | None = None) -> bool:
-    """Due when the conf's ``renew_before_expiry`` (else a third of the lifetime) is reached."""
-    now = now or datetime.datetime.now(datetime.UTC)
-    return now >= renewal_due_at(lineage)
 
 
 def choose(config: Config, names: list[str], display: Display) -> Choice:

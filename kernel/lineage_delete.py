@@ -23,7 +23,7 @@ WARNING = (
 
 
 def lineage_names(config_dir: str) -> list[str]:
-    from certkernel.lineage_find import conf_paths
+    from certkernel.storage import conf_paths
 
     return [os.path.basename(p)[: -len(".conf")] for p in conf_paths(config_dir)]
 

@@ -234,7 +234,7 @@ def collect_facts(config_dir: str) -> tuple[list[LineageFacts], int]:
     we: a lineage whose conf, current cert and ari.json have the stamps seen
     last time is not read again (three ``stat`` calls instead of a parse).
     """
-    from certkernel.lineage_find import conf_paths
+    from certkernel.storage import conf_paths
 
     previous = _load_state(config_dir)
     entries: dict[str, Any] = {}

@@ -1,20 +1,28 @@
 """The lineage ``--cert-name`` names, and the run's config seen through its renewal conf.
 
-``install``, ``enhance`` and ``rollback`` take an existing lineage by name;
-its renewal conf fills in the installer and plugin options the user did not
+:func:`lineage_config` is how ``renew``, ``revoke``, ``reconfigure`` and ARI
+see a lineage's saved settings under the command line. ``install``,
+``enhance`` and ``rollback`` take an existing lineage by name; its renewal
+conf fills in the installer and plugin options the user did not
 give, so ``install --cert-name X`` after ``certonly --nginx`` needs no flags.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.acme_setup import effective_server
+from certkernel.cli_flags import LE_PRODUCTION
 from certkernel.config import Config
 
 if TYPE_CHECKING:
     from certkernel.storage import Lineage
+
+logger = logging.getLogger(__name__)
 
 
 def load_lineage(config: Config, name: str) -> Lineage:
@@ -43,3 +51,31 @@ def with_lineage_conf(config: Config, lineage: Lineage) -> Config:
     elif str(params.get("installer", "None")) in ("None", ""):
         params.pop("installer", None)
     return config.with_renewal_conf(params, lineage.renewal_conf_path)
+
+
+def lineage_config(config: Config, lineage: Lineage) -> Config:
+    """The run's Config with this lineage's ``[renewalparams]`` under it.
+
+    Command-line values win. A server saved in the conf is used as is,
+    also in a dry run, unless it is Let's Encrypt production (a dry run
+    goes to staging then, as Certbot does).
+
+    The saved account belongs to the saved server. When this run talks to
+    another one (a dry run sent to staging, ``--server``, ``--staging``),
+    the saved account is dropped, as Certbot does: the run then uses the
+    account it finds for that server, or registers one
+    (:func:`certkernel.acme_setup.open_account`).
+    """
+    params = lineage.renewalparams.as_dict()
+    result = config.with_renewal_conf(params, lineage.renewal_conf_path)
+    saved_server = lineage.renewalparams.get_str("server")
+    if (saved_server and not config.is_set("server")
+            and not (config.dry_run and saved_server == LE_PRODUCTION)
+            and not config.staging):
+        result = dataclasses.replace(result, explicit=result.explicit | {"server"})
+    if (saved_server and not config.is_set("account")
+            and effective_server(result).rstrip("/") != saved_server.rstrip("/")):
+        logger.info("%s: its account belongs to %s; this run uses %s, so not that account",
+                    lineage.name, saved_server, effective_server(result))
+        result = dataclasses.replace(result, account=None)
+    return result

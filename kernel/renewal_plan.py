@@ -13,7 +13,6 @@ skipped; the others go on.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import os
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel import ari, errors
-from certkernel.cli_flags import LE_PRODUCTION
 from certkernel.config import Config
 
 if TYPE_CHECKING:
@@ -76,8 +74,6 @@ def is_due(lineage: Lineage, now: datetime.datetime | None = None,
     renews (the operator asked for it, and Certbot does the same); the
     default lifetime fraction applies only when the CA gave no window.
     """
-    from certkernel.lineage_choice import due_for_renewal
-
     now = now or datetime.datetime.now(datetime.UTC)
     if now >= lineage.not_after:
         return True, "due for renewal (expired)"
@@ -124,8 +120,6 @@ def not_due_before(lineage: Lineage, decision: ari.Decision) -> datetime.datetim
     them, a lineage found not due stays not due. None without an ARI entry
     (it is fetched now). Keep this in step with :func:`is_due`.
     """
-    from certkernel.lineage_choice import renewal_due_at
-
     state = decision.state
     if state is None:
         return None
@@ -202,8 +196,7 @@ def _ari_decision(raw: Any) -> ari.Decision:
 
 def _wanted_conf_paths(config: Config) -> list[str]:
     """The renewal confs to look at: only ``--cert-name``'s (which must exist), or all."""
-    from certkernel.lineage_find import conf_paths
-    from certkernel.storage import ConfigDirs
+    from certkernel.storage import ConfigDirs, conf_paths
 
     if not config.certname:
         return conf_paths(config.config_dir)
@@ -276,36 +269,23 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     return plan
 
 
-def lineage_config(config: Config, lineage: Lineage) -> Config:
-    """The run's Config with this lineage's ``[renewalparams]`` under it.
-
-    Command-line values win. A server saved in the conf is used as is,
-    also in a dry run, unless it is Let's Encrypt production (a dry run
-    goes to staging then, as Certbot does).
-
-    The saved account belongs to the saved server. When this run talks to
-    another one (a dry run sent to staging, ``--server``, ``--staging``),
-    the saved account is dropped, as Certbot does: the run then uses the
-    account it finds for that server, or registers one
-    (:func:`certkernel.acme_setup.open_account`).
-    """
-    from certkernel.acme_setup import effective_server
-
-    params = lineage.renewalparams.as_dict()
-    result = config.with_renewal_conf(params, lineage.renewal_conf_path)
-    saved_server = lineage.renewalparams.get_str("server")
-    if (saved_server and not config.is_set("server")
-            and not (config.dry_run and saved_server == LE_PRODUCTION)
-            and not config.staging):
-        result = dataclasses.replace(result, explicit=result.explicit | {"server"})
-    if (saved_server and not config.is_set("account")
-            and effective_server(result).rstrip("/") != saved_server.rstrip("/")):
-        logger.info("%s: its account belongs to %s; this run uses %s, so not that account",
-                    lineage.name, saved_server, effective_server(result))
-        result = dataclasses.replace(result, account=None)
-    return result
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def renewal_due_at(lineage: Lineage) -> datetime.datetime:
+    """When :func:`due_for_renewal` turns true: ``renew_before_expiry`` before expiry,
+    else with a third of the lifetime left (half for certs shorter than 10 days)."""
+    not_before, not_after = lineage.validity()
+    interval = lineage.conf.renew_before_expiry_interval()
+    if interval is None:
+        lifetime = not_after - not_before
+        interval = lifetime / 2 if lifetime < datetime.timedelta(days=10) else lifetime / 3
+    return not_after - interval
+
+
+def due_for_renewal(lineage: Lineage, now: datetime.datetime | None = None) -> bool:
+    """Due when the conf's ``renew_before_expiry`` (else a third of the lifetime) is reached."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    return now >= renewal_due_at(lineage)

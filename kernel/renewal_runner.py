@@ -146,7 +146,8 @@ class RenewalRunner:
             lock.release()
 
     def _renew_locked(self, stale: Lineage, index: int, total: int) -> Result:
-        from certkernel.renewal_plan import lineage_config, wanted
+        from certkernel.named_lineage import lineage_config
+        from certkernel.renewal_plan import wanted
         from certkernel.storage import Lineage
 
         names: list[str] = []

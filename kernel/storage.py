@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from certkernel import fsutil, lineage_files, renewal_conf
 from certkernel.errors import CertStorageError, StorageError
 from certkernel.lineage_files import ALL_FOUR, FILE_MODES, Layout
+from certkernel.names import validate_cert_name
 from certkernel.version import __version__
 
 if TYPE_CHECKING:
@@ -231,11 +232,10 @@ class Lineage:
         """Make a new lineage; ``name`` collides into ``name-0001`` and so on.
 
         Order: directories, the four archive files, the live links and
-        README, and the renewal conf last, so a lineage that ``find_all``
+        README, and the renewal conf last, so a lineage that ``lineage_find.scan``
         lists is always complete. Leftovers of a create that was killed
         before writing its conf are reused rather than collided with.
         """
-        from certkernel.lineage_find import unique_name
 
         dirs = ConfigDirs(config_dir)
         for top in (dirs.archive, dirs.live, dirs.renewal):
@@ -355,7 +355,6 @@ class Lineage:
         migrated setup where two confs share one archive folder (or link
         into it) would lose the other lineage's certificates and key.
         """
-        from certkernel.lineage_find import conf_paths
 
         mine = _identity(self.archive_dir)
         if mine is None:
@@ -409,23 +408,38 @@ def _write_version(
         fsutil.atomic_write(layout.archive_path(kind, version), data, FILE_MODES[kind])
 
 
-# Re-exported so callers need one import for the storage API.
-from certkernel.lineage_find import (  # noqa: E402
-    NameMatches,
-    ScanResult,
-    find_all,
-    find_by_names,
-    scan,
-    unique_name,
-)
+MAX_COLLISIONS = 9999
 
-__all__ = [
-    "ConfigDirs",
-    "Lineage",
-    "NameMatches",
-    "ScanResult",
-    "find_all",
-    "find_by_names",
-    "scan",
-    "unique_name",
-]
+
+def conf_paths(config_dir: str) -> list[str]:
+    """``renewal/*.conf`` in byte order (temp files of interrupted writes skipped)."""
+    renewal = os.path.join(config_dir, "renewal")
+    try:
+        names = sorted(os.listdir(renewal))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StorageError(f"cannot list {renewal}: {exc.strerror}") from exc
+    return [os.path.join(renewal, n) for n in names if n.endswith(".conf") and not n.startswith(".")]
+
+
+def _has_conf(config_dir: str, name: str) -> bool:
+    return os.path.lexists(os.path.join(config_dir, "renewal", f"{name}.conf"))
+
+
+def unique_name(config_dir: str, name: str) -> str:
+    """``name`` if no lineage uses it, else ``name-0001``, ``name-0002``...
+
+    A name is taken when its renewal conf exists. Archive and live
+    directories without a conf are what a create killed before its last
+    step leaves; they are reused (nothing in them is overwritten: new
+    archive files take the next free version number).
+    """
+    validate_cert_name(name)
+    if not _has_conf(config_dir, name):
+        return name
+    for n in range(1, MAX_COLLISIONS + 1):
+        candidate = f"{name}-{n:04d}"
+        if not _has_conf(config_dir, candidate):
+            return candidate
+    raise StorageError(f"too many lineages named {name}-NNNN in {config_dir}/renewal")

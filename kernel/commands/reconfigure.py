@@ -61,8 +61,8 @@ def _check_unchanged(config: Config, params: dict[str, Any]) -> None:
 
 def new_params(config: Config, lineage: Any) -> dict[str, Any]:
     """The ``[renewalparams]`` after this run: the saved ones under what the user set now."""
+    from certkernel.named_lineage import lineage_config
     from certkernel.obtain import renewal_params
-    from certkernel.renewal_plan import lineage_config
 
     old: dict[str, Any] = dict(lineage.renewalparams.as_dict())
     cfg = lineage_config(config, lineage)

@@ -119,7 +119,7 @@ def with_lineage_server(config: Config) -> Config:
     """
     if not config.certname or config.cert_path:
         return config
-    from certkernel.renewal_plan import lineage_config
+    from certkernel.named_lineage import lineage_config
     from certkernel.storage import Lineage
 
     try:

@@ -15,8 +15,7 @@ from certkernel.display import say
 
 
 def run(config: Config) -> int:
-    from certkernel.lineage_find import conf_paths
-    from certkernel.storage import Lineage
+    from certkernel.storage import Lineage, conf_paths
 
     paths = conf_paths(config.config_dir)
     if config.certname:

@@ -318,8 +318,8 @@ def test_dry_run_of_a_production_lineage_uses_staging_without_the_production_acc
     from certkernel.cli import parse
     from certkernel.cli_flags import LE_PRODUCTION, LE_STAGING
     from certkernel.config import Config
+    from certkernel.named_lineage import lineage_config
     from certkernel.plugin_host.discovery import discover
-    from certkernel.renewal_plan import lineage_config
     from certkernel.storage import Lineage
 
     host.issue("prod.example.com")

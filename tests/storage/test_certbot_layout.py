@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certkernel import crypto, storage
+from certkernel import crypto, lineage_find
 from certkernel.storage import Lineage
 from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
@@ -106,7 +106,7 @@ def test_certbot_config_dir_is_listed_and_used(tmp_path: Path, ca: MiniCA) -> No
     (d / "accounts").mkdir()
     (d / "renewal-hooks" / "deploy").mkdir(parents=True)
 
-    result = storage.scan(str(d))
+    result = lineage_find.scan(str(d))
     assert result.errors == []
     by_name = {lin.name: lin for lin in result.lineages}
     assert sorted(by_name) == ["example.com", "wild.example.org"]
@@ -135,7 +135,7 @@ def test_certbot_config_dir_is_listed_and_used(tmp_path: Path, ca: MiniCA) -> No
     assert wild.renewalparams.get_bool("manual_public_ip_logging_ok") is True
     assert wild.key_type == "ecdsa"
 
-    found = storage.find_by_names(str(d), ["example.com", "www.example.com"])
+    found = lineage_find.find_by_names(str(d), ["example.com", "www.example.com"])
     assert [x.name for x in found.exact] == ["example.com"]
 
     # Renewing the Certbot lineage with certkernel keeps Certbot's layout.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import storage
+from certkernel import lineage_find
 from certkernel.errors import CertStorageError
 from certkernel.lineage_files import SWITCH_ORDER
 from certkernel.storage import Lineage
@@ -122,7 +122,7 @@ def test_create_killed_before_its_conf_is_reused_not_collided(tmp_path: Path, ca
     issued = ca.issue([NAME])
     Lineage.create(str(tmp_path), NAME, issued.cert, issued.chain, issued.fullchain, issued.key, {})
     os.unlink(tmp_path / "renewal" / f"{NAME}.conf")  # as if killed just before writing it
-    assert storage.find_all(str(tmp_path)) == []
+    assert lineage_find.scan(str(tmp_path)).lineages == []
     again = Lineage.create(str(tmp_path), NAME, issued.cert, issued.chain, issued.fullchain, issued.key, {})
     assert again.name == NAME and again.version == 2
     assert_live_set_ok(str(tmp_path), NAME, 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import renewal_conf, storage
+from certkernel import lineage_find, renewal_conf, storage
 from certkernel.errors import CertStorageError
 from certkernel.storage import Lineage
 from tests.infra.minica import MiniCA
@@ -126,7 +126,7 @@ def test_name_collisions(tmp_path: Path, ca: MiniCA) -> None:
     for name in ("example.com", "example.com-0001", "example.com-0002"):
         assert_live_set_ok(str(tmp_path), name, 1)
     assert storage.unique_name(str(tmp_path), "example.com") == "example.com-0003"
-    assert sorted(lin.name for lin in storage.find_all(str(tmp_path))) == [
+    assert sorted(lin.name for lin in lineage_find.scan(str(tmp_path)).lineages) == [
         "example.com", "example.com-0001", "example.com-0002"
     ]
 
@@ -136,11 +136,11 @@ def test_find_by_names(tmp_path: Path, ca: MiniCA) -> None:
     make(tmp_path, ca, ["a.example.com"], "a")
     make(tmp_path, ca, ["a.example.com", "b.example.com", "c.example.com"], "abc")
     make(tmp_path, ca, ["other.example.com"], "other")
-    found = storage.find_by_names(str(tmp_path), ["b.example.com", "a.example.com"])
+    found = lineage_find.find_by_names(str(tmp_path), ["b.example.com", "a.example.com"])
     assert [x.name for x in found.exact] == ["ab"]
     assert [x.name for x in found.subset] == ["a"]
     assert [x.name for x in found.superset] == ["abc"]
-    none = storage.find_by_names(str(tmp_path), ["z.example.com"])
+    none = lineage_find.find_by_names(str(tmp_path), ["z.example.com"])
     assert not none.any
 
 
@@ -151,7 +151,7 @@ def test_delete(tmp_path: Path, ca: MiniCA) -> None:
     assert not (tmp_path / "renewal" / "gone.example.com.conf").exists()
     assert not (tmp_path / "live" / "gone.example.com").exists()
     assert not (tmp_path / "archive" / "gone.example.com").exists()
-    assert [x.name for x in storage.find_all(str(tmp_path))] == [keep.name]
+    assert [x.name for x in lineage_find.scan(str(tmp_path)).lineages] == [keep.name]
     assert_live_set_ok(str(tmp_path), keep.name)
 
 

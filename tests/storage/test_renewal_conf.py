@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import renewal_conf, storage
+from certkernel import lineage_find, renewal_conf
 from certkernel.errors import CertStorageError, StorageError, ValidationError
 from certkernel.storage import Lineage
 from tests.infra.minica import MiniCA
@@ -117,7 +117,7 @@ def test_corrupt_confs_are_skipped_with_a_message_naming_them(tmp_path: Path, ca
     Lineage.create(str(tmp_path), "good.example.com", issued.cert, issued.chain, issued.fullchain, issued.key, {})
     for name, data in CORRUPT.items():
         (tmp_path / "renewal" / name).write_bytes(data)
-    result = storage.scan(str(tmp_path))
+    result = lineage_find.scan(str(tmp_path))
     assert [lin.name for lin in result.lineages] == ["good.example.com"]
     failed = {os.path.basename(path): exc for path, exc in result.errors}
     assert sorted(failed) == sorted(CORRUPT)
@@ -130,7 +130,7 @@ def test_missing_archive_file_names_the_file(tmp_path: Path, ca: MiniCA) -> None
     issued = ca.issue(["x.example.com"])
     lin = Lineage.create(str(tmp_path), "x.example.com", issued.cert, issued.chain, issued.fullchain, issued.key, {})
     os.unlink(lin.archive_path("cert"))
-    result = storage.scan(str(tmp_path))
+    result = lineage_find.scan(str(tmp_path))
     assert result.lineages == []
     (path, exc), = result.errors
     assert path.endswith("renewal/x.example.com.conf")
