@@ -16,6 +16,7 @@ path, an error), and the log is read on a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -114,17 +115,21 @@ def register_secret(value: str) -> None:
 
 
 def _rotate(path: str, backups: int) -> None:
-    """Shift letsencrypt.log -> .1 -> .2 …, dropping the oldest beyond ``backups``."""
+    """Shift letsencrypt.log -> .1 -> .2 …, dropping the oldest beyond ``backups``.
+
+    Runs from cron may start at the same instant and rotate together: a file
+    another run has just moved is not an error (each step tolerates it), and
+    both runs then append to the one fresh log.
+    """
     if backups <= 0 or not os.path.exists(path):
         return
-    oldest = f"{path}.{backups}"
-    if os.path.exists(oldest):
-        os.remove(oldest)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(f"{path}.{backups}")
     for n in range(backups - 1, 0, -1):
-        src = f"{path}.{n}"
-        if os.path.exists(src):
-            os.replace(src, f"{path}.{n + 1}")
-    os.replace(path, f"{path}.1")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}.{n}", f"{path}.{n + 1}")
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, f"{path}.1")
 
 
 def open_log_file(logs_dir: str, max_backups: int) -> tuple[str, logging.Handler]:
