@@ -190,7 +190,7 @@ def read(path: str) -> RenewalConf:
             data = handle.read()
     except OSError as exc:
         raise CertStorageError(f"cannot read renewal conf {path}: {exc.strerror}") from exc
-    from certkernel.lineage_confparse import parse_plain
+    from certkernel.renewal_conf_plain import parse_plain
 
     raw = parse_plain(data)
     if raw is None:  # anything beyond the plain subset: configobj decides

@@ -152,7 +152,7 @@ class Lineage:
             if self._info is not None:
                 self._validity = (self._info.not_before, self._info.not_after)
             else:
-                from certkernel.lineage_certinfo import pem_validity
+                from certkernel.cert_validity_der import pem_validity
 
                 fast = pem_validity(self.read("cert"))
                 info = self.cert_info() if fast is None else None

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certkernel import crypto, renewal_conf
+from certkernel.cert_validity_der import pem_validity
 from certkernel.errors import ValidationError
-from certkernel.lineage_certinfo import pem_validity
-from certkernel.lineage_confparse import parse_plain
+from certkernel.renewal_conf_plain import parse_plain
 from tests.infra.minica import MiniCA
 
 
