@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
+from certkernel.acme_network import client_error_text, client_network
 from certkernel.acme_problems import describe_problem, retry_after_seconds
 from certkernel.version import __version__
 
 if TYPE_CHECKING:
     import requests
-    from acme import client as acme_client
     from acme import messages
-    from josepy.jwa import JWASignature
     from josepy.jwk import JWK
 
 logger = logging.getLogger(__name__)
@@ -78,48 +77,6 @@ class PollStats:
     delays: list[float] = field(default_factory=list)
 
 
-def jws_algorithm(key: JWK) -> JWASignature:
-    """The JWS algorithm a key signs with (RS256, or ES256/384/512 by curve)."""
-    from josepy.jwa import ES256, ES384, ES512, RS256
-    from josepy.jwk import JWKEC, JWKRSA
-
-    if isinstance(key, JWKRSA):
-        return RS256
-    if isinstance(key, JWKEC):
-        by_curve = {"secp256r1": ES256, "secp384r1": ES384, "secp521r1": ES512}
-        name = key.key.curve.name
-        if name in by_curve:
-            return by_curve[name]
-    raise errors.AccountError(f"unsupported account key type: {type(key).__name__}")
-
-
-def _network(settings: SessionSettings, key: JWK,
-             stats: PollStats) -> acme_client.ClientNetwork:
-    """A ClientNetwork that retries bad nonces up to ``bad_nonce_retries`` times."""
-    from acme import client as acme_client
-    from acme import messages
-
-    class _Network(acme_client.ClientNetwork):
-        def post(self, *args: Any, **kwargs: Any) -> requests.Response:
-            # super().post already retries once; each extra round is one more retry.
-            for attempt in range(settings.bad_nonce_retries + 1):
-                try:
-                    return super().post(*args, **kwargs)
-                except messages.Error as exc:
-                    if exc.code != "badNonce" or attempt == settings.bad_nonce_retries:
-                        raise
-                    stats.bad_nonce_retries += 1
-                    logger.debug("badNonce from the CA, retrying (%d)", attempt + 1)
-            raise AssertionError("unreachable")
-
-    # verify_ssl goes to requests' ``verify``, which also takes a CA bundle path.
-    net = _Network(key=key, alg=jws_algorithm(key),
-                   verify_ssl=settings.verify,  # type: ignore[arg-type]
-                   user_agent=settings.user_agent, timeout=int(settings.network_timeout))
-    net.session.trust_env = False  # REQUESTS_CA_BUNDLE must not override our choice
-    return net
-
-
 class AcmeSession:
     """One CA directory and one account key; every ACME request goes through here."""
 
@@ -133,7 +90,7 @@ class AcmeSession:
         self.key = key
         self.stats = PollStats()
         self._sleep = sleep
-        self.net = _network(settings, key, self.stats)
+        self.net = client_network(settings, key, self.stats)
         with self.mapped(errors.CAError, f"fetch the ACME directory {settings.server}"):
             directory = acme_client.ClientV2.get_directory(settings.server, self.net)
         self.client = acme_client.ClientV2(directory, self.net)
@@ -163,7 +120,7 @@ class AcmeSession:
             raise kind(f"Could not {action}: cannot reach {self.settings.server} "
                        f"({type(exc).__name__}: {exc})") from exc
         except acme_errors.ClientError as exc:
-            raise kind(f"Could not {action}: {_client_error_text(exc)}") from exc
+            raise kind(f"Could not {action}: {client_error_text(exc)}") from exc
         except (acme_errors.Error, ValueError) as exc:
             raise kind(f"Could not {action}: {exc}") from exc
 
@@ -455,14 +412,3 @@ class AcmeSession:
             serialization.NoEncryption())), sleep=sleep)
 
 
-def _client_error_text(exc: Exception) -> str:
-    """A non-problem HTTP answer, e.g. a 404 from a URL that is no ACME directory."""
-    first = exc.args[0] if exc.args else None
-    if isinstance(first, tuple) and first:
-        first = first[0]
-    status = getattr(first, "status_code", None)
-    if status is not None:
-        url = getattr(first, "url", "?")
-        return (f"HTTP {status} from {url}, not an ACME answer "
-                "(check the --server URL)")
-    return str(exc) or type(exc).__name__

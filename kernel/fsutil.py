@@ -196,3 +196,12 @@ def iter_files(directory: str) -> Iterator[str]:
     for name in names:
         if not is_temp_name(name):
             yield name
+
+
+def read_all(fd: int) -> bytes:
+    """Everything from ``fd`` to its end: the bytes of the one file already opened and
+    checked through it (no second open by path)."""
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -37,7 +37,7 @@ from typing import Any
 
 from certkernel.beneath import beneath, open_beneath, open_dir, open_parent
 from certkernel.errors import CheckpointRefused, PathRefused, ReverterError, StorageError
-from certkernel.fsutil import atomic_write, fsync_dir, make_dirs
+from certkernel.fsutil import atomic_write, fsync_dir, make_dirs, read_all
 
 logger = logging.getLogger(__name__)
 
@@ -222,10 +222,7 @@ def _read_original(path: str, roots: Sequence[str]) -> tuple[bytes, os.stat_resu
         if st.st_nlink > 1:
             raise CheckpointRefused(f"cannot checkpoint {path}: it has {st.st_nlink} hard links; "
                                 "the kernel checkpoints only files with a single name")
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks), st
+        return read_all(fd), st
     finally:
         os.close(fd)
 

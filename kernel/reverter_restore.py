@@ -19,7 +19,7 @@ import stat
 from collections.abc import Sequence
 
 from certkernel.errors import PathRefused, ReverterError
-from certkernel.fsutil import is_temp_name
+from certkernel.fsutil import is_temp_name, read_all
 from certkernel.reverter_dir import (
     FILEPATHS,
     NEW_FILES,
@@ -58,10 +58,7 @@ def _read_copy(copy: str) -> tuple[bytes, os.stat_result]:
     fd = os.open(copy, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks), st
+        return read_all(fd), st
     finally:
         os.close(fd)
 
