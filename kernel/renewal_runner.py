@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.interfaces import CheckpointStore, Installer, Locker
+    from certkernel.interfaces import CheckpointStore, Installer, LineageStore
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.storage import Lineage
 
@@ -76,7 +76,7 @@ class RenewalRunner:
     """Renews lineages; shares plugin processes and ACME sessions between them."""
 
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
-                 events: pluggy.PluginManager, lock_timeout: float,
+                 events: pluggy.PluginManager, store: LineageStore, lock_timeout: float,
                  progress: Callable[[str], None] | None = None,
                  checkpoints: CheckpointStore | None = None,
                  notify: Callable[[str], None] | None = None) -> None:
@@ -84,6 +84,7 @@ class RenewalRunner:
         self.display = display
         self.launcher = launcher
         self.events = events
+        self.store = store
         self.lock_timeout = lock_timeout
         self.progress = progress
         self.checkpoints = checkpoints
@@ -133,9 +134,7 @@ class RenewalRunner:
     # -- one lineage ----------------------------------------------------------
     def renew(self, lineage: Lineage, index: int, total: int) -> Result:
         """Renew one lineage under its lock; never raises for a lineage-level failure."""
-        from certkernel.lock import lineage_lock
-
-        lock: Locker = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
+        lock = self.store.lock(lineage.name)
         try:
             lock.acquire()
         except errors.LockError as exc:
@@ -148,14 +147,13 @@ class RenewalRunner:
     def _renew_locked(self, stale: Lineage, index: int, total: int) -> Result:
         from certkernel.named_lineage import lineage_config
         from certkernel.renewal_plan import wanted
-        from certkernel.storage import Lineage
 
         names: list[str] = []
         cfg = self.config
         try:
             # The plan was made before the lock was ours: re-read, and leave a
             # lineage another run renewed meanwhile (unless renewal is forced).
-            lineage = Lineage.from_conf(self.config.config_dir, stale.renewal_conf_path)
+            lineage = self.store.load(stale.name)
             renew, _why = wanted(self.config, lineage)
             moved_on = lineage.version != stale.version and not self.config.renew_by_default
             if not renew or moved_on:
@@ -192,7 +190,7 @@ class RenewalRunner:
                                      auth_name, inst_name))
         with self._serialized(auth_name):
             obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
-                              lineage_name=lineage.name, params=params)
+                              lineage_name=lineage.name, params=params, store=self.store)
         saved = obtained.lineage
         self.events.hook.lineage_renewed(config=cfg, lineage=saved, names=obtained.names,
                                          dry_run=cfg.dry_run)
