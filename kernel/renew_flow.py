@@ -65,9 +65,9 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
                                on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
-            runner = RenewalRunner(config, display, launcher, events, store_for(config),
-                                   config.lock_timeout, progress, checkpoints=reverter,
-                                   notify=lambda text: display.notification(text, wrap=False))
+            runner = RenewalRunner(config, display, launcher, events, progress, checkpoints=reverter,
+                                   notify=lambda text: display.notification(text, wrap=False),
+                                   store=store_for(config))
             with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
                 futures = [pool.submit(runner.renew, lineage, n, total)
                            for n, lineage in enumerate(plan.due, 1)]

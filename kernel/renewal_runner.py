@@ -76,16 +76,16 @@ class RenewalRunner:
     """Renews lineages; shares plugin processes and ACME sessions between them."""
 
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
-                 events: pluggy.PluginManager, store: LineageStore, lock_timeout: float,
+                 events: pluggy.PluginManager,
                  progress: Callable[[str], None] | None = None,
                  checkpoints: CheckpointStore | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, *,
+                 store: LineageStore) -> None:
         self.config = config
         self.display = display
         self.launcher = launcher
         self.events = events
         self.store = store
-        self.lock_timeout = lock_timeout
         self.progress = progress
         self.checkpoints = checkpoints
         self.notify = notify
@@ -120,14 +120,13 @@ class RenewalRunner:
     def _account(self, cfg: Config) -> AccountSession:
         """One session per (server, account) per run: one directory fetch, one key load."""
         from certkernel.acme_setup import effective_server, open_account
-        from certkernel.lock import account_lock, held
 
         key = (effective_server(cfg), cfg.account or "")
         with self._accounts_lock:
             found = self._accounts.get(key)
             if found is None:
-                with held(account_lock(cfg.config_dir, key[0], self.lock_timeout)):
-                    found = open_account(cfg, self.display, create=bool(cfg.dry_run))
+                # open_account registers (dry run only) under the account lock
+                found = open_account(cfg, self.display, create=bool(cfg.dry_run))
                 self._accounts[key] = found
             return found
 
