@@ -170,6 +170,28 @@ def open_account(config: Config, display: Display, *, create: bool = True) -> Ac
             raise errors.AccountNotFound(
                 f"Could not find an existing account for server {settings.server}."
             )
+        return _register_once(config, display, store, settings.server)
+    session = AcmeSession(settings, account.key, account_uri=account.uri)
+    return AccountSession(session, account, store)
+
+
+def _register_once(config: Config, display: Display, store: AccountStore,
+                   server: str) -> AccountSession:
+    """Register under the server's account lock, unless a run that held it first did.
+
+    Two first runs at once (cron's renew and an operator's certonly, or two
+    certonly) would otherwise each register an account. After the lock is
+    ours the accounts are read again: one that appeared meanwhile is used.
+    """
+    from certkernel.acme_session import AcmeSession
+    from certkernel.lock import account_lock, held
+
+    with held(account_lock(config.config_dir, server, config.lock_timeout)):
+        account = choose_account(config, store, display)
+        if account is not None:
+            session = AcmeSession(session_settings(config), account.key,
+                                  account_uri=account.uri)
+            return AccountSession(session, account, store)
         if config.dry_run and _has_accounts(config.config_dir):
             # Certbot's rule: someone with an account elsewhere (production)
             # is not asked the registration questions again for a dry run.
@@ -180,5 +202,3 @@ def open_account(config: Config, display: Display, *, create: bool = True) -> Ac
         # A dry run keeps the account it registers, as Certbot does: the next
         # dry run (and a later real run against that server) reuses it.
         return register(config, display)
-    session = AcmeSession(settings, account.key, account_uri=account.uri)
-    return AccountSession(session, account, store)

@@ -56,6 +56,7 @@ __all__ = [
     "InvalidParams",
     "InvalidRequest",
     "IssuanceError",
+    "LineageNotFound",
     "LockError",
     "MethodNotFound",
     "MisconfigurationError",
@@ -134,6 +135,11 @@ class PathRefused(StorageError):
 
 class CertStorageError(StorageError):
     """A certificate lineage is inconsistent or unreadable."""
+
+
+class LineageNotFound(CertStorageError):
+    """No lineage of that name: its renewal conf does not exist (the store's
+    ``load`` of a missing name; ``certkernel.interfaces.LineageStore``)."""
 
 
 class LockError(Error):

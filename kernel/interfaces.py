@@ -14,10 +14,13 @@ several threads or processes at once, and whether repeating it is harmless.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from certkernel.protocol.messages import Challenge, LineageInfo
+
+if TYPE_CHECKING:
+    from certkernel.storage import Lineage
 
 
 @runtime_checkable
@@ -127,6 +130,90 @@ class Locker(Protocol):
     def acquire(self) -> None: ...
 
     def release(self) -> None: ...
+
+
+@runtime_checkable
+class LineageStore(Protocol):
+    """Where certificate lineages live, and the lock each one is written under.
+
+    The engines (the obtain flow, the renewal runner, ``obtain``) reach
+    lineages through this seam only: ``certkernel.lineage_store.LocalStore``
+    keeps Certbot's layout under ``--config-dir``; a shared store (fleet mode)
+    can stand in for it. Whatever the store, the lineage it returns is a
+    :class:`certkernel.storage.Lineage` materialized in the local layout,
+    because web servers and hooks read ``live/<name>/``.
+
+    - Errors: every method raises ``StorageError`` or a subclass, one line
+      naming what is wrong: ``LineageNotFound`` (a ``CertStorageError``) for
+      a name that does not exist, ``CertStorageError`` for a lineage that
+      exists but is corrupt or incomplete; :meth:`lock` raises nothing (the
+      returned ``Locker``'s ``acquire`` raises ``LockError``).
+    - Concurrency: the methods may be called from several threads and
+      processes at once. Reads (:meth:`names`, :meth:`load`) take no lock and
+      see complete versions only (archive files first, links last, conf
+      last). Writes (:meth:`create`, :meth:`save_version`,
+      :meth:`save_renewalparams`, :meth:`delete`) are
+      made by a caller holding ``lock(name)``; the store does not take it
+      for them, so a caller can re-check and write under one hold.
+    - Re-check: a plan made before the lock may be stale. After ``acquire``
+      the caller calls :meth:`load` again and decides on what it reads (the
+      renewal runner leaves a lineage that another run renewed meanwhile).
+    - Idempotence: :meth:`names`, :meth:`load` and :meth:`lock` have no
+      effect; :meth:`delete` of a missing name does nothing and returns
+      ``False``; :meth:`create` and :meth:`save_version` are not idempotent
+      (each call adds a lineage or a version); :meth:`save_renewalparams`
+      with the same params is.
+    """
+
+    def names(self) -> list[str]:
+        """Every lineage's name, sorted; raises ``StorageError`` when the store cannot be listed."""
+        ...
+
+    def load(self, name: str) -> Lineage:
+        """The lineage ``name`` at its current version.
+
+        Raises ``LineageNotFound`` when there is none, ``CertStorageError``
+        when it is corrupt or has no complete version.
+        """
+        ...
+
+    def create(self, name: str, cert: bytes, chain: bytes, fullchain: bytes, key_pem: bytes,
+               renewalparams: Mapping[str, Any]) -> Lineage:
+        """A new lineage with version 1; a taken ``name`` becomes ``name-0001`` and so on.
+
+        Complete or not listed: a create that dies half way leaves nothing
+        that :meth:`names` returns. Raises ``StorageError``.
+        """
+        ...
+
+    def save_version(self, lineage: Lineage, cert: bytes, chain: bytes, fullchain: bytes,
+                     key_pem: bytes | None,
+                     renewalparams: Mapping[str, Any] | None = None) -> int:
+        """Add the next version of ``lineage`` and make it current; returns its number.
+
+        ``key_pem=None`` keeps the current key. The number is the next free
+        one in the store, not ``lineage.version + 1``, so a stale object
+        never overwrites another run's version. Raises ``StorageError``.
+        """
+        ...
+
+    def save_renewalparams(self, lineage: Lineage, renewalparams: Mapping[str, Any]) -> None:
+        """Replace the ``[renewalparams]`` of ``lineage``'s renewal conf (atomically:
+        readers see the old conf or the new one). Raises ``StorageError``."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Remove lineage ``name``; ``False`` (and no error) when it does not exist.
+
+        Its renewal conf goes first, so a half-done delete leaves no listed
+        lineage. Raises ``StorageError`` when the conf cannot be removed.
+        """
+        ...
+
+    def lock(self, name: str) -> Locker:
+        """The (not yet taken) lock a writer of lineage ``name`` holds, bounded by
+        the store's timeout (``Config.lock_timeout``)."""
+        ...
 
 
 class CheckpointEntry(Protocol):

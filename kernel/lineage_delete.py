@@ -8,7 +8,6 @@ still using the files will break (default yes, so ``-n`` deletes).
 from __future__ import annotations
 
 import os
-import shutil
 
 from certkernel import errors
 from certkernel.config import Config
@@ -51,7 +50,8 @@ def choose_names(config: Config, display: Display) -> list[str]:
 
 def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
     """Confirm, then delete each; False when the user said no."""
-    from certkernel.storage import Lineage
+    from certkernel.lineage_store import store_for
+    from certkernel.lock import held
 
     question = "\n".join(
         ["The following certificate(s) are selected for deletion:", ""]
@@ -60,36 +60,9 @@ def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
     if not display.yesno(question, default=True):
         say(config, "Deletion of certificate(s) canceled.")
         return False
+    store = store_for(config)
     for name in names:
-        try:
-            lineage = Lineage.load(config.config_dir, name, repair=False)
-        except errors.StorageError:
-            _delete_broken(config, name)
-        else:
-            lineage.delete()
+        with held(store.lock(name)):  # not under a renew that is writing it
+            store.delete(name)
         say(config, f"Deleted all files relating to certificate {name}.")
     return True
-
-
-def _delete_broken(config: Config, name: str) -> None:
-    """A lineage that does not load still goes: conf, the live links, the archive."""
-
-    from certkernel import renewal_conf
-
-    conf = os.path.join(config.config_dir, "renewal", f"{name}.conf")
-    live = os.path.join(config.config_dir, "live", name)
-    try:
-        archive = renewal_conf.read(conf).archive_dir
-    except errors.StorageError:
-        archive = os.path.join(config.config_dir, "archive", name)
-    os.unlink(conf)
-    for base in ("cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "README"):
-        try:
-            os.unlink(os.path.join(live, base))
-        except FileNotFoundError:
-            pass
-    try:
-        os.rmdir(live)
-    except OSError:
-        pass  # missing, or the user keeps their own files there
-    shutil.rmtree(archive, ignore_errors=True)

@@ -46,13 +46,35 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _holder(fd: int) -> str:
-    """The PID written by the current holder, or ``unknown``."""
+    """The current holder's PID: as it wrote it in the file, else from ``/proc/locks``.
+
+    A lock on a file the holder cannot write (``/etc/passwd`` while an
+    account is created) carries no PID; the kernel's own table of locks
+    still names the process. ``unknown`` when neither does.
+    """
     try:
-        data = os.pread(fd, 32, 0)
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    if text.isdigit():
+        return text
+    return _holder_from_proc(fd)
+
+
+def _holder_from_proc(fd: int) -> str:
+    try:
+        st = os.fstat(fd)
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            lines = table.read(1 << 20).splitlines()
     except OSError:
         return "unknown"
-    text = data.decode("ascii", "replace").strip()
-    return text if text.isdigit() else "unknown"
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are marked "->"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
+            return fields[4]
+    return "unknown"
 
 
 @dataclass
@@ -66,8 +88,8 @@ class FileLock:
     """
 
     path: str
-    timeout: float = DEFAULT_TIMEOUT
-    purpose: str = "the checkpoints"
+    timeout: float
+    purpose: str
     _fd: int | None = field(default=None, init=False, repr=False)
 
     @property
@@ -96,30 +118,7 @@ class FileLock:
         self._fd = fd
 
     def _wait(self, fd: int) -> None:
-        deadline = time.monotonic() + max(self.timeout, 0.0)
-        announced = False
-        pause = POLL_FIRST
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            holder = _holder(fd)
-            if time.monotonic() >= deadline:
-                raise LockError(
-                    f"Another certkernel process (PID {holder}) is using {self.purpose} "
-                    f"(lock file {self.path}); waited {self.timeout:g}s. "
-                    f"Try again when it has finished."
-                )
-            if not announced:
-                logger.warning(
-                    "Waiting up to %gs for %s: locked by PID %s (%s)",
-                    self.timeout, self.purpose, holder, self.path,
-                )
-                announced = True
-            time.sleep(pause)
-            pause = min(pause * 2, POLL_MAX)
+        wait_exclusive(fd, self.timeout, self.purpose, self.path)
 
     def release(self) -> None:
         """Give the lock up; idempotent (the file stays: deleting it would race a waiter)."""
@@ -131,6 +130,38 @@ class FileLock:
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def wait_exclusive(fd: int, timeout: float, purpose: str, path: str) -> None:
+    """Take an exclusive ``flock`` on the open ``fd``, waiting at most ``timeout`` s.
+
+    The one bounded wait behind every lock of the kernel and the plugin host.
+    Polls (backing off to :data:`POLL_MAX`) rather than blocking, so the wait
+    has a deadline; logs once who it waits for; on timeout raises
+    :class:`LockError`: one line naming the holder's PID (as it wrote it in
+    the file, else ``unknown``), the lock file and what to do.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    announced = False
+    pause = POLL_FIRST
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _holder(fd)
+        if time.monotonic() >= deadline:
+            raise LockError(
+                f"Another certkernel process (PID {holder}) is using {purpose} "
+                f"(lock file {path}); waited {timeout:g}s. Try again when it has finished."
+            )
+        if not announced:
+            logger.warning("Waiting up to %gs for %s: locked by PID %s (%s)",
+                           timeout, purpose, holder, path)
+            announced = True
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_MAX)
 
 
 def lock_dir(config_dir: str) -> str:
@@ -152,8 +183,7 @@ def _file_name(kind: str, key: str) -> str:
     return f"{kind}-{cleaned[-60:].lstrip('.')}-{digest}.lock"
 
 
-def make_lock(config_dir: str, kind: str, key: str, what: str,
-              timeout: float = DEFAULT_TIMEOUT) -> FileLock:
+def make_lock(config_dir: str, kind: str, key: str, what: str, timeout: float) -> FileLock:
     """A (not yet taken) lock on one ``kind`` of thing named ``key``."""
     path = os.path.join(lock_dir(config_dir), _file_name(kind, key))
     return FileLock(path, timeout=timeout, purpose=what)
@@ -172,17 +202,17 @@ def held(lock: L) -> Iterator[L]:
         lock.release()
 
 
-def lineage_lock(config_dir: str, name: str, timeout: float = DEFAULT_TIMEOUT) -> FileLock:
+def lineage_lock(config_dir: str, name: str, timeout: float) -> FileLock:
     """The lock a run holds while it makes or changes lineage ``name``."""
     return make_lock(config_dir, "lineage", name, f"the certificate lineage {name}", timeout)
 
 
-def account_lock(config_dir: str, server: str, timeout: float = DEFAULT_TIMEOUT) -> FileLock:
+def account_lock(config_dir: str, server: str, timeout: float) -> FileLock:
     """The lock around loading/registering the accounts of one ACME server."""
     return make_lock(config_dir, "account", server, f"the accounts for {server}", timeout)
 
 
-def server_root_lock(config_dir: str, root: str, timeout: float = DEFAULT_TIMEOUT) -> FileLock:
+def server_root_lock(config_dir: str, root: str, timeout: float) -> FileLock:
     """The lock around changing one installer server root (nginx/apache config).
 
     Keyed by the resolved path, so two spellings of one tree share one lock
@@ -190,14 +220,6 @@ def server_root_lock(config_dir: str, root: str, timeout: float = DEFAULT_TIMEOU
     """
     real = os.path.realpath(root)
     return make_lock(config_dir, "root", real, f"the server configuration in {real}", timeout)
-
-
-@contextmanager
-def lineage_locked(config_dir: str, name: str,
-                   timeout: float = DEFAULT_TIMEOUT) -> Iterator[FileLock]:
-    """Hold the lock of lineage ``name`` for the block."""
-    with held(lineage_lock(config_dir, name, timeout)) as lock:
-        yield lock
 
 
 def parse_timeout(raw: str | None) -> float:

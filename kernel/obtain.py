@@ -18,7 +18,7 @@ from certkernel.config import Config
 
 if TYPE_CHECKING:
     from certkernel.acme_setup import AccountSession
-    from certkernel.interfaces import Authenticator
+    from certkernel.interfaces import Authenticator, LineageStore
     from certkernel.issuance import IssuedCertificate
     from certkernel.protocol.messages import Challenge
     from certkernel.storage import Lineage
@@ -237,6 +237,7 @@ def obtain(
     lineage: Lineage | None,
     lineage_name: str,
     params: Mapping[str, Any],
+    store: LineageStore,
     before_answer: Callable[[list[Challenge]], None] | None = None,
 ) -> SavedCertificate:
     """Issue for ``names`` and save: a new lineage, or a new version of ``lineage``.
@@ -245,9 +246,11 @@ def obtain(
     a dry run, which must not mark the real cert as replaced); after saving,
     the new cert's renewal window is cached so the next ``renew`` needs no
     network (:mod:`certkernel.ari_fetch`; failures there are only logged).
+    The caller holds ``store.lock(lineage_name)`` and read ``lineage`` from
+    ``store`` after taking it (the contract of
+    :class:`certkernel.interfaces.LineageStore`).
     """
     from certkernel import ari_fetch
-    from certkernel.storage import Lineage as LineageCls
 
     config, params = keep_lineage_key_type(config, lineage, params)
     reuse, config, params = reuse_decision(config, lineage, params)
@@ -261,9 +264,9 @@ def obtain(
         return SavedCertificate(issued, kept, None)
     cert, chain, full = (s.encode() for s in (issued.cert_pem, issued.chain_pem, issued.fullchain_pem))
     if lineage is None:
-        saved = LineageCls.create(config.config_dir, lineage_name, cert, chain, full, key_pem, params)
+        saved = store.create(lineage_name, cert, chain, full, key_pem, params)
     else:
-        lineage.save_new_version(cert, chain, full, None if reuse else key_pem, params)
+        store.save_version(lineage, cert, chain, full, None if reuse else key_pem, params)
         saved = lineage
     ari_fetch.record_after_issuance(acct.session, saved)
     return SavedCertificate(issued, kept, saved)

@@ -10,6 +10,7 @@ alike; deploying is the caller's.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -21,13 +22,16 @@ from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import Display, say
 from certkernel.lineage_choice import Action
+from certkernel.obtain import SavedCertificate
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pluggy
 
-    from certkernel.obtain import SavedCertificate
+    from certkernel.interfaces import LineageStore
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.protocol.messages import Challenge
     from certkernel.storage import Lineage
@@ -133,6 +137,9 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     except errors.Error as exc:
         events.renewal_failed(config=config, lineage_name=name, names=names, reason=str(exc))
         raise
+    if not isinstance(obtained, SavedCertificate):
+        # Another run made this certificate while this one waited for the lock.
+        return Outcome(Action.KEEP, obtained, obtained.names)
     if lineage is None:
         events.lineage_obtained(config=config, lineage=obtained.lineage, names=obtained.names)
     else:
@@ -144,10 +151,16 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
 
 def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
                    auth_name: str, inst_name: str | None, names: list[str], name: str,
-                   lineage: Lineage | None, preload: threading.Thread) -> SavedCertificate:
-    """Start the authenticator, open the account and obtain under the lineage's lock."""
+                   lineage: Lineage | None,
+                   preload: threading.Thread) -> SavedCertificate | Lineage:
+    """Start the authenticator, open the account and obtain under the lineage's lock.
+
+    Returns the stored lineage instead when, once the lock is ours, it shows
+    that another run already made what this one set out to make.
+    """
     from certkernel.acme_setup import open_account
-    from certkernel.lock import lineage_locked
+    from certkernel.lineage_store import store_for
+    from certkernel.lock import held
     from certkernel.obtain import obtain, renewal_params
 
     authenticator = launcher.authenticator(auth_name)
@@ -155,11 +168,41 @@ def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
     acct = open_account(config, display)
     params = renewal_params(config, acct.account.id, acct.session.settings.server,
                             auth_name, inst_name)
-    with lineage_locked(config.config_dir, name, config.lock_timeout):
+    store = store_for(config)
+    with held(store.lock(name)):
+        current = recheck(config, store, name, names, lineage)
+        if current is not None:
+            logger.info("%s was made by another run meanwhile; keeping it", current.name)
+            return current
+        if lineage is not None:
+            lineage = store.load(name)  # the version to build on is the one stored now
         return obtain(config, acct, authenticator, names, lineage=lineage,
-                      lineage_name=name, params=params,
+                      lineage_name=name, params=params, store=store,
                       before_answer=debug_pause(display) if config.debug_challenges
                       else None)
+
+
+def recheck(config: Config, store: LineageStore, name: str, names: list[str],
+            planned: Lineage | None) -> Lineage | None:
+    """Re-read under the lock: the stored lineage if another run already made it.
+
+    The choice (new lineage, or a new version of ``planned``) was made
+    before the lock was ours. A second ``certonly`` for the same names that
+    waited on the first must not order again: it finds the lineage (or a
+    newer version than it planned on) carrying exactly the requested names
+    and keeps it. ``--force-renewal`` and ``--duplicate`` still order.
+    """
+    if config.renew_by_default or config.duplicate:
+        return None
+    try:
+        current = store.load(name)
+    except errors.LineageNotFound:
+        if planned is not None:
+            raise
+        return None
+    if planned is not None and current.version == planned.version:
+        return None
+    return current if sorted(current.names) == sorted(names) else None
 
 
 def deployed(config: Config, events: pluggy.HookRelay, outcome: Outcome) -> None:

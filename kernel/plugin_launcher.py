@@ -56,10 +56,10 @@ def settings_for(config: Config) -> dict[str, Any]:
 class _StorageAdapter:
     """certkernel.plugin_storage.PluginStorage behind the host's Storage protocol."""
 
-    def __init__(self, config_dir: str) -> None:
+    def __init__(self, config_dir: str, lock_timeout: float) -> None:
         from certkernel.plugin_storage import PluginStorage
 
-        self.inner = PluginStorage(config_dir)
+        self.inner = PluginStorage(config_dir, lock_timeout=lock_timeout)
 
     def get(self, plugin: str, key: str) -> tuple[bool, Any]:
         missing = object()
@@ -112,7 +112,8 @@ class PluginLauncher:
         from certkernel.plugin_host.sandbox_paths import make_placed
 
         decision = decide(manifest, config.plugin_user, options, work_dir=self.config.work_dir,
-                          config_dir=self.config.config_dir, state_dir=state_dir)
+                          config_dir=self.config.config_dir, state_dir=state_dir,
+                          lock_timeout=self.config.lock_timeout)
         if decision.confine is not None:
             make_placed(manifest, self.config.work_dir, self.config.config_dir)
         logger.debug("Plugin %s runs as %s", manifest.name, decision.why)
@@ -160,7 +161,7 @@ class PluginLauncher:
         state_dir = os.path.join(self.config.work_dir, "plugins", name)
         decision = self._decide(manifest, config or self.config, options, state_dir)
         if self._storage is None and not self.config.dry_run:
-            self._storage = _StorageAdapter(self.config.config_dir)
+            self._storage = _StorageAdapter(self.config.config_dir, self.config.lock_timeout)
         roots = self._roots(manifest, options)
         services = KernelServices(
             name,

@@ -103,9 +103,11 @@ class PluginStorage:
             thread_lock.release()
 
     def _busy(self) -> PluginStorageError:
+        """The thread lock timed out: its holder is another thread of this very process."""
         return PluginStorageError(
-            f"plugin storage {self.path} stayed locked by another writer for "
-            f"{self.lock_timeout:g}s (lock {self.lock_path}); try again when it has finished"
+            f"Another writer in this certkernel process (PID {os.getpid()}) is using the "
+            f"plugin storage {self.path}; waited {self.lock_timeout:g}s. "
+            "Try again when it has finished."
         )
 
     # -- file ------------------------------------------------------------------

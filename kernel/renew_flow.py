@@ -46,6 +46,7 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
 
     from certkernel.deploy_flow import recover_interrupted
     from certkernel.lifecycle import lifecycle
+    from certkernel.lineage_store import store_for
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.progress import printer as progress_printer
     from certkernel.renewal_runner import RenewalRunner
@@ -64,9 +65,9 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
                                on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
-            runner = RenewalRunner(config, display, launcher, events, config.lock_timeout,
-                                   progress, checkpoints=reverter,
-                                   notify=lambda text: display.notification(text, wrap=False))
+            runner = RenewalRunner(config, display, launcher, events, progress, checkpoints=reverter,
+                                   notify=lambda text: display.notification(text, wrap=False),
+                                   store=store_for(config))
             with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
                 futures = [pool.submit(runner.renew, lineage, n, total)
                            for n, lineage in enumerate(plan.due, 1)]

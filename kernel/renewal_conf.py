@@ -39,7 +39,7 @@ from datetime import timedelta
 from typing import Any
 
 from certkernel import fsutil
-from certkernel.errors import CertStorageError, StorageError, ValidationError
+from certkernel.errors import CertStorageError, LineageNotFound, StorageError, ValidationError
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
 DEFAULT_RENEW_BEFORE_EXPIRY = "30 days"
@@ -188,6 +188,10 @@ def read(path: str) -> RenewalConf:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
+    except FileNotFoundError:
+        raise LineageNotFound(
+            f"no certificate lineage has the renewal conf {path}; "
+            "see 'certkernel certificates' for the names that exist") from None
     except OSError as exc:
         raise CertStorageError(f"cannot read renewal conf {path}: {exc.strerror}") from exc
     from certkernel.renewal_conf_plain import parse_plain

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from certkernel.acme_setup import AccountSession
-    from certkernel.interfaces import CheckpointStore, Installer, Locker
+    from certkernel.interfaces import CheckpointStore, Installer, LineageStore
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.storage import Lineage
 
@@ -76,15 +76,16 @@ class RenewalRunner:
     """Renews lineages; shares plugin processes and ACME sessions between them."""
 
     def __init__(self, config: Config, display: Display, launcher: PluginLauncher,
-                 events: pluggy.PluginManager, lock_timeout: float,
+                 events: pluggy.PluginManager,
                  progress: Callable[[str], None] | None = None,
                  checkpoints: CheckpointStore | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, *,
+                 store: LineageStore) -> None:
         self.config = config
         self.display = display
         self.launcher = launcher
         self.events = events
-        self.lock_timeout = lock_timeout
+        self.store = store
         self.progress = progress
         self.checkpoints = checkpoints
         self.notify = notify
@@ -119,23 +120,20 @@ class RenewalRunner:
     def _account(self, cfg: Config) -> AccountSession:
         """One session per (server, account) per run: one directory fetch, one key load."""
         from certkernel.acme_setup import effective_server, open_account
-        from certkernel.lock import account_lock, held
 
         key = (effective_server(cfg), cfg.account or "")
         with self._accounts_lock:
             found = self._accounts.get(key)
             if found is None:
-                with held(account_lock(cfg.config_dir, key[0], self.lock_timeout)):
-                    found = open_account(cfg, self.display, create=bool(cfg.dry_run))
+                # open_account registers (dry run only) under the account lock
+                found = open_account(cfg, self.display, create=bool(cfg.dry_run))
                 self._accounts[key] = found
             return found
 
     # -- one lineage ----------------------------------------------------------
     def renew(self, lineage: Lineage, index: int, total: int) -> Result:
         """Renew one lineage under its lock; never raises for a lineage-level failure."""
-        from certkernel.lock import lineage_lock
-
-        lock: Locker = lineage_lock(self.config.config_dir, lineage.name, self.lock_timeout)
+        lock = self.store.lock(lineage.name)
         try:
             lock.acquire()
         except errors.LockError as exc:
@@ -148,14 +146,13 @@ class RenewalRunner:
     def _renew_locked(self, stale: Lineage, index: int, total: int) -> Result:
         from certkernel.named_lineage import lineage_config
         from certkernel.renewal_plan import wanted
-        from certkernel.storage import Lineage
 
         names: list[str] = []
         cfg = self.config
         try:
             # The plan was made before the lock was ours: re-read, and leave a
             # lineage another run renewed meanwhile (unless renewal is forced).
-            lineage = Lineage.from_conf(self.config.config_dir, stale.renewal_conf_path)
+            lineage = self.store.load(stale.name)
             renew, _why = wanted(self.config, lineage)
             moved_on = lineage.version != stale.version and not self.config.renew_by_default
             if not renew or moved_on:
@@ -192,7 +189,7 @@ class RenewalRunner:
                                      auth_name, inst_name))
         with self._serialized(auth_name):
             obtained = obtain(cfg, acct, authenticator, names, lineage=lineage,
-                              lineage_name=lineage.name, params=params)
+                              lineage_name=lineage.name, params=params, store=self.store)
         saved = obtained.lineage
         self.events.hook.lineage_renewed(config=cfg, lineage=saved, names=obtained.names,
                                          dry_run=cfg.dry_run)

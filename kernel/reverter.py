@@ -94,7 +94,8 @@ class Reverter:
         self.backup_dir = os.path.join(self.work_dir, BACKUP_DIR)
         self.temp_dir = os.path.join(self.work_dir, TEMP_DIR)
         self.in_progress_dir = os.path.join(self.work_dir, IN_PROGRESS_DIR)
-        self._lock = FileLock(os.path.join(self.work_dir, LOCK_FILE), lock_timeout)
+        self._lock = FileLock(os.path.join(self.work_dir, LOCK_FILE), lock_timeout,
+                              purpose=f"the checkpoints in {self.work_dir}")
         # This store recorded temporary changes: they are its to revert
         # (never another run's, which holds the lock while it works).
         self._made_temporary = False

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from certkernel import errors
+from certkernel.lock import DEFAULT_TIMEOUT
 from certkernel.plugin_host.landlock import Policy
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.sandbox_paths import runtime_paths, write_roots
@@ -69,6 +70,7 @@ def decide(
     state_dir: str | None = None,
     create_account: bool = True,
     landlock_abi: int | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT,
 ) -> Decision:
     """Who ``manifest``'s plugin runs as in this run, how it is confined and limited.
 
@@ -76,13 +78,15 @@ def decide(
     unconfined), the manifest's ``[sandbox] user``, then the manifest's
     ``privilege``. A kernel that is not root runs every plugin as itself.
     A plugin that runs as another user gets the manifest's limits.
+    Creating the account waits at most ``lock_timeout`` for another run
+    creating it (the kernel passes ``Config.lock_timeout``).
     """
     decision = _chosen_user(manifest, configured)
     if decision is None and os.geteuid() != 0:
         decision = Decision(None, None, f"{me()} (the user running certkernel; only root "
                             "switches plugins to other users)")
     if decision is None and manifest.privilege == "unprivileged":
-        decision = _unprivileged(create_account)
+        decision = _unprivileged(create_account, lock_timeout)
     if decision is None:
         decision = _privileged(manifest, options, work_dir=work_dir, config_dir=config_dir,
                                state_dir=state_dir, landlock_abi=landlock_abi)
@@ -105,10 +109,11 @@ def _chosen_user(manifest: Manifest, configured: str | None) -> Decision | None:
     return None
 
 
-def _unprivileged(create_account: bool) -> Decision:
+def _unprivileged(create_account: bool, lock_timeout: float) -> Decision:
     """A plugin that needs no root runs as certkernel's own unprivileged account."""
     try:
-        user = ensure_account() if create_account else lookup_user(ACCOUNT, "")
+        user = (ensure_account(lock_timeout=lock_timeout) if create_account
+                else lookup_user(ACCOUNT, ""))
     except errors.ConfigurationError:  # only when not asked to create it
         return Decision(None, None, f"{ACCOUNT} (needs no root, so it runs as "
                         "certkernel's unprivileged account, created on first use)")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certkernel import errors
+from certkernel.lock import DEFAULT_TIMEOUT, wait_exclusive
 from certkernel.plugin_host.manifest import Manifest
 
 ACCOUNT = "_certkernel"
@@ -114,7 +115,7 @@ def resolve_for(choice: UserChoice) -> SandboxUser | None:
     return target
 
 
-def ensure_account(name: str = ACCOUNT) -> SandboxUser:
+def ensure_account(name: str = ACCOUNT, *, lock_timeout: float = DEFAULT_TIMEOUT) -> SandboxUser:
     """The unprivileged system account for plugins, created once if missing.
 
     Why a lock and a retry: two certkernel runs (renew from cron while an
@@ -122,9 +123,10 @@ def ensure_account(name: str = ACCOUNT) -> SandboxUser:
     an ``flock`` on /etc/passwd (opened read-only; useradd's own lock is a
     different one, so nothing deadlocks), look again, and only then run
     ``useradd``; if that still fails because someone else created the
-    account meanwhile, the lookup afterwards finds it.
+    account meanwhile, the lookup afterwards finds it. The wait for that lock
+    is bounded by ``lock_timeout`` (the run's ``Config.lock_timeout``) and
+    names the holder (from ``/proc/locks``) when it runs out.
     """
-    import fcntl
     import subprocess
 
     source = "the plugin account"
@@ -134,7 +136,11 @@ def ensure_account(name: str = ACCOUNT) -> SandboxUser:
         pass
     fd = os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            wait_exclusive(fd, lock_timeout, f"the creation of the account {name}",
+                           "/etc/passwd")
+        except errors.LockError as exc:
+            raise errors.ConfigurationError(str(exc)) from None
         try:
             return lookup_user(name, source)
         except errors.ConfigurationError:

@@ -64,6 +64,18 @@ class Display(Protocol):
 
 
 class Storage(Protocol):
+    """Plugin key-value storage, one section per plugin (``certkernel.plugin_storage``).
+
+    - Errors: ``PluginStorageError`` only, one line (unreadable or corrupt
+      file, a value over the per-plugin cap or not JSON, the lock still held
+      after the run's ``lock_timeout``: it names the holder's PID).
+    - Concurrency: safe from several threads and processes at once; writes
+      are serialized and atomic, reads take no lock and see a whole file.
+    - Idempotence: ``get`` has no effect (a missing key is ``(False, None)``,
+      not an error); ``put`` of the same value and ``delete`` of a missing
+      key change nothing.
+    """
+
     def get(self, plugin: str, key: str) -> tuple[bool, Any]: ...
     def put(self, plugin: str, key: str, value: Any) -> None: ...
     def delete(self, plugin: str, key: str) -> None: ...

@@ -135,7 +135,8 @@ def run(config: Config) -> int:
             http01_address=http01_address,
         )
         say(config, f"Checking plugin {manifest.name} ({manifest.manifest_file}) against protocol 1")
-        with Reverter(os.path.join(scratch, "checkpoints")) as reverter:
+        with Reverter(os.path.join(scratch, "checkpoints"),
+                      lock_timeout=config.lock_timeout) as reverter:
             # Nothing outside the scratch folder: only where the round trip
             # puts its copy of the server root may be checkpointed.
             services = KernelServices(manifest.name, storage=_MemoryStorage(),

@@ -128,11 +128,12 @@ def run(config: Config) -> int:
     if params == old:
         say(config, "\nNo changes were made to the renewal configuration.")
         return 0
-    from certkernel.lock import lineage_locked
+    from certkernel.lineage_store import store_for
+    from certkernel.lock import held
 
-    with lineage_locked(config.config_dir, name, config.lock_timeout):
-        current = Lineage.load(config.config_dir, name)
-        current.save_renewalparams(params)
+    store = store_for(config)
+    with held(store.lock(name)):
+        store.save_renewalparams(store.load(name), params)
     say(config, "\nSuccessfully updated configuration.\n"
                 "Changes will apply when the certificate renews.")
     return 0

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from certkernel.errors import ConfigurationError, ReverterError
-from certkernel.lock import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -47,7 +46,7 @@ def rollback(
     restart: Callable[[], None] | None = None,
     notify: Callable[[str], None] | None = None,
     *,
-    lock_timeout: float = DEFAULT_TIMEOUT,
+    lock_timeout: float,
 ) -> list[Restored]:
     """Restore the newest ``count`` checkpoints under ``work_dir``, then ``restart``.
 
@@ -135,7 +134,7 @@ def _recorded_installer(config: Config) -> tuple[Config, str] | None:
     """
     from certkernel.reverter import Reverter
 
-    infos = Reverter(config.work_dir).view()
+    infos = Reverter(config.work_dir, lock_timeout=config.lock_timeout).view()
     finalized = [info for info in infos if info.kind == "finalized"]
     undone = [info for info in infos if info.kind != "finalized"] + finalized[:config.checkpoints]
     for info in undone:

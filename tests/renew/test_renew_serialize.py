@@ -26,7 +26,7 @@ def third_party(roles: list[str], needs: dict[str, Any]) -> Manifest:
 def runner(*manifests: Manifest) -> RenewalRunner:
     config = SimpleNamespace(manifests={m.name: m for m in manifests})
     return RenewalRunner(cast(Any, config), cast(Any, None), cast(Any, None),
-                         cast(Any, None), lock_timeout=1.0)
+                         cast(Any, None), store=cast(Any, None))
 
 
 def test_builtin_server_editing_authenticators_declare_serialize() -> None:

@@ -135,19 +135,20 @@ def test_restart_runs_once_after_a_rollback_that_changed_files(
     _checkpoint(work_dir, [files["main"]], "one")
     _checkpoint(work_dir, [files["main"]], "two")
 
-    results = rollback(str(work_dir), 2, restart=lambda: calls.append("restart"), notify=lines.append)
+    results = rollback(str(work_dir), 2, restart=lambda: calls.append("restart"), notify=lines.append,
+                       lock_timeout=5)
 
     assert [r.title for r in results] == ["two", "one"]
     assert calls == ["restart"]
     assert "Rolled back 2 checkpoint(s)" in lines[0]
 
-    rollback(str(work_dir), 1, restart=lambda: calls.append("restart"), notify=lines.append)
+    rollback(str(work_dir), 1, restart=lambda: calls.append("restart"), notify=lines.append, lock_timeout=5)
     assert calls == ["restart"]  # nothing restored, no reload
 
 
 def test_helper_refuses_negative_counts(work_dir: Path) -> None:
     with pytest.raises(ReverterError, match="0 or more"):
-        rollback(str(work_dir), -2, notify=lambda _m: None)
+        rollback(str(work_dir), -2, notify=lambda _m: None, lock_timeout=5)
 
 
 def test_cli_a_failed_restart_says_the_files_are_restored_and_not_to_run_it_again(

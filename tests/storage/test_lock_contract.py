@@ -1,15 +1,15 @@
 """The ``Locker`` contract (certkernel.interfaces), checked against every implementation.
 
-A shared store's locker (fleet mode) must pass the same tests: add it to
-``LOCKERS``. Each implementation is a factory ``(tmp_path, name, timeout)``
-giving a fresh, not yet taken lock object on the thing called ``name``.
+The locks under test are the ones a ``LineageStore`` hands out
+(``store.lock(name)``), for every backend in ``tests/infra/store_backends.py``:
+a shared store's locker (fleet mode) is added there and must pass the same
+tests, including the ones where the holder is another process.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,20 +20,31 @@ import pytest
 from certkernel.errors import LockError
 from certkernel.interfaces import Locker
 from certkernel.lock import lineage_lock
+from tests.infra.store_backends import (
+    BACKENDS,
+    ROOT,
+    child_env,
+    counter_argv,
+    holder_argv,
+    open_store,
+)
 
 Factory = Callable[[Path, str, float], Locker]
 
 
-def _file_lock(tmp_path: Path, name: str, timeout: float) -> Locker:
-    return lineage_lock(str(tmp_path / "etc"), name, timeout)
+@pytest.fixture(params=sorted(BACKENDS))
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-LOCKERS: dict[str, Factory] = {"flock": _file_lock}
+@pytest.fixture
+def make(kind: str) -> Factory:
+    """A fresh, not yet taken lock on the lineage called ``name`` of the store at ``base``."""
 
+    def factory(base: Path, name: str, timeout: float) -> Locker:
+        return open_store(kind, base, timeout).lock(name)
 
-@pytest.fixture(params=sorted(LOCKERS))
-def make(request: pytest.FixtureRequest) -> Factory:
-    return LOCKERS[request.param]
+    return factory
 
 
 def test_acquire_and_release_are_idempotent(make: Factory, tmp_path: Path) -> None:
@@ -81,24 +92,28 @@ def test_threads_with_their_own_objects_exclude_each_other(make: Factory, tmp_pa
     assert max(overlaps) == 1
 
 
-def _holder(tmp_path: Path, name: str) -> subprocess.Popen[str]:
+def test_processes_exclude_each_other(kind: str, tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    procs = [subprocess.Popen(counter_argv(kind, tmp_path, "counted.example", counter, 15),
+                              cwd=ROOT, env=child_env()) for _ in range(3)]
+    for proc in procs:
+        assert proc.wait(timeout=240) == 0
+    assert counter.read_text() == "45"  # no update lost: never two holders at once
+
+
+def _holder(kind: str, base: Path, name: str) -> subprocess.Popen[str]:
     """Another process that takes the lock, says so, and holds it until killed."""
-    code = (
-        "import sys, time\n"
-        "from certkernel.lock import lineage_lock\n"
-        f"lock = lineage_lock({str(tmp_path / 'etc')!r}, {name!r}, 5.0)\n"
-        "lock.acquire()\n"
-        "print('held', flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(holder_argv(kind, base, name), stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=child_env())
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "held"
     return proc
 
 
-def test_a_held_lock_times_out_naming_the_holder(make: Factory, tmp_path: Path) -> None:
-    holder = _holder(tmp_path, "busy.example")
+def test_a_held_lock_times_out_naming_the_holder(make: Factory, kind: str,
+                                                 tmp_path: Path) -> None:
+    holder = _holder(kind, tmp_path, "busy.example")
     try:
         lock = make(tmp_path, "busy.example", 0.3)
         started = time.monotonic()
@@ -115,8 +130,8 @@ def test_a_held_lock_times_out_naming_the_holder(make: Factory, tmp_path: Path) 
         holder.wait(timeout=10)
 
 
-def test_a_killed_holder_releases_its_lock(make: Factory, tmp_path: Path) -> None:
-    holder = _holder(tmp_path, "dies.example")
+def test_a_killed_holder_releases_its_lock(make: Factory, kind: str, tmp_path: Path) -> None:
+    holder = _holder(kind, tmp_path, "dies.example")
     holder.kill()  # SIGKILL: no cleanup code runs
     holder.wait(timeout=10)
     lock = make(tmp_path, "dies.example", 2.0)
@@ -125,8 +140,8 @@ def test_a_killed_holder_releases_its_lock(make: Factory, tmp_path: Path) -> Non
     lock.release()
 
 
-def test_other_names_do_not_wait(make: Factory, tmp_path: Path) -> None:
-    holder = _holder(tmp_path, "one.example")
+def test_other_names_do_not_wait(make: Factory, kind: str, tmp_path: Path) -> None:
+    holder = _holder(kind, tmp_path, "one.example")
     try:
         other = make(tmp_path, "two.example", 0.0)
         other.acquire()  # a zero timeout: must not need to wait at all

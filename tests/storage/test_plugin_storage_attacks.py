@@ -108,7 +108,7 @@ def probe(tmp_path: Path) -> Iterator[Any]:
             "protocol_versions = [1]\n"
         )
         manifest = load_manifest(folder / f"{name}.toml")
-        services = KernelServices(name, storage=_StorageAdapter(str(config)))
+        services = KernelServices(name, storage=_StorageAdapter(str(config), 30.0))
         proc = start_plugin(manifest, services.handle, options=options,
                             state_dir=str(tmp_path / f"state-{name}-{len(started)}"),
                             logger=logging.getLogger(f"test.storage.{name}"))
