@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from certkernel import errors
+from certkernel import errors, renewal_conf
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.storage import Lineage, conf_paths
 
 WARNING = (
     "WARNING: Before continuing, ensure that the listed certificates are not being used by "
@@ -23,8 +24,6 @@ WARNING = (
 
 
 def lineage_names(config_dir: str) -> list[str]:
-    from certkernel.storage import conf_paths
-
     return [os.path.basename(p)[: -len(".conf")] for p in conf_paths(config_dir)]
 
 
@@ -51,8 +50,6 @@ def choose_names(config: Config, display: Display) -> list[str]:
 
 def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
     """Confirm, then delete each; False when the user said no."""
-    from certkernel.storage import Lineage
-
     question = "\n".join(
         ["The following certificate(s) are selected for deletion:", ""]
         + [f"  * {n}" for n in names]
@@ -73,9 +70,6 @@ def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
 
 def _delete_broken(config: Config, name: str) -> None:
     """A lineage that does not load still goes: conf, the live links, the archive."""
-
-    from certkernel import renewal_conf
-
     conf = os.path.join(config.config_dir, "renewal", f"{name}.conf")
     live = os.path.join(config.config_dir, "live", name)
     try:

@@ -18,9 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
-from certkernel.lineage_choice import Action
+from certkernel.lineage_choice import Action, choose, refuse_test_cert_over_valid
+from certkernel.lock import lineage_locked
+from certkernel.names import lineage_name_for, normalize_names, split_domain_args
+from certkernel.obtain import obtain, renewal_params
+from certkernel.plugin_runtime import check_wildcards
+from certkernel.schedule_units import renewal_note
+from certkernel.storage import Lineage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +37,6 @@ if TYPE_CHECKING:
     from certkernel.obtain import SavedCertificate
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.protocol.messages import Challenge
-    from certkernel.storage import Lineage
 
 
 PRELOAD_JOIN_SECONDS = 120.0
@@ -47,9 +53,13 @@ def _preloading_acme() -> Iterator[threading.Thread]:
     """
 
     def load() -> None:
-        import certkernel.acme_session  # noqa: F401
-        import certkernel.crypto  # noqa: F401
-        import certkernel.issuance  # noqa: F401
+        # The libraries themselves: the kernel's ACME modules import them
+        # only inside their functions, so importing those modules loads nothing.
+        import acme.client  # noqa: F401
+        import acme.messages  # noqa: F401
+        import josepy  # noqa: F401
+
+        import certkernel.crypto  # noqa: F401  (cryptography)
 
     # Not a daemon: a run that fails early (a refused plugin) would otherwise
     # exit while this thread is inside cryptography's import, and the forced
@@ -64,12 +74,9 @@ def _preloading_acme() -> Iterator[threading.Thread]:
 
 
 def requested_names(config: Config, display: Display) -> list[str]:
-    from certkernel.names import normalize_names, split_domain_args
-
+    """The names to certify: ``-d``, else the ``--cert-name`` lineage's, else asked."""
     raw = split_domain_args(config.domains)
     if not raw and config.certname:
-        from certkernel.storage import Lineage
-
         conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
         if os.path.exists(conf):
             return Lineage.load(config.config_dir, config.certname).names
@@ -90,6 +97,8 @@ def requested_names(config: Config, display: Display) -> list[str]:
 
 @dataclass
 class Outcome:
+    """What :func:`obtain_cert` decided (``action``) and the lineage it left in place."""
+
     action: Action
     lineage: Lineage | None
     names: list[str]
@@ -105,8 +114,6 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     lineage or ``lineage_renewed`` for an existing one, or ``renewal_failed``;
     deploying is the caller's (``lineage_deployed``, see :func:`deployed`).
     """
-    from certkernel.plugin_runtime import check_wildcards
-
     names = requested_names(config, display)
     check_wildcards(config, names, auth_name)
     with _preloading_acme() as preload:
@@ -117,9 +124,6 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
 def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
                  auth_name: str, inst_name: str | None, events: pluggy.HookRelay,
                  names: list[str], preload: threading.Thread) -> Outcome:
-    from certkernel.lineage_choice import choose, refuse_test_cert_over_valid
-    from certkernel.names import lineage_name_for
-
     choice = choose(config, names, display)
     if choice.action in (Action.KEEP, Action.REINSTALL):
         return Outcome(choice.action, choice.lineage, names)
@@ -146,10 +150,6 @@ def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
                    auth_name: str, inst_name: str | None, names: list[str], name: str,
                    lineage: Lineage | None, preload: threading.Thread) -> SavedCertificate:
     """Start the authenticator, open the account and obtain under the lineage's lock."""
-    from certkernel.acme_setup import open_account
-    from certkernel.lock import lineage_locked
-    from certkernel.obtain import obtain, renewal_params
-
     authenticator = launcher.authenticator(auth_name)
     preload.join(PRELOAD_JOIN_SECONDS)
     acct = open_account(config, display)
@@ -211,6 +211,4 @@ def report_saved(config: Config, outcome: Outcome) -> None:
         f"Key is saved at:         {lineage.key_path}\n"
         f"This certificate expires on {expiry}.\n"
         "These files will be updated when the certificate renews.")
-    from certkernel.schedule_units import renewal_note
-
     say(config, renewal_note())

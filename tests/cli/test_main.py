@@ -91,6 +91,7 @@ def test_every_registered_verb_is_dispatchable_and_listed(cli_env: Env) -> None:
     """Each registry entry loads a callable ``run``, and ``--help`` lists every verb."""
     for verb in REGISTRY.values():
         assert callable(verb.load()), verb.name
+        assert verb.manifests_for([verb.name], {}) == {}, verb.name
     listed = cli_env.run("--help", "commands")
     assert listed.returncode == 0, listed.stderr
     missing = [name for name in REGISTRY if name not in listed.stdout]
@@ -114,6 +115,28 @@ def test_no_verb_module_imports_another() -> None:
             found += [f"{path.name} imports {n}" for n in names
                       if n.startswith("certkernel.commands.")]
     assert found == []
+
+
+def test_only_the_registry_names_verb_modules() -> None:
+    """Dispatch goes through certkernel.verbs: no other kernel module imports a verb module,
+    so a verb is added or moved in one table."""
+    kernel = Path(next(iter(certkernel_commands.__path__))).parent
+    found = []
+    for path in sorted(kernel.rglob("*.py")):
+        if path.parent.name == "commands":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            found += [f"{path.relative_to(kernel)} imports {n}" for n in names
+                      if n == "certkernel.commands" or n.startswith("certkernel.commands.")]
+    assert found == []
+    assert {v.module for v in REGISTRY.values()} == {
+        f"certkernel.commands.{p.stem}" for p in (kernel / "commands").glob("*.py")
+        if p.stem != "__init__"}
 
 
 def test_plugins_listing_and_filters(cli_env: Env, make_plugin: Callable[..., Path]) -> None:
