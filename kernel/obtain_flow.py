@@ -132,17 +132,17 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
     events.before_obtain(config=config, names=names, lineage_name=name)
     try:
-        obtained = _obtain_locked(config, display, launcher, auth_name, inst_name,
-                                  names, name, lineage, preload)
+        saved = _obtain_locked(config, display, launcher, auth_name, inst_name,
+                               names, name, lineage, preload)
     except errors.Error as exc:
         events.renewal_failed(config=config, lineage_name=name, names=names, reason=str(exc))
         raise
     if lineage is None:
-        events.lineage_obtained(config=config, lineage=obtained.lineage, names=obtained.names)
+        events.lineage_obtained(config=config, lineage=saved.lineage, names=saved.names)
     else:
-        events.lineage_renewed(config=config, lineage=obtained.lineage, names=obtained.names,
+        events.lineage_renewed(config=config, lineage=saved.lineage, names=saved.names,
                                dry_run=config.dry_run)
-    return Outcome(choice.action, obtained.lineage, obtained.names,
+    return Outcome(choice.action, saved.lineage, saved.names,
                    tested=lineage if config.dry_run else None)
 
 

@@ -36,7 +36,9 @@ class Verb:
     writable ``--logs-dir``. ``uses_config_dir``: False for commands that
     never touch ``--config-dir`` (no ``renewal-hooks/`` folders are made).
     ``reports_discovery``: False for a verb that shows broken manifests
-    itself. ``add_manifests``: ``"module:function(argv, manifests)"``
+    itself. ``takes_args``: words after the verb are its arguments
+    (``schedule install``), not a second verb. ``aliases``: Certbot's other
+    names for it. ``add_manifests``: ``"module:function(argv, manifests)"``
     returning the manifests the command line is parsed with, for a verb
     whose argument may be a plugin that is not installed.
     """
@@ -47,6 +49,8 @@ class Verb:
     needs_log: bool = True
     uses_config_dir: bool = True
     reports_discovery: bool = True
+    takes_args: bool = False
+    aliases: tuple[str, ...] = ()
     add_manifests: str = ""
 
     def load(self) -> Command:
@@ -62,16 +66,19 @@ class Verb:
 
 
 def _verb(name: str, summary: str, *, needs_log: bool = True, uses_config_dir: bool = True,
-          reports_discovery: bool = True, add_manifests: str = "") -> Verb:
+          reports_discovery: bool = True, takes_args: bool = False,
+          aliases: tuple[str, ...] = (), add_manifests: str = "") -> Verb:
     """A verb whose module is ``certkernel.commands.<name>`` (``-`` read as ``_``)."""
     return Verb(name, summary, "certkernel.commands." + name.replace("-", "_"),
                 needs_log=needs_log, uses_config_dir=uses_config_dir,
-                reports_discovery=reports_discovery, add_manifests=add_manifests)
+                reports_discovery=reports_discovery, takes_args=takes_args,
+                aliases=aliases, add_manifests=add_manifests)
 
 
 REGISTRY: dict[str, Verb] = {v.name: v for v in (
-    _verb("run", "Obtain & install a certificate in your current webserver (default)"),
-    _verb("certonly", "Obtain or renew a certificate, but do not install it"),
+    _verb("run", "Obtain & install a certificate in your current webserver (default)",
+          aliases=("everything",)),
+    _verb("certonly", "Obtain or renew a certificate, but do not install it", aliases=("auth",)),
     _verb("renew", "Renew all previously obtained certificates that are near expiry"),
     _verb("enhance", "Add security enhancements to your existing configuration"),
     _verb("certificates", "Display information about certificates you have"),
@@ -87,12 +94,16 @@ REGISTRY: dict[str, Verb] = {v.name: v for v in (
           needs_log=False, uses_config_dir=False, reports_discovery=False),
     _verb("update_symlinks", "Recreate symlinks in your live/ directory"),
     _verb("plugin-check", "Run a plugin through the protocol conformance checks",
-          uses_config_dir=False,
+          uses_config_dir=False, takes_args=True,
           add_manifests="certkernel.plugin_target:with_checked_manifest"),
     _verb("reconfigure", "Update a certificate's configuration (supply --cert-name)"),
     _verb("schedule", "Install, remove or show automatic renewal "
-                      "(install|remove|status [systemd|cron])"),
+                      "(install|remove|status [systemd|cron])", takes_args=True),
 )}
 
 # The help line of each verb, in the order ``--help`` lists them.
 VERBS: dict[str, str] = {name: verb.summary for name, verb in REGISTRY.items()}
+
+# Every word that names a verb (its name or an alias) -> the verb's name.
+VERB_WORDS: dict[str, str] = {word: verb.name for verb in REGISTRY.values()
+                              for word in (verb.name, *verb.aliases)}
