@@ -7,19 +7,13 @@ paying for the ACME stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from certkernel.accounts import AccountStore
+from certkernel.acme_setup import effective_server
 from certkernel.config import Config
-
-if TYPE_CHECKING:
-    from certkernel.accounts import AccountStore
 
 
 def store_for(config: Config) -> AccountStore:
     """The account store of the server this run talks to."""
-    from certkernel.accounts import AccountStore
-    from certkernel.acme_setup import effective_server
-
     return AccountStore(config.config_dir, effective_server(config))
 
 

@@ -9,7 +9,6 @@ common causes. Kept free of ``acme`` imports: it reads attributes only.
 from __future__ import annotations
 
 import datetime
-import email.utils
 from typing import Any
 
 ERROR_PREFIX = "urn:ietf:params:acme:error:"
@@ -107,6 +106,10 @@ def retry_after_seconds(value: str, now: datetime.datetime | None = None) -> flo
     value = value.strip()
     if value.isdigit():
         return float(value)
+    # email.utils costs ~15 ms to import (socket, random...): main imports this
+    # module for every run, --help included, and an HTTP-date is rare.
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

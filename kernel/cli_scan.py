@@ -15,15 +15,11 @@ from typing import TYPE_CHECKING
 
 from certkernel.cli_flags import FLAGS
 from certkernel.errors import ConfigurationError
-from certkernel.verbs import VERBS
+from certkernel.verbs import REGISTRY, VERB_WORDS, VERBS
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest, OptionSpec
 
-# Subcommands that take positional arguments (after the subcommand).
-POSITIONAL_VERBS = frozenset({"plugin-check", "schedule"})
-# Certbot's other names for subcommands: ``auth`` is ``certonly``, ``everything`` is ``run``.
-VERB_ALIASES = {"auth": "certonly", "everything": "run"}
 # Long options handled by the pre-scan itself rather than by the flag table.
 _PRESCAN_LONG = ("--help", "--version")
 _BOOL_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
@@ -167,10 +163,10 @@ def _scan_option(scan: Scan, token: str, nxt: str | None, takes: set[str],
 
 def _scan_word(scan: Scan, token: str) -> None:
     """A word that is not an option: the subcommand, or a positional of one."""
-    is_verb = token in VERBS or token in VERB_ALIASES
+    is_verb = token in VERB_WORDS
     if is_verb and scan.verb is None:
-        scan.verb = VERB_ALIASES.get(token, token)
-    elif scan.verb in POSITIONAL_VERBS:
+        scan.verb = VERB_WORDS[token]
+    elif scan.verb is not None and REGISTRY[scan.verb].takes_args:
         scan.args.append(token)  # before the verb check: `schedule install` is no second verb
     elif is_verb:
         raise UsageError(f"only one subcommand may be given, got {scan.verb!r} and {token!r}")

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import os
 
-from certkernel import errors
+from certkernel import errors, progress
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
-from certkernel.display import Display
+from certkernel.display import Display, say
+from certkernel.fsutil import atomic_write, make_dirs
+from certkernel.issuance import Issuance
+from certkernel.lifecycle import lifecycle
+from certkernel.names import normalize_names, split_domain_args
+from certkernel.plugin_runtime import PluginLauncher, check_wildcards, chosen_plugins
 
 
 def _unique(path: str) -> str:
@@ -31,8 +37,6 @@ def _make_parent_dirs(config: Config) -> None:
     Done before the order, so a path that cannot exist fails before the CA
     issues anything.
     """
-    from certkernel.fsutil import make_dirs
-
     for flag, path in (("--cert-path", config.cert_path), ("--chain-path", config.chain_path),
                        ("--fullchain-path", config.fullchain_path)):
         if path:
@@ -45,15 +49,7 @@ def _make_parent_dirs(config: Config) -> None:
 
 
 def run_csr(config: Config, display: Display) -> int:
-    from certkernel import progress
-    from certkernel.acme_setup import open_account
-    from certkernel.crypto import load_csr
-    from certkernel.display import say
-    from certkernel.fsutil import atomic_write
-    from certkernel.issuance import Issuance
-    from certkernel.lifecycle import lifecycle
-    from certkernel.names import normalize_names
-    from certkernel.plugin_runtime import PluginLauncher, check_wildcards, chosen_plugins
+    from certkernel.crypto import load_csr  # the cryptography boundary: only when used
 
     try:
         data = open(config.csr or "", "rb").read()  # noqa: SIM115
@@ -62,8 +58,6 @@ def run_csr(config: Config, display: Display) -> int:
     info = load_csr(data, f"--csr {config.csr}")
     names = [i.value for i in normalize_names(info.names)]
     if config.domains:
-        from certkernel.names import split_domain_args
-
         given = [i.value for i in normalize_names(split_domain_args(config.domains))]
         if set(given) != set(names):
             raise errors.ConfigurationError(

@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from certkernel.config import Config
+from certkernel.deploy import (
+    CertPaths,
+    changes_nothing,
+    default_enhancements,
+    install_lineage,
+    wanted_enhancements,
+)
 from certkernel.display import Display, say
+from certkernel.plugin_runtime import chosen_plugins
 
 if TYPE_CHECKING:
     from certkernel.plugin_runtime import PluginLauncher
@@ -53,8 +61,6 @@ def report_deployed(config: Config, installer_name: str, names: Sequence[str]) -
 
 
 def congratulate(config: Config, installer_name: str, names: Sequence[str]) -> None:
-    from certkernel.deploy import changes_nothing
-
     if changes_nothing(config, installer_name):
         return
     port = "" if config.https_port == 443 else f":{config.https_port}"
@@ -64,31 +70,21 @@ def congratulate(config: Config, installer_name: str, names: Sequence[str]) -> N
 
 
 def installer_for(config: Config, verb: str) -> str:
-    from certkernel.plugin_runtime import chosen_plugins
-
     _, inst = chosen_plugins(config, verb)
     assert inst is not None
     return inst
 
 
 def deploy_with(config: Config, display: Display, launcher: PluginLauncher, inst_name: str,
-                cert: object, names: Sequence[str], reverter: Reverter) -> None:
+                cert: CertPaths, names: Sequence[str], reverter: Reverter) -> None:
     """Start the installer and run the whole install step, with Certbot's messages."""
-    from certkernel.deploy import (
-        CertPaths,
-        default_enhancements,
-        install_lineage,
-        wanted_enhancements,
-    )
-
     installer = launcher.installer(inst_name)
     say(config, "Deploying certificate")
 
     def notify(text: str) -> None:
         display.notification(text, wrap=False)
 
-    paths: CertPaths = cert  # type: ignore[assignment]
-    install_lineage(config, installer, paths, names,
+    install_lineage(config, installer, cert, names,
                     enhancements=wanted_enhancements(config, default_redirect=True),
                     rollback=reverter, notify=notify, defaults=default_enhancements(config))
     report_deployed(config, inst_name, names)

@@ -222,6 +222,11 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
+def on_terminal() -> bool:
+    """stdout is a terminal: show progress lines, and no unattended delay before a renew."""
+    return _isatty(sys.stdout)
+
+
 def _wrap(message: str) -> str:
     return "\n".join(
         textwrap.fill(p, 80, break_long_words=False, break_on_hyphens=False) if p.strip() else p

@@ -12,6 +12,9 @@ import os
 from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.lineage_store import store_for
+from certkernel.lock import held
+from certkernel.storage import conf_paths
 
 WARNING = (
     "WARNING: Before continuing, ensure that the listed certificates are not being used by "
@@ -22,8 +25,6 @@ WARNING = (
 
 
 def lineage_names(config_dir: str) -> list[str]:
-    from certkernel.storage import conf_paths
-
     return [os.path.basename(p)[: -len(".conf")] for p in conf_paths(config_dir)]
 
 
@@ -50,9 +51,6 @@ def choose_names(config: Config, display: Display) -> list[str]:
 
 def delete_lineages(config: Config, display: Display, names: list[str]) -> bool:
     """Confirm, then delete each; False when the user said no."""
-    from certkernel.lineage_store import store_for
-    from certkernel.lock import held
-
     question = "\n".join(
         ["The following certificate(s) are selected for deletion:", ""]
         + [f"  * {n}" for n in names]

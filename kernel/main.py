@@ -17,13 +17,18 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from certkernel.errors import Error
+from certkernel.acme_problems import validation_failure_note
+from certkernel.cli import HelpRequest, UsageError, parse
+from certkernel.errors import AuthorizationError, ConfigurationError, Error
+from certkernel.fsutil import make_dirs
+from certkernel.log import LogSetup, setup_logging
+from certkernel.names import normalize_names, split_domain_args
+from certkernel.plugin_host.discovery import Discovery, discover_all, report
+from certkernel.terminal_text import clean
 from certkernel.verbs import REGISTRY, Verb
 
 if TYPE_CHECKING:
     from certkernel.config import Config
-    from certkernel.log import LogSetup
-    from certkernel.plugin_host.discovery import Discovery
     from certkernel.plugin_host.manifest import Manifest
 
 logger = logging.getLogger("certkernel.main")
@@ -32,6 +37,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
 def _verb(config: Config) -> Verb:
     """The registry entry of the run's verb (the parser accepts no other)."""
     return REGISTRY[config.verb]
@@ -43,9 +50,6 @@ def make_hook_dirs(config_dir: str) -> None:
     Admins (and packaging scripts) drop executables there without having to
     know the layout, so the folders must be there before any renewal.
     """
-    from certkernel.errors import ConfigurationError
-    from certkernel.fsutil import make_dirs
-
     for kind in ("pre", "deploy", "post"):
         folder = os.path.join(config_dir, "renewal-hooks", kind)
         try:
@@ -55,8 +59,6 @@ def make_hook_dirs(config_dir: str) -> None:
 
 
 def _print_error(message: str) -> None:
-    from certkernel.terminal_text import clean
-
     sys.stderr.write(clean(message).rstrip() + "\n")
     sys.stderr.flush()
 
@@ -69,8 +71,6 @@ def _redacted(log_setup: LogSetup | None, text: str) -> str:
 
 def _with_log(exc: Error, log_path: str | None) -> str:
     """The error's one line, naming the log when it holds more (not for bad input)."""
-    from certkernel.errors import ConfigurationError
-
     message = str(exc) or type(exc).__name__
     if log_path and not isinstance(exc, ConfigurationError):
         message = f"{message.rstrip()} (details in {log_path})"
@@ -79,8 +79,6 @@ def _with_log(exc: Error, log_path: str | None) -> str:
 
 def _open_log(config: Config) -> LogSetup:
     """The run's log; verbs that work without one fall back to stderr only."""
-    from certkernel.log import setup_logging
-
     try:
         return setup_logging(config)
     except Error:
@@ -94,25 +92,17 @@ def _before_command(config: Config, found: Discovery | None) -> None:
     if _verb(config).uses_config_dir:
         if config.domains:
             # Certbot refuses a bad -d while parsing, before it makes any folder.
-            from certkernel.names import normalize_names, split_domain_args
-
             normalize_names(split_domain_args(config.domains))
         make_hook_dirs(config.config_dir)
-    if found is not None and config.verb != "plugins":
-        from certkernel.plugin_host.discovery import report
-
+    if found is not None and _verb(config).reports_discovery:
         report(found)
 
 
 def _error_message(config: Config, exc: Error, log_setup: LogSetup | None) -> str:
     """The one line (plus a validation note) shown for a certkernel error."""
-    from certkernel.errors import AuthorizationError
-
     log_path = log_setup.path if log_setup else None
     message = _with_log(exc, log_path)
     if isinstance(exc, AuthorizationError):
-        from certkernel.acme_problems import validation_failure_note
-
         note = validation_failure_note(
             config.http01_port, config.http01_address, str(exc), log_path)
         message = f"{str(exc) or type(exc).__name__}\n{note}" if note else message
@@ -161,19 +151,14 @@ def run_config(
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run certkernel with ``argv`` (without the program name); return the exit code."""
-    from certkernel.cli import HelpRequest, UsageError, parse
-    from certkernel.plugin_host.discovery import discover_all
-
     argv = sys.argv[1:] if argv is None else list(argv)
     env = os.environ if env is None else env
     try:
         found = discover_all(env=env)
         manifests: Mapping[str, Manifest] = found.manifests
-        if "plugin-check" in argv:
-            # A plugin checked by path is not installed: its options must parse too.
-            from certkernel.commands.plugin_check import with_checked_manifest
-
-            manifests = with_checked_manifest(argv, manifests)
+        for verb in REGISTRY.values():
+            if verb.name in argv:
+                manifests = verb.manifests_for(argv, manifests)
         parsed = parse(argv, manifests, env)
     except UsageError as exc:
         _print_error(f"certkernel: error: {exc}")

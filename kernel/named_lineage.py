@@ -12,23 +12,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from certkernel import errors
 from certkernel.acme_setup import effective_server
 from certkernel.cli_flags import LE_PRODUCTION
 from certkernel.config import Config
-
-if TYPE_CHECKING:
-    from certkernel.storage import Lineage
+from certkernel.storage import ConfigDirs, Lineage
 
 logger = logging.getLogger(__name__)
 
 
 def load_lineage(config: Config, name: str) -> Lineage:
     """The lineage ``--cert-name`` names, or one clear error listing what exists."""
-    from certkernel.storage import ConfigDirs, Lineage
-
     conf = ConfigDirs(config.config_dir).conf_path(name)
     if not os.path.exists(conf):
         renewal = ConfigDirs(config.config_dir).renewal

@@ -8,20 +8,21 @@ all in a dry run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from certkernel import errors
+from certkernel import ari_fetch, errors
 from certkernel.config import Config
+from certkernel.issuance import Issuance, IssuedCertificate
+from certkernel.storage import Lineage
 
 if TYPE_CHECKING:
     from certkernel.acme_setup import AccountSession
     from certkernel.interfaces import Authenticator, LineageStore
-    from certkernel.issuance import IssuedCertificate
     from certkernel.protocol.messages import Challenge
-    from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,7 @@ def _order(
 
     ``replaces`` is the ARI cert ID of the certificate this one renews.
     """
-    from certkernel.crypto import make_csr
-    from certkernel.issuance import Issuance
+    from certkernel.crypto import make_csr  # the cryptography boundary: only when used
 
     if config.must_staple:
         logger.warning(
@@ -172,8 +172,6 @@ def keep_lineage_key_type(
     --force-renewal`` of an RSA-4096 lineage gives RSA-2048 unless
     ``--rsa-key-size 4096`` is given, exactly as Certbot does.
     """
-    import dataclasses
-
     if lineage is None:
         return config, params
     if not config.is_set("key_type"):
@@ -200,8 +198,6 @@ def reuse_decision(config: Config, lineage: Lineage | None,
     the saved key parameters. Asking for other key parameters while the
     key is reused is refused, as Certbot does, rather than silently ignored.
     """
-    import dataclasses
-
     if lineage is None or config.new_key or not config.reuse_key:
         return False, config, params
     from certkernel.crypto import key_spec_of
@@ -250,8 +246,6 @@ def obtain(
     ``store`` after taking it (the contract of
     :class:`certkernel.interfaces.LineageStore`).
     """
-    from certkernel import ari_fetch
-
     config, params = keep_lineage_key_type(config, lineage, params)
     reuse, config, params = reuse_decision(config, lineage, params)
     key_pem = lineage.read("privkey") if (lineage is not None and reuse) else new_key(config)

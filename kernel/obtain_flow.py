@@ -19,10 +19,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
-from certkernel.lineage_choice import Action
-from certkernel.obtain import SavedCertificate
+from certkernel.lineage_choice import Action, choose, refuse_test_cert_over_valid
+from certkernel.lineage_store import store_for
+from certkernel.lock import held
+from certkernel.names import lineage_name_for, normalize_names, split_domain_args
+from certkernel.obtain import SavedCertificate, obtain, renewal_params
+from certkernel.plugin_runtime import check_wildcards
+from certkernel.schedule_units import renewal_note
+from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +41,6 @@ if TYPE_CHECKING:
     from certkernel.interfaces import LineageStore
     from certkernel.plugin_runtime import PluginLauncher
     from certkernel.protocol.messages import Challenge
-    from certkernel.storage import Lineage
 
 
 PRELOAD_JOIN_SECONDS = 120.0
@@ -51,9 +57,13 @@ def _preloading_acme() -> Iterator[threading.Thread]:
     """
 
     def load() -> None:
-        import certkernel.acme_session  # noqa: F401
-        import certkernel.crypto  # noqa: F401
-        import certkernel.issuance  # noqa: F401
+        # The libraries themselves: the kernel's ACME modules import them
+        # only inside their functions, so importing those modules loads nothing.
+        import acme.client  # noqa: F401
+        import acme.messages  # noqa: F401
+        import josepy  # noqa: F401
+
+        import certkernel.crypto  # noqa: F401  (cryptography)
 
     # Not a daemon: a run that fails early (a refused plugin) would otherwise
     # exit while this thread is inside cryptography's import, and the forced
@@ -68,12 +78,9 @@ def _preloading_acme() -> Iterator[threading.Thread]:
 
 
 def requested_names(config: Config, display: Display) -> list[str]:
-    from certkernel.names import normalize_names, split_domain_args
-
+    """The names to certify: ``-d``, else the ``--cert-name`` lineage's, else asked."""
     raw = split_domain_args(config.domains)
     if not raw and config.certname:
-        from certkernel.storage import Lineage
-
         conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
         if os.path.exists(conf):
             return Lineage.load(config.config_dir, config.certname).names
@@ -94,6 +101,8 @@ def requested_names(config: Config, display: Display) -> list[str]:
 
 @dataclass
 class Outcome:
+    """What :func:`obtain_cert` decided (``action``) and the lineage it left in place."""
+
     action: Action
     lineage: Lineage | None
     names: list[str]
@@ -109,8 +118,6 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     lineage or ``lineage_renewed`` for an existing one, or ``renewal_failed``;
     deploying is the caller's (``lineage_deployed``, see :func:`deployed`).
     """
-    from certkernel.plugin_runtime import check_wildcards
-
     names = requested_names(config, display)
     check_wildcards(config, names, auth_name)
     with _preloading_acme() as preload:
@@ -121,9 +128,6 @@ def obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
 def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
                  auth_name: str, inst_name: str | None, events: pluggy.HookRelay,
                  names: list[str], preload: threading.Thread) -> Outcome:
-    from certkernel.lineage_choice import choose, refuse_test_cert_over_valid
-    from certkernel.names import lineage_name_for
-
     choice = choose(config, names, display)
     if choice.action in (Action.KEEP, Action.REINSTALL):
         return Outcome(choice.action, choice.lineage, names)
@@ -132,20 +136,20 @@ def _obtain_cert(config: Config, display: Display, launcher: PluginLauncher,
     name = lineage.name if lineage is not None else lineage_name_for(names, config.certname)
     events.before_obtain(config=config, names=names, lineage_name=name)
     try:
-        obtained = _obtain_locked(config, display, launcher, auth_name, inst_name,
-                                  names, name, lineage, preload)
+        saved = _obtain_locked(config, display, launcher, auth_name, inst_name,
+                               names, name, lineage, preload)
     except errors.Error as exc:
         events.renewal_failed(config=config, lineage_name=name, names=names, reason=str(exc))
         raise
-    if not isinstance(obtained, SavedCertificate):
+    if not isinstance(saved, SavedCertificate):
         # Another run made this certificate while this one waited for the lock.
-        return Outcome(Action.KEEP, obtained, obtained.names)
+        return Outcome(Action.KEEP, saved, saved.names)
     if lineage is None:
-        events.lineage_obtained(config=config, lineage=obtained.lineage, names=obtained.names)
+        events.lineage_obtained(config=config, lineage=saved.lineage, names=saved.names)
     else:
-        events.lineage_renewed(config=config, lineage=obtained.lineage, names=obtained.names,
+        events.lineage_renewed(config=config, lineage=saved.lineage, names=saved.names,
                                dry_run=config.dry_run)
-    return Outcome(choice.action, obtained.lineage, obtained.names,
+    return Outcome(choice.action, saved.lineage, saved.names,
                    tested=lineage if config.dry_run else None)
 
 
@@ -158,11 +162,6 @@ def _obtain_locked(config: Config, display: Display, launcher: PluginLauncher,
     Returns the stored lineage instead when, once the lock is ours, it shows
     that another run already made what this one set out to make.
     """
-    from certkernel.acme_setup import open_account
-    from certkernel.lineage_store import store_for
-    from certkernel.lock import held
-    from certkernel.obtain import obtain, renewal_params
-
     authenticator = launcher.authenticator(auth_name)
     preload.join(PRELOAD_JOIN_SECONDS)
     acct = open_account(config, display)
@@ -254,6 +253,4 @@ def report_saved(config: Config, outcome: Outcome) -> None:
         f"Key is saved at:         {lineage.key_path}\n"
         f"This certificate expires on {expiry}.\n"
         "These files will be updated when the certificate renews.")
-    from certkernel.schedule_units import renewal_note
-
     say(config, renewal_note())

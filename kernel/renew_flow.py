@@ -9,13 +9,19 @@ restoring a failed deployment.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from certkernel.config import Config
-from certkernel.display import Display, say
-from certkernel.renewal_runner import Status
+from certkernel.deploy_flow import recover_interrupted
+from certkernel.display import Display, on_terminal, say
+from certkernel.lifecycle import lifecycle
+from certkernel.lineage_store import store_for
+from certkernel.plugin_runtime import PluginLauncher
+from certkernel.progress import printer as progress_printer
+from certkernel.renewal_runner import RenewalRunner, Status
+from certkernel.reverter import Reverter
 
 if TYPE_CHECKING:
     from certkernel.renewal_plan import Plan
@@ -23,14 +29,6 @@ if TYPE_CHECKING:
 
 
 MAX_WORKERS = 8
-
-
-def on_terminal() -> bool:
-    """stdout is a terminal: progress lines and no unattended delay."""
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def workers(count: int) -> int:
@@ -42,16 +40,6 @@ def workers(count: int) -> int:
 
 def renew_due(config: Config, plan: Plan) -> list[Result]:
     """Renew the plan's due lineages on a bounded pool, then deploy them; one Result each."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from certkernel.deploy_flow import recover_interrupted
-    from certkernel.lifecycle import lifecycle
-    from certkernel.lineage_store import store_for
-    from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.progress import printer as progress_printer
-    from certkernel.renewal_runner import RenewalRunner
-    from certkernel.reverter import Reverter
-
     display = Display.from_config(config)
     show = on_terminal() and not config.quiet
     progress = (lambda text: say(config, text)) if show else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from certkernel.renewal_runner import Status
@@ -18,31 +19,46 @@ if TYPE_CHECKING:
     from certkernel.renewal_runner import Result
 
 SCHEMA = "certkernel.renew/1"
-OUTCOMES = ("renewed", "not_due", "failed", "disabled")
+
+
+class JsonOutcome(StrEnum):
+    """A lineage's ``outcome`` in the JSON report; the totals count each, in this order."""
+
+    RENEWED = "renewed"
+    NOT_DUE = "not_due"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+# A runner status -> its word in the report (a lineage renewed by another run
+# meanwhile is not due for this one).
+_OF_STATUS = {Status.RENEWED: JsonOutcome.RENEWED, Status.FAILED: JsonOutcome.FAILED,
+              Status.NOT_DUE: JsonOutcome.NOT_DUE}
 
 
 def _iso(when: datetime.datetime) -> str:
     return when.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _entry(name: str, outcome: str, fullchain: str, expiry: datetime.datetime | None = None,
+def _entry(name: str, outcome: JsonOutcome, fullchain: str, expiry: datetime.datetime | None = None,
            error: str | None = None) -> dict[str, Any]:
     return {"name": name, "outcome": outcome, "fullchain_path": fullchain,
             "expiry": _iso(expiry) if expiry else None, "error": error}
 
 
 def report(plan: Plan, results: Sequence[Result], dry_run: bool) -> dict[str, Any]:
-    lineages = [_entry(item.name, "not_due", item.fullchain_path, item.expiry)
+    lineages = [_entry(item.name, JsonOutcome.NOT_DUE, item.fullchain_path, item.expiry)
                 for item in plan.not_due]
-    lineages += [_entry(item.name, "disabled", item.fullchain_path, item.expiry)
+    lineages += [_entry(item.name, JsonOutcome.DISABLED, item.fullchain_path, item.expiry)
                  for item in plan.disabled]
     for result in results:
-        outcome = {Status.RENEWED: "renewed", Status.FAILED: "failed"}.get(result.status, "not_due")
+        outcome = _OF_STATUS[result.status]
         lineages.append(_entry(result.name, outcome, result.fullchain,
-                               error=result.reason if outcome == "failed" else None))
+                               error=result.reason if outcome is JsonOutcome.FAILED else None))
     lineages.sort(key=lambda e: e["name"])
     invalid = [{"renewal_conf": path, "reason": message} for path, message in plan.broken]
-    totals = {outcome: sum(1 for e in lineages if e["outcome"] == outcome) for outcome in OUTCOMES}
+    totals = {str(outcome): sum(1 for e in lineages if e["outcome"] is outcome)
+              for outcome in JsonOutcome}
     totals["invalid"] = len(invalid)
     return {"schema": SCHEMA, "dry_run": dry_run, "lineages": lineages, "invalid": invalid,
             "totals": totals}

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class Status(StrEnum):
     """One lineage's outcome in a renew run (``--json`` maps it to its own words)."""
 

@@ -19,7 +19,16 @@ import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+
+
+class Scheduler(StrEnum):
+    """What runs the renewals; also the word a user types (``schedule install cron``)."""
+
+    SYSTEMD = "systemd"
+    CRON = "cron"
+
 
 ROOT_ENV = "CERTKERNEL_SCHEDULE_ROOT"
 SYSTEMD_DIR = "etc/systemd/system"  # where an administrator's units live (systemd reads it first)
@@ -137,21 +146,21 @@ class Layout:
     def has_cron(self) -> bool:
         return self.path(CRON_DIR).is_dir()
 
-    def detect(self) -> str | None:
+    def detect(self) -> Scheduler | None:
         """``systemd`` when it is PID 1, else ``cron`` when /etc/cron.d exists, else None."""
         if self.systemd_running():
-            return "systemd"
+            return Scheduler.SYSTEMD
         if self.has_cron():
-            return "cron"
+            return Scheduler.CRON
         return None
 
-    def installed(self) -> list[str]:
+    def installed(self) -> list[Scheduler]:
         """Which of our schedulers have files in place."""
         found = []
         if self.timer.exists() and self.service.exists():
-            found.append("systemd")
+            found.append(Scheduler.SYSTEMD)
         if self.cron.exists():
-            found.append("cron")
+            found.append(Scheduler.CRON)
         return found
 
     def certbot_schedulers(self) -> list[Path]:

@@ -67,3 +67,7 @@ _.visible  # dns propagation result: the log line says it; tests/dns assert it
 _.last_order  # Issuance: tests/acme read the order's authorizations
 _.total_bytes  # plugin_host.process stderr drain: tests/host prove it keeps reading
 _.reaper  # plugin_host.lifetime: holds the reaper Popen so it is not collected
+
+# -- named by string, or used only through the enum's values ----------------
+_.with_checked_manifest  # verbs.REGISTRY names it as "certkernel.plugin_target:..." (loaded lazily)
+_.INSTALL  # ScheduleAction: the parsed first argument; install is the fall-through branch

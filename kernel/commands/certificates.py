@@ -13,16 +13,24 @@ import datetime
 import json
 import sys
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
-from certkernel import errors
+from certkernel import errors, metrics, revocations
 from certkernel.config import Config
 from certkernel.display import say
-
-if TYPE_CHECKING:
-    from certkernel.storage import Lineage
+from certkernel.lineage_find import scan
+from certkernel.names import parse_domain_args
+from certkernel.storage import Lineage
 
 SEPARATOR = "- " * 39 + "-"
+
+
+class Invalid(StrEnum):
+    """Why a certificate shows as ``INVALID`` (Certbot's words, listed in this order)."""
+
+    TEST_CERT = "TEST_CERT"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
 
 
 @dataclass
@@ -51,16 +59,14 @@ def _is_test_cert(lineage: Lineage) -> bool:
 
 def status_text(lineage: Lineage, serial: int, now: datetime.datetime) -> tuple[str, bool]:
     """Certbot's ``VALID: N days`` / ``INVALID: EXPIRED, ...`` and whether it is valid."""
-    from certkernel import revocations
-
     not_after = lineage.not_after
-    reasons = []
+    reasons: list[Invalid] = []
     if _is_test_cert(lineage):
-        reasons.append("TEST_CERT")
+        reasons.append(Invalid.TEST_CERT)
     if not_after <= now:
-        reasons.append("EXPIRED")
+        reasons.append(Invalid.EXPIRED)
     elif revocations.is_revoked(lineage.archive_dir, serial):
-        reasons.append("REVOKED")
+        reasons.append(Invalid.REVOKED)
     if reasons:
         return "INVALID: " + ", ".join(reasons), False
     left = not_after - now
@@ -86,8 +92,6 @@ def summarize(lineage: Lineage, now: datetime.datetime) -> CertSummary:
 
 
 def _wanted(config: Config, summary: CertSummary) -> bool:
-    from certkernel.names import parse_domain_args
-
     if config.certname and summary.name != config.certname:
         return False
     if config.domains:
@@ -97,8 +101,6 @@ def _wanted(config: Config, summary: CertSummary) -> bool:
 
 def collect(config: Config) -> tuple[list[CertSummary], list[tuple[str, str]]]:
     """Summaries of the lineages that load, and ``(conf, reason)`` for the others."""
-    from certkernel.lineage_find import scan
-
     found = scan(config.config_dir, repair=False)
     broken = [(path, str(exc)) for path, exc in found.errors]
     now = datetime.datetime.now(datetime.UTC)
@@ -126,8 +128,6 @@ def _human(summary: CertSummary) -> str:
 
 def run(config: Config) -> int:
     shown, broken = collect(config)
-    from certkernel import metrics
-
     metrics.write(config.metrics_file, config.work_dir, config.config_dir)
     if config.json:
         sys.stdout.write(json.dumps({

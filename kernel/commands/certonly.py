@@ -7,26 +7,23 @@ of the run's fixed cost.
 
 from __future__ import annotations
 
+from certkernel import progress
 from certkernel.config import Config
+from certkernel.csr_flow import run_csr
 from certkernel.display import Display, say
+from certkernel.lifecycle import lifecycle
 from certkernel.lineage_choice import Action
 from certkernel.obtain_flow import deployed, obtain_cert, report_saved
+from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
+from certkernel.reverter import Reverter
 
 
 def run(config: Config) -> int:
-    from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
-
     display = Display.from_config(config)
     if config.csr:
-        from certkernel.csr_flow import run_csr
-
         return run_csr(config, display)
     auth_name, _ = chosen_plugins(config, "certonly")
     assert auth_name is not None
-    from certkernel import progress
-    from certkernel.lifecycle import lifecycle
-    from certkernel.reverter import Reverter
-
     # Authenticators that edit a server's config (nginx, apache) keep their
     # temporary challenge changes in the kernel's checkpoints.
     with lifecycle(config, "certonly") as manager, \

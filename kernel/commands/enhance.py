@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from certkernel import errors
 from certkernel.config import Config
+from certkernel.deploy import install_lineage, installer_locked, wanted_enhancements
 from certkernel.deploy_flow import installer_for, recover_interrupted
 from certkernel.display import Display, say
 from certkernel.named_lineage import load_lineage, with_lineage_conf
+from certkernel.obtain_flow import requested_names
+from certkernel.plugin_runtime import PluginLauncher
+from certkernel.progress import printer as progress_printer
+from certkernel.reverter import Reverter
 
 
 def run(config: Config) -> int:
-    from certkernel.deploy import (
-        install_lineage,
-        installer_locked,
-        wanted_enhancements,
-    )
-    from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.progress import printer as progress_printer
-    from certkernel.reverter import Reverter
-
     display = Display.from_config(config)
     wanted = wanted_enhancements(config, default_redirect=False)
     if not wanted:
@@ -40,8 +36,6 @@ def run(config: Config) -> int:
     config = with_lineage_conf(config, lineage)
     names = list(lineage.names)
     if config.domains:
-        from certkernel.obtain_flow import requested_names
-
         asked = requested_names(config, display)
         unknown = [n for n in asked if n not in names]
         if unknown:

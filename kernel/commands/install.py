@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from certkernel import errors
 from certkernel.config import Config
+from certkernel.deploy import CertPaths, LooseCert, installer_locked
 from certkernel.deploy_flow import congratulate, deploy_with, installer_for, recover_interrupted
 from certkernel.display import Display
 from certkernel.named_lineage import load_lineage, with_lineage_conf
-
-if TYPE_CHECKING:
-    pass
+from certkernel.obtain_flow import requested_names
+from certkernel.plugin_runtime import PluginLauncher
+from certkernel.progress import printer as progress_printer
+from certkernel.reverter import Reverter
 
 logger = logging.getLogger(__name__)
 
 
-def _loose_cert(config: Config) -> tuple[object, list[str]]:
-    from certkernel.crypto import cert_info
-    from certkernel.deploy import LooseCert
-    from certkernel.obtain_flow import requested_names
-
+def _loose_cert(config: Config) -> tuple[CertPaths, list[str]]:
+    """The files ``--cert-path``/``--key-path`` name, and the names to install them for."""
     if not (config.cert_path and config.key_path):
         raise errors.MissingFlag(
             "install needs --cert-name NAME, or --cert-path and --key-path "
@@ -47,22 +45,20 @@ def _loose_cert(config: Config) -> tuple[object, list[str]]:
     if config.domains:
         names = requested_names(config, Display.from_config(config))
     else:
+        from certkernel.crypto import cert_info  # the cryptography boundary: only here
+
         with open(cert.cert_path, "rb") as handle:
             names = cert_info(handle.read(), cert.cert_path).names
     return cert, names
 
 
 def run(config: Config) -> int:
-    from certkernel.deploy import installer_locked
-    from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.progress import printer as progress_printer
-    from certkernel.reverter import Reverter
-
     display = Display.from_config(config)
+    cert: CertPaths
     if config.certname:
         lineage = load_lineage(config, config.certname)
         config = with_lineage_conf(config, lineage)
-        cert: object = lineage
+        cert = lineage
         names = list(lineage.names)
     else:
         cert, names = _loose_cert(config)

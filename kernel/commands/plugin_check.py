@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from certkernel import errors
-
-if TYPE_CHECKING:
-    from certkernel.config import Config
-    from certkernel.plugin_host.manifest import Manifest
+from certkernel.config import Config
+from certkernel.conformance.context import Context
+from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_trip
+from certkernel.conformance.report import Report
+from certkernel.conformance.runner import run_suite
+from certkernel.display import say
+from certkernel.plugin_host.services import KernelServices
+from certkernel.plugin_runtime import read_secrets
+from certkernel.plugin_target import resolve
+from certkernel.reverter import Reverter
 
 
 class _MemoryStorage:
@@ -39,67 +44,8 @@ class _MemoryStorage:
         self.values.pop((plugin, key), None)
 
 
-def _manifest_path(token: str) -> str | None:
-    if token.endswith(".toml") and os.path.isfile(token):
-        return token
-    candidate = os.path.join(token, "plugin.toml")
-    return candidate if os.path.isfile(candidate) else None
-
-
-def with_checked_manifest(
-    argv: Sequence[str], manifests: Mapping[str, Manifest]
-) -> Mapping[str, Manifest]:
-    """The installed manifests plus the one ``plugin-check PATH`` names.
-
-    A plugin under development is not installed, so without this its own
-    options (``plugin-check ./dir --mine-path x``) would be refused as unknown
-    flags. The first word after the verb that is a manifest file or a folder
-    holding one is taken; a broken manifest is left for :func:`resolve` to
-    report.
-    """
-    from certkernel.plugin_host.manifest import load_manifest
-
-    after = list(argv)[list(argv).index("plugin-check") + 1 :]
-    for token in after:
-        if token.startswith("-") or (token in manifests and os.sep not in token):
-            continue
-        path = _manifest_path(token)
-        if path is None:
-            continue
-        try:
-            manifest = load_manifest(path, origin="path")
-        except errors.ConfigurationError:
-            return manifests
-        return {**manifests, manifest.name: manifest}
-    return manifests
-
-
-def resolve(target: str, manifests: Mapping[str, Manifest]) -> Manifest:
-    """The manifest named ``target``, or read from the file/folder at ``target``."""
-    from certkernel.plugin_host.manifest import load_manifest
-
-    if target in manifests and os.sep not in target:
-        return manifests[target]
-    if os.path.exists(target):
-        return load_manifest(target, origin="path")
-    known = ", ".join(sorted(manifests)) or "none"
-    raise errors.ConfigurationError(
-        f"plugin-check: {target!r} is neither an installed plugin ({known}) nor the path of a "
-        "plugin.toml or plugin folder"
-    )
-
-
 def run(config: Config) -> int:
     """Check one plugin; 0 when every check passed or was skipped, 1 otherwise."""
-    from certkernel.conformance.context import Context
-    from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_trip
-    from certkernel.conformance.report import Report
-    from certkernel.conformance.runner import run_suite
-    from certkernel.display import say
-    from certkernel.plugin_host.services import KernelServices
-    from certkernel.plugin_runtime import read_secrets
-    from certkernel.reverter import Reverter
-
     args = list(getattr(config, "args", ()))
     if len(args) != 1:
         raise errors.ConfigurationError(

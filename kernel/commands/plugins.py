@@ -10,19 +10,22 @@ is missing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.config import Config
+from certkernel.display import Display
+from certkernel.plugin_host.manifest import Manifest
+from certkernel.plugin_host.sandbox import Decision, decide
 from certkernel.protocol import methods as wire
+from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
-    from certkernel.config import Config
-    from certkernel.display import Display
-    from certkernel.plugin_host.manifest import Manifest
     from certkernel.plugin_host.process import PluginProcess
-    from certkernel.plugin_host.sandbox import Decision
 
 logger = logging.getLogger(__name__)
 RULE = "- " * 39 + "-"
@@ -44,8 +47,6 @@ def _describe(manifest: Manifest) -> list[str]:
 
 def _decision(manifest: Manifest, config: Config, create_account: bool = False) -> Decision:
     """Who the plugin runs as with these options, confined to what, and why."""
-    from certkernel.plugin_host.sandbox import decide
-
     return decide(manifest, config.plugin_user, config.plugin_options(manifest),
                   work_dir=config.work_dir, config_dir=config.config_dir,
                   state_dir=os.path.join(config.work_dir, "plugins", manifest.name),
@@ -90,13 +91,14 @@ def _settings(config: Config) -> dict[str, object]:
 
 def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | None:
     """Start (and prepare) one plugin; the lines to add, or None to hide it."""
+    # Deferred: the spawning machinery costs ~30 ms to import, which the plain
+    # listing (bench/startup.py, no --init/--prepare) must not pay.
     from certkernel.plugin_host.launch import start_plugin
+    from certkernel.plugin_host.sandbox_paths import make_placed
     from certkernel.plugin_host.services import KernelServices
 
     services = KernelServices(manifest.name, display=display)
     try:
-        from certkernel.plugin_host.sandbox_paths import make_placed
-
         decision = _decision(manifest, config, create_account=True)
         if decision.confine is not None:
             make_placed(manifest, config.work_dir, config.config_dir)
@@ -138,8 +140,6 @@ def _more_info(process: PluginProcess) -> str:
     ``more_info`` is optional (PROTOCOL.md §4): MethodNotFound means no text.
     Any other failure is shown, since the plugin claims to answer it.
     """
-    from certkernel.terminal_text import clean
-
     try:
         reply = process.call("more_info", wire.encode("more_info", wire.Empty()))
         text = wire.decode_result("more_info", reply, wire.MoreInfoResult).text
@@ -154,8 +154,6 @@ def _more_info(process: PluginProcess) -> str:
 
 def run(config: Config) -> int:
     """Print the plugin list in Certbot's style."""
-    from certkernel.display import Display
-
     display = Display.from_config(config)
     if config.json:
         return _print_json(config, display)
@@ -187,9 +185,6 @@ def run(config: Config) -> int:
 
 def _print_json(config: Config, display: Display) -> int:
     """``plugins --json``: schema ``certkernel.plugins/1`` (docs/json.md)."""
-    import json
-    import sys
-
     entries: list[dict[str, object]] = []
     for manifest in _selected(config):
         entry: dict[str, object] = {

@@ -16,10 +16,18 @@ import os
 from typing import Any
 
 from certkernel import errors
+from certkernel.acme_setup import effective_server
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.lineage_find import scan
+from certkernel.lineage_store import store_for
+from certkernel.lock import held
+from certkernel.named_lineage import lineage_config
+from certkernel.obtain import renewal_params
 from certkernel.renew_flow import renew_due
+from certkernel.renewal_plan import Plan
 from certkernel.renewal_runner import Status
+from certkernel.storage import Lineage
 
 _DOMAINS_REFUSED = (
     "You have specified domains, but reconfigure cannot change the names in a certificate. "
@@ -34,8 +42,6 @@ _SERVER_REFUSED = (
 def _certname(config: Config, display: Display) -> str:
     if config.certname:
         return config.certname
-    from certkernel.lineage_find import scan
-
     names = sorted(lineage.name for lineage in scan(config.config_dir, repair=False).lineages)
     if not names:
         raise errors.ConfigurationError("No certificates found to reconfigure.")
@@ -51,19 +57,14 @@ def _certname(config: Config, display: Display) -> str:
 
 def _check_unchanged(config: Config, params: dict[str, Any]) -> None:
     """The CA and the account belong to the certificate: refuse to change them here."""
-    from certkernel.acme_setup import effective_server
-
     if config.is_set("server") and effective_server(config) != params.get("server"):
         raise errors.ConfigurationError(_SERVER_REFUSED)
     if config.is_set("account") and config.account != params.get("account"):
         raise errors.ConfigurationError(_SERVER_REFUSED)
 
 
-def new_params(config: Config, lineage: Any) -> dict[str, Any]:
+def new_params(config: Config, lineage: Lineage) -> dict[str, Any]:
     """The ``[renewalparams]`` after this run: the saved ones under what the user set now."""
-    from certkernel.named_lineage import lineage_config
-    from certkernel.obtain import renewal_params
-
     old: dict[str, Any] = dict(lineage.renewalparams.as_dict())
     cfg = lineage_config(config, lineage)
     auth_name = cfg.authenticator or cfg.configurator
@@ -91,9 +92,6 @@ def _drop_other_plugin_options(params: dict[str, Any], cfg: Config,
 
 
 def run(config: Config) -> int:
-    from certkernel.renewal_plan import Plan
-    from certkernel.storage import Lineage
-
     display = Display.from_config(config)
     if config.domains:
         raise errors.ConfigurationError(_DOMAINS_REFUSED)
@@ -128,9 +126,6 @@ def run(config: Config) -> int:
     if params == old:
         say(config, "\nNo changes were made to the renewal configuration.")
         return 0
-    from certkernel.lineage_store import store_for
-    from certkernel.lock import held
-
     store = store_for(config)
     with held(store.lock(name)):
         store.save_renewalparams(store.load(name), params)

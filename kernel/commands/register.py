@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from certkernel import errors
 from certkernel.account_cli import store_for
+from certkernel.acme_setup import register
 from certkernel.config import Config
 from certkernel.display import Display, say
 
@@ -21,8 +22,6 @@ def run(config: Config) -> int:
     store = store_for(config)
     if store.ids():
         raise errors.AccountError(DUPLICATE)
-    from certkernel.acme_setup import register
-
     acct = register(config, display)
     say(config, f"Account registered.\nAccount ID: {acct.account.id}\n"
                 f"Account URL: {acct.account.uri}")

@@ -14,15 +14,17 @@ import dataclasses
 import logging
 import os
 import re
-from typing import TYPE_CHECKING
 
-from certkernel import errors
+from certkernel import errors, revocations
+from certkernel.accounts import AccountStore
+from certkernel.acme_session import AcmeSession
+from certkernel.acme_setup import effective_server, open_account, session_settings
 from certkernel.config import REVOCATION_REASONS, Config
 from certkernel.display import Display, say
-
-if TYPE_CHECKING:
-    from certkernel.acme_session import AcmeSession
-    from certkernel.storage import Lineage
+from certkernel.lineage_delete import delete_lineages
+from certkernel.lineage_find import scan
+from certkernel.named_lineage import lineage_config
+from certkernel.storage import Lineage
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ def cert_path_of(config: Config) -> str:
             "Error! Exactly one of --cert-path or --cert-name must be specified!")
     if config.cert_path:
         return config.cert_path
-    from certkernel.storage import Lineage
-
     assert config.certname is not None
     conf = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")
     if not os.path.exists(conf):
@@ -55,8 +55,6 @@ def cert_path_of(config: Config) -> str:
 
 def lineage_of(config: Config, cert_path: str) -> Lineage | None:
     """The lineage holding ``cert_path`` (a live link or an archived version), if any."""
-    from certkernel.lineage_find import scan
-
     real = os.path.realpath(cert_path)
     for lineage in scan(config.config_dir, repair=False).lineages:
         if config.certname and lineage.name == config.certname:
@@ -70,12 +68,9 @@ def lineage_of(config: Config, cert_path: str) -> Lineage | None:
 
 
 def _session(config: Config, display: Display, cert_pem: bytes) -> AcmeSession:
-    from certkernel.acme_setup import open_account, session_settings
-
     if not config.key_path:
         return open_account(config, display, create=False).session
-    from certkernel import crypto
-    from certkernel.acme_session import AcmeSession
+    from certkernel import crypto  # the cryptography boundary: only when used
 
     key_pem = _read(config.key_path, "key file")
     if not crypto.key_matches_cert(key_pem, cert_pem):
@@ -86,9 +81,6 @@ def _session(config: Config, display: Display, cert_pem: bytes) -> AcmeSession:
 
 
 def _after(config: Config, display: Display, lineage: Lineage | None, serial: int) -> None:
-    from certkernel import revocations
-    from certkernel.lineage_delete import delete_lineages
-
     if lineage is None:
         return
     delete = config.delete_after_revoke
@@ -119,9 +111,6 @@ def with_lineage_server(config: Config) -> Config:
     """
     if not config.certname or config.cert_path:
         return config
-    from certkernel.named_lineage import lineage_config
-    from certkernel.storage import Lineage
-
     try:
         lineage = Lineage.load(config.config_dir, config.certname)
     except errors.StorageError:
@@ -130,9 +119,6 @@ def with_lineage_server(config: Config) -> Config:
     if result.account and not config.is_set("account"):
         # Certbot revokes with the server's account, not necessarily the one
         # saved in the conf: the saved one is used only while it still exists.
-        from certkernel.accounts import AccountStore
-        from certkernel.acme_setup import effective_server
-
         if result.account not in AccountStore(result.config_dir, effective_server(result)).ids():
             result = dataclasses.replace(result, account=None)
     return result
@@ -143,7 +129,7 @@ def run(config: Config) -> int:
     path = cert_path_of(config)
     config = with_lineage_server(config)
     cert_pem = _read(path, "certificate")
-    from certkernel import crypto
+    from certkernel import crypto  # the cryptography boundary: only when used
 
     info = crypto.cert_info(cert_pem, source=path)
     session = _session(config, display, cert_pem)

@@ -9,19 +9,21 @@ server serves the restored files: :func:`rollback` takes that as a callable.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from certkernel.errors import ConfigurationError, ReverterError
-
-if TYPE_CHECKING:
-    from certkernel.config import Config
-    from certkernel.reverter import Restored
+from certkernel.config import Config
+from certkernel.deploy import changes_nothing
+from certkernel.display import Display
+from certkernel.errors import ConfigurationError, Error, ReverterError
+from certkernel.named_lineage import load_lineage, with_lineage_conf
+from certkernel.plugin_runtime import PluginLauncher
+from certkernel.reverter import Restored, Reverter
+from certkernel.storage import ConfigDirs, Lineage
 
 
 def _describe(result: Restored) -> list[str]:
-    import time
-
     if result.kind == "finalized" and result.timestamp is not None:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.timestamp))
         head = f"- checkpoint {result.name} ({when})"
@@ -53,8 +55,6 @@ def rollback(
     ``notify`` receives the user-facing text (stdout when None).  ``restart``
     (the installer's reload) runs only when some file actually changed back.
     """
-    from certkernel.reverter import Reverter
-
     say = notify if notify is not None else print
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ReverterError(f"--checkpoints must be 0 or more, not {count!r}")
@@ -91,12 +91,6 @@ def _installer_config(config: Config) -> tuple[Config, str | None]:
     lineage that has one agrees on (several different ones: none, and the
     user is told to pass -i).
     """
-    import os
-
-    from certkernel.deploy import changes_nothing
-    from certkernel.named_lineage import load_lineage, with_lineage_conf
-    from certkernel.storage import ConfigDirs, Lineage
-
     name = config.installer or config.configurator
     if name:
         if config.certname:
@@ -132,8 +126,6 @@ def _recorded_installer(config: Config) -> tuple[Config, str] | None:
     server is restarted with exactly the options it was changed with, even
     with no plugin flags and no lineage left to read them from.
     """
-    from certkernel.reverter import Reverter
-
     infos = Reverter(config.work_dir, lock_timeout=config.lock_timeout).view()
     finalized = [info for info in infos if info.kind == "finalized"]
     undone = [info for info in infos if info.kind != "finalized"] + finalized[:config.checkpoints]
@@ -155,9 +147,6 @@ def run(config: Config) -> int:
     and the message says so, so nobody runs rollback again (which would undo
     one more checkpoint).
     """
-    from certkernel.display import Display
-    from certkernel.errors import Error
-
     if isinstance(config.checkpoints, int) and config.checkpoints < 0:
         # bad input, not a rollback failure: no "details in the log" suffix
         raise ConfigurationError(f"--checkpoints must be 0 or more, not {config.checkpoints!r}")
@@ -173,8 +162,6 @@ def run(config: Config) -> int:
     failed: list[str] = []
 
     def restart() -> None:
-        from certkernel.plugin_runtime import PluginLauncher
-
         assert inst is not None
         try:
             with PluginLauncher(inst_config, display) as launcher:

@@ -1,6 +1,6 @@
 """``certkernel run`` (the default command): obtain a certificate, then install it.
 
-The obtain part is ``certonly``'s (:func:`certonly.obtain_cert`); when the
+The obtain part is ``certonly``'s (:func:`certkernel.obtain_flow.obtain_cert`); when the
 authenticator is also the installer (``--nginx``, ``--apache``) both roles
 are one process.  The kernel's checkpoint store is handed to the plugins, so
 every file they change can be restored: on a failed install right away, after
@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import logging
 
-from certkernel import errors
+from certkernel import errors, progress
 from certkernel.config import Config
+from certkernel.deploy import (
+    check_enhancements,
+    default_enhancements,
+    installer_locked,
+    wanted_enhancements,
+)
 from certkernel.deploy_flow import congratulate, deploy_with, recover_interrupted
 from certkernel.display import Display, say
+from certkernel.lifecycle import lifecycle
 from certkernel.lineage_choice import Action
 from certkernel.obtain_flow import Outcome, deployed, obtain_cert, report_saved
+from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
+from certkernel.reverter import Reverter
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +41,6 @@ def _report_obtained(config: Config, outcome: Outcome) -> None:
 
 
 def run(config: Config) -> int:
-    from certkernel import progress
-    from certkernel.deploy import (
-        check_enhancements,
-        default_enhancements,
-        installer_locked,
-        wanted_enhancements,
-    )
-    from certkernel.lifecycle import lifecycle
-    from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
-    from certkernel.reverter import Reverter
-
     display = Display.from_config(config)
     if config.csr:
         raise errors.ConfigurationError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from certkernel import fsutil
@@ -20,6 +21,7 @@ from certkernel.schedule_units import (
     TIMER,
     TIMER_TEXT,
     Layout,
+    Scheduler,
     cron_text,
     renew_command,
     service_text,
@@ -28,10 +30,16 @@ from certkernel.schedule_units import (
 if TYPE_CHECKING:
     from certkernel.config import Config
 
-ACTIONS = ("install", "remove", "status")
-KINDS = ("systemd", "cron")
 SYSTEMCTL_TIMEOUT = 60
 USAGE = "usage: certkernel schedule install|remove|status [systemd|cron]"
+
+
+class ScheduleAction(StrEnum):
+    """What ``certkernel schedule`` is asked to do (its first argument)."""
+
+    INSTALL = "install"
+    REMOVE = "remove"
+    STATUS = "status"
 
 
 def _say(config: Config, text: str) -> None:
@@ -72,9 +80,9 @@ def _dirs(config: Config) -> dict[str, str]:
             "--logs-dir": config.logs_dir}
 
 
-def _install(config: Config, layout: Layout, kind: str) -> None:
+def _install(config: Config, layout: Layout, kind: Scheduler) -> None:
     command = renew_command(_dirs(config))
-    if kind == "systemd":
+    if kind is Scheduler.SYSTEMD:
         _write(config, layout.service, service_text(command))
         _write(config, layout.timer, TIMER_TEXT)
         if layout.overridden:
@@ -95,15 +103,15 @@ def _install(config: Config, layout: Layout, kind: str) -> None:
                      "certificates. Disable one (e.g. `systemctl disable --now certbot.timer`).")
 
 
-def _uninstall(config: Config, layout: Layout, kinds: list[str]) -> None:
+def _uninstall(config: Config, layout: Layout, kinds: list[Scheduler]) -> None:
     removed = False
-    if "systemd" in kinds and (layout.timer.exists() or layout.service.exists()):
+    if Scheduler.SYSTEMD in kinds and (layout.timer.exists() or layout.service.exists()):
         _systemctl(config, layout, "disable", "--now", TIMER)
         removed |= _remove(config, layout.timer_link)
         removed |= _remove(config, layout.timer)
         removed |= _remove(config, layout.service)
         _systemctl(config, layout, "daemon-reload")
-    if "cron" in kinds:
+    if Scheduler.CRON in kinds:
         removed |= _remove(config, layout.cron)
     if not removed:
         _say(config, "No certkernel renewal schedule was installed; nothing removed.")
@@ -111,14 +119,14 @@ def _uninstall(config: Config, layout: Layout, kinds: list[str]) -> None:
 
 def _status(config: Config, layout: Layout) -> int:
     installed = layout.installed()
-    if "systemd" in installed:
+    if Scheduler.SYSTEMD in installed:
         print(f"systemd: {layout.timer} and {layout.service}", flush=True)
         if not layout.overridden and layout.systemd_running() and shutil.which("systemctl"):
             proc = subprocess.run(["systemctl", "list-timers", TIMER, "--no-pager"],
                                   capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT,
                                   check=False)
             print(proc.stdout.rstrip(), flush=True)
-    if "cron" in installed:
+    if Scheduler.CRON in installed:
         print(f"cron: {layout.cron}", flush=True)
     for other in layout.certbot_schedulers():
         print(f"Certbot's renewal is scheduled too: {other}", flush=True)
@@ -130,23 +138,24 @@ def _status(config: Config, layout: Layout) -> int:
 
 def run(config: Config) -> int:
     args = list(config.args)
-    if not args or args[0] not in ACTIONS or len(args) > 2 or (
-            len(args) == 2 and args[1] not in KINDS):
+    if not args or args[0] not in set(ScheduleAction) or len(args) > 2 or (
+            len(args) == 2 and args[1] not in set(Scheduler)):
         raise ConfigurationError(USAGE)
-    action = args[0]
+    action = ScheduleAction(args[0])
+    named = Scheduler(args[1]) if len(args) == 2 else None
     layout = Layout.from_env()
-    if action == "status":
+    if action is ScheduleAction.STATUS:
         return _status(config, layout)
-    if action == "remove":
-        _uninstall(config, layout, [args[1]] if len(args) == 2 else list(KINDS))
+    if action is ScheduleAction.REMOVE:
+        _uninstall(config, layout, [named] if named else list(Scheduler))
         return 0
-    kind = args[1] if len(args) == 2 else layout.detect()
+    kind = named or layout.detect()
     if kind is None:
         raise ConfigurationError(
             f"neither systemd (no {layout.path('run/systemd/system')}) nor cron (no "
             f"{layout.path('etc/cron.d')}) found: run `{renew_command(_dirs(config))}` twice "
             "a day from your scheduler, or name one: certkernel schedule install systemd|cron")
-    other = "cron" if kind == "systemd" else "systemd"
+    other = Scheduler.CRON if kind is Scheduler.SYSTEMD else Scheduler.SYSTEMD
     if other in layout.installed():
         _uninstall(config, layout, [other])
     _install(config, layout, kind)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 from certkernel import errors
 from certkernel.account_cli import emails_of, store_for
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
 
@@ -14,15 +18,10 @@ def run(config: Config) -> int:
     if not store.ids():
         raise errors.AccountNotFound(
             f"Could not find an existing account for server {store.server}.")
-    from certkernel.acme_setup import open_account
-
     acct = open_account(config, display, create=False)
     info = acct.session.query_account()
     emails = emails_of(info.contacts)
     if config.json:
-        import json
-        import sys
-
         sys.stdout.write(json.dumps({
             "schema": "certkernel.account/1", "server": acct.session.settings.server,
             "account_url": info.uri, "account_id": acct.account.id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from certkernel import errors
 from certkernel.account_cli import store_for
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
 
@@ -23,8 +24,6 @@ def run(config: Config) -> int:
     if not display.yesno("Are you sure you would like to irrevocably deactivate your account?",
                          yes_label="Deactivate", no_label="Abort", default=True):
         raise errors.Error("Deactivation aborted.")
-    from certkernel.acme_setup import open_account
-
     acct = open_account(config, display, create=False)
     info = acct.session.deactivate_account()
     if info.status not in (None, "deactivated"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from certkernel import errors
 from certkernel.account_cli import emails_of, split_emails, store_for
+from certkernel.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
 
@@ -33,8 +34,6 @@ def run(config: Config) -> int:
     if not store_for(config).ids():
         raise errors.AccountNotFound("Could not find an existing account to update.")
     emails = _new_emails(config, display)
-    from certkernel.acme_setup import open_account
-
     acct = open_account(config, display, create=False)
     info = acct.session.update_contacts(emails)
     acct.store.save_regr(acct.account)

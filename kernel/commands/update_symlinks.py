@@ -12,11 +12,10 @@ import os
 from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import say
+from certkernel.storage import Lineage, conf_paths
 
 
 def run(config: Config) -> int:
-    from certkernel.storage import Lineage, conf_paths
-
     paths = conf_paths(config.config_dir)
     if config.certname:
         wanted = os.path.join(config.config_dir, "renewal", f"{config.certname}.conf")

@@ -8,10 +8,15 @@ of protocol/PROTOCOL.md that says what should have happened.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-PASS = "PASS"
-FAIL = "FAIL"
-SKIP = "SKIP"
+
+class CheckStatus(StrEnum):
+    """A check's verdict, printed as is at the start of its line."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
 
 
 @dataclass(frozen=True)
@@ -19,12 +24,12 @@ class Result:
     """The outcome of one conformance check."""
 
     name: str
-    status: str
+    status: CheckStatus
     detail: str
     section: str = ""
 
     def line(self, width: int) -> str:
-        where = f" [PROTOCOL.md {self.section}]" if self.section and self.status == FAIL else ""
+        where = f" [PROTOCOL.md {self.section}]" if self.section and self.status is CheckStatus.FAIL else ""
         return f"{self.status}  {self.name.ljust(width)}  {self.detail}{where}"
 
 
@@ -35,21 +40,21 @@ class Report:
     plugin: str
     results: list[Result] = field(default_factory=list)
 
-    def add(self, name: str, status: str, detail: str, section: str = "") -> Result:
+    def add(self, name: str, status: CheckStatus, detail: str, section: str = "") -> Result:
         result = Result(name, status, detail, section)
         self.results.append(result)
         return result
 
     def ok(self, name: str, detail: str) -> Result:
-        return self.add(name, PASS, detail)
+        return self.add(name, CheckStatus.PASS, detail)
 
     def fail(self, name: str, detail: str, section: str = "") -> Result:
-        return self.add(name, FAIL, detail, section)
+        return self.add(name, CheckStatus.FAIL, detail, section)
 
     def skip(self, name: str, detail: str) -> Result:
-        return self.add(name, SKIP, detail)
+        return self.add(name, CheckStatus.SKIP, detail)
 
-    def status_of(self, name: str) -> str | None:
+    def status_of(self, name: str) -> CheckStatus | None:
         for result in self.results:
             if result.name == name:
                 return result.status
@@ -57,15 +62,15 @@ class Report:
 
     @property
     def failed(self) -> list[Result]:
-        return [r for r in self.results if r.status == FAIL]
+        return [r for r in self.results if r.status is CheckStatus.FAIL]
 
     def render(self) -> str:
         width = max((len(r.name) for r in self.results), default=0)
         lines = [r.line(width) for r in self.results]
-        counts = {s: sum(1 for r in self.results if r.status == s) for s in (PASS, FAIL, SKIP)}
+        counts = {s: sum(1 for r in self.results if r.status is s) for s in CheckStatus}
         verdict = "conforms" if not self.failed else "does NOT conform"
         lines.append(
-            f"plugin {self.plugin} {verdict}: {counts[PASS]} passed, {counts[FAIL]} failed, "
-            f"{counts[SKIP]} skipped"
+            f"plugin {self.plugin} {verdict}: {counts[CheckStatus.PASS]} passed, "
+            f"{counts[CheckStatus.FAIL]} failed, {counts[CheckStatus.SKIP]} skipped"
         )
         return "\n".join(lines)

@@ -26,6 +26,7 @@ from certkernel.conformance.context import (
     describe_error,
     handshake_problem,
 )
+from certkernel.conformance.report import CheckStatus
 from certkernel.conformance.wire import KernelHandler, RawPlugin, show
 
 PERFORM_TIMEOUT = 60.0
@@ -43,7 +44,7 @@ def _strings(reply_result: Any, key: str) -> list[str] | None:
 
 def _after_failed_prepare(ctx: Context, name: str, method: str, error: Any) -> bool:
     """After a failed prepare the kernel would not call role methods: report SKIP, not FAIL."""
-    if ctx.report.status_of("prepare") != "SKIP":
+    if ctx.report.status_of("prepare") is not CheckStatus.SKIP:
         return False
     hint = ""
     if isinstance(error, dict) and error.get("type") not in CONFIG_ERRORS and error.get("code") != -32000:

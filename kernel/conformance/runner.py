@@ -15,7 +15,7 @@ from certkernel import errors
 from certkernel.conformance import protocol_checks as pc
 from certkernel.conformance import role_checks as rc
 from certkernel.conformance.context import Context, handshake, handshake_problem
-from certkernel.conformance.report import Report
+from certkernel.conformance.report import CheckStatus, Report
 from certkernel.conformance.wire import CheckTimeout, KernelHandler, RawPlugin, WrongId
 
 Step = tuple[str, str, Callable[[Context, RawPlugin], None]]
@@ -88,7 +88,7 @@ def run_suite(ctx: Context, handler: KernelHandler, installer_round_trip: Callab
         fresh.append(("perform-cleanup", lambda c: rc.perform_cleanup(c, handler)))
     if ctx.manifest.is_installer and installer_round_trip is not None:
         fresh.append(("deploy-save-rollback", installer_round_trip))
-    handshake_failed = ctx.report.status_of("handshake") == "FAIL"
+    handshake_failed = ctx.report.status_of("handshake") is CheckStatus.FAIL
     for name, check in fresh:
         # Each starts a new process; when initialize already failed the report says so
         # once (handshake FAIL). A handshake failing only there is that check's FAIL.

@@ -87,14 +87,57 @@ def test_bad_input_is_one_line(cli_env: Env, tmp_path: Path) -> None:
     assert result.stderr.strip() == f"{ini}:2: unknown option 'rsa-key-sise' (not a certkernel flag)"
 
 
-def test_every_registered_verb_is_dispatchable_and_listed(cli_env: Env) -> None:
-    """Each registry entry loads a callable ``run``, and ``--help`` lists every verb."""
+def test_every_registered_verb_is_dispatchable_and_listed(cli_env: Env, tmp_path: Path) -> None:
+    """Each verb (and alias) on a command line parses to its registry entry, whose ``run``
+    main calls; ``--help`` lists every verb."""
+    from certkernel.cli import parse
+    from certkernel.config import Config
+
     for verb in REGISTRY.values():
-        assert callable(verb.load()), verb.name
+        assert verb.manifests_for([verb.name], {}) == {}, verb.name
+        run = verb.load()
+        assert callable(run) and run.__module__ == verb.module, verb.name
+        for word in (verb.name, *verb.aliases):
+            argv = [word, "install"] if verb.takes_args else [word]
+            parsed = parse(argv, {}, {"HOME": str(tmp_path)})
+            assert isinstance(parsed, Config) and parsed.verb == verb.name, word
     listed = cli_env.run("--help", "commands")
     assert listed.returncode == 0, listed.stderr
     missing = [name for name in REGISTRY if name not in listed.stdout]
     assert missing == [], f"verbs missing from --help commands: {missing}"
+
+
+def imported_names(source: str, package: str) -> set[str]:
+    """Every module (and ``module.name``) that ``source``, a module of ``package``, imports,
+    at the top or inside a function, relative imports resolved."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+            module = ".".join([*base, node.module] if node.level and node.module
+                              else base if node.level else [node.module or ""])
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
+    return found
+
+
+def _verb_modules(names: set[str]) -> list[str]:
+    return sorted(n for n in names if n.startswith("certkernel.commands."))
+
+
+def test_the_import_walk_sees_every_form() -> None:
+    """The two tests below would prove nothing if these forms slipped through."""
+    source = ("import certkernel.commands.run\n"
+              "from certkernel.commands import certonly\n"
+              "def f():\n    from .renew import run\n    from . import delete\n")
+    assert _verb_modules(imported_names(source, "certkernel.commands")) == [
+        "certkernel.commands.certonly", "certkernel.commands.delete",
+        "certkernel.commands.renew", "certkernel.commands.renew.run",
+        "certkernel.commands.run"]
 
 
 def test_no_verb_module_imports_another() -> None:
@@ -103,17 +146,26 @@ def test_no_verb_module_imports_another() -> None:
     commands = Path(next(iter(certkernel_commands.__path__)))
     verbs = {p.stem for p in commands.glob("*.py") if p.stem != "__init__"}
     assert {v.module.rsplit(".", 1)[1] for v in REGISTRY.values()} == verbs
-    found = []
-    for path in sorted(commands.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            found += [f"{path.name} imports {n}" for n in names
-                      if n.startswith("certkernel.commands.")]
+    found = [f"{path.name} imports {n}" for path in sorted(commands.glob("*.py"))
+             for n in _verb_modules(imported_names(path.read_text(), "certkernel.commands"))]
     assert found == []
+
+
+def test_only_the_registry_names_verb_modules() -> None:
+    """Dispatch goes through certkernel.verbs: no other kernel module imports a verb module,
+    so a verb is added or moved in one table."""
+    kernel = Path(next(iter(certkernel_commands.__path__))).parent
+    found = []
+    for path in sorted(kernel.rglob("*.py")):
+        if path.parent.name == "commands" or "__pycache__" in path.parts:
+            continue
+        package = ".".join(["certkernel", *path.relative_to(kernel).parent.parts])
+        found += [f"{path.relative_to(kernel)} imports {n}"
+                  for n in _verb_modules(imported_names(path.read_text(), package))]
+    assert found == []
+    assert {v.module for v in REGISTRY.values()} == {
+        f"certkernel.commands.{p.stem}" for p in (kernel / "commands").glob("*.py")
+        if p.stem != "__init__"}
 
 
 def test_plugins_listing_and_filters(cli_env: Env, make_plugin: Callable[..., Path]) -> None:
