@@ -129,6 +129,10 @@ class StorageError(Error):
     """A lineage, account or renewal conf on disk is missing or corrupt."""
 
 
+class StoreUnavailable(StorageError):
+    """The fleet store (``--store``) cannot be reached or refused the connection."""
+
+
 class PathRefused(StorageError):
     """A path leads through a symlink, ``..`` or out of the directory it must stay in."""
 

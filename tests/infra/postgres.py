@@ -73,14 +73,17 @@ class ClusterInfo:
         return f"postgresql://{role}@127.0.0.1:{self.port}/{database}"
 
     def password_file(self, role: str) -> Path:
-        """A 0600 file holding ``role``'s password, as an operator would keep it."""
-        path = Path(self.base) / "secrets" / f"{role}.password"
-        if not path.exists():
-            path.parent.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        """A 0600 file holding ``role``'s password, as an operator would keep it
+        (all are written when the cluster starts)."""
+        return Path(self.base) / "secrets" / f"{role}.password"
+
+    def write_password_files(self) -> None:
+        folder = Path(self.base) / "secrets"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for role, password in self.passwords.items():
+            fd = os.open(self.password_file(role), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(self.passwords[role] + "\n")
-        return path
+                handle.write(password + "\n")
 
     def connect(self, role: str = "postgres", database: str = "postgres",
                 **kwargs: Any) -> Any:
@@ -178,6 +181,7 @@ class PgCluster:
                 raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()} {log}")
         self.pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
         self._roles()
+        self.info.write_password_files()
         return self.info
 
     def _roles(self) -> None:

@@ -31,7 +31,17 @@ def _local(base: Path, lock_timeout: float) -> LineageStore:
     return LocalStore(str(base / "etc"), lock_timeout)
 
 
-BACKENDS: dict[str, Callable[[Path, float], LineageStore]] = {"local": _local}
+def _postgresql(base: Path, lock_timeout: float) -> LineageStore:
+    """Fleet mode's store: a database of the session's private cluster (needs ``pg_cluster``)."""
+    from tests.infra.fleet import open_pg_store
+
+    return open_pg_store(base, lock_timeout)
+
+
+BACKENDS: dict[str, Callable[[Path, float], LineageStore]] = {"local": _local,
+                                                              "postgresql": _postgresql}
+# Backends whose tests need a session fixture first (the fixture's name).
+NEEDS: dict[str, str] = {"postgresql": "pg_cluster"}
 
 
 def open_store(kind: str, base: Path, lock_timeout: float) -> LineageStore:
@@ -45,7 +55,10 @@ def holder_argv(kind: str, base: Path, name: str) -> list[str]:
 
 def child_env() -> dict[str, str]:
     """The environment for those processes: this checkout importable as ``tests``."""
+    from tests.infra.postgres import child_env_entry
+
     env = dict(os.environ)
+    env.update(child_env_entry())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 

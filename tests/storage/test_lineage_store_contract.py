@@ -21,7 +21,7 @@ from certkernel.interfaces import LineageStore
 from certkernel.lineage_store import LocalStore
 from certkernel.lock import held
 from tests.infra.minica import MiniCA
-from tests.infra.store_backends import BACKENDS, open_store
+from tests.infra.store_backends import BACKENDS, NEEDS, open_store
 
 PARAMS = {"authenticator": "standalone", "installer": "None", "key_type": "ecdsa",
           "server": "https://ca.example/dir"}
@@ -29,6 +29,8 @@ PARAMS = {"authenticator": "standalone", "installer": "None", "key_type": "ecdsa
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> LineageStore:
+    if request.param in NEEDS:
+        request.getfixturevalue(NEEDS[request.param])
     return open_store(str(request.param), tmp_path, 10.0)
 
 

@@ -22,6 +22,7 @@ from certkernel.interfaces import Locker
 from certkernel.lock import lineage_lock
 from tests.infra.store_backends import (
     BACKENDS,
+    NEEDS,
     ROOT,
     child_env,
     counter_argv,
@@ -34,6 +35,8 @@ Factory = Callable[[Path, str, float], Locker]
 
 @pytest.fixture(params=sorted(BACKENDS))
 def kind(request: pytest.FixtureRequest) -> str:
+    if request.param in NEEDS:
+        request.getfixturevalue(NEEDS[request.param])
     return str(request.param)
 
 
