@@ -1,0 +1,103 @@
+"""The fleet lock: a lease row whose expiry the database's clock decides.
+
+The holder is a real process of another host role; it dies by SIGKILL (its
+connection closes: the lease is free at once), or stops dead with its
+connection open (SIGSTOP, as a host that vanished from the network): then
+the lease lapses after its TTL and not before, and never while a live
+holder's heartbeat renews it.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from certkernel.errors import LockError
+from tests.infra.fleet import fleet_files, open_pg_store
+from tests.infra.postgres import HOST_ROLES, ClusterInfo
+from tests.infra.store_backends import ROOT, child_env
+
+
+def _holder(base: Path, name: str, ttl: float) -> subprocess.Popen[str]:
+    """Another host's process (role fleet_host_b) holding ``name``'s lease until killed."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.infra.fleet", "hold", str(base), name,
+                             str(ttl)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=child_env())
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.kill()  # SIGKILL ends a stopped process too
+    proc.wait(timeout=10)
+
+
+def test_a_sigkilled_holder_on_another_role_frees_the_lease_at_once(
+        pg_cluster: ClusterInfo, tmp_path: Path) -> None:
+    holder = _holder(tmp_path, "dies.example", 30.0)
+    blocked = open_pg_store(tmp_path, 0.2, role=HOST_ROLES[0]).lock("dies.example")
+    with pytest.raises(LockError, match=f"PID {holder.pid} on "):
+        blocked.acquire()
+    holder.kill()
+    holder.wait(timeout=10)
+    started = time.monotonic()
+    lock = open_pg_store(tmp_path, 20.0, role=HOST_ROLES[0]).lock("dies.example")
+    lock.acquire()
+    assert time.monotonic() - started < 10  # not the 30 s TTL: the dead backend frees it
+    lock.release()
+
+
+def test_a_frozen_holder_loses_the_lease_after_its_ttl(pg_cluster: ClusterInfo,
+                                                       tmp_path: Path) -> None:
+    holder = _holder(tmp_path, "frozen.example", 3.0)
+    try:
+        holder.send_signal(signal.SIGSTOP)  # alive, connection open, no more heartbeats
+        frozen_at = time.monotonic()
+        early = open_pg_store(tmp_path, 0.5, role=HOST_ROLES[0]).lock("frozen.example")
+        with pytest.raises(LockError, match="lease expires in"):
+            early.acquire()
+        late = open_pg_store(tmp_path, 30.0, role=HOST_ROLES[0]).lock("frozen.example")
+        late.acquire()
+        waited = time.monotonic() - frozen_at
+        assert 1.0 < waited < 30.0
+        late.release()
+    finally:
+        _stop(holder)
+
+
+def test_a_live_holder_keeps_a_short_lease_by_heartbeat(pg_cluster: ClusterInfo,
+                                                        tmp_path: Path) -> None:
+    holder = _holder(tmp_path, "alive.example", 1.0)
+    try:
+        time.sleep(3.5)  # more than three TTLs
+        other = open_pg_store(tmp_path, 0.0, role=HOST_ROLES[0]).lock("alive.example")
+        with pytest.raises(LockError, match=f"PID {holder.pid} "):
+            other.acquire()
+    finally:
+        _stop(holder)
+
+
+def test_a_holder_whose_connection_is_cut_knows_it_lost_the_lease(pg_cluster: ClusterInfo,
+                                                                  tmp_path: Path) -> None:
+    store = open_pg_store(tmp_path, 5.0, role=HOST_ROLES[0], lease_ttl=0.6)
+    lock = store.lock("cut.example")
+    lock.acquire()
+    assert lock.held
+    with pg_cluster.connect(database=fleet_files(tmp_path).database, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(backend_pid) FROM leases "
+                      "WHERE name = 'cut.example'")
+    deadline = time.monotonic() + 10
+    while lock.held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not lock.held
+    other = open_pg_store(tmp_path, 5.0, role=HOST_ROLES[1]).lock("cut.example")
+    other.acquire()
+    assert other.held
+    other.release()
+    lock.release()  # harmless after the loss
