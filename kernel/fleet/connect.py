@@ -16,9 +16,12 @@ the rules about secrets live in one place:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 10  # seconds; libpq's connect_timeout (an unreachable store fails fast)
 PASSWORD_FLAG = "--store-password-file"
+POOL_SIZE = 8  # idle connections kept for the challenge board
 SCHEMES = ("postgresql", "postgres")
 
 
@@ -90,6 +94,7 @@ class Database:
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _all: list[Any] = field(default_factory=list, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _idle: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(POOL_SIZE), repr=False)
 
     @classmethod
     def open(cls, settings: StoreSettings) -> Database:
@@ -131,9 +136,36 @@ class Database:
                 self._all.append(conn)
         return conn
 
+    @contextlib.contextmanager
+    def borrowed(self) -> Iterator[Any]:
+        """A connection from a small pool of idle ones, for short work from many threads
+        (the responder answers each request on a thread of its own)."""
+        import psycopg
+
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self.connect("certkernel board")
+        try:
+            yield conn
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise unavailable(self.settings.url, exc) from None
+        if conn.closed or conn.broken:
+            return
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
     def close(self) -> None:
         with self._guard:
             conns, self._all = self._all, []
+        while True:
+            try:
+                conns.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
         for conn in conns:
             conn.close()
 
