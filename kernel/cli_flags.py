@@ -41,6 +41,8 @@ TOPICS: dict[str, str] = {
     "reconfigure": 'Common options that may be updated with the "reconfigure" subcommand',
     "plugin-check": "Options for checking a plugin against the protocol",
     "schedule": "Automatic renewal: a systemd timer (certkernel.timer) or a cron job",
+    "store": "Fleet mode: hosts sharing accounts, certificates and http-01 challenges through "
+             "PostgreSQL (docs/fleet.md)",
 }
 
 
@@ -300,6 +302,15 @@ FLAGS: tuple[Flag, ...] = (
        help="When renewing, do not reuse the existing private key (the default). Use it to unset --reuse-key on an existing certificate."),
     _f("--new-key", dest="new_key", kind="const", type="bool", default=False, topic="automation",
        help="When renewing or replacing a certificate, make a new private key even if --reuse-key is set on it. With --reuse-key, the new key is then reused by later renewals."),
+    # fleet mode
+    _f("--store", dest="store", metavar="URL", topic="store",
+       default_text="none: the local layout under --config-dir; environment CERTKERNEL_STORE",
+       help="Fleet mode: keep accounts, certificates and pending http-01 challenges in this PostgreSQL database (postgresql://USER@HOST:PORT/DATABASE, no password in it) and copy them into --config-dir, so several hosts renew each certificate once."),
+    _f("--store-password-file", dest="store_password_file", type="path", topic="store",
+       metavar="FILE",
+       help="File holding the password of the --store URL's database role (chmod 600); never put it in the URL."),
+    _f("--store-key-file", dest="store_key_file", type="path", topic="store", metavar="FILE",
+       help="File holding the fleet's key (32 random bytes, base64) that seals private keys in the store; the same on every host, never in the database. Make one with: head -c 32 /dev/urandom | base64"),
     _f("--run-deploy-hooks", dest="run_deploy_hooks", kind="const", type="bool", default=False,
        topic="testing",
        help="With --dry-run or reconfigure, run the deploy hooks (command line, saved, and renewal-hooks/deploy unless --no-directory-hooks) after a successful test, on the current certificate, not the test one."),

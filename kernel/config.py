@@ -144,6 +144,10 @@ class Config:
     issuance_timeout: int = 90
     new_key: bool = False
     run_deploy_hooks: bool = False
+    # fleet mode (docs/fleet.md); store is None in the default, local mode
+    store: str | None = None
+    store_password_file: str | None = None
+    store_key_file: str | None = None
     # plugin options by dest (``dns_rfc2136_credentials``), typed per manifest
     plugin_values: Mapping[str, Any] = field(default_factory=dict)
     # provenance
@@ -269,6 +273,9 @@ def build_config(
     if "ca_bundle" not in explicit and env.get("REQUESTS_CA_BUNDLE"):
         values["ca_bundle"] = env["REQUESTS_CA_BUNDLE"]
         sources["ca_bundle"] = "environment REQUESTS_CA_BUNDLE"
+    if "store" not in explicit and env.get("CERTKERNEL_STORE"):
+        values["store"] = env["CERTKERNEL_STORE"]
+        sources["store"] = "environment CERTKERNEL_STORE"
     values["lock_timeout"] = parse_timeout(env.get("CERTKERNEL_LOCK_TIMEOUT"))
     values["ip_addresses"] = [ip_identifier(v) for v in values["ip_addresses"]]
     values["domains"] = dedupe([d.strip().lower() for d in values["domains"] if d.strip()]

@@ -171,7 +171,8 @@ def expand_paths(values: dict[str, Any], manifests: Mapping[str, Manifest],
     and the renewal conf is read later from anywhere (cron)."""
     for dest in ("config_dir", "work_dir", "logs_dir"):
         values[dest] = _expand(values[dest], env)
-    for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle"):
+    for dest in ("csr", "cert_path", "key_path", "fullchain_path", "chain_path", "ca_bundle",
+                 "store_password_file", "store_key_file"):
         if values[dest]:
             values[dest] = _expand(values[dest], env)
     for dest, kind in _path_options(manifests).items():

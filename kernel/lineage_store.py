@@ -29,6 +29,7 @@ from certkernel.storage import ConfigDirs, Lineage, conf_paths
 
 if TYPE_CHECKING:
     from certkernel.config import Config
+    from certkernel.interfaces import LineageStore
 
 CONF_SUFFIX = ".conf"
 
@@ -115,6 +116,11 @@ def _delete_broken(config_dir: str, name: str, conf: str) -> None:
     shutil.rmtree(archive, ignore_errors=True)
 
 
-def store_for(config: Config) -> LocalStore:
-    """The lineage store of this run, with the run's resolved lock timeout."""
+def store_for(config: Config) -> LineageStore:
+    """The lineage store of this run, with the run's resolved lock timeout: the fleet
+    store when ``--store`` is given (``certkernel.fleet``), else the local layout."""
+    if config.store:
+        from certkernel.fleet.store_open import open_store
+
+        return open_store(config)
     return LocalStore(config.config_dir, config.lock_timeout)

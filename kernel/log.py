@@ -106,6 +106,16 @@ class LogSetup:
             handler.close()
 
 
+def _store_url_secrets(url: str | None) -> list[str]:
+    """A password someone put in the ``--store`` URL anyway (it is refused, but the
+    command line is logged before that)."""
+    if not url:
+        return []
+    from certkernel.fleet.connect import url_passwords
+
+    return url_passwords(url)
+
+
 def register_secret(value: str) -> None:
     """Mark ``value`` as secret on every handler installed by :func:`setup_logging`."""
     for handler in logging.getLogger().handlers:
@@ -153,7 +163,7 @@ def setup_logging(
 ) -> LogSetup:
     """Install the file and terminal handlers for one run of ``config``."""
     secret_filter = SecretFilter()
-    for value in (config.eab_hmac_key,):
+    for value in (config.eab_hmac_key, *_store_url_secrets(config.store)):
         if value:
             secret_filter.add(value)
     root = logging.getLogger()

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from certkernel.errors import ConfigurationError, StoreUnavailable
 
@@ -47,6 +47,17 @@ class StoreSettings:
     host_id: str = ""
 
 
+def url_passwords(url: str) -> list[str]:
+    """Every password a URL carries: ``user:PASSWORD@`` and ``?password=PASSWORD``."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+    except ValueError:
+        return []
+    found += parse_qs(parts.query).get("password", [])
+    return [p for p in found if p]
+
+
 def check_url(url: str) -> str:
     """``url`` if it is a password-less ``postgresql://`` URL; ConfigurationError otherwise."""
     try:
@@ -58,7 +69,7 @@ def check_url(url: str) -> str:
         raise ConfigurationError(
             "--store: only postgresql://USER@HOST:PORT/DATABASE URLs are supported "
             f"(got {parts.scheme or 'no'} scheme)")
-    if password is not None:
+    if password is not None or "password" in parse_qs(parts.query):
         raise ConfigurationError(
             f"--store: put the password in {PASSWORD_FLAG}, not in the URL "
             "(command lines and environments are visible to other users of the host)")

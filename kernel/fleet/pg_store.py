@@ -27,7 +27,7 @@ from typing import Any
 
 from certkernel import renewal_conf
 from certkernel.errors import CertStorageError, LineageNotFound, StorageError, ValidationError
-from certkernel.fleet import materialize
+from certkernel.fleet import accounts_sync, materialize
 from certkernel.fleet.connect import Database, unavailable
 from certkernel.fleet.lease import DEFAULT_TTL, PgLease
 from certkernel.fleet.materialize import Snapshot, VersionFiles
@@ -136,6 +136,7 @@ class PgStore:
                     conn.execute(_UPSERT_CONF, (chosen, params, renew_before_expiry))
             except psycopg.errors.UniqueViolation:
                 continue
+            self._share_accounts()
             return self.load(chosen)
         raise StorageError(f"could not find a free lineage name for {name} in the fleet store")
 
@@ -166,6 +167,7 @@ class PgStore:
                          (number, name))
             if renewalparams is not None:
                 conn.execute(_UPSERT_CONF, (name, _params_json(renewalparams), None))
+        self._share_accounts()
         _refresh(lineage, self.load(name))
         return number
 
@@ -178,6 +180,32 @@ class PgStore:
             raise LineageNotFound(
                 f"no certificate lineage named {lineage.name} in the fleet store")
         _refresh(lineage, self.load(lineage.name))
+
+    def import_lineage(self, lineage: Lineage) -> bool:
+        """Copy a local lineage, every complete version under its own number, into the store.
+
+        One transaction: the store gets the whole lineage or nothing. ``False``
+        (and nothing written) when the store already has a lineage of that name.
+        """
+        import psycopg
+
+        name = lineage.name
+        numbers = [n for n in lineage.layout.complete_versions() if n <= lineage.version]
+        try:
+            with self._work() as conn, conn.transaction():
+                if conn.execute("SELECT 1 FROM lineages WHERE name = %s", (name,)).fetchone():
+                    return False
+                conn.execute("INSERT INTO lineages (name, current_version, created_by) "
+                             "VALUES (%s, %s, %s)", (name, lineage.version, self.host_id))
+                for n in numbers:
+                    self._insert_version(conn, name, n, *(lineage.read(kind, n) for kind in
+                                                          ("cert", "chain", "fullchain",
+                                                           "privkey")))
+                conn.execute(_UPSERT_CONF, (name, _params_json(lineage.renewalparams.as_dict()),
+                                            lineage.conf.renew_before_expiry))
+        except psycopg.errors.UniqueViolation:
+            return False  # another host imported it at the same moment
+        return True
 
     def delete(self, name: str) -> bool:
         try:
@@ -194,6 +222,12 @@ class PgStore:
         return PgLease(self.db, name, self.lock_timeout, self.host_id, self.lease_ttl)
 
     # -- plumbing ------------------------------------------------------------
+    def _share_accounts(self) -> None:
+        """The account a new version was ordered with goes to the store with it (a host
+        that renews the lineage later needs it)."""
+        with self._work():
+            accounts_sync.sync(self.db, self.config_dir)
+
     @contextlib.contextmanager
     def _work(self) -> Iterator[Any]:
         """This thread's connection; database failures become one-line ``StorageError``s."""

@@ -11,3 +11,6 @@ from tests.infra.postgres import pg_cluster  # noqa: F401  (the session fixture)
 @pytest.fixture(scope="session")
 def ca() -> MiniCA:
     return MiniCA()
+
+
+from tests.infra.cli_fixtures import hook  # noqa: E402, F401 (the dns-01 hook fixture)
