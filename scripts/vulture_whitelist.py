@@ -71,3 +71,5 @@ _.reaper  # plugin_host.lifetime: holds the reaper Popen so it is not collected
 # -- named by string, or used only through the enum's values ----------------
 _.with_checked_manifest  # verbs.REGISTRY names it as "certkernel.plugin_target:..." (loaded lazily)
 _.INSTALL  # ScheduleAction: the parsed first argument; install is the fall-through branch
+_.PgBoard  # fleet mode's ChallengeBoard (kernel/fleet/board.py): the responder and -a fleet-http use it
+_.withdraw  # ChallengeBoard.withdraw: called by the fleet-http authenticator's cleanup

@@ -18,17 +18,29 @@ from certkernel.errors import ConfigurationError, StorageError
 if TYPE_CHECKING:
     from certkernel.config import Config
 
-USAGE = "usage: certkernel store import|status --store URL --store-key-file FILE"
+USAGE = ("usage: certkernel store import|status --store URL --store-key-file FILE | "
+         "store keygen --store-key-file FILE | store grants ROLE")
 
 
 class StoreAction(StrEnum):
     IMPORT = "import"
     STATUS = "status"
+    KEYGEN = "keygen"
+    GRANTS = "grants"
 
 
 def run(config: Config) -> int:
-    if len(config.args) != 1 or config.args[0] not in set(StoreAction):
+    action = config.args[0] if config.args else ""
+    wanted = 2 if action == StoreAction.GRANTS else 1
+    if len(config.args) != wanted or action not in set(StoreAction):
         raise ConfigurationError(USAGE)
+    if action == StoreAction.KEYGEN:
+        return _keygen(config)
+    if action == StoreAction.GRANTS:
+        from certkernel.fleet import schema
+
+        print("\n".join(f"{line};" for line in schema.host_grants(config.args[1])))
+        return 0
     if not config.store:
         raise ConfigurationError(
             f"certkernel store {config.args[0]} needs --store postgresql://USER@HOST:PORT/DB "
@@ -41,6 +53,31 @@ def run(config: Config) -> int:
 def _say(config: Config, text: str) -> None:
     if not config.quiet:
         print(text, flush=True)
+
+
+def _keygen(config: Config) -> int:
+    """Write a new fleet key to ``--store-key-file`` (0600); never replace an existing one,
+    which would leave every private key in the store unreadable."""
+    import os
+
+    from certkernel.fleet.store_key import new_key_text
+
+    path = config.store_key_file
+    if not path:
+        raise ConfigurationError("certkernel store keygen needs --store-key-file FILE")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{path} exists: keep it (the store's private keys are sealed with it), or remove "
+            "it first if you really mean to start a new fleet") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(new_key_text())
+    _say(config, f"Wrote a new fleet key to {path}: copy it to every host of the fleet "
+                 "(mode 0600), never into the database")
+    return 0
 
 
 def _import(config: Config) -> int:

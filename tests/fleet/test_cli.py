@@ -92,3 +92,40 @@ def test_fleet_mode_without_the_sealing_key_is_one_line(pg_cluster: ClusterInfo,
                     str(files.password_file)))
     assert err.strip().startswith("--store needs --store-key-file FILE")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_keygen_writes_a_private_key_file_once(tmp_path: Path) -> None:
+    host = Dirs.under(tmp_path / "a")
+    key = tmp_path / "fleet.key"
+    out = ok(ck(host, "store", "keygen", "--store-key-file", str(key))).stdout
+    assert out.startswith(f"Wrote a new fleet key to {key}")
+    assert key.stat().st_mode & 0o777 == 0o600
+    first = key.read_bytes()
+    err = failed(ck(host, "store", "keygen", "--store-key-file", str(key)))
+    assert err.startswith(f"{key} exists: keep it")
+    assert key.read_bytes() == first
+
+
+def test_grants_prints_what_a_host_role_needs(pg_cluster: ClusterInfo, tmp_path: Path) -> None:
+    """The printed grants are enough: a new role given only them can use the store."""
+    import psycopg
+
+    host, files = _host(tmp_path, "a", HOST_ROLES[2])
+    sql = ok(ck(host, "store", "grants", "fleet_host_new")).stdout
+    database = files.database
+    with pg_cluster.connect(autocommit=True) as admin:
+        admin.execute("CREATE ROLE fleet_host_new LOGIN PASSWORD 'new-host-pw'")
+        admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO fleet_host_new')
+    with pg_cluster.connect("certkernel_owner", database, autocommit=True) as owner:
+        for statement in filter(None, (s.strip() for s in sql.split(";"))):
+            owner.execute(statement)
+    secret = tmp_path / "new.pw"
+    secret.write_text("new-host-pw\n")
+    secret.chmod(0o600)
+    url = files.url.replace(f"{HOST_ROLES[2]}@", "fleet_host_new@")
+    status = ok(ck(host, "store", "status", "--store", url, "--store-password-file", str(secret),
+                   "--store-key-file", str(files.key_file))).stdout
+    assert "role fleet_host_new" in status
+    with psycopg.connect(url, password="new-host-pw") as conn:
+        assert conn.execute("SELECT has_table_privilege('versions', 'TRUNCATE')").fetchone() == (
+            False,)
