@@ -9,7 +9,7 @@ restoring a failed deployment.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -20,12 +20,13 @@ from certkernel.lifecycle import lifecycle
 from certkernel.lineage_store import store_for
 from certkernel.plugin_runtime import PluginLauncher
 from certkernel.progress import printer as progress_printer
-from certkernel.renewal_runner import RenewalRunner, Status
+from certkernel.renewal_runner import RenewalRunner, Result, Status
 from certkernel.reverter import Reverter
 
 if TYPE_CHECKING:
+    from certkernel.interfaces import LineageStore
     from certkernel.renewal_plan import Plan
-    from certkernel.renewal_runner import Result
+    from certkernel.storage import Lineage
 
 
 MAX_WORKERS = 8
@@ -38,8 +39,16 @@ def workers(count: int) -> int:
     return max(1, min(wanted, count))
 
 
-def renew_due(config: Config, plan: Plan) -> list[Result]:
-    """Renew the plan's due lineages on a bounded pool, then deploy them; one Result each."""
+def renew_due(config: Config, plan: Plan, store: LineageStore | None = None,
+              synced: Callable[[Sequence[Result]], Sequence[Lineage]] | None = None,
+              ) -> list[Result]:
+    """Renew the plan's due lineages on a bounded pool, then deploy them; one Result each.
+
+    Fleet mode passes its ``store`` and ``synced``: given the results, the
+    lineages another host renewed that this run brought into ``live/``; they
+    are deployed with the renewed ones (a failure to deploy one is a failed
+    Result too).
+    """
     display = Display.from_config(config)
     show = on_terminal() and not config.quiet
     progress = (lambda text: say(config, text)) if show else None
@@ -55,12 +64,18 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
                 recover_interrupted(config, reverter)
             runner = RenewalRunner(config, display, launcher, events, progress, checkpoints=reverter,
                                    notify=lambda text: display.notification(text, wrap=False),
-                                   store=store_for(config))
+                                   store=store if store is not None else store_for(config))
             with ThreadPoolExecutor(workers(total), thread_name_prefix="renew") as pool:
                 futures = [pool.submit(runner.renew, lineage, n, total)
                            for n, lineage in enumerate(plan.due, 1)]
                 results = [f.result() for f in futures]
-            apply_deploy_failures(results, runner.deploy_all())
+            others = list(synced(results)) if synced is not None else []
+            for lineage in others:
+                runner.deploy_synced(lineage)
+            failures = runner.deploy_all()
+            apply_deploy_failures(results, failures)
+            results += [Result(lin.name, Status.FAILED, lin.fullchain_path, list(lin.names),
+                               failures[lin.name]) for lin in others if lin.name in failures]
     return results
 
 

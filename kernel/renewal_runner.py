@@ -230,6 +230,20 @@ class RenewalRunner:
                                         reason=reason)
         return Result(name, Status.FAILED, fullchain, names, reason)
 
+    def deploy_synced(self, lineage: Lineage) -> None:
+        """Deploy a lineage another host renewed (fleet mode), now in this host's ``live/``,
+        as if it had been renewed here: the installer's ``renew_deploy`` (queued: one
+        reload per installer in :meth:`deploy_all`), then the deploy hooks."""
+        from certkernel.named_lineage import lineage_config
+
+        cfg = lineage_config(self.config, lineage)
+        inst_name = cfg.installer if cfg.installer not in (None, "None", "") else None
+        names = list(lineage.names)
+        if inst_name and not cfg.disable_renew_updates:
+            self._queue_deploy(inst_name, cfg, _Renewed(cfg, lineage, names))
+            return
+        self.events.hook.lineage_deployed(config=cfg, lineage=lineage, names=names)
+
     # -- installers -----------------------------------------------------------
     def _queue_deploy(self, inst_name: str, cfg: Config, renewed: _Renewed) -> None:
         installer = self._installer(inst_name, cfg)

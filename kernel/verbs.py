@@ -99,8 +99,9 @@ REGISTRY: dict[str, Verb] = {v.name: v for v in (
     _verb("reconfigure", "Update a certificate's configuration (supply --cert-name)"),
     _verb("schedule", "Install, remove or show automatic renewal "
                       "(install|remove|status [systemd|cron])", takes_args=True),
-    _verb("store", "Fleet mode: copy this host's certificates into the --store, or show "
-                   "the fleet (import|status)", takes_args=True),
+    _verb("store", "Fleet mode: copy this host's certificates into the --store, show the "
+                   "fleet, make its key, print a host role's grants "
+                   "(import|status|keygen|grants ROLE)", takes_args=True),
 )}
 
 # The help line of each verb, in the order ``--help`` lists them.

@@ -19,12 +19,16 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from certkernel import metrics, renew_report
 from certkernel.config import Config
 from certkernel.display import on_terminal, say
 from certkernel.renewal_plan import Plan, make_plan
 from certkernel.renewal_runner import Result, Status
+
+if TYPE_CHECKING:
+    from certkernel.fleet.fleet_renew import FleetRun
 
 logger = logging.getLogger(__name__)
 
@@ -42,23 +46,36 @@ def _random_sleep(config: Config) -> None:
 
 
 def run(config: Config) -> int:
+    fleet: FleetRun | None = None
+    if config.store:  # fleet mode (docs/fleet.md): converge with the store first
+        from certkernel.fleet.fleet_renew import prepare
+
+        fleet = prepare(config)
+        config = fleet.config
     plan = make_plan(config)
     for path, message in plan.broken:
         sys.stderr.write(f"Renewal configuration file {path} is broken: {message}. Skipping.\n")
     results: list[Result] = []
-    if plan.due:
-        if config.dry_run:
+    if plan.due or (fleet is not None and fleet.has_synced):
+        if config.dry_run and plan.due:
             say(config, "Simulating renewal of existing certificates (dry run).")
-        _random_sleep(config)
+        if plan.due:
+            _random_sleep(config)
         # The one deferred import: what renewing needs (plugin host, checkpoints,
         # lifecycle) costs ~100 ms to import, which the cron run with nothing
         # due (bench/renew.py) must not pay.
         from certkernel.renew_flow import renew_due
 
-        results = renew_due(config, plan)
+        results = renew_due(config, plan, **(fleet.renew_args() if fleet else {}))
     _observe(config, plan, results)
     failed = any(r.status == Status.FAILED for r in results)
-    return 1 if failed or plan.broken else 0
+    fleet_failed = 0
+    if fleet is not None:
+        from certkernel.fleet.fleet_renew import exit_status, report_synced
+
+        report_synced(config, fleet, results)
+        fleet_failed = exit_status(fleet, bool(plan.due))
+    return 1 if failed or plan.broken or fleet_failed else 0
 
 
 def _observe(config: Config, plan: Plan, results: Sequence[Result]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from certkernel import renewal_conf
@@ -68,6 +68,9 @@ class PgStore:
     lock_timeout: float
     host_id: str
     lease_ttl: float = DEFAULT_TTL
+    # lineages whose live/ a sync changed in this process (fleet renew deploys those
+    # another host renewed); set.add is atomic, readers copy it
+    synced_changes: set[str] = field(default_factory=set)
 
     # -- reading -------------------------------------------------------------
     def names(self) -> list[str]:
@@ -96,15 +99,19 @@ class PgStore:
                 snapshot = self._snapshot(conn, name)
                 wanted = materialize.missing_versions(layout, snapshot)
                 files = self._files(conn, name, wanted) if wanted else []
-            return materialize.apply(self.config_dir, snapshot, layout, files)
+            changed = materialize.apply(self.config_dir, snapshot, layout, files)
         finally:
             lock.release()
+        if changed:
+            self.synced_changes.add(name)
+        return changed
 
     def _snapshot(self, conn: Any, name: str) -> Snapshot:
         row = conn.execute(_SNAPSHOT, (name,)).fetchone()
         if row is None:
-            raise LineageNotFound(f"no certificate lineage named {name} in the fleet store; "
-                                  "see 'certkernel certificates' for the names that exist")
+            raise LineageNotFound(f"no certificate lineage named {name} in the fleet store "
+                                  "('certkernel store import' copies this host's lineages "
+                                  "into it; 'certkernel store status' lists what it holds)")
         current, params, rbe, numbers = row
         return Snapshot(name, int(current), tuple(int(n) for n in numbers),
                         params if isinstance(params, dict) else {}, rbe)

@@ -1,0 +1,107 @@
+"""``renew`` in fleet mode: converge first, renew once per fleet, deploy what changed.
+
+What each ``renew`` of each host does, due or not:
+
+1. Convergence: every lineage of the store is brought into this host's
+   ``--config-dir`` at the store's current version (:meth:`PgStore.sync`).
+2. The usual plan and renewal, through the store: each due lineage is renewed
+   under its fleet lease, after a re-read (the renewal runner's re-check), so
+   a lineage another host renewed meanwhile is only synced, never ordered
+   twice.
+3. Every lineage whose ``live/`` changed because another host renewed it
+   (found in step 1, or in the re-check of step 2) is deployed as if renewed
+   here: the installer's ``renew_deploy`` with one reload per installer, then
+   the deploy hooks.
+
+When the store cannot be reached, the run says so in one line and renews
+from the local layout alone; its exit status is then 1 if anything was due
+(the fleet may renew it twice, and the operator should know).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from certkernel.errors import StorageError, StoreUnavailable
+from certkernel.renewal_runner import Result, Status
+from certkernel.storage import Lineage
+
+if TYPE_CHECKING:
+    from certkernel.config import Config
+    from certkernel.fleet.pg_store import PgStore
+
+
+@dataclass
+class FleetRun:
+    """The fleet side of one renew run."""
+
+    config: Config
+    store: PgStore | None = None
+    unreachable: str = ""
+    failed: dict[str, str] = field(default_factory=dict)
+    deployed: list[Lineage] = field(default_factory=list)
+
+    def renew_args(self) -> dict[str, Any]:
+        """What :func:`certkernel.renew_flow.renew_due` needs in fleet mode."""
+        if self.store is None:
+            return {}
+        return {"store": self.store, "synced": self.synced}
+
+    @property
+    def has_synced(self) -> bool:
+        return bool(self.store is not None and self.store.synced_changes)
+
+    def synced(self, results: Sequence[Result]) -> list[Lineage]:
+        """Lineages another host renewed that this run brought into ``live/``."""
+        if self.store is None:
+            return []
+        here = {r.name for r in results if r.status == Status.RENEWED}
+        names = sorted(set(self.store.synced_changes) - here - set(self.failed))
+        found = []
+        for name in names:
+            try:
+                found.append(Lineage.load(self.config.config_dir, name))
+            except StorageError as exc:
+                self.failed[name] = str(exc)
+        self.deployed = found
+        return found
+
+
+def prepare(config: Config) -> FleetRun:
+    """Open the store and converge; on an unreachable store, fall back to local (one line)."""
+    from certkernel.fleet.store_open import open_store
+
+    try:
+        store = open_store(config)
+        run = FleetRun(config, store)
+        for name in store.names():
+            try:
+                store.sync(name)
+            except StoreUnavailable:
+                raise
+            except StorageError as exc:
+                run.failed[name] = str(exc)
+                sys.stderr.write(f"Could not bring {name} from the fleet store: {exc}\n")
+    except StoreUnavailable as exc:
+        line = f"{exc}; renewing from the local layout in {config.config_dir} only"
+        sys.stderr.write(line + "\n")
+        return FleetRun(dataclasses.replace(config, store=None), unreachable=line)
+    return run
+
+
+def exit_status(run: FleetRun, anything_due: bool) -> int:
+    """1 when the fleet side failed: a lineage not synced, or due while the store was away."""
+    return 1 if run.failed or (run.unreachable and anything_due) else 0
+
+
+def report_synced(config: Config, run: FleetRun, results: Sequence[Result]) -> None:
+    """One line per lineage another host renewed and this host now serves."""
+    failed = {r.name for r in results if r.status == Status.FAILED}
+    for lineage in run.deployed:
+        if lineage.name not in failed and not config.quiet:
+            print(f"{lineage.name}: renewed by another host of the fleet; version "
+                  f"{lineage.version} is now in {lineage.live_dir} here (deployed)", flush=True)

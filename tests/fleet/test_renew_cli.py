@@ -1,0 +1,126 @@
+"""``renew`` in fleet mode, through the command line: two config dirs as two hosts, the
+real PostgreSQL and Pebble. Convergence, deploy hooks only on change, one order per window
+when both hosts renew at the same moment, and the fall-back when the store is away."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from certkernel import crypto
+from tests.infra.cli_run import Dirs, obtain, ok
+from tests.infra.fleet import FleetFiles, fleet_files, open_pg_store
+from tests.infra.minica import MiniCA
+from tests.infra.pebble import Pebble, free_port
+from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo
+
+NAME = "renew-fleet.example"
+RENEW = ("renew", "--no-random-sleep-on-renew")
+
+
+class Fleet:
+    """Hosts a and b of one store; host a ordered NAME through Pebble (version 1)."""
+
+    def __init__(self, base: Path, cluster: ClusterInfo, pebble: Pebble, hook: Path) -> None:
+        self.base, self.cluster, self.pebble = base, cluster, pebble
+        self.hosts = {label: Dirs.under(base / label) for label in ("a", "b")}
+        self.files: dict[str, FleetFiles] = {"a": fleet_files(base, HOST_ROLES[0]),
+                                             "b": fleet_files(base, HOST_ROLES[1])}
+        ok(obtain(self.hosts["a"], pebble, hook, NAME, extra=tuple(self.files["a"].cli_args())))
+
+    def renew_argv(self, label: str, *extra: str) -> list[str]:
+        dirs = self.hosts[label]
+        return [sys.executable, "-m", "certkernel", *RENEW, *self.files[label].cli_args(),
+                *dirs.args(), "--server", self.pebble.directory_url, "--ca-bundle",
+                self.pebble.ca_bundle, "-n", *extra]
+
+    def renew(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.renew_argv(label, *extra), capture_output=True, text=True,
+                              timeout=240)
+
+    def live_cert(self, label: str) -> bytes:
+        return (self.hosts[label].config / "live" / NAME / "cert.pem").read_bytes()
+
+    def versions(self) -> list[int]:
+        with self.cluster.connect(OWNER, self.files["a"].database) as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT version FROM versions WHERE lineage = %s ORDER BY version",
+                (NAME,)).fetchall()]
+
+    def make_due(self, ca: MiniCA) -> None:
+        """A new current version with one day left of ten (due by any rule)."""
+        store = open_pg_store(self.base, 10.0, config_dir=self.hosts["a"].config)
+        lineage = store.load(NAME)
+        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=9)
+        short = ca.issue([NAME], key=lineage.read("privkey"), days=10, start=start)
+        store.save_version(lineage, short.cert, short.chain, short.fullchain, None)
+
+
+@pytest.fixture
+def fleet(pg_cluster: ClusterInfo, pebble: Pebble, hook: Path, tmp_path: Path) -> Fleet:
+    return Fleet(tmp_path, pg_cluster, pebble, hook)
+
+
+def _marker_hook(path: Path) -> tuple[str, str]:
+    return ("--deploy-hook", f'echo "$RENEWED_LINEAGE" >> {path}')
+
+
+def test_renew_brings_the_other_hosts_version_and_deploys_only_on_change(
+        fleet: Fleet, tmp_path: Path) -> None:
+    marker = tmp_path / "deployed-on-b"
+    first = fleet.renew("b", *_marker_hook(marker))
+    assert first.returncode == 0, first.stderr
+    assert fleet.live_cert("b") == fleet.live_cert("a")
+    assert f"{NAME}: renewed by another host of the fleet; version 1 is now in" in first.stdout
+    live_b = fleet.hosts["b"].config / "live" / NAME
+    assert marker.read_text().splitlines() == [str(live_b)]
+    again = fleet.renew("b", *_marker_hook(marker))
+    assert again.returncode == 0, again.stderr
+    assert marker.read_text().splitlines() == [str(live_b)]  # nothing new: no hook
+    ok(fleet.renew("a", "--force-renewal"))
+    assert fleet.versions() == [1, 2]
+    third = fleet.renew("b", *_marker_hook(marker))
+    assert third.returncode == 0, third.stderr
+    assert marker.read_text().splitlines() == [str(live_b), str(live_b)]
+    assert fleet.live_cert("b") == fleet.live_cert("a")
+
+
+def test_two_hosts_renewing_at_once_order_once(fleet: Fleet, ca: MiniCA) -> None:
+    fleet.make_due(ca)
+    assert fleet.versions() == [1, 2]
+    procs = [subprocess.Popen(fleet.renew_argv(label), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for label in ("a", "b")]
+    outputs = [proc.communicate(timeout=240) for proc in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, f"{out}\n{err}"
+    assert fleet.versions() == [1, 2, 3], outputs  # one order for the window, not two
+    successes = sum(out.count("(success)") for out, _err in outputs)
+    assert successes == 1
+    assert fleet.live_cert("a") == fleet.live_cert("b")
+    info = crypto.cert_info(fleet.live_cert("b"))
+    assert (info.not_after - info.not_before).days > 365  # Pebble's, not the 10-day one
+
+
+def test_without_the_store_renew_falls_back_to_local_and_fails_if_due(
+        fleet: Fleet, ca: MiniCA, pg_cluster: ClusterInfo) -> None:
+    ok(fleet.renew("b"))  # b has the lineage locally
+    closed = fleet.files["b"].url.replace(str(pg_cluster.port), str(free_port()))
+    away = ["--store", closed]
+    quiet = fleet.renew("b", *away)  # nothing due: the fall-back is said, the exit is 0
+    assert quiet.returncode == 0, quiet.stderr
+    said = quiet.stderr.splitlines()
+    assert len(said) == 1, quiet.stderr
+    assert said[0].startswith(f"fleet store {closed} is unreachable: ")
+    assert said[0].endswith(f"; renewing from the local layout in {fleet.hosts['b'].config} only")
+    fleet.make_due(ca)
+    open_pg_store(fleet.base, 10.0, role=HOST_ROLES[1],
+                  config_dir=fleet.hosts["b"].config).sync(NAME)  # b holds the due version 2
+    due = fleet.renew("b", *away)
+    assert due.returncode == 1, due.stdout + due.stderr
+    assert [ln for ln in due.stderr.splitlines() if ln.startswith("fleet store")] == [said[0]]
+    assert "(success)" in due.stdout  # renewed locally all the same
+    assert fleet.versions() == [1, 2]  # the store never saw it
