@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certkernel import fsutil, lineage_files, renewal_conf
-from certkernel.errors import StorageError
+from certkernel.errors import CertStorageError, StorageError
 from certkernel.lineage_files import ALL_FOUR, FILE_MODES, Layout
 from certkernel.lock import make_lock
 from certkernel.storage import DIR_MODE_LINEAGE, DIR_MODE_TOP, ConfigDirs
@@ -83,8 +83,13 @@ def apply(config_dir: str, snapshot: Snapshot, layout: Layout,
     """Write ``versions`` and point the live links at ``snapshot.current``.
 
     Returns whether anything under ``live/`` changed (a new current version
-    or a different file), which is what deploy hooks care about.
+    or a different file), which is what deploy hooks care about. A version
+    whose certificate is not its key's, or whose fullchain is not cert and
+    chain, is refused before anything is written (rows are written by every
+    host of the fleet, and by whoever else can reach the database).
     """
+    for files in versions:
+        check(snapshot.name, files)
     dirs = ConfigDirs(config_dir)
     for top in (dirs.archive, dirs.live, dirs.renewal):
         fsutil.make_dirs(top, DIR_MODE_TOP)
@@ -108,6 +113,25 @@ def apply(config_dir: str, snapshot: Snapshot, layout: Layout,
         fsutil.atomic_write(readme, lineage_files.LIVE_README, 0o644)
     _write_conf(dirs.conf_path(snapshot.name), layout, snapshot)
     return changed
+
+
+def check(name: str, files: VersionFiles) -> None:
+    """``CertStorageError`` unless the version is whole: key matches cert, fullchain = cert + chain."""
+    from certkernel import crypto
+
+    if not crypto.key_matches_cert(files.privkey, files.cert):
+        raise CertStorageError(
+            f"version {files.number} of {name} in the fleet store does not match its private "
+            "key (the row was altered); this host keeps its current files")
+    if _norm(files.fullchain) != _norm(files.cert) + _norm(files.chain):
+        raise CertStorageError(
+            f"version {files.number} of {name} in the fleet store has a fullchain that is not "
+            "its cert followed by its chain (the row was altered); this host keeps its files")
+
+
+def _norm(pem: bytes) -> bytes:
+    text = pem.replace(b"\r\n", b"\n").strip(b"\n")
+    return text + b"\n" if text else b""
 
 
 def _same(path: str, data: bytes) -> bool:

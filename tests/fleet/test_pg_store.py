@@ -116,3 +116,27 @@ def test_an_unreachable_store_is_one_line_without_the_password(pg_cluster: Clust
         f"fleet store postgresql://{HOST_ROLES[0]}@127.0.0.1:{port}/fleet is unreachable: ")
     assert "\n" not in message
     assert pg_cluster.passwords[HOST_ROLES[0]] not in message
+
+
+def test_a_certificate_that_is_not_the_keys_is_never_served(pg_cluster: ClusterInfo,
+                                                            ca: MiniCA, tmp_path: Path) -> None:
+    """Someone who may write rows (not read keys) puts another lineage's certificate in:
+    the hosts refuse the version and keep serving what they had."""
+    host_a, host_b = _hosts(tmp_path)
+    for name in ("mine.example", "other.example"):
+        issued = ca.issue([name])
+        host_a.create(name, issued.cert, issued.chain, issued.fullchain, issued.key, PARAMS)
+    before = host_b.load("mine.example").read("cert")
+    database = fleet_files(tmp_path).database
+    with pg_cluster.connect(OWNER, database) as owner:
+        owner.execute("""UPDATE versions SET cert = o.cert, fullchain = o.fullchain
+                         FROM versions o WHERE o.lineage = 'other.example'
+                         AND versions.lineage = 'mine.example'""")
+        owner.commit()
+    fresh = open_pg_store(tmp_path, 10.0, role=HOST_ROLES[2], config_dir=tmp_path / "host-c")
+    with pytest.raises(StorageError, match="does not match its private key"):
+        fresh.load("mine.example")
+    assert not (tmp_path / "host-c" / "live" / "mine.example").exists()
+    with pytest.raises(StorageError, match="does not match its private key"):
+        host_b.sync("mine.example")
+    assert _live(tmp_path / "host-b", "mine.example")["cert"] == before
