@@ -5,8 +5,11 @@ when both hosts renew at the same moment, and the fall-back when the store is aw
 from __future__ import annotations
 
 import datetime
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,36 @@ def test_without_the_store_renew_falls_back_to_local_and_fails_if_due(
     assert [ln for ln in due.stderr.splitlines() if ln.startswith("fleet store")] == [said[0]]
     assert "(success)" in due.stdout  # renewed locally all the same
     assert fleet.versions() == [1, 2]  # the store never saw it
+
+
+def test_a_host_killed_mid_renewal_leaves_the_lineage_to_the_others(
+        fleet: Fleet, ca: MiniCA, tmp_path: Path) -> None:
+    """Host a holds the fleet lock inside its auth hook when it is SIGKILLed: host b
+    renews the lineage at once (the dead holder's lease is free), not after 30 s."""
+    fleet.make_due(ca)
+    inside = tmp_path / "flags"
+    inside.mkdir(mode=0o777)
+    inside.chmod(0o777)  # the hook may run as the plugins' unprivileged user
+    slow = tmp_path / "slow-hook.py"
+    slow.write_text(f"#!{sys.executable}\nimport pathlib, time\n"
+                    f"pathlib.Path({str(inside / 'in-hook')!r}).write_text('x')\n"
+                    "time.sleep(30)\n")
+    slow.chmod(0o755)
+    host_a = subprocess.Popen(fleet.renew_argv("a", "--manual-auth-hook", str(slow)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (inside / "in-hook").exists() and time.monotonic() < deadline:
+            assert host_a.poll() is None
+            time.sleep(0.05)
+        assert (inside / "in-hook").exists()
+    finally:
+        os.killpg(host_a.pid, signal.SIGKILL)
+        host_a.wait(timeout=30)
+    started = time.monotonic()
+    result = fleet.renew("b")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 30
+    assert fleet.versions() == [1, 2, 3]
+    assert "(success)" in result.stdout
