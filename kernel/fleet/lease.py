@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel.errors import LockError
+from certkernel.errors import LockError, StorageError
 
 if TYPE_CHECKING:
     from certkernel.fleet.connect import Database
@@ -104,7 +104,10 @@ class PgLease:
 
         from certkernel.fleet.connect import unavailable
 
-        conn = self.db.connect("certkernel lease")
+        try:
+            conn = self.db.connect("certkernel lease")
+        except StorageError as exc:
+            raise LockError(f"cannot take the fleet lock on {self.purpose}: {exc}") from None
         holder = secrets.token_hex(16)
         try:
             self._wait(conn, holder)

@@ -101,3 +101,23 @@ def test_a_holder_whose_connection_is_cut_knows_it_lost_the_lease(pg_cluster: Cl
     assert other.held
     other.release()
     lock.release()  # harmless after the loss
+
+
+def test_an_unreachable_store_is_a_lock_error_in_one_line(pg_cluster: ClusterInfo,
+                                                          tmp_path: Path) -> None:
+    import dataclasses
+
+    from tests.infra.pebble import free_port
+
+    store = open_pg_store(tmp_path, 1.0)
+    closed = store.db.settings.url.replace(str(pg_cluster.port), str(free_port()))
+    store.db.settings = dataclasses.replace(store.db.settings, url=closed)
+    lock = store.lock("away.example")
+    with pytest.raises(LockError) as caught:
+        lock.acquire()
+    message = str(caught.value)
+    assert message.startswith("cannot take the fleet lock on the certificate lineage "
+                              "away.example: fleet store ")
+    assert "is unreachable" in message
+    assert "\n" not in message
+    assert not lock.held

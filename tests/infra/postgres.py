@@ -30,8 +30,10 @@ import json
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -247,14 +249,18 @@ def child_env_entry() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
+def pg_cluster() -> Iterator[ClusterInfo]:
     """The session's private cluster (import this fixture into a conftest to use it)."""
-    cluster = PgCluster(tmp_path_factory.mktemp("postgres"))
-    info = cluster.start()
+    # Under /tmp, not pytest's base: the postgres user must reach it whatever the
+    # base's parents are (a --basetemp under a 0700 home, say).
+    base = Path(tempfile.mkdtemp(prefix="certkernel-pg-"))
+    cluster = PgCluster(base)
     try:
+        info = cluster.start()
         info.save()
         set_running(info)
         yield info
     finally:
         set_running(None)
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
