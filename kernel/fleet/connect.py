@@ -113,6 +113,7 @@ class Database:
         from certkernel.fleet import store_key
 
         check_url(settings.url)
+        require_psycopg()
         password = None
         if settings.password_file:
             from certkernel.log import register_secret
@@ -179,6 +180,17 @@ class Database:
                 break
         for conn in conns:
             conn.close()
+
+
+def require_psycopg() -> None:
+    """Fleet mode's one extra dependency, named with the command that installs it."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("psycopg") is None:
+        raise ConfigurationError(
+            "--store needs the 'fleet' extra (psycopg is not installed): run "
+            f"{sys.executable} -m pip install 'certkernel[fleet]'")
 
 
 def unavailable(url: str, exc: BaseException) -> StoreUnavailable:

@@ -8,7 +8,7 @@ psycopg; everything fleet mode does when a run starts lives in this module.
 
 from __future__ import annotations
 
-import logging
+import socket
 from typing import TYPE_CHECKING
 
 from certkernel.errors import MissingFlag
@@ -19,8 +19,6 @@ from certkernel.version import __version__
 
 if TYPE_CHECKING:
     from certkernel.config import Config
-
-logger = logging.getLogger(__name__)
 
 _SEEN = """
 INSERT INTO hosts (host_id, hostname, certkernel_version) VALUES (%s, %s, %s)
@@ -41,17 +39,15 @@ def settings_of(config: Config) -> StoreSettings:
 
 def open_database(config: Config) -> Database:
     """A checked, migrated store with this host registered as seen (raises ``StorageError``)."""
+    settings = settings_of(config)
+    db = Database.open(settings)  # first: it says so when psycopg is missing
     import psycopg
 
     from certkernel.fleet.connect import unavailable
 
-    settings = settings_of(config)
-    db = Database.open(settings)
     conn = db.shared()
     try:
         schema.migrate(conn)
-        import socket
-
         conn.execute(_SEEN, (settings.host_id, socket.gethostname(), __version__))
     except psycopg.OperationalError as exc:
         raise unavailable(settings.url, exc) from None
@@ -60,11 +56,11 @@ def open_database(config: Config) -> Database:
 
 def open_store(config: Config) -> PgStore:
     """The run's :class:`PgStore`; the ACME accounts are made the same on both sides first."""
+    db = open_database(config)
     import psycopg
 
     from certkernel.fleet.connect import unavailable
 
-    db = open_database(config)
     try:
         accounts_sync.sync(db, config.config_dir)
     except psycopg.OperationalError as exc:

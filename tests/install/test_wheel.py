@@ -9,6 +9,7 @@ plugin that needs one says which ``pip install`` adds it.
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import json
 import os
@@ -236,3 +237,18 @@ def test_plugins_prepare_shows_which_extras_are_missing(installed: InstalledVenv
         assert any(line.startswith(f"Prep: error: {plugin}: needs the '{extra}' extra")
                    for line in probes[plugin]), probes[plugin]
     assert "Prep: True" in probes["standalone"]
+
+
+def test_fleet_mode_without_its_extra_says_which_pip_line_adds_it(installed: InstalledVenv,
+                                                                  tmp_path: Path) -> None:
+    key = tmp_path / "fleet.key"
+    key.write_text(base64.b64encode(b"k" * 32).decode() + "\n")
+    key.chmod(0o600)
+    proc = installed.run("store", "status", "--store", "postgresql://web1@127.0.0.1:1/fleet",
+                         "--store-key-file", str(key), "-n", "--config-dir",
+                         str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"),
+                         "--logs-dir", str(tmp_path / "l"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "--store needs the 'fleet' extra (psycopg is not installed): run "
+        f"{installed.python} -m pip install 'certkernel[fleet]'")
