@@ -13,14 +13,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from typing import Any
 
 from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import Display
 from certkernel.http01_sockets import bind_http01
+from certkernel.per_domain_values import (
+    PerDomainAuthenticator,
+    PerDomainValues,
+    covers,
+    sharing_key,
+    widened,
+)
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import PluginProcess
@@ -73,6 +82,15 @@ class _StorageAdapter:
         self.inner.delete(plugin, key)
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """Where one lineage's (or the run's) plugin runs: its process key and sandbox."""
+
+    key: str
+    decision: Decision | None = None  # None: decided when the process starts
+    share: str | None = None  # per_domain_values.sharing_key, for plugins that may share
+
+
 class PluginLauncher:
     """Starts plugins for one command run; closes them all at the end."""
 
@@ -92,6 +110,10 @@ class PluginLauncher:
         self._storage: _StorageAdapter | None = None
         self._prepared: set[str] = set()
         self._fds: dict[str, dict[str, list[int]]] = {}
+        self._decisions: dict[str, Decision] = {}  # process key -> how it was sandboxed
+        self._shared: dict[str, str] = {}  # sharing key -> key of the process lineages share
+        self._expected: list[Config] = []
+        self._recovering = threading.Lock()
 
     def manifest(self, name: str, role: str) -> Manifest:
         manifest = self.config.manifests.get(name)
@@ -116,7 +138,6 @@ class PluginLauncher:
                           lock_timeout=self.config.lock_timeout)
         if decision.confine is not None:
             make_placed(manifest, self.config.work_dir, self.config.config_dir)
-        logger.debug("Plugin %s runs as %s", manifest.name, decision.why)
         return decision
 
     def _roots(self, manifest: Manifest, options: dict[str, Any]) -> list[str]:
@@ -133,21 +154,57 @@ class PluginLauncher:
                                       "--logs-dir": self.config.logs_dir})
         return roots
 
+    def expect(self, configs: Iterable[Config]) -> None:
+        """The lineage configs this run will start plugins with (``renew``).
+
+        A plugin that takes per-domain values from challenges serves every
+        lineage that differs only in those values from one process; that
+        process is confined once, at start, so it gets the write roots of
+        all the expected lineages it will serve (see per_domain_values).
+        """
+        self._expected = list(configs)
+
     def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """The running process for plugin ``name`` (started once per run).
 
         With ``config`` (``renew``: one lineage's config), the options come
         from it and the process is keyed by (name, options), so lineages
-        with the same options share one process and others get their own.
+        with the same options share one process and others get their own;
+        a plugin declaring ``[needs] per_domain_from_challenge`` is keyed
+        without its per-domain options (:func:`sharing_key`).
         """
-        key = self._key(name, role, config)
+        return self._start(self._slot(name, role, config), name, role, config)
+
+    def _state_dir(self, name: str) -> str:
+        return os.path.join(self.config.work_dir, "plugins", name)
+
+    def _slot(self, name: str, role: str, config: Config | None) -> _Slot:
+        """The process a lineage's plugin runs in: an existing one it may share, or its own."""
+        if config is None:
+            return _Slot(name)
+        manifest = self.manifest(name, role)
+        options = config.plugin_options(manifest)
+        served = {k: v for k, v in settings_for(config).items() if k in SERVED_SETTINGS}
+        own = _process_key(name, options, served)
+        if not manifest.per_domain_from_challenge:
+            return _Slot(own)
+        decision = self._decide(manifest, config, options, self._state_dir(name))
+        share = sharing_key(manifest, options, served, decision)
+        running = self._shared.get(share or "")
+        if running in self._processes and covers(self._decisions[running], decision):
+            return _Slot(running, decision, share)
+        return _Slot(own, decision, share)
+
+    def _start(self, slot: _Slot, name: str, role: str, config: Config | None) -> PluginProcess:
+        key = slot.key
         if key in self._processes:
             return self._processes[key]
         manifest = self.manifest(name, role)
         # A lineage's saved settings (http01_port, http01_address, https_port...)
         # decide where it is served, not the run's defaults.
-        settings = settings_for(config or self.config)
-        options = (config or self.config).plugin_options(manifest)
+        cfg = config or self.config
+        settings = settings_for(cfg)
+        options = cfg.plugin_options(manifest)
         secrets = read_secrets(manifest, options)
         fds = self._fds.get(key)
         if fds is None:
@@ -158,8 +215,11 @@ class PluginLauncher:
                     self._stack.callback(sock.close)
                 fds["http01_sockets"] = [s.fileno() for s in sockets]
             self._fds[key] = fds  # a restarted plugin gets the same sockets
-        state_dir = os.path.join(self.config.work_dir, "plugins", name)
-        decision = self._decide(manifest, config or self.config, options, state_dir)
+        state_dir = self._state_dir(name)
+        decision = slot.decision or self._decide(manifest, cfg, options, state_dir)
+        if slot.share is not None and slot.share not in self._shared:
+            decision = self._for_group(slot, manifest, role, cfg, decision)
+        logger.debug("Plugin %s runs as %s", manifest.name, decision.why)
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir, self.config.lock_timeout)
         roots = self._roots(manifest, options)
@@ -184,49 +244,90 @@ class PluginLauncher:
             on_progress=self.on_progress,
             confine=decision.confine,
         )
+        logger.info("Started plugin %s (pid %d)", name, process.popen.pid)
         self._stack.callback(process.close)
         self._processes[key] = process
+        self._decisions[key] = decision
+        if slot.share is not None:
+            self._shared.setdefault(slot.share, key)
         return process
+
+    def _for_group(self, slot: _Slot, manifest: Manifest, role: str, config: Config,
+                   own: Decision) -> Decision:
+        """The sandbox for a shared process: room for every expected lineage it will serve.
+
+        Only lineages with the same sharing key count; should the widened
+        roots change who the plugin runs as, it keeps its own decision and
+        the others get processes of their own (``covers`` fails for them).
+        """
+        options = config.plugin_options(manifest)
+        others = []
+        for other in self._expected:
+            try:
+                if self._slot(manifest.name, role, other).share == slot.share:
+                    others.append(other.plugin_options(manifest))
+            except errors.Error as exc:  # that lineage fails on its own turn, with this error
+                logger.debug("Not sharing %s with a lineage: %s", manifest.name, exc)
+        if not others:
+            return own
+        served = {k: v for k, v in settings_for(config).items() if k in SERVED_SETTINGS}
+        wide = self._decide(manifest, config, widened(manifest, options, others),
+                            self._state_dir(manifest.name))
+        return wide if sharing_key(manifest, options, served, wide) == slot.share else own
 
     def _prepare_once(self, key: str, plugin: RemoteAuthenticator | RemoteInstaller) -> None:
         if key not in self._prepared:
             plugin.prepare()
             self._prepared.add(key)
 
-    def _key(self, name: str, role: str, config: Config | None) -> str:
-        if config is None:
-            return name
-        served = {k: v for k, v in settings_for(config).items() if k in SERVED_SETTINGS}
-        return _process_key(name, config.plugin_options(self.manifest(name, role)), served)
-
     def restart(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
         """A fresh process for ``name`` after the previous one died or was stopped."""
-        key = self._key(name, role, config)
-        old = self._processes.pop(key, None)
+        return self._restart(self._slot(name, role, config), name, role, config)
+
+    def _restart(self, slot: _Slot, name: str, role: str, config: Config | None) -> PluginProcess:
+        old = self._processes.pop(slot.key, None)
         if old is not None:
             old.kill()
-        self._prepared.discard(key)
+        if slot.key in self._decisions:  # a shared process keeps the room all its lineages need
+            slot = replace(slot, decision=self._decisions[slot.key])
+        self._prepared.discard(slot.key)
         logger.info("Starting plugin %s again to clean up after its process ended", name)
-        return self.start(name, role, config)
+        return self._start(slot, name, role, config)
 
     def authenticator(self, name: str, config: Config | None = None) -> RemoteAuthenticator:
-        auth = RecoveringAuthenticator(
-            self.start(name, "authenticator", config), self._recovery(name, config), self.checkpoints)
-        self._prepare_once(self._key(name, "authenticator", config), auth)
+        slot = self._slot(name, "authenticator", config)
+        process = self._start(slot, name, "authenticator", config)
+        manifest = self.manifest(name, "authenticator")
+        values = PerDomainValues.of(manifest, (config or self.config).plugin_options(manifest))
+        fresh = self._recovery(slot, name, config)
+        auth = (RecoveringAuthenticator(process, fresh, self.checkpoints) if values is None
+                else PerDomainAuthenticator(process, fresh, self.checkpoints, values))
+        self._prepare_once(slot.key, auth)
         return auth
 
     def installer(self, name: str, config: Config | None = None) -> RemoteInstaller:
-        inst = FinalizingInstaller(self.start(name, "installer", config), self.checkpoints)
-        self._prepare_once(self._key(name, "installer", config), inst)
+        slot = self._slot(name, "installer", config)
+        inst = FinalizingInstaller(self._start(slot, name, "installer", config), self.checkpoints)
+        self._prepare_once(slot.key, inst)
         return inst
 
-    def _recovery(self, name: str, config: Config | None) -> Callable[[], PluginProcess]:
-        """What a recovering authenticator calls for a fresh, prepared process."""
+    def _recovery(self, slot: _Slot, name: str,
+                  config: Config | None) -> Callable[[], PluginProcess]:
+        """What a recovering authenticator calls for a fresh, prepared process.
+
+        Lineages sharing a process each notice its death: the first one
+        restarts it, the others get that new process.
+        """
         def fresh() -> PluginProcess:
-            process = self.restart(name, "authenticator", config)
-            RemoteAuthenticator(process).prepare()
-            self._prepared.add(self._key(name, "authenticator", config))
-            return process
+            with self._recovering:
+                current = self._processes.get(slot.key)
+                if current is not None and not current.closed and current.popen.poll() is None \
+                        and slot.key in self._prepared:
+                    return current
+                process = self._restart(slot, name, "authenticator", config)
+                RemoteAuthenticator(process).prepare()
+                self._prepared.add(slot.key)
+                return process
         return fresh
 
     def close(self) -> None:

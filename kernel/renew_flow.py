@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from certkernel import errors
 from certkernel.config import Config
 from certkernel.deploy_flow import recover_interrupted
 from certkernel.display import Display, on_terminal, say
 from certkernel.lifecycle import lifecycle
 from certkernel.lineage_store import store_for
+from certkernel.named_lineage import lineage_config
 from certkernel.plugin_runtime import PluginLauncher
 from certkernel.progress import printer as progress_printer
 from certkernel.renewal_runner import RenewalRunner, Status
@@ -53,6 +55,7 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
                                on_progress=progress_printer(display)) as launcher:
             if not config.dry_run:
                 recover_interrupted(config, reverter)
+            launcher.expect(expected_configs(config, plan))
             runner = RenewalRunner(config, display, launcher, events, progress, checkpoints=reverter,
                                    notify=lambda text: display.notification(text, wrap=False),
                                    store=store_for(config))
@@ -62,6 +65,24 @@ def renew_due(config: Config, plan: Plan) -> list[Result]:
                 results = [f.result() for f in futures]
             apply_deploy_failures(results, runner.deploy_all())
     return results
+
+
+def expected_configs(config: Config, plan: Plan) -> list[Config]:
+    """The due lineages' configs, when a plugin may serve several of them from one process.
+
+    ``PluginLauncher.expect``: a process shared by lineages is sandboxed
+    once, so it must know all their roots when it starts. A lineage whose
+    conf cannot be read is left out here and fails on its own turn.
+    """
+    if not any(m.per_domain_from_challenge for m in config.manifests.values()):
+        return []
+    found = []
+    for lineage in plan.due:
+        try:
+            found.append(lineage_config(config, lineage))
+        except errors.Error:
+            continue
+    return found
 
 
 def apply_deploy_failures(results: Sequence[Result], failures: dict[str, str]) -> None:

@@ -257,7 +257,9 @@ def _check_map(label: str, data: dict[Any, Any], cls: type, *, strict: bool) -> 
 
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _encode(v) for k, v in dataclasses.asdict(value).items()}
+        # A nested map's optional field set to None is left out, as at the top level.
+        return {f.name: _encode(getattr(value, f.name)) for f in fields_of(type(value))
+                if f.required or getattr(value, f.name) is not None}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
