@@ -164,17 +164,6 @@ class PluginLauncher:
         """
         self._expected = list(configs)
 
-    def start(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
-        """The running process for plugin ``name`` (started once per run).
-
-        With ``config`` (``renew``: one lineage's config), the options come
-        from it and the process is keyed by (name, options), so lineages
-        with the same options share one process and others get their own;
-        a plugin declaring ``[needs] per_domain_from_challenge`` is keyed
-        without its per-domain options (:func:`sharing_key`).
-        """
-        return self._start(self._slot(name, role, config), name, role, config)
-
     def _state_dir(self, name: str) -> str:
         return os.path.join(self.config.work_dir, "plugins", name)
 
@@ -196,6 +185,14 @@ class PluginLauncher:
         return _Slot(own, decision, share)
 
     def _start(self, slot: _Slot, name: str, role: str, config: Config | None) -> PluginProcess:
+        """The running process for plugin ``name`` in ``slot`` (started once per run).
+
+        With ``config`` (``renew``: one lineage's config), the options come
+        from it and the process is keyed by (name, options), so lineages
+        with the same options share one process and others get their own;
+        a plugin declaring ``[needs] per_domain_from_challenge`` is keyed
+        without its per-domain options (:func:`sharing_key`, :meth:`_slot`).
+        """
         key = slot.key
         if key in self._processes:
             return self._processes[key]
@@ -280,11 +277,8 @@ class PluginLauncher:
             plugin.prepare()
             self._prepared.add(key)
 
-    def restart(self, name: str, role: str, config: Config | None = None) -> PluginProcess:
-        """A fresh process for ``name`` after the previous one died or was stopped."""
-        return self._restart(self._slot(name, role, config), name, role, config)
-
     def _restart(self, slot: _Slot, name: str, role: str, config: Config | None) -> PluginProcess:
+        """A fresh process in ``slot`` after the previous one died or was stopped."""
         old = self._processes.pop(slot.key, None)
         if old is not None:
             old.kill()
