@@ -241,7 +241,7 @@ class PluginLauncher:
             on_progress=self.on_progress,
             confine=decision.confine,
         )
-        logger.info("Started plugin %s (pid %d)", name, process.popen.pid)
+        logger.debug("Started plugin %s (pid %d)", name, process.popen.pid)
         self._stack.callback(process.close)
         self._processes[key] = process
         self._decisions[key] = decision
