@@ -294,6 +294,8 @@ class PluginLauncher:
         manifest = self.manifest(name, "authenticator")
         values = PerDomainValues.of(manifest, (config or self.config).plugin_options(manifest))
         fresh = self._recovery(slot, name, config)
+        if not _alive(process):  # it died serving an earlier lineage: this one gets a new one
+            process = fresh()
         auth = (RecoveringAuthenticator(process, fresh, self.checkpoints) if values is None
                 else PerDomainAuthenticator(process, fresh, self.checkpoints, values))
         self._prepare_once(slot.key, auth)
@@ -315,8 +317,7 @@ class PluginLauncher:
         def fresh() -> PluginProcess:
             with self._recovering:
                 current = self._processes.get(slot.key)
-                if current is not None and not current.closed and current.popen.poll() is None \
-                        and slot.key in self._prepared:
+                if current is not None and _alive(current) and slot.key in self._prepared:
                     return current
                 process = self._restart(slot, name, "authenticator", config)
                 RemoteAuthenticator(process).prepare()
@@ -333,6 +334,10 @@ class PluginLauncher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _alive(process: PluginProcess) -> bool:
+    return not process.closed and process.popen.poll() is None
 
 
 def installer_record(manifest: Manifest, options: dict[str, Any]) -> dict[str, Any]:

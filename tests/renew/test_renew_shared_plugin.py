@@ -22,6 +22,8 @@ from tests.infra.pebble import Pebble
 from tests.renew.conftest import Served
 from tests.renew.renew_env import Host
 
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+
 
 def started(host: Host, plugin: str) -> int:
     """How many processes of ``plugin`` the last run started, from its log."""
@@ -72,3 +74,36 @@ def test_due_lineages_with_different_web_roots_share_one_webroot_process(
         {"one.example": {a: 1}, "two.example": {b: 1}, "three.example": {c: 1}}
     # And cleanup removed each file (and the folders it made) from where it was put.
     assert [sorted(r.rglob("*")) for r in (a, b, c)] == [[], [], []]
+
+
+def test_a_shared_process_that_dies_is_started_again_once_and_cleans_up_every_lineage(
+        pebble_factory: Callable[..., Pebble], tmp_path: Path) -> None:
+    # dropcrash (tests/renew/plugins) shares one process between lineages and
+    # dies in perform when a challenge's folder holds CRASH. One lineage at a
+    # time, so the run is the same whichever lineage comes first.
+    pebble = pebble_factory()
+    a, b = tmp_path / "site-a", tmp_path / "site-b"
+    host = Host(Served(pebble, a), tmp_path / "host")
+    env = {"CERTKERNEL_PLUGIN_PATH": str(PLUGINS), "CERTKERNEL_RENEW_WORKERS": "1"}
+    events = host.base / "work" / "plugins" / "dropcrash" / "events.log"
+    with virtual_hosts(pebble.http01_port, {"one.example": a, "two.example": b}):
+        for site, name in ((a, "one.example"), (b, "two.example")):
+            done = host.run("certonly", "-a", "dropcrash", "--dropcrash-site", str(site),
+                            "-d", name, "--server", pebble.directory_url,
+                            "--ca-bundle", pebble.ca_bundle, "--agree-tos",
+                            "-m", "crash@example.org", env=env)
+            assert done.returncode == 0, done.stderr
+            host.make_due(name)
+        (a / "CRASH").write_text("")
+        events.unlink()
+
+        renewed = host.renew(env=env)
+
+    assert renewed.returncode == 1, renewed.stderr
+    assert (host.version("one.example"), host.version("two.example")) == (1, 2)
+    assert started(host, "dropcrash") == 2  # the shared one, and one after it died
+    done = [line.split() for line in events.read_text().splitlines()]
+    (crashed,) = {pid for pid, what, name in done if (what, name) == ("perform", "one.example")}
+    cleaned = {pid for pid, what, name in done if (what, name) == ("cleanup", "one.example")}
+    assert cleaned and crashed not in cleaned
+    assert [sorted((x / ".well-known" / "acme-challenge").iterdir()) for x in (a, b)] == [[], []]
