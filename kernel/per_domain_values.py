@@ -8,6 +8,8 @@ challenge's ``per_domain`` field (PROTOCOL.md §8), so the kernel keys its
 process without those options and sends every lineage's value with its own
 challenges. A plugin that does not declare it keeps one process per
 distinct map: it may read its options, which hold one lineage's map only.
+A shared process gets no lineage's values in its options at all
+(:func:`shared_options`).
 
 Sharing never widens what a process may touch beyond what its lineages
 need: the sandbox decision is part of the key, and a confined process is
@@ -121,6 +123,21 @@ def sharing_key(manifest: Manifest, options: Mapping[str, Any], served: Mapping[
                None if policy is None else [policy.allow_connect, policy.allow_bind]]
     return manifest.name + "\0" + json.dumps([rest, served, sandbox], sort_keys=True,
                                              default=repr)
+
+
+def shared_options(manifest: Manifest, options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a process lineages may share is started with: no lineage's per-domain values.
+
+    Its per-domain options are sent as the manifest's defaults, so nothing
+    the plugin does outside a challenge (``prepare`` checking its folders)
+    depends on which lineage happened to start it: one lineage's missing
+    folder must not fail the others. Each challenge carries its own values.
+    """
+    out = dict(options)
+    for listed, mapped in manifest.per_domain_options:
+        out[listed.name] = list(listed.default or [])
+        out[mapped.name] = dict(mapped.default or {})
+    return out
 
 
 def covers(running: Decision, wanted: Decision) -> bool:

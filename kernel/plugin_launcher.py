@@ -27,6 +27,7 @@ from certkernel.per_domain_values import (
     PerDomainAuthenticator,
     PerDomainValues,
     covers,
+    shared_options,
     sharing_key,
     widened,
 )
@@ -231,7 +232,7 @@ class PluginLauncher:
         process = start_plugin(
             manifest,
             services.handle,
-            options=options,
+            options=options if slot.share is None else shared_options(manifest, options),
             secrets=secrets,
             settings=settings,
             state_dir=state_dir,

@@ -5,8 +5,9 @@ declares: ``path`` (``-w``) is a per-domain option filling ``map``, so
 Certbot's ordered ``-w``/``-d`` and ``--webroot-map`` arrive merged, and
 each challenge carries its name's web root in ``per_domain["map"]``
 (PROTOCOL.md section 8). The manifest declares ``per_domain_from_challenge``:
-``renew`` serves every lineage from one process, whose options hold only
-the first lineage's map. Against an older kernel (no ``per_domain`` field)
+``renew`` then passes the web roots only with the challenges, and one
+process serves every lineage. Against an older kernel (no ``per_domain``
+field)
 this plugin reads ``options["map"]``, then the last ``-w`` given; when there
 is none, it asks once and reuses the answer for the other names, as Certbot
 does.
@@ -51,8 +52,8 @@ class Webroot(Authenticator):
         """The web root given for ``chall``'s name, or "" when none was.
 
         The challenge's own value first: with ``per_domain_from_challenge``
-        one process serves lineages with different web roots, and its
-        options hold only the first lineage's. A kernel too old to send the
+        one process serves lineages with different web roots, so ``renew``
+        sends it no web root in its options. A kernel too old to send the
         value leaves the options: the map, then the last ``-w``.
         """
         mapped = self.per_domain_value(chall, "map")

@@ -77,10 +77,10 @@ class Authenticator(Plugin):
 
         A kernel that sends the challenge's ``per_domain`` field speaks for
         the challenge's own lineage (PROTOCOL.md §8): its value is the only
-        one, and none there means none was given, since ``self.options``
-        may hold another lineage's map when the manifest declares ``[needs]
-        per_domain_from_challenge``. Only an older kernel, which sends no
-        such field, leaves the answer to ``self.options[option]``.
+        one, and none there means none was given: a process that lineages
+        share (``[needs] per_domain_from_challenge``) has no lineage's values
+        in ``self.options``. Only an older kernel, which sends no such field,
+        leaves the answer to ``self.options[option]``.
         """
         if challenge.per_domain is not None:
             return challenge.per_domain.get(option) or None

@@ -107,3 +107,23 @@ def test_a_shared_process_that_dies_is_started_again_once_and_cleans_up_every_li
     cleaned = {pid for pid, what, name in done if (what, name) == ("cleanup", "one.example")}
     assert cleaned and crashed not in cleaned
     assert [sorted((x / ".well-known" / "acme-challenge").iterdir()) for x in (a, b)] == [[], []]
+
+
+def test_the_lineage_that_starts_the_shared_process_lends_it_no_web_root(
+        host: Host, tmp_path: Path) -> None:
+    # The first lineage (one at a time, in name order) has lost its web root.
+    # The shared process is started without any lineage's web roots in its
+    # options, so its prepare cannot fail for that one lineage's folder: the
+    # broken lineage fails on its own challenge, the other one renews.
+    host.issue("a-broken.example.com")
+    host.issue("b-works.example.com")
+    gone = tmp_path / "gone"
+    conf = host.conf_path("a-broken.example.com")
+    conf.write_text(conf.read_text().replace(str(host.served.webroot), str(gone)))
+
+    result = host.renew("--force-renewal", env={"CERTKERNEL_RENEW_WORKERS": "1"})
+
+    assert result.returncode == 1
+    assert (host.version("a-broken.example.com"), host.version("b-works.example.com")) == (1, 2)
+    assert f"The webroot path {gone} does not exist" in result.stderr
+    assert started(host, "webroot") == 1

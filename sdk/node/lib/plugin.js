@@ -85,9 +85,9 @@ function AuthenticatorRole(Base) {
     /**
      * The value of the per-domain map `option` for `challenge`'s name, or
      * undefined (PROTOCOL.md §8). A kernel that sends `perDomain` speaks for
-     * the challenge's own lineage, and none there means none was given:
-     * `this.options` may hold another lineage's map when the manifest
-     * declares `[needs] per_domain_from_challenge`. Only an older kernel,
+     * the challenge's own lineage, and none there means none was given: a
+     * process that lineages share (`[needs] per_domain_from_challenge`) has
+     * no lineage's values in `this.options`. Only an older kernel,
      * which sends no such field, leaves the answer to `this.options[option]`.
      * @param {{identifier: string, wildcard: boolean, perDomain?: Object<string, string>}} challenge
      * @param {string} option
