@@ -7,10 +7,9 @@ each challenge carries its name's web root in ``per_domain["map"]``
 (PROTOCOL.md section 8). The manifest declares ``per_domain_from_challenge``:
 ``renew`` then passes the web roots only with the challenges, and one
 process serves every lineage. Against an older kernel (no ``per_domain``
-field)
-this plugin reads ``options["map"]``, then the last ``-w`` given; when there
-is none, it asks once and reuses the answer for the other names, as Certbot
-does.
+field) this plugin reads ``options["map"]``, then the last ``-w`` given;
+when there is none, it asks once and reuses the answer for the other names,
+as Certbot does.
 """
 
 from __future__ import annotations
