@@ -19,7 +19,6 @@ from certkernel.deploy_flow import recover_interrupted
 from certkernel.display import Display, on_terminal, say
 from certkernel.lifecycle import lifecycle
 from certkernel.lineage_store import store_for
-from certkernel.named_lineage import lineage_config
 from certkernel.plugin_runtime import PluginLauncher
 from certkernel.progress import printer as progress_printer
 from certkernel.renewal_runner import RenewalRunner, Status
@@ -79,7 +78,10 @@ def expected_configs(config: Config, plan: Plan) -> list[Config]:
     found = []
     for lineage in plan.due:
         try:
-            found.append(lineage_config(config, lineage))
+            # What lineage_config builds, less the account choice (which logs,
+            # and decides nothing about plugins): options and served settings.
+            found.append(config.with_renewal_conf(lineage.renewalparams.as_dict(),
+                                                  lineage.renewal_conf_path))
         except errors.Error:
             continue
     return found
