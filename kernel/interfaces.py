@@ -256,3 +256,44 @@ class CheckpointStore(Protocol):
     def recovery_routine(self) -> Sequence[RestoreResult]: ...
 
     def rollback(self, count: int) -> Sequence[RestoreResult]: ...
+
+
+@runtime_checkable
+class ChallengeBoard(Protocol):
+    """Where http-01 key authorizations wait for the CA, so that a responder can serve them.
+
+    ``certkernel.challenge_board.LocalBoard`` keeps them in files under
+    ``--work-dir`` for the responder on this host; in fleet mode a shared
+    board in the store lets every host's responder answer for a token any
+    host requested. The kernel publishes and withdraws on behalf of a plugin
+    (``challenge/publish``, ``challenge/withdraw``, PROTOCOL.md §5.2) after
+    checking that the challenge is one it handed to that plugin; the
+    ``certkernel responder`` only looks up.
+
+    - Errors: :meth:`publish` and :meth:`withdraw` raise ``ChallengeRefused``
+      (a ``StorageError``) for a token outside the base64url alphabet or a
+      key authorization that is not ``token "." thumbprint``
+      (``certkernel.challenge_board.check_challenge``), and ``StorageError``
+      when the board cannot be written. :meth:`lookup` never raises for what
+      a client sent: a malformed token, a missing one, or an entry it may not
+      read (a symlink, not a regular file) is ``None``; it raises
+      ``StorageError`` only when the board itself is unreachable.
+    - Concurrency: every method may be called from several threads and
+      processes (hosts, for a shared board) at once. A reader sees a key
+      authorization whole or not at all, never half written.
+    - Idempotence: :meth:`publish` of the same pair again, and
+      :meth:`withdraw` of a token that is not (or no longer) published,
+      change nothing and raise nothing; :meth:`lookup` has no effect.
+    """
+
+    def publish(self, token: str, key_authorization: str) -> None:
+        """Make ``key_authorization`` the answer for ``token`` (replacing any older one)."""
+        ...
+
+    def withdraw(self, token: str) -> None:
+        """Stop answering for ``token``."""
+        ...
+
+    def lookup(self, token: str) -> str | None:
+        """The key authorization published for ``token``, or ``None``."""
+        ...
