@@ -18,6 +18,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from certkernel import errors
+from certkernel.challenge_board import board_for
+from certkernel.challenge_desk import ChallengeDesk
 from certkernel.config import Config
 from certkernel.display import Display
 from certkernel.http01_sockets import bind_http01
@@ -92,6 +94,7 @@ class PluginLauncher:
         self._storage: _StorageAdapter | None = None
         self._prepared: set[str] = set()
         self._fds: dict[str, dict[str, list[int]]] = {}
+        self._desks: dict[str, ChallengeDesk] = {}
 
     def manifest(self, name: str, role: str) -> Manifest:
         manifest = self.config.manifests.get(name)
@@ -163,6 +166,7 @@ class PluginLauncher:
         if self._storage is None and not self.config.dry_run:
             self._storage = _StorageAdapter(self.config.config_dir, self.config.lock_timeout)
         roots = self._roots(manifest, options)
+        desk = self._desk(key, manifest)
         services = KernelServices(
             name,
             display=self.display,
@@ -170,6 +174,7 @@ class PluginLauncher:
             checkpoints=self.checkpoints,
             roots=roots,
             installer=installer_record(manifest, options) if roots else None,
+            challenges=desk,
         )
         process = start_plugin(
             manifest,
@@ -187,6 +192,16 @@ class PluginLauncher:
         self._stack.callback(process.close)
         self._processes[key] = process
         return process
+
+    def _desk(self, key: str, manifest: Manifest) -> ChallengeDesk | None:
+        """The challenge desk of a plugin that declares ``[needs] challenge_board``
+        (one per process key: a restarted process keeps what the dead one published)."""
+        if not manifest.challenge_board:
+            return None
+        desk = self._desks.get(key)
+        if desk is None:
+            desk = self._desks[key] = ChallengeDesk(board_for(self.config), manifest.name)
+        return desk
 
     def _prepare_once(self, key: str, plugin: RemoteAuthenticator | RemoteInstaller) -> None:
         if key not in self._prepared:
@@ -210,8 +225,9 @@ class PluginLauncher:
         return self.start(name, role, config)
 
     def authenticator(self, name: str, config: Config | None = None) -> RemoteAuthenticator:
-        auth = RecoveringAuthenticator(
-            self.start(name, "authenticator", config), self._recovery(name, config), self.checkpoints)
+        process = self.start(name, "authenticator", config)
+        auth = RecoveringAuthenticator(process, self._recovery(name, config), self.checkpoints,
+                                       self._desks.get(self._key(name, "authenticator", config)))
         self._prepare_once(self._key(name, "authenticator", config), auth)
         return auth
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from certkernel.challenge_desk import ChallengeDesk
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
 from certkernel.plugin_host.services import Checkpoints
@@ -23,10 +24,17 @@ class RecoveringAuthenticator(RemoteAuthenticator):
     """
 
     def __init__(self, process: PluginProcess, fresh: Callable[[], PluginProcess],
-                 checkpoints: Checkpoints | None) -> None:
+                 checkpoints: Checkpoints | None, desk: ChallengeDesk | None = None) -> None:
         super().__init__(process)
         self._fresh = fresh  # a new, prepared process for the same plugin and options
         self._checkpoints = checkpoints
+        self._desk = desk  # [needs] challenge_board: what it may publish, and did
+
+    def perform(self, challenges: Sequence[Challenge]) -> None:
+        """Tell the desk which challenges the plugin may publish, then hand them over."""
+        if self._desk is not None:
+            self._desk.hand(challenges)
+        super().perform(challenges)
 
     def cleanup(self, challenges: Sequence[Challenge]) -> None:
         """The plugin's cleanup, then the kernel reverts any temporary change it left.
@@ -34,13 +42,17 @@ class RecoveringAuthenticator(RemoteAuthenticator):
         A plugin should revert its temporary checkpoint itself before it
         reloads its server; one that does not (or fails, or dies) still
         leaves nothing behind: the kernel restores the files here, whatever
-        the cleanup did (PROTOCOL.md §5.5).
+        the cleanup did (PROTOCOL.md §5.5). Likewise the kernel withdraws
+        from the challenge board whatever the plugin published and did not
+        withdraw (PROTOCOL.md §5.2).
         """
         try:
             if self.process.closed or self.process.popen.poll() is not None:
                 self.process = self._fresh()
             super().cleanup(challenges)
         finally:
+            if self._desk is not None:
+                self._desk.settle(challenges)
             if self._checkpoints is not None:
                 self._checkpoints.revert_own_temporary()
 

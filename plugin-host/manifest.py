@@ -107,6 +107,9 @@ class Manifest:
     # [needs] changes_nothing: an installer that leaves every server as it is
     # (Certbot's null installer): no server lock, no "enabled HTTPS", no rollback.
     changes_nothing: bool = False
+    # [needs] challenge_board: an authenticator that has the kernel publish its
+    # http-01 key authorizations (challenge/publish, PROTOCOL.md §5.2).
+    challenge_board: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     privilege: str = "unprivileged"  # [sandbox] privilege: unprivileged, owner or root
@@ -305,6 +308,7 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
     roots = _parse_roots(r, needs, options)
     serialize = Reader(path, needs, "[needs] ").bool("serialize")
     changes_nothing = Reader(path, needs, "[needs] ").bool("changes_nothing")
+    challenge_board = Reader(path, needs, "[needs] ").bool("challenge_board")
     env = r.str_list("env")
     check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
@@ -333,6 +337,7 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         checkpoint_roots=roots,
         serialize=serialize,
         changes_nothing=changes_nothing,
+        challenge_board=challenge_board,
         sandbox=sandbox,
         timeouts={k: float(v) for k, v in timeouts.items()},
         privilege=privilege,

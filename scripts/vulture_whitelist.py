@@ -29,6 +29,7 @@ _.failed_names  # pluggy hookspec argument name: part of the public events inter
 _.Manual
 _.NginxPlugin
 _.NullInstaller
+_.FleetHttp
 _.Standalone
 _.Webroot
 _.cloudflare
