@@ -41,6 +41,7 @@ TOPICS: dict[str, str] = {
     "reconfigure": 'Common options that may be updated with the "reconfigure" subcommand',
     "plugin-check": "Options for checking a plugin against the protocol",
     "schedule": "Automatic renewal: a systemd timer (certkernel.timer) or a cron job",
+    "responder": "The http-01 responder: serves the challenge board (fleet-http)",
 }
 
 
@@ -300,6 +301,12 @@ FLAGS: tuple[Flag, ...] = (
        help="When renewing, do not reuse the existing private key (the default). Use it to unset --reuse-key on an existing certificate."),
     _f("--new-key", dest="new_key", kind="const", type="bool", default=False, topic="automation",
        help="When renewing or replacing a certificate, make a new private key even if --reuse-key is set on it. With --reuse-key, the new key is then reused by later renewals."),
+    # the http-01 responder (certkernel.commands.responder)
+    _f("--listen", dest="responder_listen", metavar="ADDR:PORT", topic="responder",
+       help="Where 'certkernel responder' listens for the CA's http-01 requests, e.g. 0.0.0.0:80 or [::]:80 (required for that command)."),
+    _f("--responder-user", dest="responder_user", metavar="USER[:GROUP]", topic="responder",
+       default_text="_certkernel when run as root",
+       help="The user 'certkernel responder' runs as once it has bound its port and opened the challenge board; 'root' keeps root (not recommended)."),
     _f("--run-deploy-hooks", dest="run_deploy_hooks", kind="const", type="bool", default=False,
        topic="testing",
        help="With --dry-run or reconfigure, run the deploy hooks (command line, saved, and renewal-hooks/deploy unless --no-directory-hooks) after a successful test, on the current certificate, not the test one."),

@@ -71,6 +71,9 @@ class Config:
     # seconds any lock waits for its holder (CERTKERNEL_LOCK_TIMEOUT; certkernel.lock)
     lock_timeout: float = 60.0
     plugin_user: str | None = None
+    # certkernel responder
+    responder_listen: str | None = None
+    responder_user: str | None = None
     # automation
     reinstall: bool = False
     expand: bool = False
