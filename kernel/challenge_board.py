@@ -1,8 +1,8 @@
 """The single-host http-01 challenge board: key authorizations in files under ``--work-dir``.
 
 ``certkernel responder`` answers ``/.well-known/acme-challenge/<token>``
-from a board (``certkernel.interfaces.ChallengeBoard``); the ``fleet-http``
-authenticator fills it through the kernel. This board is one directory,
+from a board (``certkernel.interfaces.ChallengeBoard``); an authenticator
+that declares ``[needs] challenge_board`` fills it through the kernel. This board is one directory,
 ``<work-dir>/http01-board``, that only the kernel's user may write: one
 file per token, named by the token, holding the key authorization.
 

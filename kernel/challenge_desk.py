@@ -1,9 +1,8 @@
 """The kernel's side of ``challenge/publish`` and ``challenge/withdraw`` for one plugin.
 
-A plugin that declares ``[needs] challenge_board`` (the ``fleet-http``
-authenticator) never writes the board itself: it asks the kernel. Every
-plugin is hostile, so the kernel publishes only what it handed to that
-plugin: the token of an http-01 challenge in a ``perform`` of this run,
+A plugin that declares ``[needs] challenge_board`` never writes the board
+itself: it asks the kernel. Every plugin is hostile, so the kernel
+publishes only what it handed to that plugin: the token of an http-01 challenge in a ``perform`` of this run,
 with exactly the key authorization the kernel computed for it. Anything
 else (another plugin's token, a token of another host, a key authorization
 of the plugin's own making) is refused with ``InvalidParams``, and nothing

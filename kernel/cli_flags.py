@@ -41,7 +41,7 @@ TOPICS: dict[str, str] = {
     "reconfigure": 'Common options that may be updated with the "reconfigure" subcommand',
     "plugin-check": "Options for checking a plugin against the protocol",
     "schedule": "Automatic renewal: a systemd timer (certkernel.timer) or a cron job",
-    "responder": "The http-01 responder: serves the challenge board (fleet-http)",
+    "responder": "The http-01 responder: serves the kernel's challenge board",
 }
 
 

@@ -1,7 +1,8 @@
 """The http-01 responder: answers ``GET /.well-known/acme-challenge/<token>`` from a board.
 
-``certkernel responder`` runs this on every host (fleet mode) or in front
-of the ``fleet-http`` authenticator on one host. It faces the internet,
+``certkernel responder`` runs this on every host (fleet mode), or on one
+host for the authenticators that publish through the kernel's board
+(``[needs] challenge_board``). It faces the internet,
 usually on port 80, so it serves nothing but tokens and every resource a
 client can make it spend is bounded:
 

@@ -99,8 +99,8 @@ REGISTRY: dict[str, Verb] = {v.name: v for v in (
     _verb("reconfigure", "Update a certificate's configuration (supply --cert-name)"),
     _verb("schedule", "Install, remove or show automatic renewal "
                       "(install|remove|status [systemd|cron])", takes_args=True),
-    _verb("responder", "Answer http-01 challenges from the challenge board (run it on every "
-                       "host for -a fleet-http)", uses_config_dir=False),
+    _verb("responder", "Answer http-01 challenges from the kernel's challenge board (on "
+                       "every host behind a load balancer)", uses_config_dir=False),
 )}
 
 # The help line of each verb, in the order ``--help`` lists them.
