@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from certkernel import errors, fsutil
 from certkernel.beneath import open_beneath
@@ -195,6 +195,25 @@ class LocalBoard:
             os.close(entry)
         text = data.decode("ascii", errors="replace")
         return text if valid_key_authorization(token, text) else None
+
+
+@runtime_checkable
+class OpensUpFront(Protocol):
+    """An optional capability of a board: open its directory or connection now.
+
+    ``certkernel responder`` calls it before it drops root, so that a board
+    whose files or credentials only root may read keeps working afterwards
+    (``LocalBoard.open``; a shared board can connect here). Raises
+    ``StorageError``; a second call does nothing.
+    """
+
+    def open(self) -> None: ...
+
+
+def open_up_front(board: ChallengeBoard) -> None:
+    """Open ``board`` now if it has that capability (see :class:`OpensUpFront`)."""
+    if isinstance(board, OpensUpFront):
+        board.open()
 
 
 def board_for(config: Config) -> ChallengeBoard:

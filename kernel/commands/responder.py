@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-from certkernel.challenge_board import board_for
+from certkernel.challenge_board import board_for, open_up_front
 from certkernel.config import Config
 from certkernel.display import say
 from certkernel.responder import Responder
@@ -22,9 +22,7 @@ def run(config: Config) -> int:
     board = board_for(config)
     sock = bind(host, port)
     try:
-        opener = getattr(board, "open", None)  # a board that connects or opens up front
-        if callable(opener):
-            opener()
+        open_up_front(board)  # while still root: the board stays readable after the drop
         if user is not None:
             drop_to(user)
     except BaseException:
