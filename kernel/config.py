@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel.cli_flags import FLAGS, LE_PRODUCTION, default_of
-from certkernel.config_resolve import (
+from certkernel.cmdline.cli_flags import FLAGS, LE_PRODUCTION, default_of
+from certkernel.cmdline.config_resolve import (
     dedupe,
     expand_paths,
     ip_identifier,

@@ -64,7 +64,7 @@ class Display(Protocol):
 
 
 class Storage(Protocol):
-    """Plugin key-value storage, one section per plugin (``certkernel.plugin_storage``).
+    """Plugin key-value storage, one section per plugin (``certkernel.runtime.plugin_storage``).
 
     - Errors: ``PluginStorageError`` only, one line (unreadable or corrupt
       file, a value over the per-plugin cap or not JSON, the lock still held

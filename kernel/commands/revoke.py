@@ -15,16 +15,17 @@ import logging
 import os
 import re
 
-from certkernel import errors, revocations
-from certkernel.accounts import AccountStore
-from certkernel.acme_session import AcmeSession
-from certkernel.acme_setup import effective_server, open_account, session_settings
+from certkernel import errors
+from certkernel.ca import revocations
+from certkernel.ca.accounts import AccountStore
+from certkernel.ca.acme_session import AcmeSession
+from certkernel.ca.acme_setup import effective_server, open_account, session_settings
 from certkernel.config import REVOCATION_REASONS, Config
 from certkernel.display import Display, say
-from certkernel.lineage_delete import delete_lineages
-from certkernel.lineage_find import scan
-from certkernel.named_lineage import lineage_config
-from certkernel.storage import Lineage
+from certkernel.lineages.lineage_delete import delete_lineages
+from certkernel.lineages.lineage_find import scan
+from certkernel.lineages.named_lineage import lineage_config
+from certkernel.lineages.storage import Lineage
 
 logger = logging.getLogger(__name__)
 

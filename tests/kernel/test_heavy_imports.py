@@ -51,8 +51,8 @@ def _loaded_after_importing(names: list[str]) -> list[str]:
 def test_the_walk_finds_the_kernel_and_the_host() -> None:
     modules = kernel_modules()
     assert len(modules) > 60
-    assert {"certkernel.main", "certkernel.renewal_plan", "certkernel.plugin_host.process",
-            "certkernel.acme_session"} <= set(modules)
+    assert {"certkernel.main", "certkernel.renewal.renewal_plan", "certkernel.plugin_host.process",
+            "certkernel.ca.acme_session"} <= set(modules)
 
 
 def test_no_kernel_module_but_the_boundaries_loads_a_heavy_library() -> None:
