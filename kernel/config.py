@@ -26,6 +26,7 @@ from certkernel.cmdline.config_resolve import (
     select_plugins,
 )
 from certkernel.lock import parse_timeout
+from certkernel.plugin_host.manifest_values import convert_value
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest
@@ -222,8 +223,6 @@ def _plugin_specs(manifests: Mapping[str, Manifest]) -> dict[str, Any]:
 
 def _coerce(kind: str, raw: Any, dest: str, origin: str) -> Any:
     """A renewal-conf value (configobj gives str, list or dict) in ``kind``."""
-    from certkernel.plugin_host.manifest_values import convert_value
-
     if kind == "list" and isinstance(raw, list | tuple):
         return [str(v) for v in raw if str(v)]
     if kind == "map" and isinstance(raw, Mapping):

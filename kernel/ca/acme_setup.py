@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.ca.accounts import Account, AccountMeta, AccountStore, new_account_key
+from certkernel.ca.acme_session import AcmeSession, SessionSettings
 from certkernel.config import Config
 from certkernel.display import Display
+from certkernel.lock import account_lock, held
 from certkernel.version import __version__
 
 if TYPE_CHECKING:
@@ -48,8 +51,6 @@ def user_agent(config: Config) -> str:
 
 
 def session_settings(config: Config) -> SessionSettings:
-    from certkernel.ca.acme_session import SessionSettings
-
     verify: bool | str = True
     if config.no_verify_ssl:
         verify = False
@@ -127,9 +128,6 @@ def _ask_email(config: Config, display: Display) -> list[str]:
 
 def register(config: Config, display: Display, *, save: bool = True) -> AccountSession:
     """Make a new account key, agree to the terms, register, and store it."""
-    from certkernel.ca.accounts import Account, AccountMeta, AccountStore, new_account_key
-    from certkernel.ca.acme_session import AcmeSession
-
     settings = session_settings(config)
     emails = _ask_email(config, display)
     key = new_account_key("ecdsa")
@@ -159,9 +157,6 @@ def register(config: Config, display: Display, *, save: bool = True) -> AccountS
 
 def open_account(config: Config, display: Display, *, create: bool = True) -> AccountSession:
     """A session for the account this run uses, registering one when allowed."""
-    from certkernel.ca.accounts import AccountStore
-    from certkernel.ca.acme_session import AcmeSession
-
     settings = session_settings(config)
     store = AccountStore(config.config_dir, settings.server)
     account = choose_account(config, store, display)
@@ -183,9 +178,6 @@ def _register_once(config: Config, display: Display, store: AccountStore,
     certonly) would otherwise each register an account. After the lock is
     ours the accounts are read again: one that appeared meanwhile is used.
     """
-    from certkernel.ca.acme_session import AcmeSession
-    from certkernel.lock import account_lock, held
-
     with held(account_lock(config.config_dir, server, config.lock_timeout)):
         account = choose_account(config, store, display)
         if account is not None:

@@ -32,6 +32,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from certkernel import fsutil
+from certkernel.ca.acme_problems import retry_after_seconds
+
 if TYPE_CHECKING:
     from certkernel.lineages.storage import Lineage
 
@@ -182,8 +185,6 @@ def load(lineage: Lineage) -> AriState | None:
 
 def save(lineage: Lineage, state: AriState) -> None:
     """Write the state atomically; a failure is logged, never fatal (it is a cache)."""
-    from certkernel import fsutil
-
     path = state_path(lineage)
     try:
         fsutil.atomic_write(path, json.dumps(state.to_json(), indent=1) + "\n", 0o644)
@@ -226,8 +227,6 @@ def decide(lineage: Lineage) -> Decision:
 
 def retry_after(header: str | None, now: datetime.datetime) -> datetime.datetime:
     """When to ask again, from the Retry-After header, clamped to sane bounds."""
-    from certkernel.ca.acme_problems import retry_after_seconds
-
     seconds = retry_after_seconds(header, now) if header else None
     delay = DEFAULT_RETRY if seconds is None else datetime.timedelta(seconds=seconds)
     return now + min(max(delay, MIN_RETRY), MAX_RETRY)

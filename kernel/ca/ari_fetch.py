@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
 from certkernel.ca import ari
+from certkernel.ca.acme_setup import session_settings
+from certkernel.lineages.named_lineage import lineage_config
 
 if TYPE_CHECKING:
     from certkernel.ca.acme_session import AcmeSession
@@ -151,9 +153,6 @@ class Refresher:
 
     def endpoint_for(self, lineage: Lineage) -> Endpoint:
         """The lineage's server and TLS settings, the command line overriding its conf."""
-        from certkernel.ca.acme_setup import session_settings
-        from certkernel.lineages.named_lineage import lineage_config
-
         settings = session_settings(lineage_config(self.config, lineage))
         return Endpoint(settings.server, settings.verify, settings.user_agent)
 

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from certkernel.cmdline.cli_flags import FLAGS, Flag
+from certkernel.cmdline.cli_help import render_help
 from certkernel.cmdline.cli_scan import (
     UsageError as UsageError,  # re-exported: callers catch it here
 )
 from certkernel.cmdline.cli_scan import plugin_option_flags, prescan, shortcut_names
 from certkernel.config import PAIRINGS, Config, build_config
 from certkernel.errors import ConfigurationError
+from certkernel.plugin_host.manifest_values import convert_value
+from certkernel.version import __version__
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest, OptionSpec
@@ -133,8 +136,6 @@ _ACTIONS: dict[str, type[argparse.Action]] = {
 
 
 def _converter(kind: str, what: str) -> Any:
-    from certkernel.plugin_host.manifest_values import convert_value
-
     def convert(text: str) -> Any:
         return convert_value(kind, text, what=what)
 
@@ -224,8 +225,6 @@ def read_ini(path: str) -> list[tuple[str, str | None, int]]:
 
 def _ini_flag_value(flag: Flag, key: str, raw: str | None, where: str) -> Any:
     """The typed value a cli.ini line gives a kernel flag."""
-    from certkernel.plugin_host.manifest_values import convert_value
-
     truthy = raw is None or raw.lower() not in ("false", "no", "off", "0")
     if flag.kind == "const":
         if raw is not None:
@@ -296,12 +295,8 @@ def parse(
         layers.append((values, sources))
         shortcuts += chosen
     if scan.version:
-        from certkernel.version import __version__
-
         return HelpRequest(f"certkernel {__version__}")
     if scan.help:
-        from certkernel.cmdline.cli_help import render_help
-
         return HelpRequest(render_help(scan.help_topic, scan.verb, manifests, layers, env))
     namespace = build_parser(manifests).parse_args(scan.rest)
     cli_values = dict(vars(namespace))

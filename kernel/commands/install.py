@@ -18,6 +18,7 @@ import os
 from certkernel import errors
 from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
+from certkernel.crypto import cert_info
 from certkernel.display import Display
 from certkernel.flows.deploy_flow import (
     congratulate,
@@ -50,8 +51,6 @@ def _loose_cert(config: Config) -> tuple[CertPaths, list[str]]:
     if config.domains:
         names = requested_names(config, Display.from_config(config))
     else:
-        from certkernel.crypto import cert_info  # the cryptography boundary: only here
-
         with open(cert.cert_path, "rb") as handle:
             names = cert_info(handle.read(), cert.cert_path).names
     return cert, names

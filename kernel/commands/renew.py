@@ -24,6 +24,7 @@ from certkernel import metrics
 from certkernel.config import Config
 from certkernel.display import on_terminal, say
 from certkernel.renewal import renew_report
+from certkernel.renewal.renew_flow import renew_due
 from certkernel.renewal.renewal_plan import Plan, make_plan
 from certkernel.renewal.renewal_runner import Result, Status
 
@@ -54,7 +55,6 @@ def run(config: Config) -> int:
         # The one deferred import: what renewing needs (plugin host, checkpoints,
         # lifecycle) costs ~100 ms to import, which the cron run with nothing
         # due (bench/renew.py) must not pay.
-        from certkernel.renewal.renew_flow import renew_due
 
         results = renew_due(config, plan)
     _observe(config, plan, results)

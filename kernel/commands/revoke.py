@@ -15,7 +15,7 @@ import logging
 import os
 import re
 
-from certkernel import errors
+from certkernel import crypto, errors
 from certkernel.ca import revocations
 from certkernel.ca.accounts import AccountStore
 from certkernel.ca.acme_session import AcmeSession
@@ -71,7 +71,6 @@ def lineage_of(config: Config, cert_path: str) -> Lineage | None:
 def _session(config: Config, display: Display, cert_pem: bytes) -> AcmeSession:
     if not config.key_path:
         return open_account(config, display, create=False).session
-    from certkernel import crypto  # the cryptography boundary: only when used
 
     key_pem = _read(config.key_path, "key file")
     if not crypto.key_matches_cert(key_pem, cert_pem):
@@ -130,7 +129,6 @@ def run(config: Config) -> int:
     path = cert_path_of(config)
     config = with_lineage_server(config)
     cert_pem = _read(path, "certificate")
-    from certkernel import crypto  # the cryptography boundary: only when used
 
     info = crypto.cert_info(cert_pem, source=path)
     session = _session(config, display, cert_pem)

@@ -13,6 +13,7 @@ from certkernel import errors, progress
 from certkernel.ca.acme_setup import open_account
 from certkernel.ca.issuance import Issuance
 from certkernel.config import Config
+from certkernel.crypto import load_csr
 from certkernel.display import Display, say
 from certkernel.flows.lifecycle import lifecycle
 from certkernel.fsutil import atomic_write, make_dirs
@@ -49,8 +50,6 @@ def _make_parent_dirs(config: Config) -> None:
 
 
 def run_csr(config: Config, display: Display) -> int:
-    from certkernel.crypto import load_csr  # the cryptography boundary: only when used
-
     try:
         data = open(config.csr or "", "rb").read()  # noqa: SIM115
     except OSError as exc:

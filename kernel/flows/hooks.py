@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from certkernel import errors
 from certkernel.config import Config
+from certkernel.events import hookimpl
 
 if TYPE_CHECKING:
     from certkernel.lineages.storage import Lineage
@@ -240,8 +241,6 @@ class ShellHookEvents:
 
     def register_on(self, manager: object) -> None:
         """Register on a pluggy manager (hookimpls bound lazily to avoid importing pluggy)."""
-        from certkernel.events import hookimpl
-
         hooks = self.hooks
 
         class _Impl:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from certkernel.config import Config
+from certkernel.events import plugin_manager
+from certkernel.flows.hooks import ShellHookEvents, ShellHooks
 
 if TYPE_CHECKING:
     import pluggy
@@ -29,9 +31,6 @@ def lifecycle(config: Config, verb: str) -> Iterator[pluggy.PluginManager]:
     ``--pre-hook`` stops the run before any plugin starts. Directory hooks
     (``renewal-hooks/``) take part in ``renew`` only, as in Certbot.
     """
-    from certkernel.events import plugin_manager
-    from certkernel.flows.hooks import ShellHookEvents, ShellHooks
-
     shell = ShellHooks(config, directories=verb == "renew")
     manager = plugin_manager()
     ShellHookEvents(shell).register_on(manager)

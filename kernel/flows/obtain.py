@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from certkernel import errors
 from certkernel.ca import ari_fetch
 from certkernel.ca.issuance import Issuance, IssuedCertificate
+from certkernel.cmdline.cli_flags import FLAGS
 from certkernel.config import Config
+from certkernel.crypto import KeySpec, key_spec_of, make_csr, make_key
 from certkernel.lineages.storage import Lineage
 
 if TYPE_CHECKING:
@@ -29,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 def _renewal_keys() -> dict[str, str]:
     """dest -> [renewalparams] key of every kernel flag declared ``renew=True``."""
-    from certkernel.cmdline.cli_flags import FLAGS
-
     return {f.dest: f.conf_key or f.dest for f in FLAGS if f.renew}
 
 
@@ -84,8 +84,6 @@ class SavedCertificate:
 
 
 def new_key(config: Config) -> bytes:
-    from certkernel.crypto import KeySpec, make_key
-
     if config.key_type == "rsa" and config.rsa_key_size < 2048:
         raise errors.ConfigurationError("--rsa-key-size must be at least 2048")
     return make_key(KeySpec(config.key_type, config.elliptic_curve, config.rsa_key_size))
@@ -104,8 +102,6 @@ def _order(
 
     ``replaces`` is the ARI cert ID of the certificate this one renews.
     """
-    from certkernel.crypto import make_csr  # the cryptography boundary: only when used
-
     if config.must_staple:
         logger.warning(
             "--must-staple: Let's Encrypt no longer runs OCSP responders; a must-staple "
@@ -155,8 +151,6 @@ def key_type_change(config: Config, lineage: Lineage, interactive: bool,
 
 
 def _lineage_key_type(lineage: Lineage) -> str:
-    from certkernel.crypto import key_spec_of
-
     return key_spec_of(lineage.read("privkey")).key_type
 
 
@@ -201,7 +195,6 @@ def reuse_decision(config: Config, lineage: Lineage | None,
     """
     if lineage is None or config.new_key or not config.reuse_key:
         return False, config, params
-    from certkernel.crypto import key_spec_of
 
     spec = key_spec_of(lineage.read("privkey"))
     conflicts = [

@@ -16,8 +16,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from certkernel import errors
+from certkernel.ca.acme_setup import effective_server
 from certkernel.config import Config
 from certkernel.display import Display
+from certkernel.flows.obtain import key_type_change
+from certkernel.lineages.lineage_find import find_by_names
+from certkernel.lineages.storage import Lineage
+from certkernel.renewal.renewal_plan import is_due
 
 if TYPE_CHECKING:
     from certkernel.lineages.storage import Lineage
@@ -42,9 +47,6 @@ class Choice:
 
 def choose(config: Config, names: list[str], display: Display) -> Choice:
     """Decide between a new lineage and an existing one for ``names``."""
-    from certkernel.lineages.lineage_find import find_by_names
-    from certkernel.lineages.storage import Lineage
-
     if config.duplicate:
         return Choice(Action.NEW)
     if config.certname:
@@ -92,8 +94,6 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     the expiry rule. It reads only ``ari.json``, so keeping a certificate
     costs no request to the CA.
     """
-    from certkernel.renewal.renewal_plan import is_due
-
     changing_key_type = _key_type_change(config, lineage, display)  # may refuse: first
     if config.renew_by_default or changing_key_type:
         return Choice(Action.RENEW, lineage)
@@ -129,8 +129,6 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
 
 def _key_type_change(config: Config, lineage: Lineage, display: Display) -> bool:
     """True when this run deliberately changes the lineage's key type (see obtain)."""
-    from certkernel.flows.obtain import key_type_change
-
     return key_type_change(
         config, lineage, display.interactive,
         lambda question: display.yesno(question, "Update key type", "Keep existing key type",
@@ -151,7 +149,6 @@ def refuse_test_cert_over_valid(config: Config, lineage: Lineage | None) -> None
     """
     if lineage is None or config.dry_run or config.break_my_certs:
         return
-    from certkernel.ca.acme_setup import effective_server
 
     if not (config.staging or _is_test_server(effective_server(config))):
         return

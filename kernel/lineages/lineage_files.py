@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from certkernel import fsutil
+from certkernel import crypto, fsutil
 from certkernel.errors import CertStorageError
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
@@ -98,8 +98,6 @@ class Layout:
     def version_matches(self, version: int) -> bool:
         """Deep check of one archive version: the key is the cert's and
         fullchain is exactly cert followed by chain."""
-        from certkernel import crypto
-
         try:
             cert, chain, fullchain, key = (self.read(k, version) for k in ("cert", "chain", "fullchain", "privkey"))
         except CertStorageError:

@@ -40,6 +40,7 @@ from typing import Any
 
 from certkernel import fsutil
 from certkernel.errors import CertStorageError, LineageNotFound, StorageError, ValidationError
+from certkernel.lineages.renewal_conf_plain import parse_plain
 
 ALL_FOUR = ("cert", "privkey", "chain", "fullchain")
 DEFAULT_RENEW_BEFORE_EXPIRY = "30 days"
@@ -194,7 +195,6 @@ def read(path: str) -> RenewalConf:
             "see 'certkernel certificates' for the names that exist") from None
     except OSError as exc:
         raise CertStorageError(f"cannot read renewal conf {path}: {exc.strerror}") from exc
-    from certkernel.lineages.renewal_conf_plain import parse_plain
 
     raw = parse_plain(data)
     if raw is None:  # anything beyond the plain subset: configobj decides

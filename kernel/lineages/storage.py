@@ -27,11 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel import fsutil
+from certkernel import crypto, fsutil
 from certkernel.errors import CertStorageError, StorageError
 from certkernel.lineages import lineage_files, renewal_conf
+from certkernel.lineages.cert_validity_der import pem_validity
 from certkernel.lineages.lineage_files import ALL_FOUR, FILE_MODES, Layout
 from certkernel.names import validate_cert_name
+from certkernel.protocol.messages import LineageInfo
 from certkernel.version import __version__
 
 if TYPE_CHECKING:
@@ -133,8 +135,6 @@ class Lineage:
     # -- certificate details ------------------------------------------------
     def cert_info(self) -> CertInfo:
         if self._info is None:
-            from certkernel import crypto
-
             path = self.archive_path("cert")
             self._info = crypto.cert_info(self.read("cert"), source=path)
         return self._info
@@ -153,8 +153,6 @@ class Lineage:
             if self._info is not None:
                 self._validity = (self._info.not_before, self._info.not_after)
             else:
-                from certkernel.lineages.cert_validity_der import pem_validity
-
                 fast = pem_validity(self.read("cert"))
                 info = self.cert_info() if fast is None else None
                 self._validity = fast or (info.not_before, info.not_after)  # type: ignore[union-attr]
@@ -182,8 +180,6 @@ class Lineage:
 
     def to_lineage_info(self) -> Any:
         """The protocol's ``LineageInfo`` (paths and names, never key bytes)."""
-        from certkernel.protocol.messages import LineageInfo
-
         return LineageInfo(
             name=self.name, cert_path=self.cert_path, key_path=self.key_path,
             chain_path=self.chain_path, fullchain_path=self.fullchain_path, domains=list(self.names),

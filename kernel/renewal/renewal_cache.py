@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from certkernel import errors, fsutil
 from certkernel.lineages.lineage_files import ALL_FOUR
+from certkernel.lineages.renewal_conf import RenewalConf, RenewalParams
+from certkernel.lineages.storage import Lineage
 
 if TYPE_CHECKING:
     from certkernel.lineages.renewal_conf import RenewalConf
@@ -95,8 +97,6 @@ def _conf_to_json(conf: RenewalConf) -> dict[str, Any]:
 
 
 def _conf_from_json(path: str, raw: Any) -> RenewalConf:
-    from certkernel.lineages.renewal_conf import RenewalConf, RenewalParams
-
     if not isinstance(raw, dict):
         raise TypeError("malformed conf")
     for key in ("archive_dir", "cert", "privkey", "chain", "fullchain"):
@@ -207,8 +207,6 @@ class RenewalCache:
         The lineage is what ``Lineage.from_conf`` would return (its validity
         already known); ``extra`` is the JSON value recorded with it.
         """
-        from certkernel.lineages.storage import Lineage
-
         found = self._head(conf_path)
         if found is None:
             return None
@@ -240,8 +238,6 @@ class RenewalCache:
         longer matches (or none), never one describing other content.
         Errors of a broken lineage propagate, as from ``Lineage.from_conf``.
         """
-        from certkernel.lineages.storage import Lineage
-
         self._drop(conf_path)
         conf_stat = os.stat(conf_path)
         lineage = Lineage.from_conf(self.config_dir, conf_path)

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
-from certkernel.ca import ari
+from certkernel.ca import ari, revocations
+from certkernel.ca.ari_fetch import Refresher
 from certkernel.config import Config
+from certkernel.lineages.storage import ConfigDirs, Lineage, conf_paths
+from certkernel.renewal.renewal_cache import RenewalCache, from_micros, micros
 
 if TYPE_CHECKING:
     from certkernel.lineages.storage import Lineage
@@ -99,8 +102,6 @@ def is_revoked(lineage: Lineage) -> bool:
     when that record exists, so the common path stays cheap. Writing the
     record changes the archive directory, so the renewal cache sees it.
     """
-    from certkernel.ca import revocations
-
     if not os.path.exists(os.path.join(lineage.archive_dir, revocations.FILE_NAME)):
         return False
     try:
@@ -134,8 +135,6 @@ def not_due_before(lineage: Lineage, decision: ari.Decision) -> datetime.datetim
 
 def _quick(lineage: Lineage, raw: Any) -> Any:
     """The renewal cache's quick value: what the summary needs and until when it holds."""
-    from certkernel.renewal.renewal_cache import micros
-
     until = None
     if lineage.conf.autorenew:
         horizon = not_due_before(lineage, _ari_decision(raw))
@@ -146,8 +145,6 @@ def _quick(lineage: Lineage, raw: Any) -> Any:
 
 def _skipped(quick: Any, now: datetime.datetime) -> tuple[NotDue, bool] | None:
     """``(entry, autorenew)`` when the quick value decides "skip" at ``now``, else None."""
-    from certkernel.renewal.renewal_cache import from_micros
-
     try:
         name, fullchain, not_after, autorenew, until = quick
         if not (isinstance(name, str) and isinstance(fullchain, str)
@@ -173,8 +170,6 @@ def _decisions(config: Config, known: list[tuple[Lineage, ari.Decision]],
     stale = [lin for lin, _dec in known
              if lin.name in decisions and decisions[lin.name].stale(now)]
     if stale:
-        from certkernel.ca.ari_fetch import Refresher
-
         refresher = Refresher(config)
         fresh = refresher.refresh_all([(lin, decisions[lin.name].state) for lin in stale])
         for lin, state in zip(stale, fresh, strict=True):
@@ -197,8 +192,6 @@ def _ari_decision(raw: Any) -> ari.Decision:
 
 def _wanted_conf_paths(config: Config) -> list[str]:
     """The renewal confs to look at: only ``--cert-name``'s (which must exist), or all."""
-    from certkernel.lineages.storage import ConfigDirs, conf_paths
-
     if not config.certname:
         return conf_paths(config.config_dir)
     path = ConfigDirs(config.config_dir).conf_path(config.certname)
@@ -216,9 +209,6 @@ def make_plan(config: Config, now: datetime.datetime | None = None) -> Plan:
     else from disk (and are recorded). Lineages that turn out due are read
     again from their files before the plan hands them to the runner.
     """
-    from certkernel.lineages.storage import Lineage
-    from certkernel.renewal.renewal_cache import RenewalCache
-
     plan = Plan()
     now = now or datetime.datetime.now(datetime.UTC)
     paths = _wanted_conf_paths(config)

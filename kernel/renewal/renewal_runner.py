@@ -24,8 +24,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
+from certkernel.ca.acme_setup import effective_server, open_account
 from certkernel.config import Config
 from certkernel.display import Display
+from certkernel.flows.obtain import obtain, renewal_params
+from certkernel.lineages.named_lineage import lineage_config
+from certkernel.renewal.renewal_plan import wanted
+from certkernel.runtime import deploy
 
 if TYPE_CHECKING:
     import pluggy
@@ -120,8 +125,6 @@ class RenewalRunner:
 
     def _account(self, cfg: Config) -> AccountSession:
         """One session per (server, account) per run: one directory fetch, one key load."""
-        from certkernel.ca.acme_setup import effective_server, open_account
-
         key = (effective_server(cfg), cfg.account or "")
         with self._accounts_lock:
             found = self._accounts.get(key)
@@ -145,9 +148,6 @@ class RenewalRunner:
             lock.release()
 
     def _renew_locked(self, stale: Lineage, index: int, total: int) -> Result:
-        from certkernel.lineages.named_lineage import lineage_config
-        from certkernel.renewal.renewal_plan import wanted
-
         names: list[str] = []
         cfg = self.config
         try:
@@ -174,8 +174,6 @@ class RenewalRunner:
         return Result(lineage.name, Status.RENEWED, lineage.fullchain_path, names)
 
     def _obtain(self, cfg: Config, lineage: Lineage, names: list[str]) -> None:
-        from certkernel.flows.obtain import obtain, renewal_params
-
         auth_name = cfg.authenticator or cfg.configurator
         if not auth_name:
             raise errors.ConfigurationError(
@@ -248,8 +246,6 @@ class RenewalRunner:
         reported as failed (``renewal_failed``: its names reach the post
         hooks' ``FAILED_DOMAINS``).  Returns lineage name -> reason.
         """
-        from certkernel.runtime import deploy
-
         failed: dict[str, str] = {}
         for entry in self._deployments.values():
             lineages = [item.lineage for item in entry.renewed]

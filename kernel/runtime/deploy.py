@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from certkernel import errors
+from certkernel import errors, lock
 from certkernel.config import Config
+from certkernel.plugin_host.roots import resolve_roots
+from certkernel.protocol.messages import LineageInfo
 
 if TYPE_CHECKING:
     from certkernel.interfaces import CheckpointStore, Installer
@@ -126,9 +128,6 @@ def installer_locked(config: Config, installer_name: str | None) -> AbstractCont
     """
     if installer_name is None or changes_nothing(config, installer_name):
         return nullcontext()
-    from certkernel import lock
-    from certkernel.plugin_host.roots import resolve_roots
-
     manifest = config.manifests.get(installer_name)
     roots = resolve_roots(manifest, config.plugin_options(manifest)) if manifest else []
     key = roots[0] if roots else f"/default-server-root-of-{installer_name}"
@@ -292,8 +291,6 @@ def apply_enhancements(
 
 def _lineage_info(cert: CertPaths, names: Sequence[str]) -> LineageInfo:
     """The protocol's lineage map for a lineage or for loose files."""
-    from certkernel.protocol.messages import LineageInfo
-
     to_info = getattr(cert, "to_lineage_info", None)
     if callable(to_info):
         info: LineageInfo = to_info()

@@ -24,11 +24,14 @@ from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator, RemoteInstaller
-from certkernel.plugin_host.sandbox import Decision
+from certkernel.plugin_host.roots import check_roots, resolve_roots
+from certkernel.plugin_host.sandbox import Decision, decide
+from certkernel.plugin_host.sandbox_paths import make_placed
 from certkernel.plugin_host.services import Checkpoints, KernelServices
 from certkernel.runtime.http01_sockets import bind_http01
 from certkernel.runtime.plugin_recovery import FinalizingInstaller, RecoveringAuthenticator
 from certkernel.runtime.plugin_secrets import read_secrets
+from certkernel.runtime.plugin_storage import PluginStorage
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +60,6 @@ class _StorageAdapter:
     """certkernel.runtime.plugin_storage.PluginStorage behind the host's Storage protocol."""
 
     def __init__(self, config_dir: str, lock_timeout: float) -> None:
-        from certkernel.runtime.plugin_storage import PluginStorage
-
         self.inner = PluginStorage(config_dir, lock_timeout=lock_timeout)
 
     def get(self, plugin: str, key: str) -> tuple[bool, Any]:
@@ -108,9 +109,6 @@ class PluginLauncher:
     def _decide(self, manifest: Manifest, config: Config, options: dict[str, Any],
                 state_dir: str) -> Decision:
         """Least privilege for this run: --plugin-user, else what the manifest declares."""
-        from certkernel.plugin_host.sandbox import decide
-        from certkernel.plugin_host.sandbox_paths import make_placed
-
         decision = decide(manifest, config.plugin_user, options, work_dir=self.config.work_dir,
                           config_dir=self.config.config_dir, state_dir=state_dir,
                           lock_timeout=self.config.lock_timeout)
@@ -125,8 +123,6 @@ class PluginLauncher:
         None of them may overlap the kernel's config, work or logs dir: keys,
         checkpoints and every plugin's state directory live there.
         """
-        from certkernel.plugin_host.roots import check_roots, resolve_roots
-
         roots = resolve_roots(manifest, options)
         check_roots(manifest, roots, {"--config-dir": self.config.config_dir,
                                       "--work-dir": self.config.work_dir,

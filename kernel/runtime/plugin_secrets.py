@@ -14,6 +14,7 @@ import stat
 from typing import Any
 
 from certkernel import errors
+from certkernel.log import register_secret
 from certkernel.plugin_host.manifest import Manifest
 
 logger = logging.getLogger(__name__)
@@ -105,8 +106,6 @@ def read_secrets(manifest: Manifest, options: dict[str, Any]) -> dict[str, str]:
     Every secret value is registered with the log filter first, so it can
     never reach a log line.
     """
-    from certkernel.log import register_secret
-
     secrets: dict[str, str] = {}
     for opt in manifest.options:
         path = options.get(opt.name) if opt.type in ("secret-file", "secret-text") else None
@@ -129,7 +128,6 @@ def _register_text(text: str) -> None:
     """Keep a whole-file secret out of logs: the text, and a JSON file's secret values."""
     import json
 
-    from certkernel.log import register_secret
 
     if len(text.strip()) >= 4:
         register_secret(text)
