@@ -109,7 +109,7 @@ def test_due_check_needs_neither_configobj_nor_cryptography(tmp_path: Path, ca: 
         Lineage.create(str(tmp_path), f"s{i}.example.com", issued.cert, issued.chain, issued.fullchain,
                        issued.key, {"authenticator": "webroot", "webroot_path": ["/srv"]})
     code = (
-        "import sys\nfrom certkernel import lineage_find\n"
+        "import sys\nfrom certkernel.lineages import lineage_find\n"
         f"res = lineage_find.scan({str(tmp_path)!r})\n"
         "print([(l.not_after - l.not_before).days for l in res.lineages], len(res.errors))\n"
         "print(sorted(m for m in ('cryptography', 'configobj') if m in sys.modules))"
