@@ -64,7 +64,7 @@ class Display(Protocol):
 
 
 class Storage(Protocol):
-    """Plugin key-value storage, one section per plugin (``certkernel.plugin_storage``).
+    """Plugin key-value storage, one section per plugin (``certkernel.runtime.plugin_storage``).
 
     - Errors: ``PluginStorageError`` only, one line (unreadable or corrupt
       file, a value over the per-plugin cap or not JSON, the lock still held
@@ -97,7 +97,7 @@ class Checkpoints(Protocol):
 
 class Challenges(Protocol):
     """The http-01 challenges the kernel handed to one plugin, and the board they go to
-    (``certkernel.challenge_desk.ChallengeDesk``).
+    (``certkernel.runtime.challenge_desk.ChallengeDesk``).
 
     - Errors: ``InvalidParams`` for a token the kernel did not hand to this
       plugin in this run, or a key authorization other than the one it

@@ -9,11 +9,11 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-from certkernel.challenge_board import board_for, open_up_front
 from certkernel.config import Config
 from certkernel.display import say
-from certkernel.responder import Responder
-from certkernel.responder_setup import bind, drop_to, parse_listen, target_user
+from certkernel.fleet.challenge_board import board_for, open_up_front
+from certkernel.fleet.responder import Responder
+from certkernel.fleet.responder_setup import bind, drop_to, parse_listen, target_user
 
 
 def run(config: Config) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from certkernel.challenge_board import BOARD_DIR, LocalBoard
+from certkernel.fleet.challenge_board import BOARD_DIR, LocalBoard
 from tests.infra.apache import http_get
 from tests.infra.apache_site import Site, running_site
 from tests.infra.board_backends import KEY_AUTHORIZATION, TOKEN

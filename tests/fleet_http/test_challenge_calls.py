@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from certkernel import errors
-from certkernel.challenge_board import BOARD_DIR, LocalBoard
-from certkernel.cli import parse
+from certkernel.cmdline.cli import parse
 from certkernel.config import Config
+from certkernel.fleet.challenge_board import BOARD_DIR, LocalBoard
 from certkernel.plugin_host.discovery import discover_all
 from certkernel.plugin_host.manifest import Manifest, load_manifest
-from certkernel.plugin_launcher import PluginLauncher
 from certkernel.protocol.messages import Challenge
+from certkernel.runtime.plugin_launcher import PluginLauncher
 from tests.infra.board_backends import THUMBPRINT, token
 
 HOSTILE = Path(__file__).with_name("hostile_board_plugin.py")

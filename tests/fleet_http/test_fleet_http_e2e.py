@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from certkernel.challenge_board import BOARD_DIR
+from certkernel.fleet.challenge_board import BOARD_DIR
 from tests.infra.cli_run import Dirs, ck
 from tests.infra.pebble import Pebble
 from tests.infra.responder import ResponderProcess

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.challenge_board import BOARD_DIR, LocalBoard, board_for
 from certkernel.config import Config
 from certkernel.errors import StorageError
+from certkernel.fleet.challenge_board import BOARD_DIR, LocalBoard, board_for
 from tests.infra.board_backends import KEY_AUTHORIZATION, TOKEN
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.challenge_board import BOARD_DIR, LocalBoard
+from certkernel.fleet.challenge_board import BOARD_DIR, LocalBoard
 from tests.infra.board_backends import KEY_AUTHORIZATION, TOKEN
 from tests.infra.nginx import http_get
 from tests.infra.nginx_site import SITE, Site, running_site

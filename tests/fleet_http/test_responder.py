@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.challenge_board import BOARD_DIR, LocalBoard
+from certkernel.fleet.challenge_board import BOARD_DIR, LocalBoard
 from tests.infra.board_backends import KEY_AUTHORIZATION, THUMBPRINT, TOKEN, token
 from tests.infra.responder import ResponderProcess, body_of, get, raw, status_of
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.challenge_board import LocalBoard
-from certkernel.responder import Responder
+from certkernel.fleet.challenge_board import LocalBoard
+from certkernel.fleet.responder import Responder
 from tests.infra.board_backends import KEY_AUTHORIZATION, TOKEN
 from tests.infra.responder import body_of, get
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from certkernel.challenge_board import LocalBoard
+from certkernel.fleet.challenge_board import LocalBoard
 from certkernel.interfaces import ChallengeBoard
 
 
