@@ -111,6 +111,9 @@ class Manifest:
     # each challenge (its ``per_domain`` field), so lineages that differ only in
     # those values may share one process (PROTOCOL.md §8).
     per_domain_from_challenge: bool = False
+    # [needs] challenge_board: an authenticator that has the kernel publish its
+    # http-01 key authorizations (challenge/publish, PROTOCOL.md §5.2).
+    challenge_board: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     privilege: str = "unprivileged"  # [sandbox] privilege: unprivileged, owner or root
@@ -329,6 +332,7 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
     serialize = Reader(path, needs, "[needs] ").bool("serialize")
     changes_nothing = Reader(path, needs, "[needs] ").bool("changes_nothing")
     from_challenge = _per_domain_from_challenge(Reader(path, needs, "[needs] "), roles, options)
+    challenge_board = Reader(path, needs, "[needs] ").bool("challenge_board")
     env = r.str_list("env")
     check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
@@ -358,6 +362,7 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         serialize=serialize,
         changes_nothing=changes_nothing,
         per_domain_from_challenge=from_challenge,
+        challenge_board=challenge_board,
         sandbox=sandbox,
         timeouts={k: float(v) for k, v in timeouts.items()},
         privilege=privilege,

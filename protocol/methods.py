@@ -360,6 +360,17 @@ class ChallengesParams(Wire):
     challenges: list[Challenge]
 
 
+@dataclass(frozen=True, slots=True)
+class ChallengePublishParams(Wire):
+    token: str
+    key_authorization: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenParams(Wire):
+    token: str
+
+
 # §5.3 installer
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +567,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
          "publish every challenge; return when the CA may validate", deadline=300.0),
     _req("cleanup", _K2P, ChallengesParams, Empty, "5.2",
          "remove what `perform` published", deadline=300.0),
+    _req("challenge/publish", _P2K, ChallengePublishParams, Empty, "5.2",
+         "serve `key_authorization` for `token` from the kernel's challenge board"),
+    _req("challenge/withdraw", _P2K, TokenParams, Empty, "5.2",
+         "stop serving `token`"),
     _req("get_all_names", _K2P, Empty, NamesResult, "5.3", "the names the server is configured for"),
     _req("deploy_cert", _K2P, DeployCertParams, Empty, "5.3",
          "point the server's configuration for `domain` at the certificate"),

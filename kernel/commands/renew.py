@@ -3,7 +3,7 @@
 The common case — nothing due — reads the renewal confs and cert validity
 only, never touches the network and never imports ``acme``. When something
 is due, the lineages run on a bounded thread pool sharing plugin processes
-and ACME sessions (see :mod:`certkernel.renewal_runner`); shell hooks and
+and ACME sessions (see :mod:`certkernel.renewal.renewal_runner`); shell hooks and
 in-process extensions observe the same lifecycle events
 (:mod:`certkernel.events`). The summary follows Certbot's wording, and the
 exit code is 1 when any lineage (or its conf) could not be renewed.
@@ -20,11 +20,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from certkernel import metrics, renew_report
+from certkernel import metrics
 from certkernel.config import Config
 from certkernel.display import on_terminal, say
-from certkernel.renewal_plan import Plan, make_plan
-from certkernel.renewal_runner import Result, Status
+from certkernel.renewal import renew_report
+from certkernel.renewal.renew_flow import renew_due
+from certkernel.renewal.renewal_plan import Plan, make_plan
+from certkernel.renewal.renewal_runner import Result, Status
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,6 @@ def run(config: Config) -> int:
         # The one deferred import: what renewing needs (plugin host, checkpoints,
         # lifecycle) costs ~100 ms to import, which the cron run with nothing
         # due (bench/renew.py) must not pay.
-        from certkernel.renew_flow import renew_due
 
         results = renew_due(config, plan)
     _observe(config, plan, results)

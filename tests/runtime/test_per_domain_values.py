@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certkernel.per_domain_values import PerDomainValues
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.protocol.messages import Challenge
+from certkernel.runtime.per_domain_values import PerDomainValues
 
 REPO = Path(__file__).resolve().parents[2]
 WEBROOT = load_manifest(REPO / "plugins" / "webroot")

@@ -117,6 +117,10 @@ export class Kernel {
   checkpointFinalize(title: string): Promise<void>;
   checkpointRevertTemporary(): Promise<void>;
   checkpointRollback(count: number): Promise<void>;
+  /** `challenge/publish` (manifest `[needs] challenge_board`): serve a handed http-01 challenge. */
+  challengePublish(token: string, keyAuthorization: string): Promise<void>;
+  /** `challenge/withdraw`: stop serving `token`. */
+  challengeWithdraw(token: string): Promise<void>;
 }
 
 /** Fields every plugin has; filled from `initialize` before `prepare`. */
@@ -400,6 +404,20 @@ export interface WireMethods {
     params: { challenges: WireChallenge[] };
     result: Record<string, never>;
     deadlineSeconds: 300;
+  };
+  'challenge/publish': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { token: string; key_authorization: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'challenge/withdraw': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { token: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
   };
   'get_all_names': {
     kind: 'request';

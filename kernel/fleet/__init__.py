@@ -1,0 +1,1 @@
+"""Fleet mode: hosts that share accounts, lineages and http-01 challenges through PostgreSQL (docs/fleet.md)."""
