@@ -26,8 +26,8 @@ from certkernel.lineages.named_lineage import lineage_config
 from certkernel.lineages.storage import Lineage
 from certkernel.lock import held
 from certkernel.renewal.renew_flow import renew_due
+from certkernel.renewal.renew_result import Status
 from certkernel.renewal.renewal_plan import Plan
-from certkernel.renewal.renewal_runner import Status
 
 _DOMAINS_REFUSED = (
     "You have specified domains, but reconfigure cannot change the names in a certificate. "

@@ -21,12 +21,13 @@ from certkernel.flows.deploy_flow import recover_interrupted
 from certkernel.flows.lifecycle import lifecycle
 from certkernel.lineages.lineage_store import store_for
 from certkernel.progress import printer as progress_printer
-from certkernel.renewal.renewal_runner import RenewalRunner, Status
+from certkernel.renewal.renew_result import Status
+from certkernel.renewal.renewal_runner import RenewalRunner
 from certkernel.runtime.plugin_runtime import PluginLauncher
 
 if TYPE_CHECKING:
+    from certkernel.renewal.renew_result import Result
     from certkernel.renewal.renewal_plan import Plan
-    from certkernel.renewal.renewal_runner import Result
 
 
 MAX_WORKERS = 8

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from certkernel.renewal.renewal_runner import Status
+from certkernel.renewal.renew_result import Status
 
 if TYPE_CHECKING:
+    from certkernel.renewal.renew_result import Result
     from certkernel.renewal.renewal_plan import Plan
-    from certkernel.renewal.renewal_runner import Result
 
 SCHEMA = "certkernel.renew/1"
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
@@ -29,6 +28,7 @@ from certkernel.config import Config
 from certkernel.display import Display
 from certkernel.flows.obtain import obtain, renewal_params
 from certkernel.lineages.named_lineage import lineage_config
+from certkernel.renewal.renew_result import Result, Status
 from certkernel.renewal.renewal_plan import wanted
 from certkernel.runtime import deploy
 
@@ -41,25 +41,6 @@ if TYPE_CHECKING:
     from certkernel.runtime.plugin_runtime import PluginLauncher
 
 logger = logging.getLogger(__name__)
-
-
-class Status(StrEnum):
-    """One lineage's outcome in a renew run (``--json`` maps it to its own words)."""
-
-    RENEWED = "renewed"
-    FAILED = "failed"
-    NOT_DUE = "not due"
-
-
-@dataclass
-class Result:
-    """The outcome for one lineage."""
-
-    name: str
-    status: Status
-    fullchain: str
-    names: list[str] = field(default_factory=list)
-    reason: str = ""
 
 
 @dataclass
