@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certkernel.cli_flags import FLAGS, LE_PRODUCTION, default_of
-from certkernel.config_resolve import (
+from certkernel.cmdline.cli_flags import FLAGS, LE_PRODUCTION, default_of
+from certkernel.cmdline.config_resolve import (
     dedupe,
     expand_paths,
     ip_identifier,
@@ -26,6 +26,7 @@ from certkernel.config_resolve import (
     select_plugins,
 )
 from certkernel.lock import parse_timeout
+from certkernel.plugin_host.manifest_values import convert_value
 
 if TYPE_CHECKING:
     from certkernel.plugin_host.manifest import Manifest
@@ -71,6 +72,9 @@ class Config:
     # seconds any lock waits for its holder (CERTKERNEL_LOCK_TIMEOUT; certkernel.lock)
     lock_timeout: float = 60.0
     plugin_user: str | None = None
+    # certkernel responder
+    responder_listen: str | None = None
+    responder_user: str | None = None
     # automation
     reinstall: bool = False
     expand: bool = False
@@ -226,8 +230,6 @@ def _plugin_specs(manifests: Mapping[str, Manifest]) -> dict[str, Any]:
 
 def _coerce(kind: str, raw: Any, dest: str, origin: str) -> Any:
     """A renewal-conf value (configobj gives str, list or dict) in ``kind``."""
-    from certkernel.plugin_host.manifest_values import convert_value
-
     if kind == "list" and isinstance(raw, list | tuple):
         return [str(v) for v in raw if str(v)]
     if kind == "map" and isinstance(raw, Mapping):

@@ -1,8 +1,10 @@
 """Keys, CSRs and certificate parsing, with the ``cryptography`` library.
 
-This module imports ``cryptography`` at the top, so callers on quick paths
-(``--help``, ``certificates`` listing, ``renew`` with nothing due) import it
-inside the function that needs it. Keys are written as unencrypted PKCS#8
+This module is the kernel's boundary with ``cryptography``: it imports the
+library inside the functions that use it (and for type checking only at the
+top), so every kernel module can import this one at module level while quick
+paths (``--help``, ``certificates`` listing, ``renew`` with nothing due) never
+load it. Keys are written as unencrypted PKCS#8
 PEM, which nginx, apache and every other TLS server read; the default key is
 ECDSA P-256, as modern clients make.
 """
@@ -13,20 +15,17 @@ import datetime
 import ipaddress
 import re
 from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from typing import TYPE_CHECKING, TypeAlias
 
 from certkernel.errors import ValidationError
 
-CURVES: dict[str, type[ec.EllipticCurve]] = {
-    "secp256r1": ec.SECP256R1,
-    "secp384r1": ec.SECP384R1,
-    "secp521r1": ec.SECP521R1,
-}
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+CURVES = ("secp256r1", "secp384r1", "secp521r1")
 _CURVE_ALIASES = {
     "p-256": "secp256r1", "p256": "secp256r1", "prime256v1": "secp256r1",
     "p-384": "secp384r1", "p384": "secp384r1",
@@ -36,10 +35,6 @@ MIN_RSA_SIZE = 2048
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
-# id-pe-tlsfeature (RFC 7633) with status_request, the "must staple" extension.
-_MUST_STAPLE = x509.TLSFeature([x509.TLSFeatureType.status_request])
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 @dataclass(frozen=True)
@@ -90,10 +85,13 @@ def normalize_curve(curve: str) -> str:
 
 def make_key(spec: KeySpec | None = None) -> bytes:
     """A fresh private key as PKCS#8 PEM bytes."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     spec = spec or KeySpec()
     key: PrivateKey
     if spec.key_type == "ecdsa":
-        key = ec.generate_private_key(CURVES[normalize_curve(spec.elliptic_curve)]())
+        curve = getattr(ec, normalize_curve(spec.elliptic_curve).upper())
+        key = ec.generate_private_key(curve())
     elif spec.key_type == "rsa":
         if spec.rsa_key_size < MIN_RSA_SIZE:
             raise ValidationError(
@@ -106,6 +104,8 @@ def make_key(spec: KeySpec | None = None) -> bytes:
 
 
 def key_to_pem(key: PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -115,6 +115,10 @@ def key_to_pem(key: PrivateKey) -> bytes:
 
 def load_key(pem: bytes, source: str = "private key") -> PrivateKey:
     """Load an unencrypted PEM private key (RSA or EC); the message names ``source``."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -126,6 +130,8 @@ def load_key(pem: bytes, source: str = "private key") -> PrivateKey:
 
 def key_spec_of(pem: bytes) -> KeySpec:
     """The :class:`KeySpec` an existing key satisfies (for ``--reuse-key`` checks)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = load_key(pem)
     if isinstance(key, rsa.RSAPrivateKey):
         return KeySpec("rsa", rsa_key_size=key.key_size)
@@ -133,6 +139,8 @@ def key_spec_of(pem: bytes) -> KeySpec:
 
 
 def _general_names(names: list[str]) -> list[x509.GeneralName]:
+    from cryptography import x509
+
     out: list[x509.GeneralName] = []
     for name in names:
         try:
@@ -148,18 +156,26 @@ def make_csr(key_pem: bytes, names: list[str], must_staple: bool = False) -> byt
     The subject stays empty as RFC 8555 clients do; every name is in the SAN
     extension, which is what CAs read.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     if not names:
         raise ValidationError("cannot make a CSR without names")
     key = load_key(key_pem)
     builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
     builder = builder.add_extension(x509.SubjectAlternativeName(_general_names(names)), critical=False)
     if must_staple:
-        builder = builder.add_extension(_MUST_STAPLE, critical=False)
+        # id-pe-tlsfeature (RFC 7633) with status_request: "must staple".
+        must = x509.TLSFeature([x509.TLSFeatureType.status_request])
+        builder = builder.add_extension(must, critical=False)
     csr = builder.sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
 def _names_from(san_owner: x509.Certificate | x509.CertificateSigningRequest) -> list[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
     names: list[str] = []
     try:
         ext = san_owner.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
@@ -178,6 +194,9 @@ def _names_from(san_owner: x509.Certificate | x509.CertificateSigningRequest) ->
 
 def load_csr(data: bytes, source: str = "CSR") -> CsrInfo:
     """Load a CSR given as PEM or DER (``--csr``) and list its names."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         if b"-----BEGIN" in data:
             csr = x509.load_pem_x509_csr(data)
@@ -198,6 +217,8 @@ def load_csr(data: bytes, source: str = "CSR") -> CsrInfo:
 
 
 def load_cert(pem: bytes, source: str = "certificate") -> x509.Certificate:
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
@@ -205,6 +226,8 @@ def load_cert(pem: bytes, source: str = "certificate") -> x509.Certificate:
 
 
 def _key_type_name(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
     pub = cert.public_key()
     if isinstance(pub, rsa.RSAPublicKey):
         return f"RSA {pub.key_size}"
@@ -217,6 +240,9 @@ def _key_type_name(cert: x509.Certificate) -> str:
 
 def cert_info(pem: bytes, source: str = "certificate") -> CertInfo:
     """Parse the first certificate of ``pem`` into a :class:`CertInfo`."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
     cert = load_cert(pem, source)
     try:
         cert.extensions.get_extension_for_oid(ExtensionOID.TLS_FEATURE)
@@ -236,6 +262,9 @@ def cert_info(pem: bytes, source: str = "certificate") -> CertInfo:
 
 
 def _public_der(public_key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -49,6 +49,7 @@ __all__ = [
     "CallCancelled",
     "CallError",
     "CertStorageError",
+    "ChallengeRefused",
     "CheckpointRefused",
     "ConfigurationError",
     "Error",
@@ -135,6 +136,11 @@ class StoreUnavailable(StorageError):
 
 class PathRefused(StorageError):
     """A path leads through a symlink, ``..`` or out of the directory it must stay in."""
+
+
+class ChallengeRefused(StorageError):
+    """A token or key authorization for the http-01 challenge board that is not
+    ACME's shape (RFC 8555 §8.1, §8.3: base64url; ``token "." thumbprint``)."""
 
 
 class CertStorageError(StorageError):

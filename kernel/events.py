@@ -5,8 +5,8 @@ way to react to "a certificate was renewed"; an in-process extension (a
 metrics exporter, a notifier) is another. Both observe the same events, so
 the kernel fires events and the shell hooks are just one built-in
 implementation registered on the plugin manager (see
-:class:`certkernel.hooks.ShellHookEvents`); every verb gets its bus from
-:func:`certkernel.lifecycle.lifecycle`. The names and arguments are a public
+:class:`certkernel.flows.hooks.ShellHookEvents`); every verb gets its bus from
+:func:`certkernel.flows.lifecycle.lifecycle`. The names and arguments are a public
 interface for extension authors (docs/events.md). Hooks are called with keyword
 arguments only (pluggy enforces it); an implementation may accept any
 subset of them.
@@ -24,7 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from certkernel.config import Config
-    from certkernel.storage import Lineage
+    from certkernel.lineages.storage import Lineage
 
 PROJECT = "certkernel"
 hookspec = pluggy.HookspecMarker(PROJECT)

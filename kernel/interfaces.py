@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from certkernel.protocol.messages import Challenge, LineageInfo
 
 if TYPE_CHECKING:
-    from certkernel.storage import Lineage
+    from certkernel.lineages.storage import Lineage
 
 
 @runtime_checkable
@@ -56,7 +56,7 @@ class Installer(Protocol):
     Every method raises ``PluginError`` or ``TransportError`` as
     :class:`Authenticator` does. One object is used by one thread at a time;
     the caller holds the installer's server-root lock
-    (``certkernel.deploy.installer_locked``) around a run of changes, so two
+    (``certkernel.runtime.deploy.installer_locked``) around a run of changes, so two
     certkernel processes never change one server tree at once. Changes are
     not idempotent in general (a second ``enhance`` may add a second
     redirect): the caller checkpoints first and asks once.
@@ -137,10 +137,10 @@ class LineageStore(Protocol):
     """Where certificate lineages live, and the lock each one is written under.
 
     The engines (the obtain flow, the renewal runner, ``obtain``) reach
-    lineages through this seam only: ``certkernel.lineage_store.LocalStore``
+    lineages through this seam only: ``certkernel.lineages.lineage_store.LocalStore``
     keeps Certbot's layout under ``--config-dir``; a shared store (fleet mode)
     can stand in for it. Whatever the store, the lineage it returns is a
-    :class:`certkernel.storage.Lineage` materialized in the local layout,
+    :class:`certkernel.lineages.storage.Lineage` materialized in the local layout,
     because web servers and hooks read ``live/<name>/``.
 
     - Errors: every method raises ``StorageError`` or a subclass, one line
@@ -236,7 +236,7 @@ class RestoreResult(Protocol):
 
 
 class CheckpointStore(Protocol):
-    """The kernel's own copies of server configuration (``certkernel.reverter.Reverter``),
+    """The kernel's own copies of server configuration (``certkernel.checkpoints.reverter.Reverter``),
     as the deploy code uses them to undo a failed deployment.
 
     - The caller holds the store (``with Reverter(...)``), which takes its
@@ -256,3 +256,44 @@ class CheckpointStore(Protocol):
     def recovery_routine(self) -> Sequence[RestoreResult]: ...
 
     def rollback(self, count: int) -> Sequence[RestoreResult]: ...
+
+
+@runtime_checkable
+class ChallengeBoard(Protocol):
+    """Where http-01 key authorizations wait for the CA, so that a responder can serve them.
+
+    ``certkernel.fleet.challenge_board.LocalBoard`` keeps them in files under
+    ``--work-dir`` for the responder on this host; in fleet mode a shared
+    board in the store lets every host's responder answer for a token any
+    host requested. The kernel publishes and withdraws on behalf of a plugin
+    (``challenge/publish``, ``challenge/withdraw``, PROTOCOL.md §5.2) after
+    checking that the challenge is one it handed to that plugin; the
+    ``certkernel responder`` only looks up.
+
+    - Errors: :meth:`publish` and :meth:`withdraw` raise ``ChallengeRefused``
+      (a ``StorageError``) for a token outside the base64url alphabet or a
+      key authorization that is not ``token "." thumbprint``
+      (``certkernel.fleet.challenge_board.check_challenge``), and ``StorageError``
+      when the board cannot be written. :meth:`lookup` never raises for what
+      a client sent: a malformed token, a missing one, or an entry it may not
+      read (a symlink, not a regular file) is ``None``; it raises
+      ``StorageError`` only when the board itself is unreachable.
+    - Concurrency: every method may be called from several threads and
+      processes (hosts, for a shared board) at once. A reader sees a key
+      authorization whole or not at all, never half written.
+    - Idempotence: :meth:`publish` of the same pair again, and
+      :meth:`withdraw` of a token that is not (or no longer) published,
+      change nothing and raise nothing; :meth:`lookup` has no effect.
+    """
+
+    def publish(self, token: str, key_authorization: str) -> None:
+        """Make ``key_authorization`` the answer for ``token`` (replacing any older one)."""
+        ...
+
+    def withdraw(self, token: str) -> None:
+        """Stop answering for ``token``."""
+        ...
+
+    def lookup(self, token: str) -> str | None:
+        """The key authorization published for ``token``, or ``None``."""
+        ...

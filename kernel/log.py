@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 from certkernel.errors import ConfigurationError
+from certkernel.fleet.store_url import url_passwords
 from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
@@ -111,8 +112,6 @@ def _store_url_secrets(url: str | None) -> list[str]:
     command line is logged before that)."""
     if not url:
         return []
-    from certkernel.fleet.connect import url_passwords
-
     return url_passwords(url)
 
 

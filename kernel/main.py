@@ -17,15 +17,15 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from certkernel.acme_problems import validation_failure_note
-from certkernel.cli import HelpRequest, UsageError, parse
+from certkernel.ca.acme_problems import validation_failure_note
+from certkernel.cmdline.cli import HelpRequest, UsageError, parse
+from certkernel.cmdline.verbs import REGISTRY, Verb
 from certkernel.errors import AuthorizationError, ConfigurationError, Error
 from certkernel.fsutil import make_dirs
 from certkernel.log import LogSetup, setup_logging
 from certkernel.names import normalize_names, split_domain_args
 from certkernel.plugin_host.discovery import Discovery, discover_all, report
 from certkernel.terminal_text import clean
-from certkernel.verbs import REGISTRY, Verb
 
 if TYPE_CHECKING:
     from certkernel.config import Config

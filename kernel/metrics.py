@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from certkernel import errors, fsutil
+from certkernel.ca import ari
+from certkernel.lineages.storage import Lineage, conf_paths
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +210,6 @@ def _from_state(conf: str, entry: Any) -> LineageFacts | None:
 
 def _read(config_dir: str, conf: str, limit_ns: int) -> tuple[LineageFacts, dict[str, Any]]:
     """Read one lineage from its files; the entry remembers the stamps taken before reading."""
-    from certkernel import ari
-    from certkernel.storage import Lineage
-
     conf_stamp = _stamp(conf)
     lineage = Lineage.from_conf(config_dir, conf, repair=False)
     cert_path, ari_path = lineage.cert_path, ari.state_path(lineage)
@@ -234,8 +233,6 @@ def collect_facts(config_dir: str) -> tuple[list[LineageFacts], int]:
     we: a lineage whose conf, current cert and ari.json have the stamps seen
     last time is not read again (three ``stat`` calls instead of a parse).
     """
-    from certkernel.storage import conf_paths
-
     previous = _load_state(config_dir)
     entries: dict[str, Any] = {}
     facts: list[LineageFacts] = []

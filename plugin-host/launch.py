@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from certkernel.plugin_host.landlock import Policy
+from certkernel.log import register_secret
+from certkernel.plugin_host.landlock import Policy, build
 from certkernel.plugin_host.manifest import Manifest, env_is_secret
 from certkernel.plugin_host.process import Handler, PluginProcess
 from certkernel.plugin_host.sandbox_access import check_access
@@ -111,7 +112,6 @@ def start_plugin(
     if confine is not None:
         from dataclasses import replace
 
-        from certkernel.plugin_host.landlock import build
 
         ruleset = build(confine)
         plan = replace(plan, confine_fd=ruleset.fd)
@@ -147,8 +147,6 @@ def _redact_env(manifest: Manifest, source: Mapping[str, str] | None = None) -> 
     They are redacted like the contents of credential files: a plugin that
     echoes its token, or fails with it in the message, leaves ``***``.
     """
-    from certkernel.log import register_secret
-
     source = os.environ if source is None else source
     for key in manifest.env:
         value = source.get(key, "")

@@ -107,6 +107,13 @@ class Manifest:
     # [needs] changes_nothing: an installer that leaves every server as it is
     # (Certbot's null installer): no server lock, no "enabled HTTPS", no rollback.
     changes_nothing: bool = False
+    # [needs] per_domain_from_challenge: the plugin takes its per-domain values from
+    # each challenge (its ``per_domain`` field), so lineages that differ only in
+    # those values may share one process (PROTOCOL.md §8).
+    per_domain_from_challenge: bool = False
+    # [needs] challenge_board: an authenticator that has the kernel publish its
+    # http-01 key authorizations (challenge/publish, PROTOCOL.md §5.2).
+    challenge_board: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     timeouts: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     privilege: str = "unprivileged"  # [sandbox] privilege: unprivileged, owner or root
@@ -272,6 +279,25 @@ def _parse_roots(r: Reader, needs: Mapping[str, Any],
     return tuple(out)
 
 
+def _per_domain_from_challenge(r: Reader, roles: tuple[str, ...],
+                               options: tuple[OptionSpec, ...]) -> bool:
+    """``[needs] per_domain_from_challenge``: an authenticator with a per-domain option.
+
+    Installer calls carry no challenge, so an installer could not tell
+    which lineage's values apply.
+    """
+    wanted = r.bool("per_domain_from_challenge")
+    if not wanted:
+        return False
+    if not any(opt.per_domain for opt in options):
+        raise r.fail("per_domain_from_challenge = true needs a per_domain option in "
+                     "[[options]]; remove it or declare one")
+    if "installer" in roles:
+        raise r.fail("per_domain_from_challenge = true is for authenticators only: installer "
+                     "calls carry no challenge to hold the values")
+    return True
+
+
 def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin") -> Manifest:
     """Build a Manifest from already-decoded TOML ``data`` read from ``path``."""
     r = Reader(path, data)
@@ -305,6 +331,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
     roots = _parse_roots(r, needs, options)
     serialize = Reader(path, needs, "[needs] ").bool("serialize")
     changes_nothing = Reader(path, needs, "[needs] ").bool("changes_nothing")
+    from_challenge = _per_domain_from_challenge(Reader(path, needs, "[needs] "), roles, options)
+    challenge_board = Reader(path, needs, "[needs] ").bool("challenge_board")
     env = r.str_list("env")
     check_env(r, name, env, r.table("env_foreign"), origin)
     timeouts = r.table("timeouts")
@@ -333,6 +361,8 @@ def parse_manifest(data: Mapping[str, Any], path: Path, origin: str = "builtin")
         checkpoint_roots=roots,
         serialize=serialize,
         changes_nothing=changes_nothing,
+        per_domain_from_challenge=from_challenge,
+        challenge_board=challenge_board,
         sandbox=sandbox,
         timeouts={k: float(v) for k, v in timeouts.items()},
         privilege=privilege,

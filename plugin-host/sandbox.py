@@ -24,7 +24,7 @@ from typing import Any
 
 from certkernel import errors
 from certkernel.lock import DEFAULT_TIMEOUT
-from certkernel.plugin_host.landlock import Policy
+from certkernel.plugin_host.landlock import Policy, abi_version
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.sandbox_paths import runtime_paths, write_roots
 from certkernel.plugin_host.sandbox_users import (
@@ -135,7 +135,6 @@ def _privileged(manifest: Manifest, options: Mapping[str, Any], *, work_dir: str
         head = f"root ({manifest.privilege_reason})"
     if manifest.confine is None:
         return Decision(None, None, f"{head}; not confined: its manifest declares no [confine]")
-    from certkernel.plugin_host.landlock import abi_version
 
     abi = abi_version() if landlock_abi is None else landlock_abi
     if abi <= 0:

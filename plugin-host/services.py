@@ -1,4 +1,4 @@
-"""The kernel's side of plugin → kernel calls: prompts, storage, checkpoints.
+"""The kernel's side of plugin → kernel calls: prompts, storage, checkpoints, challenges.
 
 A plugin never touches the terminal, the config dir or backups itself; it
 asks, and this module answers after checking what it was given. A plugin
@@ -64,7 +64,7 @@ class Display(Protocol):
 
 
 class Storage(Protocol):
-    """Plugin key-value storage, one section per plugin (``certkernel.plugin_storage``).
+    """Plugin key-value storage, one section per plugin (``certkernel.runtime.plugin_storage``).
 
     - Errors: ``PluginStorageError`` only, one line (unreadable or corrupt
       file, a value over the per-plugin cap or not JSON, the lock still held
@@ -95,7 +95,26 @@ class Checkpoints(Protocol):
     def revert_own_temporary(self) -> object: ...
 
 
+class Challenges(Protocol):
+    """The http-01 challenges the kernel handed to one plugin, and the board they go to
+    (``certkernel.runtime.challenge_desk.ChallengeDesk``).
+
+    - Errors: ``InvalidParams`` for a token the kernel did not hand to this
+      plugin in this run, or a key authorization other than the one it
+      computed (nothing reaches the board then); ``PluginError`` when the
+      board cannot be written.
+    - Concurrency: called from the plugin's reader thread while ``perform``
+      runs on another; thread-safe.
+    - Idempotence: publishing the same pair again, or withdrawing a handed
+      token that is not published, changes nothing.
+    """
+
+    def publish(self, token: str, key_authorization: str) -> None: ...
+    def withdraw(self, token: str) -> None: ...
+
+
 ROOTS_FIELD = "[needs] checkpoint_roots"
+BOARD_FIELD = "[needs] challenge_board"
 
 
 def refuse_rootless(plugin: str, method: str) -> errors.NotSupportedError:
@@ -159,14 +178,20 @@ class KernelServices:
         checkpoints: Checkpoints | None = None,
         roots: Sequence[str] = (),
         installer: Mapping[str, Any] | None = None,
+        challenges: Challenges | None = None,
     ) -> None:
-        """``installer``: recorded with each checkpoint this plugin makes (see Reverter.add)."""
+        """``installer``: recorded with each checkpoint this plugin makes (see Reverter.add).
+
+        ``challenges``: given only to a plugin whose manifest declares
+        ``[needs] challenge_board``; every ``challenge/*`` call of the others
+        is refused."""
         self.plugin = plugin
         self.installer = installer
         self.display = display
         self.storage = storage
         self.checkpoints = checkpoints
         self.roots = list(roots)
+        self.challenges = challenges
         self._methods: dict[str, Callable[[Any], wire.Wire]] = {
             "display/notification": self._notification,
             "display/input": self._input,
@@ -182,6 +207,8 @@ class KernelServices:
             "checkpoint/finalize": self._cp_finalize,
             "checkpoint/revert_temporary": self._cp_revert,
             "checkpoint/rollback": self._cp_rollback,
+            "challenge/publish": self._challenge_publish,
+            "challenge/withdraw": self._challenge_withdraw,
         }
 
     def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -296,4 +323,22 @@ class KernelServices:
         if p.count < 1:
             raise errors.InvalidParams("field 'count' must be a positive integer")
         cps.rollback(p.count)
+        return wire.Empty()
+
+    # -- the http-01 challenge board -------------------------------------------
+
+    def _desk(self, method: str) -> Challenges:
+        if self.challenges is None:
+            raise errors.NotSupportedError(
+                f"{self.plugin}: {method} refused: the plugin's manifest does not declare "
+                f"{BOARD_FIELD} = true (see PROTOCOL.md §5.2)",
+                data={"manifest_field": BOARD_FIELD})
+        return self.challenges
+
+    def _challenge_publish(self, p: wire.ChallengePublishParams) -> wire.Empty:
+        self._desk("challenge/publish").publish(p.token, p.key_authorization)
+        return wire.Empty()
+
+    def _challenge_withdraw(self, p: wire.TokenParams) -> wire.Empty:
+        self._desk("challenge/withdraw").withdraw(p.token)
         return wire.Empty()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from certkernel.plugin_host import lifetime
+from certkernel.plugin_host.landlock import restrictor
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, NAME_ENV, VERSIONS_ENV
 
 _PR_SET_PDEATHSIG = 1
@@ -136,8 +137,6 @@ def make_preexec(plan: LaunchPlan, join_fd: int = -1) -> Callable[[], None]:
     confine_fd = plan.confine_fd
     restrict = None
     if confine_fd is not None:
-        from certkernel.plugin_host.landlock import restrictor
-
         restrict = restrictor()
 
     def preexec() -> None:

@@ -61,9 +61,16 @@ class Challenge:
     wildcard: bool = False
     validation_domain_name: str = ""
     uri_path: str = ""
+    # PROTOCOL.md §8 "Per-domain options": for each map option a per-domain
+    # option of the plugin fills, the value for this identifier in this order.
+    # None (absent on the wire) for plugins that declare no per-domain option.
+    per_domain: dict[str, str] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.per_domain is None:
+            del data["per_domain"]  # absent, not nil
+        return data
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Challenge:
@@ -78,9 +85,18 @@ class Challenge:
                 wildcard=bool(data.get("wildcard", False)),
                 validation_domain_name=str(data.get("validation_domain_name", "")),
                 uri_path=str(data.get("uri_path", "")),
+                per_domain=_str_map(data.get("per_domain")),
             )
         except (KeyError, TypeError) as exc:
             raise errors.InvalidParams(f"challenge is missing field {exc}") from None
+
+
+def _str_map(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise errors.InvalidParams("challenge field 'per_domain' must be a map")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True, slots=True)

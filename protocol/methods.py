@@ -257,7 +257,9 @@ def _check_map(label: str, data: dict[Any, Any], cls: type, *, strict: bool) -> 
 
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _encode(v) for k, v in dataclasses.asdict(value).items()}
+        # A nested map's optional field set to None is left out, as at the top level.
+        return {f.name: _encode(getattr(value, f.name)) for f in fields_of(type(value))
+                if f.required or getattr(value, f.name) is not None}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
@@ -356,6 +358,17 @@ class ChallPrefResult(Wire):
 @dataclass(frozen=True, slots=True)
 class ChallengesParams(Wire):
     challenges: list[Challenge]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengePublishParams(Wire):
+    token: str
+    key_authorization: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenParams(Wire):
+    token: str
 
 
 # §5.3 installer
@@ -554,6 +567,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
          "publish every challenge; return when the CA may validate", deadline=300.0),
     _req("cleanup", _K2P, ChallengesParams, Empty, "5.2",
          "remove what `perform` published", deadline=300.0),
+    _req("challenge/publish", _P2K, ChallengePublishParams, Empty, "5.2",
+         "serve `key_authorization` for `token` from the kernel's challenge board"),
+    _req("challenge/withdraw", _P2K, TokenParams, Empty, "5.2",
+         "stop serving `token`"),
     _req("get_all_names", _K2P, Empty, NamesResult, "5.3", "the names the server is configured for"),
     _req("deploy_cert", _K2P, DeployCertParams, Empty, "5.3",
          "point the server's configuration for `domain` at the certificate"),

@@ -5,7 +5,7 @@
     python scripts/gen-manual.py --check    # exit 1 if the committed files are stale
 
 The man page is rendered by argparse-manpage and the completions by shtab,
-both from :func:`certkernel.cli_manual.manual_parser` (every option of the
+both from :func:`certkernel.cmdline.cli_manual.manual_parser` (every option of the
 real parser, with the flag table's help, for the built-in plugins only).
 They are committed so a wheel build needs neither tool; setup.py installs
 them under share/man/man1, share/bash-completion/completions and
@@ -55,7 +55,7 @@ def render() -> dict[Path, str]:
     import shtab
     from argparse_manpage.manpage import Manpage
 
-    from certkernel.cli_manual import manual_parser
+    from certkernel.cmdline.cli_manual import manual_parser
     from certkernel.plugin_host.discovery import candidate_files
     from certkernel.plugin_host.manifest import load_manifest
     from certkernel.version import __version__ as version

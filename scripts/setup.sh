@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install everything certkernel and its tests need on a fresh Debian machine:
-# system packages (Pebble, nginx, apache2, BIND, PostgreSQL for fleet mode), a world-readable virtualenv
+# system packages (Pebble, nginx, apache2, BIND, PostgreSQL, haproxy, faketime for fleet mode), a world-readable virtualenv
 # with certkernel-sdk, certkernel and its test extras, and the Node SDK's packages.
 # Run as root. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${CERTKERNEL_VENV:-/opt/certkernel-venv}
-PACKAGES=(pebble nginx apache2 bind9 bind9-utils bind9-dnsutils postgresql nodejs npm curl)
+PACKAGES=(pebble nginx apache2 bind9 bind9-utils bind9-dnsutils nodejs npm curl postgresql haproxy faketime)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

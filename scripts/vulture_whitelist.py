@@ -18,8 +18,8 @@ _.server_version  # http.server reads it for the Server header
 _.sys_version  # same (empty: no Python version on the wire)
 _.trust_env  # requests.Session attribute we set (acme_session.py)
 _.filename  # configobj.ConfigObj attribute we set to stop it writing by itself
-_.option_string  # argparse.Action.__call__ signature (kernel/cli.py)
-_.exc_type  # __exit__ signature (kernel/reverter.py)
+_.option_string  # argparse.Action.__call__ signature (kernel/cmdline/cli.py)
+_.exc_type  # __exit__ signature (kernel/checkpoints/reverter.py)
 _.tb  # same
 _.failed_names  # pluggy hookspec argument name: part of the public events interface
 
@@ -29,6 +29,7 @@ _.failed_names  # pluggy hookspec argument name: part of the public events inter
 _.Manual
 _.NginxPlugin
 _.NullInstaller
+_.FleetHttp
 _.Standalone
 _.Webroot
 _.cloudflare
@@ -69,7 +70,7 @@ _.total_bytes  # plugin_host.process stderr drain: tests/host prove it keeps rea
 _.reaper  # plugin_host.lifetime: holds the reaper Popen so it is not collected
 
 # -- named by string, or used only through the enum's values ----------------
-_.with_checked_manifest  # verbs.REGISTRY names it as "certkernel.plugin_target:..." (loaded lazily)
+_.with_checked_manifest  # verbs.REGISTRY names it as "certkernel.runtime.plugin_target:..." (loaded lazily)
 _.INSTALL  # ScheduleAction: the parsed first argument; install is the fall-through branch
 _.PgBoard  # fleet mode's ChallengeBoard (kernel/fleet/board.py): the responder and -a fleet-http use it
 _.withdraw  # ChallengeBoard.withdraw: called by the fleet-http authenticator's cleanup

@@ -4,7 +4,7 @@ Listing reads only the config dir: certificates are parsed with
 ``cryptography`` and the ACME stack is never imported. A lineage that does not
 load is listed apart with the reason, and never stops the listing.
 Revocation is known from what ``revoke`` recorded (see
-:mod:`certkernel.revocations`), since there is no OCSP check here.
+:mod:`certkernel.ca.revocations`), since there is no OCSP check here.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import sys
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from certkernel import errors, metrics, revocations
+from certkernel import errors, metrics
+from certkernel.ca import revocations
 from certkernel.config import Config
 from certkernel.display import say
-from certkernel.lineage_find import scan
+from certkernel.lineages.lineage_find import scan
+from certkernel.lineages.storage import Lineage
 from certkernel.names import parse_domain_args
-from certkernel.storage import Lineage
 
 SEPARATOR = "- " * 39 + "-"
 

@@ -8,14 +8,14 @@ of the run's fixed cost.
 from __future__ import annotations
 
 from certkernel import progress
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
-from certkernel.csr_flow import run_csr
 from certkernel.display import Display, say
-from certkernel.lifecycle import lifecycle
-from certkernel.lineage_choice import Action
-from certkernel.obtain_flow import deployed, obtain_cert, report_saved
-from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
-from certkernel.reverter import Reverter
+from certkernel.flows.csr_flow import run_csr
+from certkernel.flows.lifecycle import lifecycle
+from certkernel.flows.obtain_flow import deployed, obtain_cert, report_saved
+from certkernel.lineages.lineage_choice import Action
+from certkernel.runtime.plugin_runtime import PluginLauncher, chosen_plugins
 
 
 def run(config: Config) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from certkernel.config import Config
 from certkernel.display import Display
-from certkernel.lineage_delete import choose_names, delete_lineages
+from certkernel.lineages.lineage_delete import choose_names, delete_lineages
 
 
 def run(config: Config) -> int:

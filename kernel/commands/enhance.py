@@ -9,15 +9,15 @@ its options from the flags, else from the lineage's renewal conf.
 from __future__ import annotations
 
 from certkernel import errors
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
-from certkernel.deploy import install_lineage, installer_locked, wanted_enhancements
-from certkernel.deploy_flow import installer_for, recover_interrupted
 from certkernel.display import Display, say
-from certkernel.named_lineage import load_lineage, with_lineage_conf
-from certkernel.obtain_flow import requested_names
-from certkernel.plugin_runtime import PluginLauncher
+from certkernel.flows.deploy_flow import installer_for, recover_interrupted
+from certkernel.flows.obtain_flow import requested_names
+from certkernel.lineages.named_lineage import load_lineage, with_lineage_conf
 from certkernel.progress import printer as progress_printer
-from certkernel.reverter import Reverter
+from certkernel.runtime.deploy import install_lineage, installer_locked, wanted_enhancements
+from certkernel.runtime.plugin_runtime import PluginLauncher
 
 
 def run(config: Config) -> int:

@@ -7,7 +7,7 @@ X`` after ``certonly --nginx`` needs no more flags); ``--cert-path`` /
 files.  Redirect is on by default, as for ``run``, where the installer
 supports it (else a note says none was set up; ``--redirect`` asked
 explicitly of such an installer is an error).  The install step itself is
-:mod:`certkernel.deploy_flow`, shared with ``run``, ``enhance`` and ``renew``.
+:mod:`certkernel.flows.deploy_flow`, shared with ``run``, ``enhance`` and ``renew``.
 """
 
 from __future__ import annotations
@@ -16,15 +16,21 @@ import logging
 import os
 
 from certkernel import errors
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
-from certkernel.deploy import CertPaths, LooseCert, installer_locked
-from certkernel.deploy_flow import congratulate, deploy_with, installer_for, recover_interrupted
+from certkernel.crypto import cert_info
 from certkernel.display import Display
-from certkernel.named_lineage import load_lineage, with_lineage_conf
-from certkernel.obtain_flow import requested_names
-from certkernel.plugin_runtime import PluginLauncher
+from certkernel.flows.deploy_flow import (
+    congratulate,
+    deploy_with,
+    installer_for,
+    recover_interrupted,
+)
+from certkernel.flows.obtain_flow import requested_names
+from certkernel.lineages.named_lineage import load_lineage, with_lineage_conf
 from certkernel.progress import printer as progress_printer
-from certkernel.reverter import Reverter
+from certkernel.runtime.deploy import CertPaths, LooseCert, installer_locked
+from certkernel.runtime.plugin_runtime import PluginLauncher
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +51,6 @@ def _loose_cert(config: Config) -> tuple[CertPaths, list[str]]:
     if config.domains:
         names = requested_names(config, Display.from_config(config))
     else:
-        from certkernel.crypto import cert_info  # the cryptography boundary: only here
-
         with open(cert.cert_path, "rb") as handle:
             names = cert_info(handle.read(), cert.cert_path).names
     return cert, names

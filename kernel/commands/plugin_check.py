@@ -15,6 +15,7 @@ import tempfile
 from typing import Any
 
 from certkernel import errors
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
 from certkernel.conformance.context import Context
 from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_trip
@@ -22,9 +23,8 @@ from certkernel.conformance.report import Report
 from certkernel.conformance.runner import run_suite
 from certkernel.display import say
 from certkernel.plugin_host.services import KernelServices
-from certkernel.plugin_runtime import read_secrets
-from certkernel.plugin_target import resolve
-from certkernel.reverter import Reverter
+from certkernel.runtime.plugin_runtime import read_secrets
+from certkernel.runtime.plugin_target import resolve
 
 
 class _MemoryStorage:

@@ -16,18 +16,18 @@ import os
 from typing import Any
 
 from certkernel import errors
-from certkernel.acme_setup import effective_server
+from certkernel.ca.acme_setup import effective_server
 from certkernel.config import Config
 from certkernel.display import Display, say
-from certkernel.lineage_find import scan
-from certkernel.lineage_store import store_for
+from certkernel.flows.obtain import renewal_params
+from certkernel.lineages.lineage_find import scan
+from certkernel.lineages.named_lineage import lineage_config
+from certkernel.lineages.storage import Lineage
+from certkernel.lineages.store_choice import store_for
 from certkernel.lock import held
-from certkernel.named_lineage import lineage_config
-from certkernel.obtain import renewal_params
-from certkernel.renew_flow import renew_due
-from certkernel.renewal_plan import Plan
-from certkernel.renewal_runner import Status
-from certkernel.storage import Lineage
+from certkernel.renewal.renew_flow import renew_due
+from certkernel.renewal.renew_result import Status
+from certkernel.renewal.renewal_plan import Plan
 
 _DOMAINS_REFUSED = (
     "You have specified domains, but reconfigure cannot change the names in a certificate. "

@@ -8,10 +8,10 @@ break.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.account_cli import store_for
-from certkernel.acme_setup import register
+from certkernel.ca.acme_setup import register
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.flows.account_cli import store_for
 
 DUPLICATE = ("There is an existing account; registration of a duplicate account with this "
              "command is currently unsupported.")

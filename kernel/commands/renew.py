@@ -3,7 +3,7 @@
 The common case — nothing due — reads the renewal confs and cert validity
 only, never touches the network and never imports ``acme``. When something
 is due, the lineages run on a bounded thread pool sharing plugin processes
-and ACME sessions (see :mod:`certkernel.renewal_runner`); shell hooks and
+and ACME sessions (see :mod:`certkernel.renewal.renewal_runner`); shell hooks and
 in-process extensions observe the same lifecycle events
 (:mod:`certkernel.events`). The summary follows Certbot's wording, and the
 exit code is 1 when any lineage (or its conf) could not be renewed.
@@ -21,11 +21,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from certkernel import metrics, renew_report
+from certkernel import metrics
 from certkernel.config import Config
 from certkernel.display import on_terminal, say
-from certkernel.renewal_plan import Plan, make_plan
-from certkernel.renewal_runner import Result, Status
+from certkernel.fleet.fleet_renew import exit_status, prepare, report_synced
+from certkernel.renewal import renew_report
+from certkernel.renewal.renew_result import Result, Status
+from certkernel.renewal.renewal_plan import Plan, make_plan
 
 if TYPE_CHECKING:
     from certkernel.fleet.fleet_renew import FleetRun
@@ -48,8 +50,6 @@ def _random_sleep(config: Config) -> None:
 def run(config: Config) -> int:
     fleet: FleetRun | None = None
     if config.store:  # fleet mode (docs/fleet.md): converge with the store first
-        from certkernel.fleet.fleet_renew import prepare
-
         fleet = prepare(config)
         config = fleet.config
     plan = make_plan(config)
@@ -61,18 +61,17 @@ def run(config: Config) -> int:
             say(config, "Simulating renewal of existing certificates (dry run).")
         if plan.due:
             _random_sleep(config)
-        # The one deferred import: what renewing needs (plugin host, checkpoints,
-        # lifecycle) costs ~100 ms to import, which the cron run with nothing
-        # due (bench/renew.py) must not pay.
-        from certkernel.renew_flow import renew_due
+        # The kernel's one deferred internal import (tests/kernel/test_heavy_imports.py
+        # lists it): what renewing needs (plugin host, protocol registry,
+        # checkpoints, lifecycle) costs ~50 ms to import, which the cron run with
+        # nothing due (bench/renew.py) must not pay.
+        from certkernel.renewal.renew_flow import renew_due
 
         results = renew_due(config, plan, **(fleet.renew_args() if fleet else {}))
     _observe(config, plan, results)
     failed = any(r.status == Status.FAILED for r in results)
     fleet_failed = 0
     if fleet is not None:
-        from certkernel.fleet.fleet_renew import exit_status, report_synced
-
         report_synced(config, fleet, results)
         fleet_failed = exit_status(fleet, bool(plan.due))
     return 1 if failed or plan.broken or fleet_failed else 0

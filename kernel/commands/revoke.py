@@ -15,16 +15,17 @@ import logging
 import os
 import re
 
-from certkernel import errors, revocations
-from certkernel.accounts import AccountStore
-from certkernel.acme_session import AcmeSession
-from certkernel.acme_setup import effective_server, open_account, session_settings
+from certkernel import crypto, errors
+from certkernel.ca import revocations
+from certkernel.ca.accounts import AccountStore
+from certkernel.ca.acme_session import AcmeSession
+from certkernel.ca.acme_setup import effective_server, open_account, session_settings
 from certkernel.config import REVOCATION_REASONS, Config
 from certkernel.display import Display, say
-from certkernel.lineage_delete import delete_lineages
-from certkernel.lineage_find import scan
-from certkernel.named_lineage import lineage_config
-from certkernel.storage import Lineage
+from certkernel.lineages.lineage_delete import delete_lineages
+from certkernel.lineages.lineage_find import scan
+from certkernel.lineages.named_lineage import lineage_config
+from certkernel.lineages.storage import Lineage
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ def lineage_of(config: Config, cert_path: str) -> Lineage | None:
 def _session(config: Config, display: Display, cert_pem: bytes) -> AcmeSession:
     if not config.key_path:
         return open_account(config, display, create=False).session
-    from certkernel import crypto  # the cryptography boundary: only when used
 
     key_pem = _read(config.key_path, "key file")
     if not crypto.key_matches_cert(key_pem, cert_pem):
@@ -129,7 +129,6 @@ def run(config: Config) -> int:
     path = cert_path_of(config)
     config = with_lineage_server(config)
     cert_pem = _read(path, "certificate")
-    from certkernel import crypto  # the cryptography boundary: only when used
 
     info = crypto.cert_info(cert_pem, source=path)
     session = _session(config, display, cert_pem)

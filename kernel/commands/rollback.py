@@ -13,14 +13,14 @@ import os
 import time
 from collections.abc import Callable
 
+from certkernel.checkpoints.reverter import Restored, Reverter
 from certkernel.config import Config
-from certkernel.deploy import changes_nothing
 from certkernel.display import Display
 from certkernel.errors import ConfigurationError, Error, ReverterError
-from certkernel.named_lineage import load_lineage, with_lineage_conf
-from certkernel.plugin_runtime import PluginLauncher
-from certkernel.reverter import Restored, Reverter
-from certkernel.storage import ConfigDirs, Lineage
+from certkernel.lineages.named_lineage import load_lineage, with_lineage_conf
+from certkernel.lineages.storage import ConfigDirs, Lineage
+from certkernel.runtime.deploy import changes_nothing
+from certkernel.runtime.plugin_runtime import PluginLauncher
 
 
 def _describe(result: Restored) -> list[str]:

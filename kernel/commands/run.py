@@ -1,6 +1,6 @@
 """``certkernel run`` (the default command): obtain a certificate, then install it.
 
-The obtain part is ``certonly``'s (:func:`certkernel.obtain_flow.obtain_cert`); when the
+The obtain part is ``certonly``'s (:func:`certkernel.flows.obtain_flow.obtain_cert`); when the
 authenticator is also the installer (``--nginx``, ``--apache``) both roles
 are one process.  The kernel's checkpoint store is handed to the plugins, so
 every file they change can be restored: on a failed install right away, after
@@ -13,20 +13,20 @@ from __future__ import annotations
 import logging
 
 from certkernel import errors, progress
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.config import Config
-from certkernel.deploy import (
+from certkernel.display import Display, say
+from certkernel.flows.deploy_flow import congratulate, deploy_with, recover_interrupted
+from certkernel.flows.lifecycle import lifecycle
+from certkernel.flows.obtain_flow import Outcome, deployed, obtain_cert, report_saved
+from certkernel.lineages.lineage_choice import Action
+from certkernel.runtime.deploy import (
     check_enhancements,
     default_enhancements,
     installer_locked,
     wanted_enhancements,
 )
-from certkernel.deploy_flow import congratulate, deploy_with, recover_interrupted
-from certkernel.display import Display, say
-from certkernel.lifecycle import lifecycle
-from certkernel.lineage_choice import Action
-from certkernel.obtain_flow import Outcome, deployed, obtain_cert, report_saved
-from certkernel.plugin_runtime import PluginLauncher, chosen_plugins
-from certkernel.reverter import Reverter
+from certkernel.runtime.plugin_runtime import PluginLauncher, chosen_plugins
 
 logger = logging.getLogger(__name__)
 

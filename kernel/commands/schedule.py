@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from certkernel import fsutil
 from certkernel.errors import ConfigurationError, Error
-from certkernel.schedule_units import (
+from certkernel.renewal.schedule_units import (
     SERVICE,
     TIMER,
     TIMER_TEXT,

@@ -6,10 +6,10 @@ import json
 import sys
 
 from certkernel import errors
-from certkernel.account_cli import emails_of, store_for
-from certkernel.acme_setup import open_account
+from certkernel.ca.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.flows.account_cli import emails_of, store_for
 
 
 def run(config: Config) -> int:

@@ -14,6 +14,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from certkernel.errors import ConfigurationError, StorageError
+from certkernel.fleet import schema
+from certkernel.fleet.connect import shown
+from certkernel.fleet.pg_store import PgStore
+from certkernel.fleet.store_key import new_key_text
+from certkernel.fleet.store_open import open_database, open_store
+from certkernel.lineages.lineage_store import LocalStore
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -37,8 +43,6 @@ def run(config: Config) -> int:
     if action == StoreAction.KEYGEN:
         return _keygen(config)
     if action == StoreAction.GRANTS:
-        from certkernel.fleet import schema
-
         print("\n".join(f"{line};" for line in schema.host_grants(config.args[1])))
         return 0
     if not config.store:
@@ -60,7 +64,6 @@ def _keygen(config: Config) -> int:
     which would leave every private key in the store unreadable."""
     import os
 
-    from certkernel.fleet.store_key import new_key_text
 
     path = config.store_key_file
     if not path:
@@ -81,10 +84,6 @@ def _keygen(config: Config) -> int:
 
 
 def _import(config: Config) -> int:
-    from certkernel.fleet.pg_store import PgStore
-    from certkernel.fleet.store_open import open_store
-    from certkernel.lineage_store import LocalStore
-
     store: PgStore = open_store(config)  # also copies the accounts both ways
     local = LocalStore(config.config_dir, config.lock_timeout)
     failed = 0
@@ -123,10 +122,6 @@ FROM leases WHERE expires_at > now() ORDER BY name
 
 
 def _status(config: Config) -> int:
-    from certkernel.fleet import schema
-    from certkernel.fleet.connect import shown
-    from certkernel.fleet.store_open import open_database
-
     db = open_database(config)
     conn = db.shared()
     version = schema.current_version(conn)

@@ -7,10 +7,10 @@ proceeds, as in Certbot); the local files go only once the CA said yes.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.account_cli import store_for
-from certkernel.acme_setup import open_account
+from certkernel.ca.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.flows.account_cli import store_for
 
 
 def run(config: Config) -> int:

@@ -8,10 +8,10 @@ rewritten so the account stays usable by Certbot and by us.
 from __future__ import annotations
 
 from certkernel import errors
-from certkernel.account_cli import emails_of, split_emails, store_for
-from certkernel.acme_setup import open_account
+from certkernel.ca.acme_setup import open_account
 from certkernel.config import Config
 from certkernel.display import Display, say
+from certkernel.flows.account_cli import emails_of, split_emails, store_for
 
 
 def _new_emails(config: Config, display: Display) -> list[str]:

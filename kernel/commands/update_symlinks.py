@@ -12,7 +12,7 @@ import os
 from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import say
-from certkernel.storage import Lineage, conf_paths
+from certkernel.lineages.storage import Lineage, conf_paths
 
 
 def run(config: Config) -> int:

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from certkernel import errors
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.conformance.context import Context, describe_error, handshake, handshake_problem
 from certkernel.conformance.wire import RawPlugin, show
 from certkernel.plugin_host.services import KernelServices
-from certkernel.reverter import Reverter
 
 NAME = "deploy-save-rollback"
 DOMAIN = "plugin-check.example.org"

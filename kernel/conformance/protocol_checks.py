@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 
+import certkernel.protocol
 from certkernel import errors
 from certkernel.conformance.context import (
     CONFIG_ERRORS,
@@ -30,8 +31,6 @@ EXIT_GRACE = 2.0
 
 def _vectors() -> Path:
     """protocol/vectors/vectors.json, found through the package so a wheel install finds it too."""
-    import certkernel.protocol
-
     return Path(certkernel.protocol.__file__).resolve().parent / "vectors" / "vectors.json"
 
 

@@ -26,7 +26,7 @@ from certkernel.plugin_host import spawn as host_spawn
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.spawn import LaunchPlan, build_env
 from certkernel.protocol.codec import MAX_ID, ProtocolViolation, to_message, unpack_problem
-from certkernel.protocol.messages import COOKIE_NAME
+from certkernel.protocol.messages import COOKIE_NAME, error_to_wire
 
 _READ = 64 * 1024
 _STDERR_KEEP = 200
@@ -218,8 +218,6 @@ class RawPlugin:
             result = handler(method, params[0] if params else {})
             self.send([1, msgid, None, result])
         except errors.CallError as exc:
-            from certkernel.protocol.messages import error_to_wire
-
             self.send([1, msgid, error_to_wire(exc), None])
 
     def wait_reply(self, msgid: int, timeout: float, handler: KernelHandler | None = None) -> Reply:

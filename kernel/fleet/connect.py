@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from certkernel.errors import ConfigurationError, StoreUnavailable
+from certkernel.fleet import store_key
+from certkernel.log import register_secret
+from certkernel.runtime.plugin_secrets import read_secret_text
 
 if TYPE_CHECKING:
     from certkernel.fleet.store_key import StoreKey
@@ -45,17 +48,6 @@ class StoreSettings:
     key_file: str
     password_file: str | None = None
     host_id: str = ""
-
-
-def url_passwords(url: str) -> list[str]:
-    """Every password a URL carries: ``user:PASSWORD@`` and ``?password=PASSWORD``."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""]
-    except ValueError:
-        return []
-    found += parse_qs(parts.query).get("password", [])
-    return [p for p in found if p]
 
 
 def check_url(url: str) -> str:
@@ -110,15 +102,10 @@ class Database:
     @classmethod
     def open(cls, settings: StoreSettings) -> Database:
         """Check the URL, read the password and the sealing key (no connection yet)."""
-        from certkernel.fleet import store_key
-
         check_url(settings.url)
         require_psycopg()
         password = None
         if settings.password_file:
-            from certkernel.log import register_secret
-            from certkernel.plugin_secrets import read_secret_text
-
             password = read_secret_text(os.path.expanduser(settings.password_file),
                                         PASSWORD_FLAG).strip()
             register_secret(password)

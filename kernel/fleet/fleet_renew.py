@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel.errors import StorageError, StoreUnavailable
-from certkernel.renewal_runner import Result, Status
-from certkernel.storage import Lineage
+from certkernel.fleet.store_open import open_store
+from certkernel.lineages.storage import Lineage
+from certkernel.renewal.renew_result import Result, Status
 
 if TYPE_CHECKING:
     from certkernel.config import Config
@@ -46,7 +47,7 @@ class FleetRun:
     deployed: list[Lineage] = field(default_factory=list)
 
     def renew_args(self) -> dict[str, Any]:
-        """What :func:`certkernel.renew_flow.renew_due` needs in fleet mode."""
+        """What :func:`certkernel.renewal.renew_flow.renew_due` needs in fleet mode."""
         if self.store is None:
             return {}
         return {"store": self.store, "synced": self.synced}
@@ -73,8 +74,6 @@ class FleetRun:
 
 def prepare(config: Config) -> FleetRun:
     """Open the store and converge; on an unreachable store, fall back to local (one line)."""
-    from certkernel.fleet.store_open import open_store
-
     try:
         store = open_store(config)
         run = FleetRun(config, store)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel.errors import LockError, StorageError
+from certkernel.fleet.connect import unavailable
 
 if TYPE_CHECKING:
     from certkernel.fleet.connect import Database
@@ -102,7 +103,6 @@ class PgLease:
         self.release()  # a lost lease: start clean
         import psycopg
 
-        from certkernel.fleet.connect import unavailable
 
         try:
             conn = self.db.connect("certkernel lease")

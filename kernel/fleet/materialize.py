@@ -3,7 +3,7 @@
 Why: web servers, hooks and installers read ``live/<name>/…`` on each host,
 so the store is the truth and each host's config dir is a copy of it. The
 copy uses the store's version numbers (``archive/<name>/cert7.pem`` is the
-store's version 7 on every host), follows :mod:`certkernel.storage`'s order
+store's version 7 on every host), follows :mod:`certkernel.lineages.storage`'s order
 (archive files first, each atomic; then the live links; the renewal conf
 last), and keeps a lineage's existing local paths when its conf names other
 ones (a migrated Certbot setup).
@@ -22,11 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from certkernel import fsutil, lineage_files, renewal_conf
+from certkernel import crypto, fsutil
 from certkernel.errors import CertStorageError, StorageError
-from certkernel.lineage_files import ALL_FOUR, FILE_MODES, Layout
+from certkernel.lineages import lineage_files, renewal_conf
+from certkernel.lineages.lineage_files import ALL_FOUR, FILE_MODES, Layout
+from certkernel.lineages.lineage_store import LocalStore
+from certkernel.lineages.storage import DIR_MODE_LINEAGE, DIR_MODE_TOP, ConfigDirs
 from certkernel.lock import make_lock
-from certkernel.storage import DIR_MODE_LINEAGE, DIR_MODE_TOP, ConfigDirs
 from certkernel.version import __version__
 
 
@@ -117,8 +119,6 @@ def apply(config_dir: str, snapshot: Snapshot, layout: Layout,
 
 def check(name: str, files: VersionFiles) -> None:
     """``CertStorageError`` unless the version is whole: key matches cert, fullchain = cert + chain."""
-    from certkernel import crypto
-
     if not crypto.key_matches_cert(files.privkey, files.cert):
         raise CertStorageError(
             f"version {files.number} of {name} in the fleet store does not match its private "
@@ -158,6 +158,4 @@ def _write_conf(path: str, layout: Layout, snapshot: Snapshot) -> None:
 
 def remove_local(config_dir: str, name: str) -> None:
     """Remove this host's copy of a lineage the store no longer has (conf first)."""
-    from certkernel.lineage_store import LocalStore
-
     LocalStore(config_dir, 0.0).delete(name)

@@ -1,7 +1,7 @@
 """``PgStore``: the lineage store of fleet mode, in PostgreSQL, copied into ``--config-dir``.
 
 Satisfies :class:`certkernel.interfaces.LineageStore` (read its contract
-first). What differs from :class:`certkernel.lineage_store.LocalStore`:
+first). What differs from :class:`certkernel.lineages.lineage_store.LocalStore`:
 
 - The store is the truth: every version (cert, chain, fullchain, the private
   key sealed with ``--store-key-file``) and the renewal params are rows.
@@ -12,7 +12,7 @@ first). What differs from :class:`certkernel.lineage_store.LocalStore`:
   number, and a stale object never overwrites a newer version.
 - :meth:`load` brings this host's copy (archive/, live/, renewal/) up to the
   store's current version before returning the local
-  :class:`~certkernel.storage.Lineage`, because web servers, hooks and
+  :class:`~certkernel.lineages.storage.Lineage`, because web servers, hooks and
   installers read ``live/<name>/``.
 - :meth:`lock` is a lease in the store (:mod:`certkernel.fleet.lease`),
   excluding every process on every host of the fleet.
@@ -25,15 +25,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from certkernel import renewal_conf
+from certkernel import crypto
 from certkernel.errors import CertStorageError, LineageNotFound, StorageError, ValidationError
 from certkernel.fleet import accounts_sync, materialize
 from certkernel.fleet.connect import Database, unavailable
 from certkernel.fleet.lease import DEFAULT_TTL, PgLease
 from certkernel.fleet.materialize import Snapshot, VersionFiles
 from certkernel.fleet.store_key import lineage_place
+from certkernel.lineages import renewal_conf
+from certkernel.lineages.storage import MAX_COLLISIONS, Lineage
 from certkernel.names import validate_cert_name
-from certkernel.storage import MAX_COLLISIONS, Lineage
 
 _SNAPSHOT = """
 SELECT l.current_version, r.params, r.renew_before_expiry,
@@ -149,8 +150,6 @@ class PgStore:
 
     def _insert_version(self, conn: Any, name: str, number: int, cert: bytes, chain: bytes,
                         fullchain: bytes, key_pem: bytes) -> None:
-        from certkernel import crypto
-
         info = crypto.cert_info(cert, source=f"the new certificate of {name}")
         sealed = self.db.key.seal(key_pem, lineage_place(name, number))
         conn.execute(_INSERT_VERSION, (name, number, cert, chain, fullchain, sealed,

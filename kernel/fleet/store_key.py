@@ -25,6 +25,8 @@ import os
 from dataclasses import dataclass, field
 
 from certkernel.errors import ConfigurationError, StorageError
+from certkernel.log import register_secret
+from certkernel.runtime.plugin_secrets import read_secret_text
 
 MAGIC = b"ck1"
 KEY_BYTES = 32
@@ -93,9 +95,6 @@ def account_place(server: str, account_id: str) -> str:
 
 def load(path: str) -> StoreKey:
     """Read ``--store-key-file`` (checked and redacted like other credential files)."""
-    from certkernel.log import register_secret
-    from certkernel.plugin_secrets import read_secret_text
-
     text = read_secret_text(os.path.expanduser(path), FLAG).strip()
     register_secret(text)
     try:

@@ -1,7 +1,7 @@
 """Opening the fleet store for one run: check the flags, migrate, say this host was seen,
 share the ACME accounts.
 
-Why here and not in :func:`certkernel.lineage_store.store_for`: that function
+Why here and not in :func:`certkernel.lineages.store_choice.store_for`: that function
 is the one place choosing a store, and must stay importable without
 psycopg; everything fleet mode does when a run starts lives in this module.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from certkernel.errors import MissingFlag
 from certkernel.fleet import accounts_sync, schema
-from certkernel.fleet.connect import Database, StoreSettings, default_host_id
+from certkernel.fleet.connect import Database, StoreSettings, default_host_id, unavailable
 from certkernel.fleet.pg_store import PgStore
 from certkernel.version import __version__
 
@@ -43,7 +43,6 @@ def open_database(config: Config) -> Database:
     db = Database.open(settings)  # first: it says so when psycopg is missing
     import psycopg
 
-    from certkernel.fleet.connect import unavailable
 
     conn = db.shared()
     try:
@@ -59,7 +58,6 @@ def open_store(config: Config) -> PgStore:
     db = open_database(config)
     import psycopg
 
-    from certkernel.fleet.connect import unavailable
 
     try:
         accounts_sync.sync(db, config.config_dir)

@@ -28,7 +28,7 @@ from .tlsconf import install_options_file
 from .vhosts import Addr, VirtualHost, collect, select
 
 FALLBACK_MODULE_DIR = {"debian": "/usr/lib/apache2/modules", "rhel": "modules"}
-MODULE_DEPENDS = {"ssl": ["socache_shmcb"]}
+MODULE_DEPENDS = {"ssl": ["socache_shmcb"], "proxy_http": ["proxy"]}
 
 
 class ApacheInstaller:

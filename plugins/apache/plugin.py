@@ -23,7 +23,7 @@ from certkernel.sdk import (
 )
 
 from . import enhance as enh
-from . import http01
+from . import fleet, http01
 from .installer import ApacheInstaller
 from .options import resolve
 from .vhosts import VirtualHost
@@ -40,11 +40,15 @@ class ApachePlugin(Authenticator, Installer):
     capabilities = ("autohsts", "renew_deploy")
 
     _inst: ApacheInstaller | None = None
+    _fleet_url = ""  # --apache-fleet-responder as a ProxyPass URL (fleet mode)
 
     # -- setup -------------------------------------------------------------
 
     def prepare(self) -> None:
         opts = resolve(self.options)
+        responder = str(self.options.get("fleet-responder") or self.options.get("fleet_responder")
+                        or "")
+        self._fleet_url = fleet.upstream(responder) if responder else ""
         if shutil.which(opts.ctl) is None:
             raise NoInstallationError(
                 f"cannot find {opts.ctl!r}; install Apache or set --apache-ctl"
@@ -119,7 +123,9 @@ class ApachePlugin(Authenticator, Installer):
     ) -> None:
         fallback = self._ask_vhost(domain)
         vhost = self.inst.choose_vhost(domain, fallback)
-        self.inst.deploy_cert(domain, cert_path, key_path, chain_path, fullchain_path, vhost)
+        ssl = self.inst.deploy_cert(domain, cert_path, key_path, chain_path, fullchain_path, vhost)
+        if self._fleet_url:
+            fleet.proxy_challenges(self.inst, domain, ssl, self._fleet_url, self.kernel.log)
 
     def supported_enhancements(self) -> list[str]:
         return list(enh.SUPPORTED)

@@ -21,7 +21,7 @@ from certkernel.sdk import (
     PluginEnhancementAlreadyPresent,
 )
 
-from . import edits
+from . import edits, fleet
 from .control import NginxCtl
 from .files import resolve_beneath, unlink_beneath, write_beneath
 from .nodes import Block, ConfigFile, Directive
@@ -90,6 +90,16 @@ class NginxEditor:
         if created:
             self._add_tls_policy(server)
         return server
+
+    def proxy_challenges(self, domain: str, url: str, tls: ServerBlock) -> None:
+        """Fleet mode: the HTTP block nginx uses for ``domain`` and its TLS block send
+        /.well-known/acme-challenge/ to ``certkernel responder`` at ``url`` (see fleet.py)."""
+        blocks = [tls.block]
+        found = nginx_lookup(self.servers(), domain, self.http_port)
+        if found is not None and found[0].block is not tls.block:
+            blocks.insert(0, found[0].block)
+        for block in blocks:
+            fleet.proxy_challenges(block, url, self.log)
 
     def _add_tls_policy(self, server: ServerBlock) -> None:
         """The shipped options and DH parameters for a block certkernel created, where they fit.

@@ -20,6 +20,7 @@ from certkernel.sdk import (
 )
 
 from . import challenge as http01
+from . import fleet
 from .control import NginxCtl, build_paths, pid_file_of
 from .installer import ENHANCEMENTS, NginxEditor
 from .parser import NginxConfig
@@ -39,6 +40,7 @@ class NginxPlugin(Authenticator, Installer):
 
     editor: NginxEditor
     tls: TlsFiles
+    fleet_url: str = ""  # --nginx-fleet-responder as a proxy_pass URL (fleet mode)
 
     def prepare(self) -> None:
         root = self.options.get("server-root") or self.options.get("server_root") or ""
@@ -51,6 +53,9 @@ class NginxPlugin(Authenticator, Installer):
         sleep = float(self.options.get("sleep-seconds") or self.options.get("sleep_seconds") or 0)
         ctl = NginxCtl(ctl=ctl_name, conf=config.main, pid_file=None, sleep_seconds=sleep, prefix=prefix)
         ctl.pid_file = pid_file_of(pid_arg, prefix, build_paths(ctl.binary()))
+        responder = str(self.options.get("fleet-responder") or self.options.get("fleet_responder")
+                        or "")
+        self.fleet_url = fleet.upstream(responder) if responder else ""
         config_dir = str(self.settings.get("config_dir") or "/etc/letsencrypt")
         self.tls = TlsFiles(config_dir, self.state_dir, lambda m: self.kernel.log("warning", m))
         self.editor = NginxEditor(
@@ -110,6 +115,8 @@ class NginxPlugin(Authenticator, Installer):
         self.tls.ensure()
         server = self.editor.deploy_cert(domain, key_path, fullchain_path)
         self.kernel.log("info", f"Deploying certificate for {domain} to {server.directive.where()}")
+        if self.fleet_url:
+            self.editor.proxy_challenges(domain, self.fleet_url, server)
 
     def supported_enhancements(self) -> list[str]:
         return list(ENHANCEMENTS)

@@ -2,10 +2,14 @@
 
 Which webroot serves which name the kernel works out from what the manifest
 declares: ``path`` (``-w``) is a per-domain option filling ``map``, so
-Certbot's ordered ``-w``/``-d`` and ``--webroot-map`` arrive merged in
-``options["map"]`` (PROTOCOL.md section 8);
-this plugin falls back to the last ``-w`` given and, when there is none,
-asks once and reuses the answer for the other names, as Certbot does.
+Certbot's ordered ``-w``/``-d`` and ``--webroot-map`` arrive merged, and
+each challenge carries its name's web root in ``per_domain["map"]``
+(PROTOCOL.md section 8). The manifest declares ``per_domain_from_challenge``:
+``renew`` then passes the web roots only with the challenges, and one
+process serves every lineage. Against an older kernel (no ``per_domain``
+field) this plugin reads ``options["map"]``, then the last ``-w`` given;
+when there is none, it asks once and reuses the answer for the other names,
+as Certbot does.
 """
 
 from __future__ import annotations
@@ -43,6 +47,21 @@ class Webroot(Authenticator):
                     result[name.strip().lower()] = str(root)
         return result
 
+    def _given(self, chall: Challenge) -> str:
+        """The web root given for ``chall``'s name, or "" when none was.
+
+        The challenge's own value first: with ``per_domain_from_challenge``
+        one process serves lineages with different web roots, so ``renew``
+        sends it no web root in its options. A kernel too old to send the
+        value leaves the options: the map, then the last ``-w``.
+        """
+        mapped = self.per_domain_value(chall, "map")
+        if mapped:
+            return mapped
+        if chall.per_domain is not None:
+            return ""
+        return (self._paths() or [""])[-1]
+
     def prepare(self) -> None:
         for root in self._paths() + list(self._map().values()):
             check_webroot(root)
@@ -50,13 +69,11 @@ class Webroot(Authenticator):
     def get_chall_pref(self, domain: str) -> list[str]:
         return ["http-01"]
 
-    def _webroot_for(self, domain: str) -> str:
-        mapped = self._map().get(domain.lower())
-        if mapped:
-            return mapped
-        paths = self._paths()
-        if paths:
-            return paths[-1]
+    def _webroot_for(self, chall: Challenge) -> str:
+        given = self._given(chall)
+        if given:
+            return given
+        domain = chall.identifier
         if self._answered is None:
             answer = self.kernel.directory_select(
                 f"Input the webroot for {domain}:", cli_flag="--webroot-path"
@@ -80,7 +97,7 @@ class Webroot(Authenticator):
                     f"validate {name} ({chall.type}); wildcard names need dns-01: use a DNS "
                     "plugin or --manual"
                 )
-        planned = [(chall, check_webroot(self._webroot_for(chall.identifier)))
+        planned = [(chall, check_webroot(self._webroot_for(chall)))
                    for chall in challenges]
         try:
             for chall, root in planned:
@@ -124,13 +141,13 @@ class Webroot(Authenticator):
         """Cleanup in a fresh process that found no record: see ``remove_unrecorded``."""
         for chall in challenges:
             try:
-                root = check_webroot(self._webroot_for_cleanup(chall.identifier))
+                root = check_webroot(self._webroot_for_cleanup(chall))
                 remove_unrecorded(root, chall.token, chall.validation)
             except PluginError as exc:
                 self.kernel.log("info", f"webroot: left {chall.token} alone: {exc}")
 
-    def _webroot_for_cleanup(self, domain: str) -> str:
-        root = self._map().get(domain.lower()) or (self._paths() or [""])[-1] or self._answered
+    def _webroot_for_cleanup(self, chall: Challenge) -> str:
+        root = self._given(chall) or self._answered
         if not root:
-            raise PluginError(f"no webroot known for {domain}")
+            raise PluginError(f"no webroot known for {chall.identifier}")
         return root

@@ -73,6 +73,8 @@ VALID: list[tuple[str, str, Any]] = [
     ("perform-http01", "request", [0, 4, "perform", [{"challenges": [CHALLENGE]}]]),
     ("perform-dns01-wildcard", "request", [0, 4, "perform", [{"challenges": [DNS_CHALLENGE]}]]),
     ("cleanup", "request", [0, 5, "cleanup", [{"challenges": [CHALLENGE]}]]),
+    ("perform-per-domain", "request", [0, 4, "perform", [{"challenges": [
+        {**CHALLENGE, "per_domain": {"map": "/var/www/example"}}]}]]),
     ("more-info-result", "response", [1, 6, None, {"text": "Saves files in a webroot."}]),
     ("get-all-names-result", "response", [1, 7, None, {"names": ["example.com", "www.example.com"]}]),
     ("deploy-cert", "request", [0, 8, "deploy_cert", [{

@@ -1,4 +1,4 @@
-"""The plugin's handle on the kernel: log, progress, prompts, storage, checkpoints.
+"""The plugin's handle on the kernel: log, progress, prompts, storage, checkpoints, challenges.
 
 Every method is one protocol call (PROTOCOL.md §5.4, §5.5). Prompts carry
 the CLI flag that answers them so that a non-interactive run can fail with a
@@ -142,3 +142,20 @@ class Kernel:
 
     def checkpoint_rollback(self, count: int = 1) -> None:
         self._call("checkpoint/rollback", wire.RollbackParams(count), wire.Empty)
+
+    # -- the http-01 challenge board (manifest: [needs] challenge_board) -------------
+
+    def challenge_publish(self, token: str, key_authorization: str) -> None:
+        """Have the kernel serve ``key_authorization`` for ``token`` (PROTOCOL.md §5.2).
+
+        Only for a challenge the kernel handed to this plugin's ``perform``,
+        with the key authorization it carried; anything else is refused
+        (``InvalidParams``), as is every call of a plugin whose manifest does
+        not declare ``[needs] challenge_board`` (``NotSupportedError``).
+        """
+        params = wire.ChallengePublishParams(token=token, key_authorization=key_authorization)
+        self._call("challenge/publish", params, wire.Empty)
+
+    def challenge_withdraw(self, token: str) -> None:
+        """Stop serving ``token``; harmless when it is not published."""
+        self._call("challenge/withdraw", wire.TokenParams(token=token), wire.Empty)

@@ -72,6 +72,26 @@ class Authenticator(Plugin):
         """Remove what ``perform`` published; must tolerate partial state."""
         raise NotImplementedError
 
+    def per_domain_value(self, challenge: Challenge, option: str) -> str | None:
+        """The value of the per-domain map ``option`` for ``challenge``'s name, or None.
+
+        A kernel that sends the challenge's ``per_domain`` field speaks for
+        the challenge's own lineage (PROTOCOL.md §8): its value is the only
+        one, and none there means none was given: a process that lineages
+        share (``[needs] per_domain_from_challenge``) has no lineage's values
+        in ``self.options``. Only an older kernel, which sends no such field,
+        leaves the answer to ``self.options[option]``.
+        """
+        if challenge.per_domain is not None:
+            return challenge.per_domain.get(option) or None
+        names = {challenge.identifier.lower()}
+        if challenge.wildcard:
+            names.add(f"*.{challenge.identifier.lower()}")
+        for key, value in (self.options.get(option) or {}).items():
+            if names & {n.strip().lower() for n in str(key).split(",")} and value:
+                return str(value)
+        return None
+
 
 class Installer(Plugin):
     """Puts certificates into a server's configuration."""

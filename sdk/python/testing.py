@@ -136,8 +136,11 @@ class KernelPeer:
     Prompts go to ``display`` (None: no terminal, every prompt fails with
     ``MissingCommandlineFlag``), storage to ``storage``; checkpoint calls are
     recorded in ``checkpoints`` (the files are not copied: a unit test
-    checks what the plugin asked for). ``$/log`` lines land in ``logs``,
-    ``$/progress`` in ``progress``.
+    checks what the plugin asked for). ``challenge/publish`` puts the key
+    authorization in ``board`` (token -> key authorization) and
+    ``challenge/withdraw`` takes it out; unlike the kernel, the peer does
+    not check that the token was handed to the plugin. ``$/log`` lines land
+    in ``logs``, ``$/progress`` in ``progress``.
     """
 
     def __init__(self, plugin: str = "plugin", display: ScriptedDisplay | None = None,
@@ -148,6 +151,7 @@ class KernelPeer:
         self.logs: list[tuple[str, str]] = []
         self.progress: list[dict[str, Any]] = []
         self.checkpoints: list[tuple[str, dict[str, Any]]] = []
+        self.board: dict[str, str] = {}
 
     def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one request from the plugin, as the kernel's services do.
@@ -170,7 +174,11 @@ class KernelPeer:
         if isinstance(p, wire.KeyParams) and method == "storage/get":
             found, value = self.storage.get(self.plugin, p.key)
             return wire.StorageGetResult(found=found, value=value)
-        if isinstance(p, wire.StoragePutParams):
+        if isinstance(p, wire.ChallengePublishParams):
+            self.board[p.token] = p.key_authorization
+        elif isinstance(p, wire.TokenParams):
+            self.board.pop(p.token, None)
+        elif isinstance(p, wire.StoragePutParams):
             self.storage.put(self.plugin, p.key, p.value)
         elif isinstance(p, wire.KeyParams):
             self.storage.delete(self.plugin, p.key)

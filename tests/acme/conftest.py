@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from certkernel.accounts import new_account_key
-from certkernel.acme_session import AcmeSession, SessionSettings
+from certkernel.ca.accounts import new_account_key
+from certkernel.ca.acme_session import AcmeSession, SessionSettings
 from tests.infra.pebble import Pebble
 
 

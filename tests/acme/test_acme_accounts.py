@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certkernel import errors
-from certkernel.accounts import Account, AccountMeta, AccountStore, new_account_key
-from certkernel.acme_session import AcmeSession
-from certkernel.issuance import Issuance
+from certkernel.ca.accounts import Account, AccountMeta, AccountStore, new_account_key
+from certkernel.ca.acme_session import AcmeSession
+from certkernel.ca.issuance import Issuance
 from tests.acme.conftest import settings_for
 from tests.acme.helpers import DnsAuthenticator
 from tests.infra.csr import make_key_and_csr

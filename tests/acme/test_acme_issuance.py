@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certkernel import errors
-from certkernel.acme_session import AcmeSession
-from certkernel.issuance import AuthorizationFailed, Issuance, choose_challenge_type
+from certkernel.ca.acme_session import AcmeSession
+from certkernel.ca.issuance import AuthorizationFailed, Issuance, choose_challenge_type
 from tests.acme.helpers import DnsAuthenticator, HttpAuthenticator, http01_server
 from tests.infra.csr import make_key_and_csr
 from tests.infra.pebble import Pebble

@@ -11,10 +11,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from certkernel import errors
-from certkernel.accounts import new_account_key
-from certkernel.acme_problems import describe_problem, retry_after_seconds
-from certkernel.acme_session import AcmeSession, SessionSettings
-from certkernel.issuance import Issuance, IssuedCertificate
+from certkernel.ca.accounts import new_account_key
+from certkernel.ca.acme_problems import describe_problem, retry_after_seconds
+from certkernel.ca.acme_session import AcmeSession, SessionSettings
+from certkernel.ca.issuance import Issuance, IssuedCertificate
 from tests.acme.conftest import settings_for
 from tests.acme.helpers import DnsAuthenticator
 from tests.infra.csr import make_key_and_csr

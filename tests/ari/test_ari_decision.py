@@ -1,4 +1,4 @@
-"""The offline ARI decision (certkernel.ari): window arithmetic and the cache file format.
+"""The offline ARI decision (certkernel.ca.ari): window arithmetic and the cache file format.
 
 These are pure functions with no service behind them; the CLI tests cover
 the same rules end to end against acme2certifier.
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from certkernel import ari
+from certkernel.ca import ari
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from certkernel import crypto, renewal_conf
+from certkernel import crypto
+from certkernel.lineages import renewal_conf
 from tests.infra.cli_run import (
     Dirs,
     auth_args,

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from certkernel import crypto, renewal_conf
+from certkernel import crypto
+from certkernel.lineages import renewal_conf
 from tests.infra.a2c import A2C, A2CSettings, ensure_installed
 
 HERE = Path(__file__).resolve().parent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import certkernel.commands as certkernel_commands
-from certkernel.verbs import REGISTRY
+from certkernel.cmdline.verbs import REGISTRY
 from tests.cli.conftest import Env
 
 HEAVY = ("acme", "josepy", "cryptography", "requests", "configobj")
@@ -90,7 +90,7 @@ def test_bad_input_is_one_line(cli_env: Env, tmp_path: Path) -> None:
 def test_every_registered_verb_is_dispatchable_and_listed(cli_env: Env, tmp_path: Path) -> None:
     """Each verb (and alias) on a command line parses to its registry entry, whose ``run``
     main calls; ``--help`` lists every verb."""
-    from certkernel.cli import parse
+    from certkernel.cmdline.cli import parse
     from certkernel.config import Config
 
     for verb in REGISTRY.values():
@@ -152,7 +152,7 @@ def test_no_verb_module_imports_another() -> None:
 
 
 def test_only_the_registry_names_verb_modules() -> None:
-    """Dispatch goes through certkernel.verbs: no other kernel module imports a verb module,
+    """Dispatch goes through certkernel.cmdline.verbs: no other kernel module imports a verb module,
     so a verb is added or moved in one table."""
     kernel = Path(next(iter(certkernel_commands.__path__))).parent
     found = []

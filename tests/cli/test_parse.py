@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.cli import UsageError, parse
-from certkernel.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING
+from certkernel.cmdline.cli import UsageError, parse
+from certkernel.cmdline.cli_flags import FLAGS, LE_PRODUCTION, LE_STAGING
 from certkernel.config import Config
 from certkernel.errors import ConfigurationError
 from certkernel.plugin_host.discovery import discover

@@ -7,7 +7,7 @@ rule, Certbot's too: every option of the lineage's plugins the user set
 
 from __future__ import annotations
 
-from certkernel.cli_flags import FLAGS
+from certkernel.cmdline.cli_flags import FLAGS
 
 # Certbot 1.7's renewal.py: the [renewalparams] a renewal repeats when the
 # user set them (deploy_hook is saved under Certbot's older key renew_hook),

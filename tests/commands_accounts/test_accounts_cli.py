@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from certkernel.accounts import server_path
+from certkernel.ca.accounts import server_path
 from tests.infra.cli_run import Dirs, ck, failed, ok
 from tests.infra.pebble import Pebble
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from certkernel import errors
 from certkernel.config import Config
-from certkernel.lineage_choice import refuse_test_cert_over_valid
-from certkernel.storage import Lineage
+from certkernel.lineages.lineage_choice import refuse_test_cert_over_valid
+from certkernel.lineages.storage import Lineage
 from tests.infra.cli_run import Dirs, auth_args, ck, failed, obtain, ok
 from tests.infra.pebble import Pebble
 

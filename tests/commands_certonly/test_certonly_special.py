@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography import x509
 
 from certkernel import crypto
-from certkernel.accounts import server_path
+from certkernel.ca.accounts import server_path
 from tests.infra.cli_run import (
     Dirs,
     auth_args,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from cryptography import x509
 
-from certkernel.accounts import new_account_key
-from certkernel.acme_session import AcmeSession, SessionSettings
-from certkernel.issuance import Issuance
+from certkernel.ca.accounts import new_account_key
+from certkernel.ca.acme_session import AcmeSession, SessionSettings
+from certkernel.ca.issuance import Issuance
 from certkernel.plugin_host.discovery import discover
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.proxies import RemoteAuthenticator

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from certkernel.reverter import Reverter
+from certkernel.checkpoints.reverter import Reverter
 from tests.infra.nginx import http_get
 from tests.infra.nginx_site import Site
 
@@ -29,13 +29,13 @@ def test_run_recovers_changes_a_crashed_run_left_behind(site: Site) -> None:
 
 
 def test_redeploy_serves_renewed_certificates_after_one_reload(site: Site) -> None:
-    from certkernel.cli import parse
+    from certkernel.cmdline.cli import parse
     from certkernel.config import Config
-    from certkernel.deploy import redeploy
     from certkernel.display import Display
+    from certkernel.lineages.storage import Lineage
     from certkernel.plugin_host.discovery import discover_all
-    from certkernel.plugin_runtime import PluginLauncher
-    from certkernel.storage import Lineage
+    from certkernel.runtime.deploy import redeploy
+    from certkernel.runtime.plugin_runtime import PluginLauncher
 
     assert site.cli("run", "--nginx", "-d", "example.test").returncode == 0
     first = site.live_serial()

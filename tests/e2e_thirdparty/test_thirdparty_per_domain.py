@@ -11,48 +11,18 @@ name's challenge went to that name's folder.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography import x509
 
-from tests.infra.httpd import serving
+from tests.infra.httpd import virtual_hosts
 from tests.infra.pebble import Pebble
 
 HERE = Path(__file__).resolve().parent
-
-
-class _ByHost(http.server.SimpleHTTPRequestHandler):
-    """Static files from the folder of the requested host; 404 for other hosts."""
-
-    sites: dict[str, Path] = {}
-
-    def translate_path(self, path: str) -> str:
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
-        root = self.sites.get(host)
-        if root is None:
-            return "/nonexistent-vhost/"
-        self.directory = str(root)
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-@contextmanager
-def virtual_hosts(port: int, sites: dict[str, Path]) -> Iterator[None]:
-    """Serve each name from its own folder on 127.0.0.1:``port`` (Pebble's http-01 port)."""
-    for folder in sites.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    handler = type("Sites", (_ByHost,), {"sites": dict(sites)})
-    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)):
-        yield
 
 
 def certkernel(base: Path, pebble: Pebble, *args: str) -> subprocess.CompletedProcess[str]:
@@ -130,3 +100,30 @@ def test_a_name_paired_with_no_site_is_refused_by_the_plugin_not_guessed(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "vhostdrop: no site folder for lone.example (sites: [])" in done.stderr
     assert not (tmp_path / "etc" / "live" / "lone.example").exists()
+
+
+def test_a_plugin_that_does_not_read_challenge_values_keeps_a_process_per_lineage(
+        tmp_path: Path, pebble: Pebble) -> None:
+    # vhostdrop predates the challenges' per_domain field and reads only its
+    # options, so it does not declare [needs] per_domain_from_challenge: each
+    # lineage's map gets a process of its own, and a name two lineages share
+    # is written into each lineage's own folder, never the other's.
+    a, b = tmp_path / "site-a", tmp_path / "site-b"
+    sites: dict[str, Path | list[Path]] = {"one.example": a, "two.example": b,
+                                           "same.example": [a, b]}
+    with virtual_hosts(pebble.http01_port, sites) as answers:
+        for site, name in ((a, "one.example"), (b, "two.example")):
+            done = certkernel(tmp_path, pebble, "certonly", "-a", "vhostdrop",
+                              "--vhostdrop-site", str(site), "-d", name, "-d", "same.example")
+            assert done.returncode == 0, done.stdout + done.stderr
+        answers.clear()
+        renewed = certkernel(tmp_path, pebble, "renew", "--force-renewal",
+                             "--no-random-sleep-on-renew")
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    for name in ("one.example", "two.example"):
+        assert os.readlink(tmp_path / "etc" / "live" / name / "cert.pem").endswith("cert2.pem")
+    log = (tmp_path / "logs" / "letsencrypt.log").read_text()
+    assert log.count("Started plugin vhostdrop (pid ") == 2
+    # One token per lineage (Pebble may fetch each more than once), each from its folder.
+    same = {(x.folder.name, x.name) for x in answers if x.host == "same.example"}
+    assert sorted(folder for folder, _token in same) == ["site-a", "site-b"]

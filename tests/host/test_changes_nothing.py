@@ -10,9 +10,9 @@ from typing import Any, cast
 import pytest
 
 from certkernel import errors
-from certkernel.deploy import changes_nothing, installer_locked
-from certkernel.deploy_flow import congratulate
+from certkernel.flows.deploy_flow import congratulate
 from certkernel.plugin_host.manifest import Manifest, load_manifest, parse_manifest
+from certkernel.runtime.deploy import changes_nothing, installer_locked
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def test_a_non_boolean_declaration_is_one_clear_error() -> None:
 
 
 def test_run_without_an_installer_falls_back_to_the_declared_one_not_to_a_name() -> None:
-    from certkernel.plugin_runtime import chosen_plugins
+    from certkernel.runtime.plugin_runtime import chosen_plugins
 
     def run_with(*manifests: Manifest) -> tuple[str | None, str | None]:
         cfg = SimpleNamespace(authenticator="auth", configurator=None, installer=None,

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from certkernel import errors
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.plugin_host.manifest import load_manifest, parse_manifest
 from certkernel.plugin_host.roots import check_roots, resolve_roots
 from certkernel.plugin_host.services import KernelServices
-from certkernel.reverter import Reverter
 
 REPO = Path(__file__).resolve().parents[2]
 

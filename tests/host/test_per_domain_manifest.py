@@ -57,3 +57,37 @@ def test_a_wrong_declaration_is_one_line_naming_the_manifest(
     text = str(info.value)
     assert text.startswith("plugin manifest /x/plugin.toml: ") and "\n" not in text
     assert message in text
+
+
+def _sharing(needs: dict[str, Any], roles: tuple[str, ...] = ("authenticator",),
+             options: tuple[dict[str, Any], ...] = (
+                 {"name": "zone", "type": "list", "per_domain": "zones"},
+                 {"name": "zones", "type": "map"})) -> Manifest:
+    return parse_manifest({"name": "tagger", "roles": list(roles), "command": ["x"],
+                           "options": list(options), "needs": needs},
+                          Path("/x/plugin.toml"), origin="entry-point")
+
+
+def test_per_domain_from_challenge_is_declared_by_webroot_and_off_by_default() -> None:
+    assert load_manifest(REPO / "plugins" / "webroot").per_domain_from_challenge is True
+    assert _sharing({}).per_domain_from_challenge is False
+    assert _sharing({"per_domain_from_challenge": True}).per_domain_from_challenge is True
+
+
+@pytest.mark.parametrize(("needs", "roles", "options", "message"), [
+    ({"per_domain_from_challenge": "yes"}, ("authenticator",), None,
+     "[needs] 'per_domain_from_challenge' must be true or false"),
+    ({"per_domain_from_challenge": True}, ("authenticator",),
+     ({"name": "zone", "type": "list"},),
+     "[needs] per_domain_from_challenge = true needs a per_domain option in [[options]]"),
+    ({"per_domain_from_challenge": True}, ("authenticator", "installer"), None,
+     "[needs] per_domain_from_challenge = true is for authenticators only"),
+])
+def test_a_wrong_per_domain_from_challenge_is_one_line_naming_the_manifest(
+        needs: dict[str, Any], roles: tuple[str, ...],
+        options: tuple[dict[str, Any], ...] | None, message: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        _sharing(needs, roles, *([options] if options else []))
+    text = str(info.value)
+    assert text.startswith("plugin manifest /x/plugin.toml: ") and "\n" not in text
+    assert message in text

@@ -40,6 +40,8 @@ MODULES = {
     "rewrite": [],
     "headers": [],
     "macro": [],
+    "proxy": [],
+    "proxy_http": ["proxy"],
 }
 BASE_ENABLED = ("mpm_event", "authz_core", "authz_host", "mime", "dir", "alias", "setenvif")
 

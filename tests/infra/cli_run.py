@@ -16,7 +16,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from certkernel import crypto, renewal_conf
+from certkernel import crypto
+from certkernel.lineages import renewal_conf
 from tests.infra.pebble import Pebble
 
 RUN_TIMEOUT = 120

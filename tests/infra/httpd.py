@@ -13,6 +13,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 STOP_TIMEOUT = 5.0
@@ -84,3 +85,55 @@ def static_site(root: Path, port: int) -> Iterator[Path]:
     handler = functools.partial(_QuietFiles, directory=str(root))
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)):
         yield root
+
+
+@dataclass(frozen=True)
+class Served:
+    """One file a virtual host answered: the name asked for, the file's name, its folder."""
+
+    host: str
+    name: str
+    folder: Path
+
+
+class _ByHost(http.server.BaseHTTPRequestHandler):
+    """Files from the folders of the requested host (Host header), first match wins; else 404."""
+
+    sites: dict[str, list[Path]] = {}
+    served: list[Served] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
+        rel = self.path.split("?", 1)[0].lstrip("/")
+        if ".." in rel.split("/"):
+            reply(self, 404, b"", "text/plain")
+            return
+        for folder in self.sites.get(host, []):
+            file = folder / rel
+            if file.is_file():
+                data = file.read_bytes()
+                self.served.append(Served(host, file.name, folder))
+                reply(self, 200, data, "application/octet-stream")
+                return
+        reply(self, 404, b"", "text/plain")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def virtual_hosts(port: int, sites: dict[str, Path | list[Path]]) -> Iterator[list[Served]]:
+    """Serve each name from its own folder(s) on 127.0.0.1:``port`` (Pebble's http-01 port).
+
+    A name may have several folders (two lineages of one name with different
+    web roots); the yielded list records which folder answered each request.
+    """
+    folders = {host: [value] if isinstance(value, Path) else list(value)
+               for host, value in sites.items()}
+    for each in folders.values():
+        for folder in each:
+            folder.mkdir(parents=True, exist_ok=True)
+    served: list[Served] = []
+    handler = type("Sites", (_ByHost,), {"sites": folders, "served": served})
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)):
+        yield served

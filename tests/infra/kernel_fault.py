@@ -18,7 +18,7 @@ import sys
 def _inject(point: str) -> None:
     if point != "answer":
         raise SystemExit(f"kernel_fault.py: unknown fault point {point!r}")
-    from certkernel.acme_session import AcmeSession
+    from certkernel.ca.acme_session import AcmeSession
 
     def broken(self: AcmeSession, *args: object, **kwargs: object) -> None:
         raise RuntimeError("injected kernel bug while answering a challenge")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from certkernel.interfaces import LineageStore
-from certkernel.lineage_store import LocalStore
+from certkernel.lineages.lineage_store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -202,7 +202,7 @@ def test_failed_command_names_the_log_on_its_error_line(pebble, tmp_path):
 def test_metrics_ari_window_start_follows_ari_json(two_lineages, tmp_path):
     """The CA's window (as renew stores it in archive/<name>/ari.json) is exported; a new
     ari.json is picked up although the lineage's conf and cert did not change."""
-    from certkernel.ari import cert_digest
+    from certkernel.ca.ari import cert_digest
 
     dirs = two_lineages
     prom = tmp_path / "ari.prom"

@@ -29,7 +29,7 @@ SHORTS = sorted({opt["short"] for p in (REPO / "plugins").rglob("plugin.toml")
 OPTION_NAMES = ("server-root",)
 # (file relative to the repo, name used) -> why the kernel may name it.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("kernel/plugin_runtime.py", "standalone"):
+    ("kernel/runtime/plugin_runtime.py", "standalone"):
         "DEFAULT_AUTHENTICATOR: Certbot's certonly uses standalone when no -a is given",
 }
 

@@ -105,6 +105,33 @@ def test_map_wins_and_unmapped_names_use_the_last_path(start, tmp_path):
     assert [os.listdir(d) for d in (one, two, last)] == [[], [], []]
 
 
+def test_the_challenge_value_wins_over_the_options_of_another_lineage(start, tmp_path):
+    # One process serves several lineages (PROTOCOL.md section 8): its options
+    # are the first lineage's, each challenge carries its own lineage's root.
+    first, own = tmp_path / "first", tmp_path / "own"
+    for d in (first, own):
+        d.mkdir()
+    auth = start("webroot", options={"path": [str(first)], "map": {"a.example": str(first)}})
+    mine = http01("a.example", "tOwn", per_domain={"map": str(own)})
+    auth.perform([mine])
+    assert (acme_dir(own) / "tOwn").read_text() == mine.validation
+    assert not acme_dir(first).exists()
+    auth.cleanup([mine])
+    assert [os.listdir(d) for d in (first, own)] == [[], []]
+
+
+def test_a_challenge_without_a_value_is_not_given_another_lineages_root(start, tmp_path):
+    # The kernel sent the field without "map": this lineage gave no web root for
+    # the name, so the plugin asks (here: cannot), never using its options' root.
+    first = tmp_path / "first"
+    first.mkdir()
+    auth = start("webroot", options={"path": [str(first)], "map": {"a.example": str(first)}},
+                 terminal=ScriptedDisplay(interactive=False))
+    with pytest.raises(errors.MissingCommandlineFlag, match="--webroot-path"):
+        auth.perform([http01("a.example", "tA", per_domain={})])
+    assert os.listdir(first) == []
+
+
 def test_missing_webroot_is_asked_once_and_reused(start, tmp_path):
     root = tmp_path / "asked"
     root.mkdir()

@@ -53,6 +53,8 @@ async function kernelCalls() {
   await k.checkpointFinalize('t');
   await k.checkpointRevertTemporary();
   await k.checkpointRollback(1);
+  await k.challengePublish('tok', 'tok.thumb');
+  await k.challengeWithdraw('tok');
   return sent;
 }
 

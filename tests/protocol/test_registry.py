@@ -537,6 +537,11 @@ class _Storage:
     def delete(self, plugin: str, key: str) -> None: ...
 
 
+class _Challenges:
+    def publish(self, token: str, key_authorization: str) -> None: ...
+    def withdraw(self, token: str) -> None: ...
+
+
 class _Checkpoints:
     def add(self, *a: Any, **k: Any) -> None: ...
     def register_new(self, *a: Any, **k: Any) -> None: ...
@@ -554,7 +559,7 @@ def test_kernel_services_follow_the_registry(method: wire.Method, label: str,
     from certkernel.sdk.testing import KernelPeer, ScriptedDisplay
 
     kernel = services.KernelServices("probe", _Display(), _Storage(), _Checkpoints(),
-                                     roots=[ROOT])
+                                     roots=[ROOT], challenges=_Challenges())
     # The SDK's in-process kernel for plugin unit tests answers the same way.
     answers = {"input": "v", "directory_select": "/d", "yesno": True, "menu": 0,
                "checklist": ["a"]}

@@ -314,13 +314,13 @@ def test_dry_run_of_a_production_lineage_uses_staging_without_the_production_acc
     production account is not looked for there."""
     import os
 
-    from certkernel.acme_setup import effective_server
-    from certkernel.cli import parse
-    from certkernel.cli_flags import LE_PRODUCTION, LE_STAGING
+    from certkernel.ca.acme_setup import effective_server
+    from certkernel.cmdline.cli import parse
+    from certkernel.cmdline.cli_flags import LE_PRODUCTION, LE_STAGING
     from certkernel.config import Config
-    from certkernel.named_lineage import lineage_config
+    from certkernel.lineages.named_lineage import lineage_config
+    from certkernel.lineages.storage import Lineage
     from certkernel.plugin_host.discovery import discover
-    from certkernel.storage import Lineage
 
     host.issue("prod.example.com")
     conf = host.conf_path("prod.example.com")

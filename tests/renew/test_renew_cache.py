@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.cli import parse
+from certkernel.cmdline.cli import parse
 from certkernel.config import Config
+from certkernel.lineages.storage import Lineage
 from certkernel.plugin_host.discovery import discover_all
-from certkernel.renewal_cache import RACY_NS, RenewalCache, cache_path
-from certkernel.renewal_plan import Plan, make_plan
-from certkernel.storage import Lineage
+from certkernel.renewal.renewal_cache import RACY_NS, RenewalCache, cache_path
+from certkernel.renewal.renewal_plan import Plan, make_plan
 from tests.infra.minica import MiniCA
 from tests.renew.renew_env import Host
 
@@ -153,7 +153,7 @@ def test_a_corrupt_cache_is_ignored(ca: MiniCA, tmp_path: Path, damage: bytes | 
 
 
 def test_a_well_formed_but_malformed_entry_is_a_miss(ca: MiniCA, tmp_path: Path) -> None:
-    from certkernel.renewal_cache import _header
+    from certkernel.renewal.renewal_cache import _header
 
     _make(ca, tmp_path, "a.example.com")
     _settle()
@@ -330,7 +330,7 @@ def test_warm_verdict_expires_with_the_expiry_rule(ca: MiniCA, tmp_path: Path,
 
 
 def test_warm_verdict_expires_at_the_ca_window(ca: MiniCA, tmp_path: Path) -> None:
-    from certkernel import ari
+    from certkernel.ca import ari
 
     etc = tmp_path / "etc"
     lineage = _make(ca, etc, "idle.example.com", days=90, age_days=1)
@@ -355,8 +355,8 @@ def test_not_due_before_holds_against_is_due(ca: MiniCA, tmp_path: Path) -> None
     """For sampled lineages and ARI states, is_due is false at every time before the horizon."""
     import random
 
-    from certkernel import ari
-    from certkernel.renewal_plan import is_due, not_due_before
+    from certkernel.ca import ari
+    from certkernel.renewal.renewal_plan import is_due, not_due_before
 
     rng = random.Random(7)
     etc = tmp_path / "etc"

@@ -12,7 +12,7 @@ import pytest
 
 from certkernel import errors
 from certkernel.plugin_host.manifest import Manifest, load_manifest, parse_manifest
-from certkernel.renewal_runner import RenewalRunner
+from certkernel.renewal.renewal_runner import RenewalRunner
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from certkernel.reverter import Reverter
+from certkernel.checkpoints.reverter import Reverter
 
 work_dir, scenario, *paths = sys.argv[1:]
 existing, new = paths[:-1], paths[-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.reverter import Reverter
+from certkernel.checkpoints.reverter import Reverter
 from tests.reverter.tree import make_tree
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.errors import LockError
-from certkernel.reverter import Reverter
 from tests.reverter.procs import kill, start_child, wait_ready
 from tests.reverter.tree import snapshot
 

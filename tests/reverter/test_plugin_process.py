@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.errors import CallError, PluginCrashed
 from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteInstaller
 from certkernel.plugin_host.services import KernelServices
-from certkernel.reverter import Reverter
 from tests.reverter.tree import snapshot
 
 PLUGIN = Path(__file__).with_name("edit_plugin.py")

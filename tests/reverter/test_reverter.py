@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.errors import ReverterError
-from certkernel.reverter import Reverter
 from tests.reverter.tree import change_all, snapshot
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from certkernel.checkpoints.reverter import Reverter
 from certkernel.commands.rollback import rollback
 from certkernel.errors import ReverterError
-from certkernel.reverter import Reverter
 from tests.reverter.procs import REPO
 from tests.reverter.tree import snapshot
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from certkernel import errors
-from certkernel.plugin_secrets import is_secret_key, read_credentials
+from certkernel.runtime.plugin_secrets import is_secret_key, read_credentials
 
 
 def _write(path, text: str, mode: int = 0o600):  # type: ignore[no-untyped-def]

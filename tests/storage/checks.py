@@ -6,7 +6,7 @@ import os
 import stat
 
 from certkernel import crypto
-from certkernel.storage import Lineage
+from certkernel.lineages.storage import Lineage
 
 ALL_FOUR = ("cert", "chain", "fullchain", "privkey")
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certkernel import crypto, lineage_find
-from certkernel.storage import Lineage
+from certkernel import crypto
+from certkernel.lineages import lineage_find
+from certkernel.lineages.storage import Lineage
 from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
 

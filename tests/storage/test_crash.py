@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import lineage_find
 from certkernel.errors import CertStorageError
-from certkernel.lineage_files import SWITCH_ORDER
-from certkernel.storage import Lineage
+from certkernel.lineages import lineage_find
+from certkernel.lineages.lineage_files import SWITCH_ORDER
+from certkernel.lineages.storage import Lineage
 from tests.infra.minica import CertSet, MiniCA
 from tests.storage.checks import assert_live_set_ok
 
@@ -130,7 +130,7 @@ def test_create_killed_before_its_conf_is_reused_not_collided(tmp_path: Path, ca
 
 CHILD = r"""
 import sys
-from certkernel.storage import Lineage
+from certkernel.lineages.storage import Lineage
 config_dir, ready = sys.argv[1], sys.argv[2]
 sets = []
 for i in range(3):

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certkernel import crypto, renewal_conf
-from certkernel.cert_validity_der import pem_validity
+from certkernel import crypto
 from certkernel.errors import ValidationError
-from certkernel.renewal_conf_plain import parse_plain
+from certkernel.lineages import renewal_conf
+from certkernel.lineages.cert_validity_der import pem_validity
+from certkernel.lineages.renewal_conf_plain import parse_plain
 from tests.infra.minica import MiniCA
 
 
@@ -101,14 +102,14 @@ def test_rsa_and_big_serial_certs(tmp_path: Path, ca: MiniCA) -> None:
 
 def test_due_check_needs_neither_configobj_nor_cryptography(tmp_path: Path, ca: MiniCA) -> None:
     """What renew does per lineage to decide what is due stays on the light path."""
-    from certkernel.storage import Lineage
+    from certkernel.lineages.storage import Lineage
 
     for i in range(3):
         issued = ca.issue([f"s{i}.example.com"], days=10 + i)
         Lineage.create(str(tmp_path), f"s{i}.example.com", issued.cert, issued.chain, issued.fullchain,
                        issued.key, {"authenticator": "webroot", "webroot_path": ["/srv"]})
     code = (
-        "import sys\nfrom certkernel import lineage_find\n"
+        "import sys\nfrom certkernel.lineages import lineage_find\n"
         f"res = lineage_find.scan({str(tmp_path)!r})\n"
         "print([(l.not_after - l.not_before).days for l in res.lineages], len(res.errors))\n"
         "print(sorted(m for m in ('cryptography', 'configobj') if m in sys.modules))"

@@ -91,8 +91,8 @@ def test_switch_symlink_relative_and_atomic(tmp_path: Path) -> None:
 def test_quick_imports_stay_quick() -> None:
     """``certificates``/``renew`` import storage; it must not drag in heavy libraries."""
     code = (
-        "import sys, certkernel.storage, certkernel.names, certkernel.renewal_conf, "
-        "certkernel.plugin_storage, certkernel.fsutil\n"
+        "import sys, certkernel.lineages.storage, certkernel.names, certkernel.lineages.renewal_conf, "
+        "certkernel.runtime.plugin_storage, certkernel.fsutil\n"
         "heavy = [m for m in ('cryptography', 'configobj', 'acme', 'josepy', 'requests') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

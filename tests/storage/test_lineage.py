@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import lineage_find, renewal_conf, storage
 from certkernel.errors import CertStorageError
-from certkernel.storage import Lineage
+from certkernel.lineages import lineage_find, renewal_conf, storage
+from certkernel.lineages.storage import Lineage
 from tests.infra.minica import MiniCA
 from tests.storage.checks import assert_live_set_ok
 

@@ -18,7 +18,7 @@ import pytest
 from certkernel import crypto
 from certkernel.errors import LineageNotFound, StorageError
 from certkernel.interfaces import LineageStore
-from certkernel.lineage_store import LocalStore
+from certkernel.lineages.lineage_store import LocalStore
 from certkernel.lock import held
 from tests.infra.minica import MiniCA
 from tests.infra.store_backends import BACKENDS, NEEDS, open_store

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from certkernel.errors import PluginStorageError
-from certkernel.plugin_storage import PluginStorage
+from certkernel.runtime.plugin_storage import PluginStorage
 
 
 def test_put_get_delete_per_plugin(tmp_path: Path) -> None:

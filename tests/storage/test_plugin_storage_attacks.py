@@ -27,8 +27,8 @@ from certkernel.plugin_host.manifest import load_manifest
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.plugin_host.proxies import RemoteAuthenticator
 from certkernel.plugin_host.services import KernelServices
-from certkernel.plugin_launcher import _StorageAdapter
-from certkernel.plugin_storage import MAX_PLUGIN_BYTES, PluginStorage
+from certkernel.runtime.plugin_launcher import _StorageAdapter
+from certkernel.runtime.plugin_storage import MAX_PLUGIN_BYTES, PluginStorage
 
 HERE = Path(__file__).parent
 PUTS = 200
@@ -76,7 +76,7 @@ def test_threads_writing_the_same_file_keep_every_key(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from certkernel.plugin_storage import PluginStorage
+from certkernel.runtime.plugin_storage import PluginStorage
 store = PluginStorage(sys.argv[1])
 for i in range(int(sys.argv[4])):
     store.put(sys.argv[2], f"{sys.argv[3]}{i}", i)

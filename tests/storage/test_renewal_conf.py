@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from certkernel import lineage_find, renewal_conf
 from certkernel.errors import CertStorageError, StorageError, ValidationError
-from certkernel.storage import Lineage
+from certkernel.lineages import lineage_find, renewal_conf
+from certkernel.lineages.storage import Lineage
 from tests.infra.minica import MiniCA
 
 LINKS = {k: f"/etc/letsencrypt/live/x/{k}.pem" for k in ("cert", "privkey", "chain", "fullchain")}

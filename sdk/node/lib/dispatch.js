@@ -52,8 +52,18 @@ function challengeFromWire(method, m) {
     validation: r('validation'),
     validationDomainName: s('validation_domain_name'),
     uriPath: s('uri_path'),
+    perDomain: strMap(method, field(method, m, 'per_domain', 'map', { optional: true }), 'per_domain'),
     raw: m,
   };
+}
+
+/** An optional map of strings (`per_domain`, §8), or undefined when absent. */
+function strMap(method, value, name) {
+  if (value === undefined) return undefined;
+  if (!Object.values(value).every((x) => typeof x === 'string')) {
+    throw new InvalidParams(`${method}: every value of "${name}" must be a string`);
+  }
+  return { ...value };
 }
 
 /** A lineage map (§5.3) as a camelCase object. */

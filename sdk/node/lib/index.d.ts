@@ -20,6 +20,11 @@ export interface Challenge {
   validationDomainName: string;
   /** http-01: `/.well-known/acme-challenge/<token>` */
   uriPath: string;
+  /**
+   * map option -> this name's value, for a plugin with per-domain options
+   * (PROTOCOL.md §8); undefined from a kernel too old to send it
+   */
+  perDomain?: { [option: string]: string };
   /** the wire map, unknown fields included */
   raw: JsonMap;
 }
@@ -112,6 +117,10 @@ export class Kernel {
   checkpointFinalize(title: string): Promise<void>;
   checkpointRevertTemporary(): Promise<void>;
   checkpointRollback(count: number): Promise<void>;
+  /** `challenge/publish` (manifest `[needs] challenge_board`): serve a handed http-01 challenge. */
+  challengePublish(token: string, keyAuthorization: string): Promise<void>;
+  /** `challenge/withdraw`: stop serving `token`. */
+  challengeWithdraw(token: string): Promise<void>;
 }
 
 /** Fields every plugin has; filled from `initialize` before `prepare`. */
@@ -142,6 +151,8 @@ export class Plugin {
 export interface AuthenticatorMethods {
   challengeTypes: string[];
   getChallPref(domain: string, ctx?: CallContext): Promise<string[]>;
+  /** the per-domain map option's value for the challenge's name (PROTOCOL.md §8) */
+  perDomainValue(challenge: Challenge, option: string): string | undefined;
   perform?(challenges: Challenge[], ctx: CallContext): Promise<void>;
   cleanup?(challenges: Challenge[], ctx: CallContext): Promise<void>;
 }
@@ -164,6 +175,7 @@ export interface InstallerMethods {
 export class Authenticator extends Plugin implements AuthenticatorMethods {
   challengeTypes: string[];
   getChallPref(domain: string, ctx?: CallContext): Promise<string[]>;
+  perDomainValue(challenge: Challenge, option: string): string | undefined;
 }
 export class Installer extends Plugin {
   supportedEnhancements(ctx?: CallContext): Promise<string[]>;
@@ -176,6 +188,7 @@ export class Installer extends Plugin {
 export class AuthenticatorInstaller extends Installer {
   challengeTypes: string[];
   getChallPref(domain: string, ctx?: CallContext): Promise<string[]>;
+  perDomainValue(challenge: Challenge, option: string): string | undefined;
 }
 type Ctor<T = object> = new (...args: any[]) => T;
 export function AuthenticatorRole<B extends Ctor<Plugin>>(Base: B): B & Ctor<AuthenticatorMethods>;
@@ -300,7 +313,7 @@ export const constants: {
 
 // BEGIN GENERATED wire-types by scripts/gen-protocol.py from protocol/methods.py; do not edit
 /** A challenge map exactly as it travels (PROTOCOL.md §5.2). */
-export interface WireChallenge { identifier: string; type: string; token: string; key_authorization: string; validation: string; identifier_type?: string; wildcard?: boolean; validation_domain_name?: string; uri_path?: string }
+export interface WireChallenge { identifier: string; type: string; token: string; key_authorization: string; validation: string; identifier_type?: string; wildcard?: boolean; validation_domain_name?: string; uri_path?: string; per_domain?: { [key: string]: string } }
 /** A lineage map exactly as it travels (PROTOCOL.md §5.3). */
 export interface WireLineage { name: string; cert_path: string; key_path: string; chain_path: string; fullchain_path: string; domains?: string[] }
 /**
@@ -391,6 +404,20 @@ export interface WireMethods {
     params: { challenges: WireChallenge[] };
     result: Record<string, never>;
     deadlineSeconds: 300;
+  };
+  'challenge/publish': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { token: string; key_authorization: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
+  };
+  'challenge/withdraw': {
+    kind: 'request';
+    direction: 'plugin → kernel';
+    params: { token: string };
+    result: Record<string, never>;
+    deadlineSeconds: 60;
   };
   'get_all_names': {
     kind: 'request';

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * The plugin's handle on the kernel (PROTOCOL.md §5.1, §5.4, §5.5).
+ * The plugin's handle on the kernel (PROTOCOL.md §5.1, §5.2, §5.4, §5.5).
  *
  * Plugins never touch the terminal or the kernel's files: they ask. Every
  * method is a thin, typed wrapper over one protocol call, so the names and
@@ -136,6 +136,20 @@ class Kernel {
   /** `checkpoint/rollback`. */
   async checkpointRollback(count) {
     await this._ep.call('checkpoint/rollback', { count });
+  }
+
+  /**
+   * `challenge/publish`: have the kernel serve `keyAuthorization` for `token`
+   * from its challenge board. Only for a challenge handed to this plugin's
+   * `perform`, and only with `[needs] challenge_board = true` in plugin.toml.
+   */
+  async challengePublish(token, keyAuthorization) {
+    await this._ep.call('challenge/publish', { token, key_authorization: keyAuthorization });
+  }
+
+  /** `challenge/withdraw`: stop serving `token` (harmless when it is not published). */
+  async challengeWithdraw(token) {
+    await this._ep.call('challenge/withdraw', { token });
   }
 }
 

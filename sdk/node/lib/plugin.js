@@ -81,6 +81,30 @@ function AuthenticatorRole(Base) {
       return [...this.challengeTypes];
     }
     // perform(challenges, ctx) and cleanup(challenges, ctx) are the plugin's to write.
+
+    /**
+     * The value of the per-domain map `option` for `challenge`'s name, or
+     * undefined (PROTOCOL.md §8). A kernel that sends `perDomain` speaks for
+     * the challenge's own lineage, and none there means none was given: a
+     * process that lineages share (`[needs] per_domain_from_challenge`) has
+     * no lineage's values in `this.options`. Only an older kernel,
+     * which sends no such field, leaves the answer to `this.options[option]`.
+     * @param {{identifier: string, wildcard: boolean, perDomain?: Object<string, string>}} challenge
+     * @param {string} option
+     * @returns {string|undefined}
+     */
+    perDomainValue(challenge, option) {
+      if (challenge.perDomain !== undefined) return challenge.perDomain[option] || undefined;
+      const name = challenge.identifier.toLowerCase();
+      const names = challenge.wildcard ? [name, `*.${name}`] : [name];
+      const map = this.options[option];
+      if (map === null || typeof map !== 'object') return undefined;
+      for (const [key, value] of Object.entries(map)) {
+        const keys = key.split(',').map((k) => k.trim().toLowerCase());
+        if (value && names.some((n) => keys.includes(n))) return String(value);
+      }
+      return undefined;
+    }
   };
 }
 

@@ -17,7 +17,10 @@ class W extends sdk.Authenticator {
     // @ts-expect-error `perform` is sent by the kernel, not by a plugin
     void this.kernel.call('perform', { challenges: [] });
   }
-  async cleanup(_c: sdk.Challenge[]): Promise<void> {}
+  async cleanup(c: sdk.Challenge[]): Promise<void> {
+    const root: string | undefined = this.perDomainValue(c[0], 'map') ?? c[0].perDomain?.map;
+    console.log(root);
+  }
 }
 class I extends sdk.Installer {
   async getAllNames(): Promise<string[]> { return []; }

@@ -1,0 +1,1 @@
+"""The fleet-http authenticator: http-01 answers published through the kernel's board."""
