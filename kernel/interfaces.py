@@ -210,6 +210,17 @@ class LineageStore(Protocol):
         """
         ...
 
+    def renewed_elsewhere(self, lineage: Lineage) -> bool:
+        """Whether another run made ``lineage``'s current version during this run's window.
+
+        The renewal runner asks after taking the lineage's lock and leaves a
+        lineage for which this is True (one order per lineage and window).
+        A shared store answers by its own clock, never a host's; a store of
+        one host's files may always answer False (its runs plan from the same
+        files, and a changed version number tells). Raises ``StorageError``.
+        """
+        ...
+
     def lock(self, name: str) -> Locker:
         """The (not yet taken) lock a writer of lineage ``name`` holds, bounded by
         the store's timeout (``Config.lock_timeout``)."""

@@ -112,7 +112,6 @@ def start_plugin(
     if confine is not None:
         from dataclasses import replace
 
-
         ruleset = build(confine)
         plan = replace(plan, confine_fd=ruleset.fd)
         (logger or _log).debug("plugin %s confined: writes under %s; %s", manifest.name,

@@ -64,7 +64,6 @@ def _keygen(config: Config) -> int:
     which would leave every private key in the store unreadable."""
     import os
 
-
     path = config.store_key_file
     if not path:
         raise ConfigurationError("certkernel store keygen needs --store-key-file FILE")

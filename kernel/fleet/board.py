@@ -21,18 +21,14 @@ Satisfies the ``ChallengeBoard`` seam (publish, withdraw, lookup):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from certkernel.errors import ValidationError
+from certkernel.fleet.challenge_shape import (
+    check_challenge,
+    valid_key_authorization,
+    valid_token,
+)
 from certkernel.fleet.connect import Database
-
-# RFC 8555 §8.1/8.3: token and thumbprint are base64url without padding.
-_B64URL = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def is_token(token: str) -> bool:
-    return _B64URL.fullmatch(token) is not None
 
 
 @dataclass
@@ -40,11 +36,7 @@ class PgBoard:
     db: Database
 
     def publish(self, token: str, key_authorization: str) -> None:
-        prefix, dot, thumbprint = key_authorization.partition(".")
-        if not is_token(token) or prefix != token or not dot or not is_token(thumbprint):
-            raise ValidationError(
-                "refusing to publish an http-01 challenge: the token must be base64url and the "
-                "key authorization '<token>.<thumbprint>'")
+        check_challenge(token, key_authorization)
         with self.db.borrowed() as conn:
             conn.execute("""INSERT INTO challenges (token, key_authorization) VALUES (%s, %s)
                 ON CONFLICT (token) DO UPDATE SET key_authorization = EXCLUDED.key_authorization,
@@ -52,15 +44,16 @@ class PgBoard:
                          (token, key_authorization))
 
     def withdraw(self, token: str) -> None:
-        if not is_token(token):
-            return
+        check_challenge(token)
         with self.db.borrowed() as conn:
             conn.execute("DELETE FROM challenges WHERE token = %s", (token,))
 
     def lookup(self, token: str) -> str | None:
-        if not is_token(token):
+        if not valid_token(token):
             return None
         with self.db.borrowed() as conn:
             row = conn.execute("SELECT key_authorization FROM challenges WHERE token = %s",
                                (token,)).fetchone()
-        return None if row is None else str(row[0])
+        if row is None or not valid_key_authorization(token, row[0]):
+            return None  # a row written around the kernel is never served
+        return str(row[0])

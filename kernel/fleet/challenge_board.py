@@ -24,58 +24,28 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import stat
 import threading
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from certkernel import errors, fsutil
 from certkernel.beneath import open_beneath
+from certkernel.fleet.board import PgBoard
+from certkernel.fleet.challenge_shape import (
+    MAX_KEY_AUTHORIZATION,
+    check_challenge,
+    valid_key_authorization,
+    valid_token,
+)
+from certkernel.fleet.store_open import open_database
 
 if TYPE_CHECKING:
     from certkernel.config import Config
     from certkernel.interfaces import ChallengeBoard
 
 BOARD_DIR = "http01-board"
-"""The board's folder under ``--work-dir``."""
-
-MAX_TOKEN = 256
-MAX_THUMBPRINT = 128  # a SHA-256 JWK thumbprint is 43 characters; room for longer digests
-MAX_KEY_AUTHORIZATION = MAX_TOKEN + 1 + MAX_THUMBPRINT
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _TMP_PREFIX = ".tmp-"  # '.' is outside the alphabet: a temporary name is never a token
-
-
-def valid_token(token: object) -> bool:
-    """Whether ``token`` is a base64url string ACME could have sent (RFC 8555 §8.3)."""
-    return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN \
-        and _BASE64URL.fullmatch(token) is not None
-
-
-def valid_key_authorization(token: str, key_authorization: object) -> bool:
-    """Whether ``key_authorization`` is ``token "." thumbprint`` (RFC 8555 §8.1)."""
-    if not isinstance(key_authorization, str) or len(key_authorization) > MAX_KEY_AUTHORIZATION:
-        return False
-    head, dot, thumbprint = key_authorization.partition(".")
-    return bool(dot) and head == token and len(thumbprint) <= MAX_THUMBPRINT \
-        and _BASE64URL.fullmatch(thumbprint) is not None
-
-
-def check_challenge(token: str, key_authorization: str | None = None) -> None:
-    """Raise ``ChallengeRefused`` unless the token (and key authorization) have ACME's shape.
-
-    Every board calls this before it stores or removes anything, so the
-    same values are refused whatever the board (local or shared).
-    """
-    if not valid_token(token):
-        raise errors.ChallengeRefused(
-            f"{token!r:.80} is not an ACME token (1 to {MAX_TOKEN} characters of "
-            "A-Z a-z 0-9 - _); refused")
-    if key_authorization is not None and not valid_key_authorization(token, key_authorization):
-        raise errors.ChallengeRefused(
-            f"the key authorization for token {token} is not '{token}.<thumbprint>' "
-            "(base64url); refused")
-
+"""The board's folder under ``--work-dir``."""
 
 class LocalBoard:
     """Key authorizations as files in one directory this host's kernel owns.
@@ -219,7 +189,10 @@ def open_up_front(board: ChallengeBoard) -> None:
 def board_for(config: Config) -> ChallengeBoard:
     """The board this run publishes to and ``certkernel responder`` serves from.
 
-    The local board under ``--work-dir`` for now; fleet mode (``--store``)
-    will return the store's shared board here.
+    Fleet mode (``--store``): the store's shared board, so any host answers
+    for a token any host published; otherwise the local board under
+    ``--work-dir``.
     """
+    if config.store:
+        return PgBoard(open_database(config))
     return LocalBoard(os.path.join(config.work_dir, BOARD_DIR))

@@ -103,7 +103,6 @@ class PgLease:
         self.release()  # a lost lease: start clean
         import psycopg
 
-
         try:
             conn = self.db.connect("certkernel lease")
         except StorageError as exc:

@@ -72,6 +72,14 @@ class PgStore:
     # lineages whose live/ a sync changed in this process (fleet renew deploys those
     # another host renewed); set.add is atomic, readers copy it
     synced_changes: set[str] = field(default_factory=set)
+    # when this store was opened, by the database's clock: the start of this run's
+    # renewal window (see renewed_elsewhere)
+    opened_at: Any = None
+
+    def __post_init__(self) -> None:
+        if self.opened_at is None:
+            with self._work() as conn:
+                self.opened_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
 
     # -- reading -------------------------------------------------------------
     def names(self) -> list[str]:
@@ -125,6 +133,21 @@ class PgStore:
         return [VersionFiles(int(n), bytes(cert), bytes(chain), bytes(fullchain),
                              self.db.key.open(bytes(sealed), lineage_place(name, int(n))))
                 for n, cert, chain, fullchain, sealed in rows]
+
+    def renewed_elsewhere(self, lineage: Lineage) -> bool:
+        """Whether another host made ``lineage``'s current version since this store opened.
+
+        Hosts that run ``renew`` together each converge first, so a version
+        another host made a moment ago can reach this run's plan; the host
+        clock (faked, or skewed) may call it due again. The database's clock
+        says it belongs to this renewal window, and the runner leaves it.
+        """
+        with self._work() as conn:
+            row = conn.execute(
+                "SELECT created_by <> %s AND created_at >= %s FROM versions "
+                "WHERE lineage = %s AND version = %s",
+                (self.host_id, self.opened_at, lineage.name, lineage.version)).fetchone()
+        return bool(row and row[0])
 
     # -- writing -------------------------------------------------------------
     def create(self, name: str, cert: bytes, chain: bytes, fullchain: bytes, key_pem: bytes,

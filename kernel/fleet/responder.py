@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certkernel import errors
-from certkernel.fleet.challenge_board import valid_token
+from certkernel.fleet.challenge_shape import valid_token
 from certkernel.interfaces import ChallengeBoard
 
 logger = logging.getLogger(__name__)

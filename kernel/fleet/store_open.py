@@ -43,7 +43,6 @@ def open_database(config: Config) -> Database:
     db = Database.open(settings)  # first: it says so when psycopg is missing
     import psycopg
 
-
     conn = db.shared()
     try:
         schema.migrate(conn)
@@ -57,7 +56,6 @@ def open_store(config: Config) -> PgStore:
     """The run's :class:`PgStore`; the ACME accounts are made the same on both sides first."""
     db = open_database(config)
     import psycopg
-
 
     try:
         accounts_sync.sync(db, config.config_dir)

@@ -63,7 +63,6 @@ def _preloading_acme() -> Iterator[threading.Thread]:
         import acme.messages  # noqa: F401
         import josepy  # noqa: F401
 
-
     # Not a daemon: a run that fails early (a refused plugin) would otherwise
     # exit while this thread is inside cryptography's import, and the forced
     # thread exit at shutdown aborts the process ("FATAL: exception not

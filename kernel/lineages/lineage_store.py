@@ -81,6 +81,11 @@ class LocalStore:
             lineage.delete()
         return True
 
+    def renewed_elsewhere(self, lineage: Lineage) -> bool:
+        """Always False: every run on one host plans from the same files, so the runner's
+        version comparison already sees a renewal another run made meanwhile."""
+        return False
+
     def lock(self, name: str) -> FileLock:
         return lineage_lock(self.config_dir, name, self.lock_timeout)
 

@@ -136,7 +136,8 @@ class RenewalRunner:
             # lineage another run renewed meanwhile (unless renewal is forced).
             lineage = self.store.load(stale.name)
             renew, _why = wanted(self.config, lineage)
-            moved_on = lineage.version != stale.version and not self.config.renew_by_default
+            moved_on = (lineage.version != stale.version and not self.config.renew_by_default
+                        or self.store.renewed_elsewhere(lineage))
             if not renew or moved_on:
                 logger.info("%s was renewed by another run meanwhile", lineage.name)
                 return Result(lineage.name, Status.NOT_DUE, lineage.fullchain_path, lineage.names)

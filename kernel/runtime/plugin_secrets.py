@@ -128,7 +128,6 @@ def _register_text(text: str) -> None:
     """Keep a whole-file secret out of logs: the text, and a JSON file's secret values."""
     import json
 
-
     if len(text.strip()) >= 4:
         register_secret(text)
     try:

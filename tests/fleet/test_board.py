@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certkernel.errors import ValidationError
+from certkernel.errors import ChallengeRefused
 from certkernel.fleet.board import PgBoard
 from tests.infra.fleet import fleet_files, open_pg_store
 from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo
@@ -48,7 +48,7 @@ def test_something_not_a_token_is_never_answered(pg_cluster: ClusterInfo, tmp_pa
 def test_publish_refuses_what_is_not_a_key_authorization(pg_cluster: ClusterInfo,
                                                          tmp_path: Path, token: str,
                                                          keyauth: str) -> None:
-    with pytest.raises(ValidationError, match="^refusing to publish an http-01 challenge"):
+    with pytest.raises(ChallengeRefused, match="refused$"):
         _board(tmp_path, HOST_ROLES[0]).publish(token, keyauth)
 
 

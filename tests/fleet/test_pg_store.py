@@ -108,9 +108,8 @@ def test_an_unreachable_store_is_one_line_without_the_password(pg_cluster: Clust
     port = free_port()  # nothing listens there
     settings = StoreSettings(f"postgresql://{HOST_ROLES[0]}@127.0.0.1:{port}/fleet",
                              str(files.key_file), str(files.password_file))
-    store = PgStore(Database.open(settings), str(tmp_path / "etc"), 5.0, host_id="t")
-    with pytest.raises(StoreUnavailable) as caught:
-        store.names()
+    with pytest.raises(StoreUnavailable) as caught:  # on opening: a run fails before planning
+        PgStore(Database.open(settings), str(tmp_path / "etc"), 5.0, host_id="t").names()
     message = str(caught.value)
     assert message.startswith(
         f"fleet store postgresql://{HOST_ROLES[0]}@127.0.0.1:{port}/fleet is unreachable: ")
@@ -140,3 +139,19 @@ def test_a_certificate_that_is_not_the_keys_is_never_served(pg_cluster: ClusterI
     with pytest.raises(StorageError, match="does not match its private key"):
         host_b.sync("mine.example")
     assert _live(tmp_path / "host-b", "mine.example")["cert"] == before
+
+
+def test_a_version_another_host_made_during_this_run_is_renewed_elsewhere(
+        pg_cluster: ClusterInfo, ca: MiniCA, tmp_path: Path) -> None:
+    """Hosts renewing together: a version made after this host's run began, by another
+    host, is that window's renewal (the database's clock decides, not the host's)."""
+    host_a = open_pg_store(tmp_path, 10.0, role=HOST_ROLES[0], config_dir=tmp_path / "host-a")
+    old = ca.issue(["window.example"])
+    host_a.create("window.example", old.cert, old.chain, old.fullchain, old.key, PARAMS)
+    host_b = open_pg_store(tmp_path, 10.0, role=HOST_ROLES[1], config_dir=tmp_path / "host-b")
+    assert host_b.renewed_elsewhere(host_b.load("window.example")) is False  # before b's run
+    new = ca.issue(["window.example"])
+    host_a.save_version(host_a.load("window.example"), new.cert, new.chain, new.fullchain,
+                        new.key)
+    assert host_b.renewed_elsewhere(host_b.load("window.example")) is True
+    assert host_a.renewed_elsewhere(host_a.load("window.example")) is False  # its own

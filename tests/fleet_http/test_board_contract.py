@@ -17,11 +17,20 @@ import pytest
 
 from certkernel.errors import ChallengeRefused, StorageError
 from certkernel.interfaces import ChallengeBoard
-from tests.infra.board_backends import BOARDS, KEY_AUTHORIZATION, TOKEN, key_authorization, token
+from tests.infra.board_backends import (
+    BOARDS,
+    KEY_AUTHORIZATION,
+    NEEDS,
+    TOKEN,
+    key_authorization,
+    token,
+)
 
 
 @pytest.fixture(params=sorted(BOARDS))
 def kind(request: pytest.FixtureRequest) -> str:
+    if request.param in NEEDS:
+        request.getfixturevalue(NEEDS[request.param])
     return str(request.param)
 
 
