@@ -1,0 +1,339 @@
+"""A fleet on one machine: three hosts, one PostgreSQL store, haproxy in front, Pebble.
+
+What fleet mode promises an operator, measured end to end with the real parts:
+
+- three hosts (their own config dirs, processes, database roles and
+  ``certkernel responder``), behind a real haproxy (``balance roundrobin``)
+  listening on Pebble's http-01 port, so most validations reach a host other
+  than the one that ordered;
+- a private PostgreSQL cluster (``tests/infra/postgres.py``);
+- ``--lineages`` lineages (300 by default) issued through ``-a fleet-http`` from
+  host a;
+- window 1: all three hosts run ``renew`` at the same moment under
+  ``faketime`` (every lineage is due);
+- window 2: the same, with host b SIGKILLed mid-renewal;
+- window 3: host a alone, for the time per lineage of a single host.
+
+It prints, per window: orders per lineage (a new version is one order; the
+promise is exactly 1), lineages whose ``live/`` serial is the store's on every
+host, http-01 validations answered by a host other than the orderer, and the
+wall time per lineage.
+
+    /opt/certkernel-venv/bin/python bench/fleet.py [--lineages 300] [--workers 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import start_pebble  # noqa: E402
+from tests.infra.haproxy import Haproxy  # noqa: E402
+from tests.infra.pebble import Pebble, free_port  # noqa: E402
+from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo, PgCluster, set_running  # noqa: E402
+
+FAKETIME = "+1300 days"  # Pebble's 5-year certificates have less than a third left
+RUN_TIMEOUT = 1800
+LEASE_SECONDS = 30
+_PUBLISHED = re.compile(r"published the http-01 answer for token (\S+)")
+
+
+@dataclass
+class Host:
+    """One host of the fleet: its folders, its database role and its responder."""
+
+    label: str
+    role: str
+    base: Path
+    store_args: list[str]
+    responder: subprocess.Popen[bytes] | None = None
+    responder_port: int = 0
+
+    def dirs(self) -> list[str]:
+        return ["--config-dir", str(self.base / "etc"), "--work-dir", str(self.base / "work"),
+                "--logs-dir", str(self.base / "logs")]
+
+    def argv(self, pebble: Pebble, *args: str) -> list[str]:
+        return [sys.executable, "-m", "certkernel", *args, *self.dirs(), *self.store_args,
+                "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle, "-n"]
+
+    def start_responder(self) -> None:
+        self.responder_port = free_port()
+        self.base.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "certkernel", "responder", "--listen",
+                f"127.0.0.1:{self.responder_port}", *self.dirs(), *self.store_args]
+        log = open(self.base / "responder.out", "wb")  # noqa: SIM115 - kept as long as the process
+        self.responder = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL)
+        _wait_port(self.responder_port, self.responder)
+
+    def stop_responder(self) -> None:
+        if self.responder is not None and self.responder.poll() is None:
+            self.responder.terminate()
+            try:
+                self.responder.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.responder.kill()
+                self.responder.wait(timeout=30)
+
+    def published_tokens(self) -> set[str]:
+        """Tokens this host's runs published (its debug log), i.e. it ordered them."""
+        found: set[str] = set()
+        for log in (self.base / "logs").glob("letsencrypt.log*"):
+            found.update(_PUBLISHED.findall(log.read_text(errors="replace")))
+        return found
+
+    def live_serials(self, names: list[str]) -> dict[str, str]:
+        from cryptography import x509
+
+        out = {}
+        for name in names:
+            path = self.base / "etc" / "live" / name / "cert.pem"
+            if path.exists():
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+                out[name] = format(cert.serial_number, "x")
+        return out
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"a responder exited at start ({proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"no responder on port {port} after {timeout} s")
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _renew_argv(host: Host, pebble: Pebble) -> list[str]:
+    # TLS to Pebble: its listener certificate lives ~30 days, so under faketime
+    # it has "expired"; the bench's CA is local, hence --no-verify-ssl here only.
+    return ["faketime", FAKETIME, *host.argv(pebble, "renew", "--no-random-sleep-on-renew",
+                                             "--no-verify-ssl")]
+
+
+def issue_all(hosts: list[Host], pebble: Pebble, names: list[str], workers: int) -> float:
+    first = hosts[0]
+
+    def one(name: str) -> None:
+        done = _run(first.argv(pebble, "certonly", "-a", "fleet-http", "-d", name,
+                               "--agree-tos", "-m", "ops@example.org"), env=_env())
+        if done.returncode != 0:
+            raise SystemExit(f"certonly {name} failed: {done.stderr.strip()[-600:]}")
+
+    started = time.perf_counter()
+    one(names[0])  # registers the fleet's account once
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, names[1:]))
+    return time.perf_counter() - started
+
+
+class Store:
+    """The owner's view of the store database, for counting what happened."""
+
+    def __init__(self, info: ClusterInfo, database: str) -> None:
+        self.info, self.database = info, database
+
+    def now(self) -> Any:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT now()").fetchone()[0]
+
+    def orders_since(self, since: Any) -> Counter[str]:
+        with self.info.connect(OWNER, self.database) as conn:
+            rows = conn.execute("SELECT lineage, count(*) FROM versions WHERE created_at >= %s "
+                                "GROUP BY lineage", (since,)).fetchall()
+        return Counter({name: count for name, count in rows})
+
+    def last_version_at(self, since: Any) -> Any:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT max(created_at) FROM versions WHERE created_at >= %s",
+                                (since,)).fetchone()[0]
+
+    def current_serials(self) -> dict[str, str]:
+        with self.info.connect(OWNER, self.database) as conn:
+            rows = conn.execute(
+                "SELECT v.lineage, v.serial FROM lineages l JOIN versions v "
+                "ON v.lineage = l.name AND v.version = l.current_version").fetchall()
+        return {name: serial.lower().lstrip("0") or "0" for name, serial in rows}
+
+
+def converged(hosts: list[Host], store: Store, names: list[str]) -> int:
+    """Lineages whose live/ serial is the store's current one on every host."""
+    want = store.current_serials()
+    seen = [h.live_serials(names) for h in hosts]
+    return sum(1 for n in names
+               if n in want and all(s.get(n, "").lstrip("0") == want[n] for s in seen))
+
+
+def answered_elsewhere(hosts: list[Host], proxy: Haproxy, skip: int) -> tuple[int, int]:
+    """(validations answered by a host other than the orderer, validations) since request ``skip``."""
+    orderer = {tok: h.label for h in hosts for tok in h.published_tokens()}
+    other = total = 0
+    for backend, status, _, path in proxy.requests()[skip:]:
+        if status != 200 or not path.startswith("/.well-known/acme-challenge/"):
+            continue
+        total += 1
+        token = path.rsplit("/", 1)[-1]
+        if orderer.get(token) not in (None, backend):
+            other += 1
+    return other, total
+
+
+def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: Haproxy,
+           names: list[str], kill: tuple[Host, float] | None = None) -> dict[str, Any]:
+    """All ``hosts`` run renew at once (one is SIGKILLed after ``kill[1]`` s); what it did."""
+    since, skip = store.now(), len(proxy.requests())
+    started = time.perf_counter()
+    procs = {h.label: subprocess.Popen(_renew_argv(h, pebble), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                       env=_env(), start_new_session=True, text=True)
+             for h in hosts}
+    killed_at = None
+    if kill is not None:
+        victim, after = kill
+        time.sleep(after)
+        if procs[victim.label].poll() is None:
+            os.killpg(procs[victim.label].pid, signal.SIGKILL)  # the renew and its plugins
+            killed_at = store.now()
+        else:
+            print(f"  {label}: host {victim.label} had finished before {after} s; not killed")
+    status = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+        status[name] = proc.returncode
+        if proc.returncode not in (0, -signal.SIGKILL):
+            print(f"  {label}: host {name} exited {proc.returncode}: {err.strip()[-400:]}")
+    wall = time.perf_counter() - started
+    if kill is not None:
+        # The killed host catches up on its next renew (real time: nothing is due, it
+        # only converges), as its cron job would.
+        _run(kill[0].argv(pebble, "renew", "--no-random-sleep-on-renew"), env=_env())
+    orders = store.orders_since(since)
+    other, total = answered_elsewhere(hosts, proxy, skip)
+    result = {
+        "window": label, "hosts": len(hosts), "wall_s": wall, "per_lineage_ms": wall / len(names) * 1000,
+        "orders": orders, "renewed": sum(1 for n in names if orders[n] >= 1),
+        "exactly_once": sum(1 for n in names if orders[n] == 1),
+        "more_than_once": sum(1 for n in names if orders[n] > 1),
+        "converged": converged(hosts, store, names),
+        "validations": total, "answered_elsewhere": other, "status": status,
+    }
+    if killed_at is not None:
+        last = store.last_version_at(since)
+        result["finished_after_kill_s"] = (last - killed_at).total_seconds() if last else None
+    return result
+
+
+def report(r: dict[str, Any], lineages: int) -> None:
+    print(f"\n== {r['window']} ({r['hosts']} host(s) renewing at once)")
+    print(f"  lineages renewed:            {r['renewed']} / {lineages}")
+    print(f"  orders per lineage:          exactly 1 for {r['exactly_once']}, more than 1 for "
+          f"{r['more_than_once']}, none for {lineages - r['renewed']}")
+    print(f"  converged on every host:     {r['converged']} / {lineages} (same serial in live/)")
+    print(f"  http-01 validation requests: {r['validations']}, answered by a host other than "
+          f"the orderer: {r['answered_elsewhere']}")
+    print(f"  wall time:                   {r['wall_s']:.1f} s, {r['per_lineage_ms']:.0f} ms "
+          "per lineage")
+    if "finished_after_kill_s" in r:
+        after = r["finished_after_kill_s"]
+        print(f"  after the SIGKILL:           last lineage finished "
+              f"{after:.1f} s later (lease {LEASE_SECONDS} s)" if after is not None else
+              "  after the SIGKILL:           nothing left to finish")
+    print(f"  exit status per host:        {r['status']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lineages", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=6, help="parallel certonly runs")
+    parser.add_argument("--kill-after", type=float, default=4.0,
+                        help="seconds into window 2 when host b is SIGKILLed")
+    args = parser.parse_args()
+    for tool in ("faketime", "haproxy"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} is not installed: run scripts/setup.sh")
+    tmp = Path(tempfile.mkdtemp(prefix="ck-fleet-bench-"))
+    tmp.chmod(0o711)
+    cluster = PgCluster(tmp / "pg")
+    hosts: list[Host] = []
+    pebble: Pebble | None = None
+    proxy: Haproxy | None = None
+    try:
+        info = cluster.start()
+        set_running(info)
+        database = info.store_database("bench-fleet")
+        key_file = tmp / "fleet.key"
+        made = _run([sys.executable, "-m", "certkernel", "store", "keygen", "--store-key-file",
+                     str(key_file)])
+        if made.returncode != 0:
+            raise SystemExit(f"store keygen failed: {made.stderr.strip()}")
+        for label, role in zip("abc", HOST_ROLES, strict=True):
+            store_args = ["--store", info.url(role, database), "--store-password-file",
+                          str(info.password_file(role)), "--store-key-file", str(key_file)]
+            hosts.append(Host(label, role, tmp / f"host-{label}", store_args))
+        pebble = start_pebble(tmp)
+        for h in hosts:
+            h.start_responder()
+        proxy = Haproxy(tmp / "haproxy", pebble.http01_port,
+                        {h.label: h.responder_port for h in hosts}).start()
+        store = Store(info, database)
+        names = [f"l{i:03d}.fleet.example" for i in range(args.lineages)]
+
+        issued = issue_all(hosts, pebble, names, args.workers)
+        other, total = answered_elsewhere(hosts, proxy, 0)
+        print(f"issued {len(names)} lineages from host a through -a fleet-http in {issued:.1f} s "
+              f"({args.workers} at a time); http-01 validation requests {total}, answered by host b "
+              f"or c: {other}")
+
+        report(window("window 1: all hosts renew", hosts, pebble, store, proxy, names),
+               len(names))
+        report(window("window 2: host b SIGKILLed mid-renewal", hosts, pebble, store, proxy,
+                      names, kill=(hosts[1], args.kill_after)), len(names))
+        single = window("window 3: host a alone", hosts[:1], pebble, store, proxy, names)
+        report(single, len(names))
+        return 0
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        for h in hosts:
+            h.stop_responder()
+        if pebble is not None:
+            pebble.stop()
+        set_running(None)
+        cluster.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
