@@ -175,6 +175,12 @@ class Store:
                                 "GROUP BY lineage", (since,)).fetchall()
         return Counter({name: count for name, count in rows})
 
+    def versions_of(self, name: str, since: Any) -> list[tuple[Any, ...]]:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT version, created_by, created_at FROM versions "
+                                "WHERE lineage = %s AND created_at >= %s ORDER BY version",
+                                (name, since)).fetchall()
+
     def last_version_at(self, since: Any) -> Any:
         with self.info.connect(OWNER, self.database) as conn:
             return conn.execute("SELECT max(created_at) FROM versions WHERE created_at >= %s",
@@ -249,6 +255,8 @@ def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: H
         "converged": converged(hosts, store, names),
         "validations": total, "answered_elsewhere": other, "status": status,
     }
+    result["twice"] = {n: store.versions_of(n, since) for n in names if orders[n] > 1}
+    result["killed_at"] = killed_at
     if killed_at is not None:
         last = store.last_version_at(since)
         result["finished_after_kill_s"] = (last - killed_at).total_seconds() if last else None
@@ -271,6 +279,10 @@ def report(r: dict[str, Any], lineages: int) -> None:
               f"{after:.1f} s later (lease {LEASE_SECONDS} s)" if after is not None else
               "  after the SIGKILL:           nothing left to finish")
     print(f"  exit status per host:        {r['status']}")
+    for name, versions in r["twice"].items():
+        made = ", ".join(f"v{v} by {by} at {at:%H:%M:%S.%f}" for v, by, at in versions)
+        print(f"  more than one order: {name}: {made}"
+              + (f" (host b killed at {r['killed_at']:%H:%M:%S.%f})" if r["killed_at"] else ""))
 
 
 def main() -> int:
