@@ -19,11 +19,8 @@ from typing import TYPE_CHECKING
 from certkernel import errors
 from certkernel.config import Config
 from certkernel.display import Display
-from certkernel.plugin_host.launch import start_plugin
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.sandbox import Decision, decide
-from certkernel.plugin_host.sandbox_paths import make_placed
-from certkernel.plugin_host.services import KernelServices
 from certkernel.protocol import methods as wire
 from certkernel.terminal_text import clean
 
@@ -94,8 +91,13 @@ def _settings(config: Config) -> dict[str, object]:
 
 def _probe(manifest: Manifest, config: Config, display: Display) -> list[str] | None:
     """Start (and prepare) one plugin; the lines to add, or None to hide it."""
-    # Deferred: the spawning machinery costs ~30 ms to import, which the plain
-    # listing (bench/startup.py, no --init/--prepare) must not pay.
+    # Deferred (tests/kernel/test_heavy_imports.py lists it): starting a plugin needs
+    # the plugin host's launcher and the protocol registry (~50 ms to import),
+    # which listing plugins without --init/--prepare (bench/startup.py) must not pay.
+    from certkernel.plugin_host.launch import start_plugin
+    from certkernel.plugin_host.sandbox_paths import make_placed
+    from certkernel.plugin_host.services import KernelServices
+
     services = KernelServices(manifest.name, display=display)
     try:
         decision = _decision(manifest, config, create_account=True)

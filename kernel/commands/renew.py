@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from certkernel import metrics
 from certkernel.config import Config
 from certkernel.display import on_terminal, say
-from certkernel.fleet.fleet_renew import exit_status, prepare, report_synced
 from certkernel.renewal import renew_report
 from certkernel.renewal.renew_result import Result, Status
 from certkernel.renewal.renewal_plan import Plan, make_plan
@@ -50,7 +49,11 @@ def _random_sleep(config: Config) -> None:
 def run(config: Config) -> int:
     fleet: FleetRun | None = None
     if config.store:  # fleet mode (docs/fleet.md): converge with the store first
-        fleet = prepare(config)
+        # Deferred (tests/kernel/test_heavy_imports.py lists it): fleet mode's store
+        # code (PostgreSQL connections, leases, sealing) is for --store runs only.
+        from certkernel.fleet import fleet_renew
+
+        fleet = fleet_renew.prepare(config)
         config = fleet.config
     plan = make_plan(config)
     for path, message in plan.broken:
@@ -61,7 +64,7 @@ def run(config: Config) -> int:
             say(config, "Simulating renewal of existing certificates (dry run).")
         if plan.due:
             _random_sleep(config)
-        # The kernel's one deferred internal import (tests/kernel/test_heavy_imports.py
+        # Deferred (tests/kernel/test_heavy_imports.py
         # lists it): what renewing needs (plugin host, protocol registry,
         # checkpoints, lifecycle) costs ~50 ms to import, which the cron run with
         # nothing due (bench/renew.py) must not pay.
@@ -72,8 +75,8 @@ def run(config: Config) -> int:
     failed = any(r.status == Status.FAILED for r in results)
     fleet_failed = 0
     if fleet is not None:
-        report_synced(config, fleet, results)
-        fleet_failed = exit_status(fleet, bool(plan.due))
+        fleet_renew.report_synced(config, fleet, results)
+        fleet_failed = fleet_renew.exit_status(fleet, bool(plan.due))
     return 1 if failed or plan.broken or fleet_failed else 0
 
 

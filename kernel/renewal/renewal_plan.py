@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from certkernel import errors
 from certkernel.ca import ari, revocations
-from certkernel.ca.ari_fetch import Refresher
 from certkernel.config import Config
 from certkernel.lineages.storage import ConfigDirs, Lineage, conf_paths
 from certkernel.renewal.renewal_cache import RenewalCache, from_micros, micros
@@ -170,6 +169,11 @@ def _decisions(config: Config, known: list[tuple[Lineage, ari.Decision]],
     stale = [lin for lin, _dec in known
              if lin.name in decisions and decisions[lin.name].stale(now)]
     if stale:
+        # Deferred (tests/kernel/test_heavy_imports.py lists it): fetching renewal
+        # information needs the ACME session modules, which a run with nothing
+        # near its window (bench/renew.py, none due) must not import.
+        from certkernel.ca.ari_fetch import Refresher
+
         refresher = Refresher(config)
         fresh = refresher.refresh_all([(lin, decisions[lin.name].state) for lin in stale])
         for lin, state in zip(stale, fresh, strict=True):
