@@ -66,6 +66,7 @@ BUILTIN = _builtin_names()
         ("nginx", ["get-chall-pref", "supported-enhancements"]),
         ("apache", ["get-chall-pref", "supported-enhancements"]),
         ("dns-rfc2136", ["get-chall-pref"]),
+        ("fleet-http", ["prepare", "get-chall-pref"]),
     ],
 )
 def test_builtin_plugins_conform(tmp_path: Path, plugin: str, must_pass: list[str]) -> None:
@@ -90,7 +91,7 @@ def test_every_dns_plugin_conforms(tmp_path: Path, plugin: str) -> None:
 
 
 def test_the_builtin_list_is_complete() -> None:
-    named = {"null", "webroot", "standalone", "manual", "nginx", "apache"}
+    named = {"null", "webroot", "standalone", "manual", "nginx", "apache", "fleet-http"}
     assert set(BUILTIN) == named | {n for n in BUILTIN if n.startswith("dns-")}
     assert len(BUILTIN) > 10
 
