@@ -17,6 +17,7 @@ import socket
 
 from certkernel import errors
 from certkernel.plugin_host.sandbox_users import SandboxUser, ensure_account, lookup_user
+from certkernel.runtime.http01_sockets import listening_socket
 
 _PR_SET_NO_NEW_PRIVS = 38
 
@@ -42,17 +43,10 @@ def parse_listen(value: str | None) -> tuple[str, int]:
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket; one clear line when the port is taken or privileged."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        sock = listening_socket(host, port, 128)
     except OSError as exc:
-        sock.close()
-        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         raise errors.ConfigurationError(
             f"certkernel responder cannot listen on {where}: {exc.strerror}; stop what uses "
             "it or choose another --listen (ports below 1024 need root)") from None
