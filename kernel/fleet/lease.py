@@ -14,7 +14,14 @@ which can take hours. So:
 - A heartbeat thread extends the lease every ``ttl / 6`` seconds on the
   holder's own connection. A holder whose heartbeat fails (the row was
   taken over, the store went away) marks the lease lost: :attr:`held`
-  turns False and a warning says so.
+  turns False and a warning says so. The heartbeat waits in ``select`` on
+  a pipe, not on a ``threading`` timeout: those wait for a deadline on the
+  monotonic clock, which ``faketime`` (how certificates are made due in
+  tests and drills) moves, and a heartbeat that never beats lets the
+  lease of a live holder lapse.
+- The lease is also a fence: :meth:`fence` re-asserts it inside the
+  transaction that writes the lineage, so a holder that was frozen past
+  its lease while another host took the lineage over writes nothing.
 - A lease is free when it expired, or when its holder's database backend
   is gone (the holder's process died and the kernel closed its socket: a
   SIGKILLed ``renew`` frees its leases at once). A holder that is merely
@@ -32,6 +39,7 @@ import contextlib
 import logging
 import os
 import secrets
+import select
 import socket
 import threading
 import time
@@ -84,7 +92,7 @@ class PgLease:
     _conn: Any = field(default=None, init=False, repr=False)
     _holder: str | None = field(default=None, init=False)
     _lost: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
-    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _stop: _Alarm | None = field(default=None, init=False, repr=False)
     _beat: threading.Thread | None = field(default=None, init=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -119,10 +127,26 @@ class PgLease:
             raise
         self._conn, self._holder = conn, holder
         self._lost.clear()
-        self._stop.clear()
-        self._beat = threading.Thread(target=self._heartbeat, args=(conn, holder),
+        self._stop = _Alarm()
+        self._beat = threading.Thread(target=self._heartbeat, args=(conn, holder, self._stop),
                                       name=f"lease {self.name}", daemon=True)
         self._beat.start()
+
+    def fence(self, conn: Any) -> None:
+        """Re-assert the lease in ``conn``'s open transaction, or raise ``LockError``.
+
+        The row stays locked until that transaction ends, so no other host
+        can take the lease between this check and the write it guards.
+        """
+        if self._holder is None:
+            return  # not taken by this object: the caller writes without a fleet lock
+        updated = conn.execute(_BEAT, (self.ttl, self.name, self._holder)).rowcount
+        if updated != 1:
+            self._lost.set()
+            raise LockError(
+                f"Lost the fleet lock on {self.purpose} before saving: this process stalled "
+                f"for more than the {self.ttl:g}s lease and another host took it over; "
+                "nothing was saved here, the fleet's current version stands")
 
     def _wait(self, conn: Any, holder: str) -> None:
         deadline = time.monotonic() + max(self.timeout, 0.0)
@@ -148,9 +172,9 @@ class PgLease:
             time.sleep(pause)
             pause = min(pause * 2, POLL_MAX)
 
-    def _heartbeat(self, conn: Any, holder: str) -> None:
+    def _heartbeat(self, conn: Any, holder: str, stop: _Alarm) -> None:
         interval = max(self.ttl / 6, 0.05)
-        while not self._stop.wait(interval):
+        while not stop.wait(interval):
             try:
                 with self._guard:
                     updated = conn.execute(_BEAT, (self.ttl, self.name, holder)).rowcount
@@ -168,11 +192,15 @@ class PgLease:
 
     def release(self) -> None:
         """Give the lease up (idempotent, never raises); its row goes, so waiters proceed."""
-        self._stop.set()
-        if self._beat is not None:
-            self._beat.join(timeout=10)
+        stop, beat = self._stop, self._beat
+        if stop is not None:
+            stop.set()
+        if beat is not None:
+            beat.join(timeout=10)
+        if stop is not None and (beat is None or not beat.is_alive()):
+            stop.close()
         conn, holder = self._conn, self._holder
-        self._conn = self._holder = self._beat = None
+        self._conn = self._holder = self._beat = self._stop = None
         if conn is None:
             return
         with contextlib.suppress(Exception), self._guard:
@@ -180,3 +208,24 @@ class PgLease:
                          (self.name, holder))
         with contextlib.suppress(Exception):
             conn.close()
+
+
+class _Alarm:
+    """A stop flag whose timed wait is ``select`` on a pipe (no clock deadline to fake)."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()  # close-on-exec: no plugin inherits them
+
+    def set(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._write, b"!")
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the flag was set within ``timeout`` seconds."""
+        ready, _, _ = select.select([self._read], [], [], timeout)
+        return bool(ready)
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -15,7 +15,10 @@ first). What differs from :class:`certkernel.lineages.lineage_store.LocalStore`:
   :class:`~certkernel.lineages.storage.Lineage`, because web servers, hooks and
   installers read ``live/<name>/``.
 - :meth:`lock` is a lease in the store (:mod:`certkernel.fleet.lease`),
-  excluding every process on every host of the fleet.
+  excluding every process on every host of the fleet. Each write of a
+  lineage re-asserts this object's lease on it in the write's own
+  transaction (:meth:`PgLease.fence`), so a process that lost its lease
+  while stalled (another host took the lineage over) writes nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class PgStore:
     # when this store was opened, by the database's clock: the start of this run's
     # renewal window (see renewed_elsewhere)
     opened_at: Any = None
+    # the last lease lock() made per lineage: the fence of that lineage's writes
+    _leases: dict[str, PgLease] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.opened_at is None:
@@ -183,6 +188,7 @@ class PgStore:
                      renewalparams: Mapping[str, Any] | None = None) -> int:
         name = lineage.name
         with self._work() as conn, conn.transaction():
+            self._fence(conn, name)
             row = conn.execute("SELECT current_version FROM lineages WHERE name = %s FOR UPDATE",
                                (name,)).fetchone()
             if row is None:
@@ -202,6 +208,7 @@ class PgStore:
 
     def save_renewalparams(self, lineage: Lineage, renewalparams: Mapping[str, Any]) -> None:
         with self._work() as conn, conn.transaction():
+            self._fence(conn, lineage.name)
             updated = conn.execute(
                 "UPDATE renewal_confs SET params = %s, updated_at = now() WHERE lineage = %s",
                 (_params_json(renewalparams), lineage.name)).rowcount
@@ -242,13 +249,21 @@ class PgStore:
         except LineageNotFound:
             return False
         with self._work() as conn, conn.transaction():
+            self._fence(conn, name)
             gone = conn.execute("DELETE FROM lineages WHERE name = %s RETURNING name",
                                 (name,)).fetchone()
         materialize.remove_local(self.config_dir, name)
         return gone is not None
 
     def lock(self, name: str) -> PgLease:
-        return PgLease(self.db, name, self.lock_timeout, self.host_id, self.lease_ttl)
+        lease = PgLease(self.db, name, self.lock_timeout, self.host_id, self.lease_ttl)
+        self._leases[name] = lease
+        return lease
+
+    def _fence(self, conn: Any, name: str) -> None:
+        lease = self._leases.get(name)
+        if lease is not None:
+            lease.fence(conn)
 
     # -- plumbing ------------------------------------------------------------
     def _share_accounts(self) -> None:

@@ -19,14 +19,28 @@ import pytest
 
 from certkernel.errors import LockError
 from tests.infra.fleet import fleet_files, open_pg_store
+from tests.infra.minica import MiniCA
 from tests.infra.postgres import HOST_ROLES, ClusterInfo
 from tests.infra.store_backends import ROOT, child_env
 
+PARAMS = {"authenticator": "standalone", "key_type": "ecdsa"}
 
-def _holder(base: Path, name: str, ttl: float) -> subprocess.Popen[str]:
-    """Another host's process (role fleet_host_b) holding ``name``'s lease until killed."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.infra.fleet", "hold", str(base), name,
-                             str(ttl)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+
+FAKED = ("faketime", "+1300 days")  # as bench/fleet.py makes every lineage due
+
+
+def _holder(base: Path, name: str, ttl: float, *, prefix: tuple[str, ...] = (),
+            save_from: Path | None = None) -> subprocess.Popen[str]:
+    """Another host's process (role fleet_host_b) holding ``name``'s lease until killed.
+
+    With ``save_from``, it saves the PEM files there as ``name``'s next version
+    when a line reaches its stdin (``tests.infra.fleet hold-save``).
+    """
+    mode = ["hold", str(base), name, str(ttl)]
+    if save_from is not None:
+        mode = ["hold-save", str(base), name, str(ttl), str(save_from)]
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "tests.infra.fleet", *mode],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                             env=child_env())
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "held"
@@ -81,6 +95,61 @@ def test_a_live_holder_keeps_a_short_lease_by_heartbeat(pg_cluster: ClusterInfo,
             other.acquire()
     finally:
         _stop(holder)
+
+
+def test_a_holder_under_a_faked_clock_keeps_its_lease_by_heartbeat(
+        pg_cluster: ClusterInfo, tmp_path: Path) -> None:
+    """``faketime`` (how tests and the fleet bench make certificates due) moves the
+    monotonic clock too: a heartbeat that waits on it never beats, and the lease of a
+    live holder lapses under a renewal that takes longer than the TTL."""
+    holder = _holder(tmp_path, "faked.example", 1.0, prefix=FAKED)
+    try:
+        time.sleep(3.5)  # more than three TTLs
+        other = open_pg_store(tmp_path, 0.0, role=HOST_ROLES[0]).lock("faked.example")
+        with pytest.raises(LockError, match="holds the fleet lock on the certificate lineage "
+                                            "faked.example"):
+            other.acquire()
+    finally:
+        _stop(holder)
+
+
+def test_a_holder_frozen_past_its_lease_cannot_save_a_version(
+        pg_cluster: ClusterInfo, ca: MiniCA, tmp_path: Path) -> None:
+    """The lease is a fence: a host that resumes after another took its lineage over
+    (and renewed it) must not add a second version of the same window."""
+    name = "fenced.example"
+    first = ca.issue([name])
+    owner = open_pg_store(tmp_path, 5.0, role=HOST_ROLES[0], config_dir=tmp_path / "a-etc")
+    owner.create(name, first.cert, first.chain, first.fullchain, first.key, PARAMS)
+    late = ca.issue([name], key=first.key)
+    files = tmp_path / "late"
+    files.mkdir()
+    for kind in ("cert", "chain", "fullchain"):
+        (files / f"{kind}.pem").write_bytes(getattr(late, kind))
+    holder = _holder(tmp_path, name, 1.0, save_from=files)
+    try:
+        holder.send_signal(signal.SIGSTOP)  # frozen in the middle of its order
+        taker = open_pg_store(tmp_path, 30.0, role=HOST_ROLES[0], config_dir=tmp_path / "a-etc")
+        lock = taker.lock(name)
+        lock.acquire()  # after the frozen holder's lease ran out
+        renewed = ca.issue([name], key=first.key)
+        lineage = taker.load(name)
+        assert taker.save_version(lineage, renewed.cert, renewed.chain, renewed.fullchain,
+                                  None) == 2
+        holder.send_signal(signal.SIGCONT)
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("save\n")
+        holder.stdin.flush()
+        said = holder.stdout.readline().strip()
+        lock.release()
+    finally:
+        _stop(holder)
+    assert said.startswith("refused: "), said
+    assert "fleet lock on the certificate lineage fenced.example" in said
+    assert "\n" not in said
+    store = open_pg_store(tmp_path, 5.0, config_dir=tmp_path / "check-etc")
+    assert store.load(name).version == 2
+    assert store.load(name).read("cert") == renewed.cert
 
 
 def test_a_holder_whose_connection_is_cut_knows_it_lost_the_lease(pg_cluster: ClusterInfo,

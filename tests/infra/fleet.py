@@ -8,6 +8,10 @@ their own roles with a password file, as operators deploy them.
 
 ``python -m tests.infra.fleet hold BASE NAME TTL`` takes lineage NAME's fleet
 lock with a lease of TTL seconds, prints ``held`` and keeps it (until killed).
+``python -m tests.infra.fleet hold-save BASE NAME TTL DIR`` does the same, then,
+on a line on its stdin, saves ``DIR/{cert,chain,fullchain}.pem`` as NAME's next
+version under that lease and prints ``saved N`` or the error's one line (a
+holder frozen past its lease, as a host that resumes in the middle of an order).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from certkernel.errors import Error
 from certkernel.fleet.connect import Database, StoreSettings
 from certkernel.fleet.pg_store import PgStore
 from certkernel.fleet.store_key import new_key_text
@@ -80,8 +85,31 @@ def _hold(base: str, name: str, ttl: str) -> None:
     time.sleep(300)
 
 
+def _hold_then_save(base: str, name: str, ttl: str, files: str) -> None:
+    store = open_pg_store(Path(base), 5.0, role=HOST_ROLES[1], lease_ttl=float(ttl),
+                          config_dir=Path(base) / "holder-etc")
+    lineage = store.load(name)
+    lock = store.lock(name)
+    lock.acquire()
+    print("held", flush=True)
+    sys.stdin.readline()
+    pem = {kind: (Path(files) / f"{kind}.pem").read_bytes()
+           for kind in ("cert", "chain", "fullchain")}
+    try:
+        number = store.save_version(lineage, pem["cert"], pem["chain"], pem["fullchain"], None)
+    except Error as exc:
+        print(f"refused: {exc}", flush=True)
+    else:
+        print(f"saved {number}", flush=True)
+    finally:
+        lock.release()
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "hold":
         _hold(*sys.argv[2:])
+    elif len(sys.argv) == 6 and sys.argv[1] == "hold-save":
+        _hold_then_save(*sys.argv[2:])
     else:
-        sys.exit("usage: python -m tests.infra.fleet hold BASE NAME TTL")
+        sys.exit("usage: python -m tests.infra.fleet hold BASE NAME TTL | "
+                 "hold-save BASE NAME TTL DIR")
