@@ -221,6 +221,16 @@ class LineageStore(Protocol):
         """
         ...
 
+    def share_renewal_info(self, lineage: Lineage) -> None:
+        """Offer the renewal information just cached for ``lineage``'s current certificate
+        (``archive/<name>/ari.json``, :mod:`certkernel.ca.ari`) to the store's other readers.
+
+        A shared store spares its other hosts the same question to the CA; a
+        store of one host's files has nothing to do (the file is the store).
+        Never raises: the information is a cache, and a failure is logged.
+        """
+        ...
+
     def lock(self, name: str) -> Locker:
         """The (not yet taken) lock a writer of lineage ``name`` holds, bounded by
         the store's timeout (``Config.lock_timeout``)."""

@@ -76,6 +76,7 @@ def run(config: Config) -> int:
     fleet_failed = 0
     if fleet is not None:
         fleet_renew.report_synced(config, fleet, results)
+        fleet_renew.share_renewal_info(fleet)
         fleet_failed = fleet_renew.exit_status(fleet, bool(plan.due))
     return 1 if failed or plan.broken or fleet_failed else 0
 

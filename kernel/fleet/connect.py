@@ -184,3 +184,10 @@ def unavailable(url: str, exc: BaseException) -> StoreUnavailable:
     """One line saying the store is unreachable, without any secret from the URL."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return StoreUnavailable(f"fleet store {shown(url)} is unreachable: {first}")
+
+
+def jsonb(data: Any) -> Any:
+    """``data`` as a value for a ``jsonb`` column (psycopg adapts dicts only when told)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(data)

@@ -3,7 +3,9 @@
 What each ``renew`` of each host does, due or not:
 
 1. Convergence: every lineage of the store is brought into this host's
-   ``--config-dir`` at the store's current version (:meth:`PgStore.sync`).
+   ``--config-dir`` at the store's current version (:meth:`PgStore.sync`),
+   with the renewal information (ARI) another host fetched for it
+   (:mod:`certkernel.fleet.ari_share`).
 2. The usual plan and renewal, through the store: each due lineage is renewed
    under its fleet lease, after a re-read (the renewal runner's re-check), so
    a lineage another host renewed meanwhile is only synced, never ordered
@@ -85,11 +87,19 @@ def prepare(config: Config) -> FleetRun:
             except StorageError as exc:
                 run.failed[name] = str(exc)
                 sys.stderr.write(f"Could not bring {name} from the fleet store: {exc}\n")
+        store.pull_renewal_info()
     except StoreUnavailable as exc:
         line = f"{exc}; renewing from the local layout in {config.config_dir} only"
         sys.stderr.write(line + "\n")
         return FleetRun(dataclasses.replace(config, store=None), unreachable=line)
     return run
+
+
+def share_renewal_info(run: FleetRun) -> None:
+    """Offer what this run learnt from the CA (windows refreshed by the plan, or fetched
+    after a renewal) to the other hosts, so they need not ask again."""
+    if run.store is not None:
+        run.store.offer_renewal_info()
 
 
 def exit_status(run: FleetRun, anything_due: bool) -> int:

@@ -24,20 +24,23 @@ first). What differs from :class:`certkernel.lineages.lineage_store.LocalStore`:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from certkernel import crypto
 from certkernel.errors import CertStorageError, LineageNotFound, StorageError, ValidationError
-from certkernel.fleet import accounts_sync, materialize
-from certkernel.fleet.connect import Database, unavailable
+from certkernel.fleet import accounts_sync, ari_share, materialize
+from certkernel.fleet.connect import Database, jsonb, unavailable
 from certkernel.fleet.lease import DEFAULT_TTL, PgLease
 from certkernel.fleet.materialize import Snapshot, VersionFiles
 from certkernel.fleet.store_key import lineage_place
 from certkernel.lineages import renewal_conf
 from certkernel.lineages.storage import MAX_COLLISIONS, Lineage
 from certkernel.names import validate_cert_name
+
+logger = logging.getLogger(__name__)
 
 _SNAPSHOT = """
 SELECT l.current_version, r.params, r.renew_before_expiry,
@@ -255,6 +258,27 @@ class PgStore:
         materialize.remove_local(self.config_dir, name)
         return gone is not None
 
+    def share_renewal_info(self, lineage: Lineage) -> None:
+        self.offer_renewal_info(lineage.name)
+
+    def pull_renewal_info(self) -> list[str]:
+        """Copy the fleet's newer renewal information into this host's layout (one query)."""
+        try:
+            with self._work() as conn:
+                return ari_share.pull(conn, self.config_dir)
+        except StorageError as exc:
+            logger.warning("Could not read the fleet's renewal information: %s", exc)
+            return []
+
+    def offer_renewal_info(self, only: str | None = None) -> list[str]:
+        """Offer this host's newer renewal information (of ``only``, or every lineage)."""
+        try:
+            with self._work() as conn:
+                return ari_share.push(conn, self.config_dir, only)
+        except StorageError as exc:
+            logger.warning("Could not share renewal information with the fleet: %s", exc)
+            return []
+
     def lock(self, name: str) -> PgLease:
         lease = PgLease(self.db, name, self.lock_timeout, self.host_id, self.lease_ttl)
         self._leases[name] = lease
@@ -317,9 +341,7 @@ def _like_prefix(text: str) -> str:
 
 def _params_json(params: Mapping[str, Any]) -> Any:
     """Renewal params as Certbot would write them (strings, lists, maps), for a jsonb column."""
-    from psycopg.types.json import Jsonb
-
-    return Jsonb({str(k): renewal_conf.to_conf_value(v) for k, v in params.items()})
+    return jsonb({str(k): renewal_conf.to_conf_value(v) for k, v in params.items()})
 
 
 def _refresh(lineage: Lineage, fresh: Lineage) -> None:

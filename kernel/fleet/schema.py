@@ -102,10 +102,19 @@ _V1 = (
         expires_at timestamptz NOT NULL)""",
 )
 
+_V2 = (
+    # the whole answer as archive/<name>/ari.json holds it (server, renewalInfo URL,
+    # certificate digest), so another host can decide with it; the typed columns
+    # stay for operators' queries
+    "ALTER TABLE ari_state ADD COLUMN state jsonb",
+    "ALTER TABLE ari_state ALTER COLUMN cert_id DROP NOT NULL",
+)
+
 # (version, what it does, statements); append only, never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "fleet tables: hosts, accounts, lineages, versions, renewal confs, ARI state, "
         "http-01 challenges, leases", _V1),
+    (2, "ARI state shared whole between hosts", _V2),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -257,4 +257,5 @@ def obtain(
         store.save_version(lineage, cert, chain, full, None if reuse else key_pem, params)
         saved = lineage
     ari_fetch.record_after_issuance(acct.session, saved)
+    store.share_renewal_info(saved)
     return SavedCertificate(issued, kept, saved)

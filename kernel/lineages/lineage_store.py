@@ -86,6 +86,9 @@ class LocalStore:
         version comparison already sees a renewal another run made meanwhile."""
         return False
 
+    def share_renewal_info(self, lineage: Lineage) -> None:
+        """Nothing to do: ``archive/<name>/ari.json`` is where every run of this host reads it."""
+
     def lock(self, name: str) -> FileLock:
         return lineage_lock(self.config_dir, name, self.lock_timeout)
 

@@ -95,3 +95,6 @@ class Host:
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
     return Host(tmp_path)
+
+
+from tests.infra.postgres import pg_cluster  # noqa: E402, F401  (the session fixture, for fleet mode)

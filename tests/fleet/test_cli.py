@@ -82,7 +82,7 @@ def test_the_store_comes_from_the_environment(pg_cluster: ClusterInfo, tmp_path:
     result = ok(ck(host, "store", "status", "--store-password-file", str(files.password_file),
                    "--store-key-file", str(files.key_file),
                    env={"CERTKERNEL_STORE": files.url}))
-    assert result.stdout.startswith(f"Fleet store {files.url} (schema version 1)")
+    assert result.stdout.startswith(f"Fleet store {files.url} (schema version 2)")
 
 
 def test_fleet_mode_without_the_sealing_key_is_one_line(pg_cluster: ClusterInfo,

@@ -87,3 +87,33 @@ def test_hosts_starting_at_once_migrate_once(pg_cluster: ClusterInfo) -> None:
     with pg_cluster.connect(OWNER, "ck_race") as conn:
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (
             len(schema.MIGRATIONS),)
+
+
+def test_a_store_at_version_1_is_upgraded_in_place_keeping_its_rows(
+        pg_cluster: ClusterInfo) -> None:
+    """Version 2 shares whole ARI answers: a store made by the first fleet release
+    gains the column when its owner next connects, and loses no row."""
+    with pg_cluster.connect(autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "ck_upgrade_from_v1" OWNER {OWNER}')
+    with pg_cluster.connect(OWNER, "ck_upgrade_from_v1", autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now(), "
+                     "applied_by text NOT NULL DEFAULT current_user)")
+        version_1 = dict((v, sql) for v, _what, sql in schema.MIGRATIONS)[1]
+        for statement in version_1:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        conn.execute("INSERT INTO lineages (name, created_by) VALUES ('old.example', 'host-a')")
+        conn.execute("INSERT INTO versions (lineage, version, cert, chain, fullchain, "
+                     "private_key, serial, not_after, created_by) VALUES ('old.example', 1, "
+                     "'c', 'ch', 'f', 'k', '1f', now(), 'host-a')")
+        conn.execute("UPDATE lineages SET current_version = 1")
+        conn.execute("INSERT INTO ari_state (lineage, version, cert_id, retry_after) "
+                     "VALUES ('old.example', 1, 'aki.serial', now())")
+
+        assert schema.migrate(conn) == 1
+
+        assert schema.current_version(conn) == 2
+        assert conn.execute("SELECT lineage, version, cert_id, state FROM ari_state").fetchall() \
+            == [("old.example", 1, "aki.serial", None)]
+        assert conn.execute("SELECT name FROM lineages").fetchall() == [("old.example",)]
