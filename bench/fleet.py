@@ -26,102 +26,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import start_pebble  # noqa: E402
+from tests.infra.fleet_hosts import Host, Store, answered_elsewhere, converged  # noqa: E402
 from tests.infra.haproxy import Haproxy  # noqa: E402
-from tests.infra.pebble import Pebble, free_port  # noqa: E402
-from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo, PgCluster, set_running  # noqa: E402
+from tests.infra.pebble import Pebble  # noqa: E402
+from tests.infra.postgres import HOST_ROLES, PgCluster, set_running  # noqa: E402
 
 FAKETIME = "+1300 days"  # Pebble's 5-year certificates have less than a third left
 RUN_TIMEOUT = 1800
 LEASE_SECONDS = 30
-_PUBLISHED = re.compile(r"published the http-01 answer for token (\S+)")
-
-
-@dataclass
-class Host:
-    """One host of the fleet: its folders, its database role and its responder."""
-
-    label: str
-    role: str
-    base: Path
-    store_args: list[str]
-    responder: subprocess.Popen[bytes] | None = None
-    responder_port: int = 0
-
-    def dirs(self) -> list[str]:
-        return ["--config-dir", str(self.base / "etc"), "--work-dir", str(self.base / "work"),
-                "--logs-dir", str(self.base / "logs")]
-
-    def argv(self, pebble: Pebble, *args: str) -> list[str]:
-        return [sys.executable, "-m", "certkernel", *args, *self.dirs(), *self.store_args,
-                "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle, "-n"]
-
-    def start_responder(self) -> None:
-        self.responder_port = free_port()
-        self.base.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "certkernel", "responder", "--listen",
-                f"127.0.0.1:{self.responder_port}", *self.dirs(), *self.store_args]
-        log = open(self.base / "responder.out", "wb")  # noqa: SIM115 - kept as long as the process
-        self.responder = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL)
-        _wait_port(self.responder_port, self.responder)
-
-    def stop_responder(self) -> None:
-        if self.responder is not None and self.responder.poll() is None:
-            self.responder.terminate()
-            try:
-                self.responder.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.responder.kill()
-                self.responder.wait(timeout=30)
-
-    def published_tokens(self) -> set[str]:
-        """Tokens this host's runs published (its debug log), i.e. it ordered them."""
-        found: set[str] = set()
-        for log in (self.base / "logs").glob("letsencrypt.log*"):
-            found.update(_PUBLISHED.findall(log.read_text(errors="replace")))
-        return found
-
-    def live_serials(self, names: list[str]) -> dict[str, str]:
-        from cryptography import x509
-
-        out = {}
-        for name in names:
-            path = self.base / "etc" / "live" / name / "cert.pem"
-            if path.exists():
-                cert = x509.load_pem_x509_certificate(path.read_bytes())
-                out[name] = format(cert.serial_number, "x")
-        return out
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"a responder exited at start ({proc.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"no responder on port {port} after {timeout} s")
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -157,63 +82,6 @@ def issue_all(hosts: list[Host], pebble: Pebble, names: list[str], workers: int)
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, names[1:]))
     return time.perf_counter() - started
-
-
-class Store:
-    """The owner's view of the store database, for counting what happened."""
-
-    def __init__(self, info: ClusterInfo, database: str) -> None:
-        self.info, self.database = info, database
-
-    def now(self) -> Any:
-        with self.info.connect(OWNER, self.database) as conn:
-            return conn.execute("SELECT now()").fetchone()[0]
-
-    def orders_since(self, since: Any) -> Counter[str]:
-        with self.info.connect(OWNER, self.database) as conn:
-            rows = conn.execute("SELECT lineage, count(*) FROM versions WHERE created_at >= %s "
-                                "GROUP BY lineage", (since,)).fetchall()
-        return Counter({name: count for name, count in rows})
-
-    def versions_of(self, name: str, since: Any) -> list[tuple[Any, ...]]:
-        with self.info.connect(OWNER, self.database) as conn:
-            return conn.execute("SELECT version, created_by, created_at FROM versions "
-                                "WHERE lineage = %s AND created_at >= %s ORDER BY version",
-                                (name, since)).fetchall()
-
-    def last_version_at(self, since: Any) -> Any:
-        with self.info.connect(OWNER, self.database) as conn:
-            return conn.execute("SELECT max(created_at) FROM versions WHERE created_at >= %s",
-                                (since,)).fetchone()[0]
-
-    def current_serials(self) -> dict[str, str]:
-        with self.info.connect(OWNER, self.database) as conn:
-            rows = conn.execute(
-                "SELECT v.lineage, v.serial FROM lineages l JOIN versions v "
-                "ON v.lineage = l.name AND v.version = l.current_version").fetchall()
-        return {name: serial.lower().lstrip("0") or "0" for name, serial in rows}
-
-
-def converged(hosts: list[Host], store: Store, names: list[str]) -> int:
-    """Lineages whose live/ serial is the store's current one on every host."""
-    want = store.current_serials()
-    seen = [h.live_serials(names) for h in hosts]
-    return sum(1 for n in names
-               if n in want and all(s.get(n, "").lstrip("0") == want[n] for s in seen))
-
-
-def answered_elsewhere(hosts: list[Host], proxy: Haproxy, skip: int) -> tuple[int, int]:
-    """(validations answered by a host other than the orderer, validations) since request ``skip``."""
-    orderer = {tok: h.label for h in hosts for tok in h.published_tokens()}
-    other = total = 0
-    for backend, status, _, path in proxy.requests()[skip:]:
-        if status != 200 or not path.startswith("/.well-known/acme-challenge/"):
-            continue
-        total += 1
-        token = path.rsplit("/", 1)[-1]
-        if orderer.get(token) not in (None, backend):
-            other += 1
-    return other, total
 
 
 def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: Haproxy,

@@ -29,6 +29,8 @@ class ResponderProcess:
     base: Path
     port: int = 0
     extra: tuple[str, ...] = ()
+    # where its output goes when it serves many requests (a pipe nobody reads would fill)
+    output: Path | None = None
     proc: subprocess.Popen[str] | None = field(default=None, repr=False)
 
     @property
@@ -42,8 +44,15 @@ class ResponderProcess:
 
     def start(self) -> ResponderProcess:
         self.port = self.port or free_port()
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, text=True)
+        if self.output is None:
+            self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                         text=True)
+        else:
+            self.base.mkdir(parents=True, exist_ok=True)
+            with open(self.output, "w") as out:
+                self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -67,7 +76,7 @@ class ResponderProcess:
             self.proc.kill()
             out, err = self.proc.communicate()
             raise AssertionError(f"responder ignored signal {sig}: {out}{err}") from None
-        return self.proc.returncode, out, err
+        return self.proc.returncode, out or "", err or ""
 
     def uid(self) -> int:
         assert self.proc is not None
