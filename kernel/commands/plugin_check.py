@@ -22,7 +22,9 @@ from certkernel.conformance.installer_checks import ROOT_COPY, installer_round_t
 from certkernel.conformance.report import Report
 from certkernel.conformance.runner import run_suite
 from certkernel.display import say
+from certkernel.fleet.challenge_board import LocalBoard
 from certkernel.plugin_host.services import KernelServices
+from certkernel.runtime.challenge_desk import ChallengeDesk
 from certkernel.runtime.plugin_runtime import read_secrets
 from certkernel.runtime.plugin_target import resolve
 
@@ -69,6 +71,10 @@ def run(config: Config) -> int:
             "logs_dir": os.path.join(scratch, "logs"),
         }
         options = config.plugin_options(manifest)
+        # A plugin that publishes through the kernel gets a board in scratch space,
+        # never this host's (a responder may be serving that one).
+        desk = (ChallengeDesk(LocalBoard(os.path.join(scratch, "board")), manifest.name)
+                if manifest.needs.get("challenge_board") else None)
         ctx = Context(
             manifest=manifest,
             options=options,
@@ -79,6 +85,7 @@ def run(config: Config) -> int:
             user_options=user_options,
             http01_port=http01_port,
             http01_address=http01_address,
+            desk=desk,
         )
         say(config, f"Checking plugin {manifest.name} ({manifest.manifest_file}) against protocol 1")
         with Reverter(os.path.join(scratch, "checkpoints"),
@@ -87,7 +94,8 @@ def run(config: Config) -> int:
             # puts its copy of the server root may be checkpointed.
             services = KernelServices(manifest.name, storage=_MemoryStorage(),
                                       checkpoints=reverter,
-                                      roots=[os.path.join(os.path.realpath(scratch), ROOT_COPY)])
+                                      roots=[os.path.join(os.path.realpath(scratch), ROOT_COPY)],
+                                      challenges=desk)
             report = run_suite(ctx, services.handle, installer_round_trip)
     say(config, report.render())
     return 1 if report.failed else 0

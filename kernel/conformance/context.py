@@ -15,6 +15,7 @@ from certkernel.conformance.report import Report
 from certkernel.conformance.wire import RawPlugin, Reply, SpawnOptions, show
 from certkernel.errors import PLUGIN_ERROR_TYPES
 from certkernel.plugin_host.manifest import Manifest
+from certkernel.runtime.challenge_desk import ChallengeDesk
 from certkernel.version import __version__
 
 PROTOCOL_FAULTS = {
@@ -48,6 +49,9 @@ class Context:
     http01_address: str = ""
     timeout: float = 15.0
     errors_seen: list[tuple[str, Any]] = field(default_factory=list)
+    # for a plugin that declares [needs] challenge_board: the kernel's side of
+    # challenge/publish and challenge/withdraw, on a board in scratch space
+    desk: ChallengeDesk | None = None
 
     @property
     def name(self) -> str:

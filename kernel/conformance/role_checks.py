@@ -28,6 +28,8 @@ from certkernel.conformance.context import (
 )
 from certkernel.conformance.report import CheckStatus
 from certkernel.conformance.wire import KernelHandler, RawPlugin, show
+from certkernel.protocol.messages import Challenge
+from certkernel.runtime.challenge_desk import ChallengeDesk
 
 PERFORM_TIMEOUT = 60.0
 Verify = Callable[[bool], str | None]
@@ -111,6 +113,10 @@ def supported_enhancements(ctx: Context, plugin: RawPlugin) -> None:
 # -- perform / cleanup round trip -------------------------------------------------
 
 
+CHALLENGE_FIELDS = ("identifier", "identifier_type", "wildcard", "type", "token",
+                    "key_authorization", "validation", "validation_domain_name", "uri_path")
+
+
 def _challenge() -> dict[str, Any]:
     token = secrets.token_urlsafe(32)
     key_auth = f"{token}.{secrets.token_urlsafe(32)}"
@@ -174,6 +180,24 @@ def _http_verify(host: str, port: int, uri: str, value: str) -> Verify:
     return verify
 
 
+def _board_target(desk: ChallengeDesk, chall: dict[str, Any]) -> tuple[Verify, str]:
+    """The kernel's board in scratch space: the challenge is handed to the plugin as in an
+    order, so the desk accepts its publish; the check reads the board itself."""
+    desk.hand([Challenge(**{k: chall[k] for k in CHALLENGE_FIELDS})])
+    token, value = chall["token"], chall["validation"]
+
+    def verify(published: bool) -> str | None:
+        served = desk.board.lookup(token)
+        if published:
+            return None if served == value else (
+                "the challenge board does not serve the key authorization (challenge/publish "
+                "was not called for it)" if served is None else
+                "the challenge board serves another value")
+        return ("after cleanup the challenge board still serves the key authorization "
+                "(challenge/withdraw was not called)" if served is not None else None)
+    return verify, "the kernel's challenge board (challenge/publish, challenge/withdraw)"
+
+
 def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
     """Publish one made-up http-01 challenge into scratch space, then remove it."""
     name = "perform-cleanup"
@@ -225,6 +249,8 @@ def perform_cleanup(ctx: Context, handler: KernelHandler) -> None:
                               chall["validation"])
         given = " (--http-01-port)" if ctx.http01_port else ""
         how = f"an http-01 socket on {address}:{port}{given}"
+    elif ctx.desk is not None:
+        verify, how = _board_target(ctx.desk, chall)
     elif hook and _option_named(ctx, "cleanup-hook") and "auth-hook" not in ctx.user_options:
         os.makedirs(www, exist_ok=True)
         target = shlex.quote(www) + '/"$CERTBOT_TOKEN"'

@@ -66,7 +66,7 @@ BUILTIN = _builtin_names()
         ("nginx", ["get-chall-pref", "supported-enhancements"]),
         ("apache", ["get-chall-pref", "supported-enhancements"]),
         ("dns-rfc2136", ["get-chall-pref"]),
-        ("fleet-http", ["prepare", "get-chall-pref"]),
+        ("fleet-http", ["prepare", "get-chall-pref", "perform-cleanup"]),
     ],
 )
 def test_builtin_plugins_conform(tmp_path: Path, plugin: str, must_pass: list[str]) -> None:
@@ -103,6 +103,16 @@ def test_plugin_needing_configuration_is_skipped_with_the_reason(tmp_path: Path)
     assert "needs configuration" in detail and "credentials" in detail
     status, detail = lines(proc.stdout)["perform-cleanup"]
     assert status == "SKIP" and "dns-01" in detail
+
+
+def test_a_board_plugin_that_leaves_its_answer_published_fails(tmp_path: Path) -> None:
+    """fleet-http's kind of plugin publishes through the kernel (challenge/publish); the
+    check reads the board the kernel gave it, after perform and after cleanup."""
+    proc = plugin_check(tmp_path, str(REPO / "tests" / "plugin_check" / "broken" / "keeps-published"))
+    status, detail = lines(proc.stdout)["perform-cleanup"]
+    assert status == "FAIL", proc.stdout
+    assert "after cleanup the challenge board still serves the key authorization" in detail
+    assert proc.returncode == 1
 
 
 def test_path_of_manifest_and_folder_both_work(tmp_path: Path) -> None:
