@@ -23,6 +23,8 @@ from the local layout alone; its exit status is then 1 if anything was due
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ from certkernel.renewal.renew_result import Result, Status
 if TYPE_CHECKING:
     from certkernel.config import Config
     from certkernel.fleet.pg_store import PgStore
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,10 +78,31 @@ class FleetRun:
         return found
 
 
+# Beyond this, a host's clock is worth a line: it decides which lineages are due.
+SKEW_WARNING = datetime.timedelta(minutes=5)
+
+
+def clock_note(host_now: datetime.datetime, store_now: datetime.datetime) -> str | None:
+    """One line when this host's clock is far from the database's, else None."""
+    skew = host_now - store_now
+    if abs(skew) <= SKEW_WARNING:
+        return None
+    seconds = abs(skew.total_seconds())
+    size = (f"{seconds / 86400:.0f} days" if seconds >= 2 * 86400 else
+            f"{seconds / 3600:.0f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min")
+    side = "ahead of" if skew > datetime.timedelta(0) else "behind"
+    return (f"This host's clock is {size} {side} the fleet store's (the database's): "
+            "which lineages are due is decided by this host's clock, so it may renew what "
+            "the other hosts find fresh, or leave what is due; keep the fleet's hosts on NTP")
+
+
 def prepare(config: Config) -> FleetRun:
     """Open the store and converge; on an unreachable store, fall back to local (one line)."""
     try:
         store = open_store(config)
+        note = clock_note(datetime.datetime.now(datetime.UTC), store.opened_at)
+        if note:
+            logger.warning("%s", note)  # the console's warnings and the log file
         run = FleetRun(config, store)
         for name in store.names():
             try:

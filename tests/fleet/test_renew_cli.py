@@ -160,3 +160,20 @@ def test_a_host_killed_mid_renewal_leaves_the_lineage_to_the_others(
     assert time.monotonic() - started < 30
     assert fleet.versions() == [1, 2, 3]
     assert "(success)" in result.stdout
+
+
+def test_a_host_whose_clock_is_off_is_told_so_in_one_line(fleet: Fleet) -> None:
+    """The host's clock decides what is due (docs/fleet.md, Limits): a host whose clock
+    is far from the database's says so, so the operator fixes NTP before it renews
+    lineages the rest of the fleet finds fresh."""
+    plain = fleet.renew("b")
+    assert plain.returncode == 0, plain.stderr
+    assert "clock" not in plain.stderr
+    ahead = subprocess.run(["faketime", "+3 hours", *fleet.renew_argv("b")],
+                           capture_output=True, text=True, timeout=240)
+    assert ahead.returncode == 0, ahead.stderr
+    said = [line for line in ahead.stderr.splitlines() if "clock" in line]
+    assert len(said) == 1, ahead.stderr
+    assert said[0].startswith("This host's clock is 3 h ahead of the fleet store's "
+                              "(the database's): ")
+    assert "keep the fleet's hosts on NTP" in said[0]
