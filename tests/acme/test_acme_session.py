@@ -82,12 +82,20 @@ def test_revoke_with_unrelated_account_is_refused(
 
 def test_bad_nonces_are_retried(pebble_factory: Callable[..., Pebble],
                                 session_factory: Callable[..., AcmeSession]) -> None:
-    """Half of all nonces rejected: the library alone (one retry) fails ~97% of issuances."""
+    """Half of all nonces rejected: the library alone (one retry) fails ~97% of issuances.
+
+    Our retries start where the library's one retry fails too, a quarter of the
+    requests; two issuances (about ten requests) see none about once in twenty
+    runs, so issue until one has been needed (bounded), and every issuance must
+    succeed.
+    """
     flaky = pebble_factory(nonce_reject_percent=50)
     session = session_factory(flaky)
-    for i in range(2):
+    for i in range(8):
         _, result = _issue(flaky, session, f"nonce{i}.example.com")
         assert "BEGIN CERTIFICATE" in result.cert_pem
+        if i >= 1 and session.stats.bad_nonce_retries > 0:
+            break
     assert session.stats.bad_nonce_retries > 0
 
 
