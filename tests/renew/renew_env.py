@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.infra.pebble_authz import forget_authorizations
+
 if TYPE_CHECKING:
+    from tests.infra.pebble import Pebble
     from tests.renew.conftest import Served
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +60,11 @@ class Host:
         return self.run("renew", "--no-random-sleep-on-renew", *args, env=env, timeout=timeout)
 
     def issue(self, *names: str, extra: tuple[str, ...] = ()) -> str:
-        """``certonly -a webroot`` for ``names``; returns the lineage name."""
+        """``certonly -a webroot`` for ``names``; returns the lineage name.
+
+        The order's authorizations are then deactivated, so a later renewal
+        proves every name again (see :meth:`forget_authorizations`).
+        """
         pebble = self.served.pebble
         domain_args = [a for n in names for a in ("-d", n)]
         result = self.run(
@@ -66,7 +73,19 @@ class Host:
             "--agree-tos", "-m", "renew@example.org", *extra,
         )
         assert result.returncode == 0, result.stderr
+        self.forget_authorizations()
         return names[0]
+
+    def forget_authorizations(self, pebble: Pebble | None = None) -> None:
+        """Deactivate this host's valid authorizations on ``pebble`` (default: its own).
+
+        Pebble reuses one for about 1 in 100 names even with
+        ``PEBBLE_AUTHZREUSE=0``, and certkernel rightly skips a valid one: a
+        test that renews names it issued and checks how they were proved
+        (or that a broken web root fails) would then fail or pass vacuously.
+        """
+        found = forget_authorizations(self.config_dir, pebble or self.served.pebble)
+        assert found, "no valid authorization to forget: were the set-up orders made?"
 
     def conf_path(self, name: str) -> Path:
         return self.config_dir / "renewal" / f"{name}.conf"

@@ -50,6 +50,7 @@ def test_renew_binds_the_http01_port_and_address_saved_in_the_conf(
     conf = host.conf_path("port.example.com").read_text()
     assert f"http01_port = {own.http01_port}" in conf
     assert "http01_address = 127.0.0.1" in conf
+    host.forget_authorizations()  # the renewal must bind the port to prove the name
 
     result = host.renew("--force-renewal")
 
@@ -68,6 +69,7 @@ def test_one_run_serves_each_lineage_on_its_own_saved_port(
                           "--server", ca.directory_url, "--ca-bundle", ca.ca_bundle,
                           "--agree-tos", "-m", "cron@example.org")
         assert issued.returncode == 0, issued.stderr
+        host.forget_authorizations(ca)  # each port is bound again
 
     result = host.renew("--force-renewal")
 
@@ -90,6 +92,7 @@ def test_lineages_on_one_port_share_it_whatever_their_other_settings(
     conf = host.conf_path("two.example.com")
     conf.write_text(conf.read_text().replace("[renewalparams]\n", "[renewalparams]\nredirect = True\n"))
     assert "redirect = True" in conf.read_text()
+    host.forget_authorizations()  # both names are proved on the port again
 
     result = host.renew("--force-renewal")
 
