@@ -26,6 +26,7 @@ from certkernel.plugin_host import spawn
 from certkernel.plugin_host.spawn import LaunchPlan
 from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
+from certkernel.protocol.wire_codec import WireError
 from certkernel.terminal_text import as_log_lines, clean, clean_value
 from certkernel.version import __version__
 
@@ -242,7 +243,7 @@ class PluginProcess:
     def _notification(self, method: str, params: dict[str, Any]) -> None:
         try:
             decoded = wire.decode_params(method, params) if method in wire.METHODS else None
-        except wire.WireError as exc:
+        except WireError as exc:
             # A notification has no answer: say it in the log, once per message.
             self.budget.log(logging.WARNING, f"ignored a malformed notification: {exc}")
             return
@@ -369,7 +370,7 @@ class PluginProcess:
             raise type(exc)(str(exc)) from None
         try:
             chosen = wire.decode_result("initialize", result, wire.InitializeResult).protocol_version
-        except wire.WireError as exc:
+        except WireError as exc:
             self.kill()
             raise errors.ProtocolError(f"plugin {self.name}: {exc}") from None
         if chosen not in offered:

@@ -14,8 +14,9 @@ from certkernel import errors
 from certkernel.plugin_host.process import PluginProcess
 from certkernel.protocol import methods as wire
 from certkernel.protocol.messages import Challenge, LineageInfo
+from certkernel.protocol.wire_codec import Wire, WireError
 
-R = TypeVar("R", bound=wire.Wire)
+R = TypeVar("R", bound=Wire)
 
 
 class RemotePlugin:
@@ -25,7 +26,7 @@ class RemotePlugin:
         self.process = process
         self.name = process.name
 
-    def _call(self, method: str, params: wire.Wire, result: type[R]) -> R:
+    def _call(self, method: str, params: Wire, result: type[R]) -> R:
         """One request built and checked by the registry (protocol/methods.py).
 
         A result that does not have the declared shape is the plugin breaking
@@ -34,7 +35,7 @@ class RemotePlugin:
         reply = self.process.call(method, wire.encode(method, params))
         try:
             return wire.decode_result(method, reply, result)
-        except wire.WireError as exc:
+        except WireError as exc:
             raise errors.ProtocolError(f"plugin {self.name}: {exc}") from None
 
     @property

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from certkernel import errors
 from certkernel.protocol import methods as wire
+from certkernel.protocol.wire_codec import Wire, WireError
 
 
 class Display(Protocol):
@@ -192,7 +193,7 @@ class KernelServices:
         self.checkpoints = checkpoints
         self.roots = list(roots)
         self.challenges = challenges
-        self._methods: dict[str, Callable[[Any], wire.Wire]] = {
+        self._methods: dict[str, Callable[[Any], Wire]] = {
             "display/notification": self._notification,
             "display/input": self._input,
             "display/yesno": self._yesno,
@@ -222,7 +223,7 @@ class KernelServices:
             raise errors.MethodNotFound(f"the kernel has no method {method!r}")
         try:
             decoded = wire.decode_params(method, params)
-        except wire.WireError as exc:
+        except WireError as exc:
             raise errors.InvalidParams(f"{self.plugin}: {exc}") from None
         try:
             return wire.encode_result(method, handler(decoded))

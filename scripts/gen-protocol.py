@@ -4,7 +4,8 @@
     python scripts/gen-protocol.py            # rewrite the generated blocks
     python scripts/gen-protocol.py --check    # exit 1 if a committed block is stale
 
-The registry is ``protocol/methods.py``. Each generated block sits between a
+The registry is ``protocol/methods.py``; types are written with
+``protocol/wire_codec.py``'s ``describe``. Each generated block sits between a
 ``BEGIN GENERATED <block>`` and an ``END GENERATED <block>`` marker; the
 prose around the blocks is written by hand and never touched. Run this after
 adding or changing a method or a field; ``tests/protocol/test_registry.py``
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from certkernel.protocol import methods as wire
+from certkernel.protocol.messages import Challenge, LineageInfo
+from certkernel.protocol.wire_codec import Wire, describe, fields_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL_MD = ROOT / "protocol" / "PROTOCOL.md"
@@ -33,7 +36,7 @@ def _default_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def signature(cls: type[wire.Wire], *, full: bool = False) -> str:
+def signature(cls: type[Wire], *, full: bool = False) -> str:
     """``{a, b?, c: [str]}``: the spec's notation for a map's fields.
 
     Compact form: a plain name is a required string, ``?`` marks an optional
@@ -102,18 +105,18 @@ def index_table() -> list[str]:
 
 def _ts_map(cls: type) -> str:
     fields = []
-    for f in wire.fields_of(cls):
+    for f in fields_of(cls):
         optional = "" if f.required else "?"
-        fields.append(f"{f.name}{optional}: {wire.describe(f.type, 'ts')}")
+        fields.append(f"{f.name}{optional}: {describe(f.type, 'ts')}")
     return "{ " + "; ".join(fields) + " }" if fields else "Record<string, never>"
 
 
 def ts_block() -> list[str]:
     lines = [
         "/** A challenge map exactly as it travels (PROTOCOL.md §5.2). */",
-        f"export interface WireChallenge {_ts_map(wire.Challenge)}",
+        f"export interface WireChallenge {_ts_map(Challenge)}",
         "/** A lineage map exactly as it travels (PROTOCOL.md §5.3). */",
-        f"export interface WireLineage {_ts_map(wire.LineageInfo)}",
+        f"export interface WireLineage {_ts_map(LineageInfo)}",
         "/**",
         " * Every protocol method: its params and result maps field for field,",
         " * snake_case as on the wire (PROTOCOL.md §4-§5; `Kernel.call` takes these).",

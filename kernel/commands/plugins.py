@@ -22,6 +22,7 @@ from certkernel.display import Display
 from certkernel.plugin_host.manifest import Manifest
 from certkernel.plugin_host.sandbox import Decision, decide
 from certkernel.protocol import methods as wire
+from certkernel.protocol.wire_codec import WireError
 from certkernel.terminal_text import clean
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def _more_info(process: PluginProcess) -> str:
         return ""
     except errors.Error as exc:
         return f"error: {exc}"
-    except wire.WireError as exc:
+    except WireError as exc:
         return f"error: {exc}"
     return " ".join(clean(text).split())
 

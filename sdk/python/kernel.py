@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.rpc import Endpoint
+from certkernel.protocol.wire_codec import Wire, WireError
 
-R = TypeVar("R", bound=wire.Wire)
+R = TypeVar("R", bound=Wire)
 
 
 class Kernel:
@@ -29,11 +30,11 @@ class Kernel:
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
 
-    def _call(self, method: str, params: wire.Wire, result: type[R]) -> R:
+    def _call(self, method: str, params: Wire, result: type[R]) -> R:
         reply = self._endpoint.call(method, wire.encode(method, params))
         try:
             return wire.decode_result(method, reply, result)
-        except wire.WireError as exc:
+        except WireError as exc:
             raise errors.ProtocolError(f"the kernel answered {exc}") from None
 
     # -- notifications -----------------------------------------------------

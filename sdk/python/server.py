@@ -20,10 +20,11 @@ from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.messages import COOKIE_NAME, COOKIE_VALUE, PROTOCOL_VERSIONS
 from certkernel.protocol.rpc import Endpoint
+from certkernel.protocol.wire_codec import Wire, WireError
 from certkernel.sdk.kernel import Kernel
 from certkernel.sdk.plugin import Authenticator, Installer, Plugin
 
-_Method = Callable[[Plugin, Any], wire.Wire]
+_Method = Callable[[Plugin, Any], Wire]
 
 
 def protect_stdio() -> tuple[int, int]:
@@ -101,7 +102,7 @@ def _decode(method: str, params: dict[str, Any]) -> Any:
     """The params of ``method`` checked against the registry; InvalidParams names what is wrong."""
     try:
         return wire.decode_params(method, params)
-    except wire.WireError as exc:
+    except WireError as exc:
         raise errors.InvalidParams(str(exc)) from None
 
 

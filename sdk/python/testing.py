@@ -39,11 +39,12 @@ from certkernel.protocol import errors
 from certkernel.protocol import methods as wire
 from certkernel.protocol.messages import PROTOCOL_VERSIONS, Challenge, LineageInfo
 from certkernel.protocol.rpc import Endpoint
+from certkernel.protocol.wire_codec import Wire, WireError
 from certkernel.sdk import __version__
 from certkernel.sdk.plugin import Plugin
 from certkernel.sdk.server import _Session
 
-R = TypeVar("R", bound=wire.Wire)
+R = TypeVar("R", bound=Wire)
 
 CANCEL = object()
 """Put in a :class:`ScriptedDisplay`'s answers: the user cancels that prompt."""
@@ -164,11 +165,11 @@ class KernelPeer:
             raise errors.MethodNotFound(f"the kernel has no method {method!r}")
         try:
             decoded = wire.decode_params(method, params)
-        except wire.WireError as exc:
+        except WireError as exc:
             raise errors.InvalidParams(str(exc)) from None
         return wire.encode_result(method, self._answer(method, decoded, params))
 
-    def _answer(self, method: str, p: Any, raw: dict[str, Any]) -> wire.Wire:
+    def _answer(self, method: str, p: Any, raw: dict[str, Any]) -> Wire:
         if method.startswith("display/"):
             return self._display(method.removeprefix("display/"), p)
         if isinstance(p, wire.KeyParams) and method == "storage/get":
@@ -186,7 +187,7 @@ class KernelPeer:
             self.checkpoints.append((method, dict(raw)))
         return wire.Empty()
 
-    def _display(self, kind: str, p: Any) -> wire.Wire:
+    def _display(self, kind: str, p: Any) -> Wire:
         flag: str | None = getattr(p, "cli_flag", None)
         ui = self.display
         if ui is None:
@@ -211,7 +212,7 @@ class KernelPeer:
     def notification(self, method: str, params: dict[str, Any]) -> None:
         try:
             decoded = wire.decode_params(method, params) if method in wire.METHODS else None
-        except wire.WireError:
+        except WireError:
             return  # a notification has no answer; the kernel only logs it
         if isinstance(decoded, wire.LogParams):
             self.logs.append((decoded.level, decoded.message))
@@ -318,12 +319,12 @@ class PluginHarness:
             raise RuntimeError("PluginHarness is not running: use it in a with block")
         return self._kernel.call(method, params or {}, self.timeout)
 
-    def _request(self, method: str, params: wire.Wire, result: type[R]) -> R:
+    def _request(self, method: str, params: Wire, result: type[R]) -> R:
         """One call built and its answer checked by the registry, as the kernel's proxies do."""
         reply = self.call(method, wire.encode(method, params))
         try:
             return wire.decode_result(method, reply, result)
-        except wire.WireError as exc:
+        except WireError as exc:
             raise errors.ProtocolError(f"plugin {self.name}: {exc}") from None
 
     def prepare(self) -> None:

@@ -34,6 +34,8 @@ import pytest
 
 from certkernel.plugin_host import proxies, services
 from certkernel.protocol import methods as wire
+from certkernel.protocol.messages import Challenge, LineageInfo
+from certkernel.protocol.wire_codec import WireError, _strip_none, fields_of
 from certkernel.sdk import kernel as sdk_kernel
 from certkernel.sdk import plugin as sdk_plugin
 from certkernel.sdk import server as sdk_server
@@ -50,7 +52,7 @@ P2K_REQUESTS = [m for m in wire.METHODS.values()
 
 
 def names(cls: type | None) -> list[str]:
-    return [f.name for f in wire.fields_of(cls)] if cls is not None else []
+    return [f.name for f in fields_of(cls)] if cls is not None else []
 
 
 def camel(name: str) -> str:
@@ -59,29 +61,6 @@ def camel(name: str) -> str:
 
 
 # -- the registry's own rules ---------------------------------------------------------
-
-
-def test_a_sender_cannot_send_what_the_registry_does_not_declare() -> None:
-    with pytest.raises(TypeError, match="port"):
-        wire.DeployCertParams(domain="a", cert_path="c", key_path="k", chain_path="ch",  # type: ignore[call-arg]
-                              fullchain_path="f", port=443)
-    with pytest.raises(wire.WireError, match=r"^save: params must be SaveParams, not DomainParams$"):
-        wire.encode("save", wire.DomainParams("a"))
-    with pytest.raises(wire.WireError,
-                       match=r"^SaveParams: field 'title' must be a string, not an integer$"):
-        wire.encode("save", wire.SaveParams(title=3))  # type: ignore[arg-type]
-
-
-def test_a_receiver_ignores_unknown_fields_and_names_missing_ones() -> None:
-    assert wire.decode_params("storage/get", {"key": "k", "later": 1}) == wire.KeyParams("k")
-    with pytest.raises(wire.WireError, match=r"^perform\.challenges: missing field 'token'"):
-        wire.decode_params("perform", {"challenges": [{"identifier": "a", "type": "http-01"}]})
-    with pytest.raises(wire.WireError, match=r"^checkpoint/rollback: field 'count' must be an "
-                                             r"integer, not a boolean$"):
-        wire.decode_params("checkpoint/rollback", {"count": True})
-    # An optional field sent as nil reads as absent and takes its default.
-    assert wire.decode_params("checkpoint/add", {"files": [], "temporary": None}) == \
-        wire.FilesParams([], False)
 
 
 def test_deadlines_come_from_the_registry() -> None:
@@ -214,12 +193,12 @@ def test_spec_initialize_tables_match_the_registry() -> None:
 def test_spec_challenge_and_lineage_maps_match_the_registry() -> None:
     prose = _prose()
     challenge = _table_after(prose, "A **challenge** is a map")
-    assert sorted(challenge) == sorted(names(wire.Challenge))
-    for field in wire.fields_of(wire.Challenge):
+    assert sorted(challenge) == sorted(names(Challenge))
+    for field in fields_of(Challenge):
         assert challenge[field.name] == field.wire_type(), field.name
     lineage = re.search(r"A \*\*lineage\*\* is a map `(\{[^`]*\})`", prose)
     assert lineage is not None
-    assert _split_fields(lineage.group(1)) == names(wire.LineageInfo)
+    assert _split_fields(lineage.group(1)) == names(LineageInfo)
 
 
 # -- the vectors ---------------------------------------------------------------------
@@ -262,7 +241,7 @@ def test_vectors_match_the_registry(vector: str, method: str, data: Any, is_resu
     """Every field of every vector is declared, every required field present, every type right."""
     if vector == "unknown-fields-ignored":  # the one vector about a field nobody declares
         wire.decode_params(method, data)
-        with pytest.raises(wire.WireError, match="unknown field 'future_field'"):
+        with pytest.raises(WireError, match="unknown field 'future_field'"):
             wire.check_strict(method, data)
         return
     wire.check_strict(method, data, result=is_result)
@@ -351,20 +330,20 @@ def example(tp: Any, field: str = "") -> Any:
         return [f"{ROOT}/site.conf"]
     if field == "protocol_versions":
         return [1]
-    tp = wire._strip_none(tp)
+    tp = _strip_none(tp)
     origin = typing.get_origin(tp)
     if origin is list:
         return [example(typing.get_args(tp)[0])]
     if origin is dict:
         return {"k": example(typing.get_args(tp)[1])}
-    if tp in (wire.Challenge, wire.LineageInfo):
-        return {f.name: example(f.type, f.name) for f in wire.fields_of(tp)}
+    if tp in (Challenge, LineageInfo):
+        return {f.name: example(f.type, f.name) for f in fields_of(tp)}
     return {str: "example.org", int: 1, bool: True, float: 1.0}.get(tp, {"any": "value"})
 
 
 def wrong(tp: Any) -> Any:
     """A value of another type, or None where any value is accepted."""
-    tp = wire._strip_none(tp)
+    tp = _strip_none(tp)
     if tp is Any:
         return None
     if tp is str:
@@ -374,19 +353,19 @@ def wrong(tp: Any) -> Any:
 
 def cases(method: wire.Method) -> list[tuple[str, dict[str, Any], str | None]]:
     """(label, params, field the refusal must name or None when the call must succeed)."""
-    full = {f.name: example(f.type, f.name) for f in wire.fields_of(method.params)}
+    full = {f.name: example(f.type, f.name) for f in fields_of(method.params)}
     out: list[tuple[str, dict[str, Any], str | None]] = [("full", full, None)]
-    for f in wire.fields_of(method.params):
+    for f in fields_of(method.params):
         if f.required:
             out.append((f"without {f.name}", {k: v for k, v in full.items() if k != f.name},
                         f.name))
         bad = wrong(f.type)
         if bad is not None:
             out.append((f"{f.name} mistyped", {**full, f.name: bad}, f.name))
-        nested = wire._strip_none(f.type)
+        nested = _strip_none(f.type)
         item = typing.get_args(nested)[0] if typing.get_origin(nested) is list else nested
-        if item in (wire.Challenge, wire.LineageInfo):
-            for inner in wire.fields_of(item):
+        if item in (Challenge, LineageInfo):
+            for inner in fields_of(item):
                 if inner.required:
                     value = {k: v for k, v in example(item).items() if k != inner.name}
                     out.append((f"{f.name} without {inner.name}",
@@ -401,8 +380,8 @@ class _EveryMethod(sdk_plugin.Authenticator, sdk_plugin.Installer):
     def get_chall_pref(self, domain: str) -> list[str]:
         return ["http-01"]
 
-    def perform(self, challenges: list[wire.Challenge]) -> None: ...
-    def cleanup(self, challenges: list[wire.Challenge]) -> None: ...
+    def perform(self, challenges: list[Challenge]) -> None: ...
+    def cleanup(self, challenges: list[Challenge]) -> None: ...
     def get_all_names(self) -> list[str]:
         return ["example.org"]
 
@@ -416,10 +395,10 @@ class _EveryMethod(sdk_plugin.Authenticator, sdk_plugin.Installer):
     def config_test(self) -> None: ...
     def restart(self) -> None: ...
     def recovery_routine(self) -> None: ...
-    def renew_deploy(self, lineage: wire.LineageInfo) -> None: ...
+    def renew_deploy(self, lineage: LineageInfo) -> None: ...
     def update_autohsts(self, domain: str) -> None: ...
-    def deploy_autohsts(self, lineage: wire.LineageInfo) -> None: ...
-    def enable_autohsts(self, lineage: wire.LineageInfo, domains: list[str]) -> None: ...
+    def deploy_autohsts(self, lineage: LineageInfo) -> None: ...
+    def enable_autohsts(self, lineage: LineageInfo, domains: list[str]) -> None: ...
 
 
 _CASES = [(m, *c) for m in K2P_REQUESTS for c in cases(m)]
@@ -464,7 +443,7 @@ def test_sdk_servers_follow_the_registry(sdk: str, node_run: dict[str, Any]) -> 
                 continue
             try:
                 wire.check_strict(method.name, outcome["result"], result=True)
-            except wire.WireError as exc:
+            except WireError as exc:
                 wrong_answers.append(f"{method.name} ({label}): answered {exc}")
         elif outcome["ok"] or outcome["type"] != "InvalidParams" \
                 or refused not in outcome["message"]:
@@ -483,7 +462,7 @@ class _Recorder:
         self.sent.append((method, params))
         result = wire.METHODS[method].result
         assert result is not None
-        return {f.name: example(f.type, f.name) for f in wire.fields_of(result)}
+        return {f.name: example(f.type, f.name) for f in fields_of(result)}
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self.sent.append((method, params))
@@ -494,7 +473,7 @@ def _python_kernel_calls() -> list[tuple[str, dict[str, Any]]]:
     handle = sdk_kernel.Kernel(typing.cast(Any, recorder))
     for method in _P2K_SENT:
         func = getattr(handle, _kernel_method(method.name))
-        args = {f.name: example(f.type, f.name) for f in wire.fields_of(method.params)}
+        args = {f.name: example(f.type, f.name) for f in fields_of(method.params)}
         func(**args)
     return recorder.sent
 
@@ -590,9 +569,9 @@ def _interface(name: str) -> list[str]:
 def test_node_declarations_of_the_maps_match_the_registry() -> None:
     """The camelCase objects of index.d.ts carry the registry's fields and nothing else."""
     assert sorted(_interface("Challenge")) == sorted(
-        [camel(n) for n in names(wire.Challenge)] + ["raw"])
+        [camel(n) for n in names(Challenge)] + ["raw"])
     assert sorted(_interface("Lineage")) == sorted(
-        [camel(n) for n in names(wire.LineageInfo)] + ["raw"])
+        [camel(n) for n in names(LineageInfo)] + ["raw"])
     assert sorted(_interface("DeployTarget")) == sorted(
         camel(n) for n in names(wire.DeployCertParams))
 
