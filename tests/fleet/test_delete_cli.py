@@ -15,7 +15,7 @@ import pytest
 from certkernel import crypto
 from tests.infra.cli_run import ok
 from tests.infra.fleet import fleet_files
-from tests.infra.fleet_hosts import Fleet
+from tests.infra.fleet_cli import Fleet
 from tests.infra.pebble import Pebble
 from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo
 

@@ -16,7 +16,7 @@ import pytest
 from certkernel import crypto
 from tests.infra.cli_run import ok
 from tests.infra.fleet import open_pg_store
-from tests.infra.fleet_hosts import Fleet
+from tests.infra.fleet_cli import Fleet
 from tests.infra.minica import MiniCA
 from tests.infra.pebble import Pebble, free_port
 from tests.infra.postgres import HOST_ROLES, ClusterInfo

@@ -1,72 +1,139 @@
-"""Two hosts of one fleet store, driven through the command line (fleet CLI tests).
+"""A fleet on one machine: hosts with their own dirs, database role and responder.
 
-Why here: the renew and delete tests of fleet mode both need "host a ordered
-NAME through Pebble, host b shares the store", and test packages must not
-import each other.
+Why here: ``bench/fleet.py`` and the CLI tests of fleet mode behind haproxy
+(``tests/fleet_http/test_behind_haproxy.py``) run the same fleet: each host a
+config dir, a role of the session's PostgreSQL and a ``certkernel responder``
+on a free loopback port, stopped by its PID. The owner's view of the store
+(:class:`Store`) counts what happened: versions made since a moment (one per
+order), the current serials, and who answered each validation.
 """
 
 from __future__ import annotations
 
-import datetime
-import subprocess
+import re
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tests.infra.cli_run import Dirs, ck, obtain, ok
-from tests.infra.fleet import FleetFiles, fleet_files, open_pg_store
-from tests.infra.minica import MiniCA
+from tests.infra.haproxy import Haproxy
 from tests.infra.pebble import Pebble
-from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo
+from tests.infra.postgres import OWNER, ClusterInfo
+from tests.infra.responder import ResponderProcess
 
-RENEW = ("renew", "--no-random-sleep-on-renew")
+_PUBLISHED = re.compile(r"published the http-01 answer for token (\S+)")
 
 
-class Fleet:
-    """Hosts a and b of one store; host a ordered ``name`` through Pebble (version 1)."""
+@dataclass
+class Host:
+    """One host of the fleet: its folders, its database role and its responder."""
 
-    def __init__(self, base: Path, cluster: ClusterInfo, pebble: Pebble, hook: Path,
-                 name: str) -> None:
-        self.base, self.cluster, self.pebble, self.hook = base, cluster, pebble, hook
-        self.name = name
-        self.hosts = {label: Dirs.under(base / label) for label in ("a", "b")}
-        self.files: dict[str, FleetFiles] = {"a": fleet_files(base, HOST_ROLES[0]),
-                                             "b": fleet_files(base, HOST_ROLES[1])}
-        self.obtain("a")
+    label: str
+    role: str
+    base: Path
+    store_args: list[str]
+    responder: ResponderProcess | None = None
 
-    def obtain(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        """``certonly`` of ``name`` on host ``label``, in fleet mode unless told otherwise."""
-        fleet = () if "--no-store" in extra else tuple(self.files[label].cli_args())
-        rest = tuple(arg for arg in extra if arg != "--no-store")
-        return ok(obtain(self.hosts[label], self.pebble, self.hook, self.name,
-                         extra=fleet + rest))
+    @property
+    def config_dir(self) -> Path:
+        return self.base / "config"
 
-    def run(self, label: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """Any command on host ``label`` in fleet mode."""
-        return ck(self.hosts[label], *args, *self.files[label].cli_args(), pebble=self.pebble)
+    def dirs(self) -> list[str]:
+        return ["--config-dir", str(self.config_dir), "--work-dir", str(self.base / "work"),
+                "--logs-dir", str(self.base / "logs")]
 
-    def renew_argv(self, label: str, *extra: str) -> list[str]:
-        dirs = self.hosts[label]
-        return [sys.executable, "-m", "certkernel", *RENEW, *self.files[label].cli_args(),
-                *dirs.args(), "--server", self.pebble.directory_url, "--ca-bundle",
-                self.pebble.ca_bundle, "-n", *extra]
+    def argv(self, pebble: Pebble, *args: str) -> list[str]:
+        return [sys.executable, "-m", "certkernel", *args, *self.dirs(), *self.store_args,
+                "--server", pebble.directory_url, "--ca-bundle", pebble.ca_bundle, "-n"]
 
-    def renew(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.renew_argv(label, *extra), capture_output=True, text=True,
-                              timeout=240)
+    @property
+    def responder_port(self) -> int:
+        assert self.responder is not None
+        return self.responder.port
 
-    def live_cert(self, label: str) -> bytes:
-        return (self.hosts[label].config / "live" / self.name / "cert.pem").read_bytes()
+    def start_responder(self) -> None:
+        """``certkernel responder`` on a free loopback port, with this host's dirs and store."""
+        self.responder = ResponderProcess(self.base, extra=tuple(self.store_args),
+                                          output=self.base / "responder.out").start()
 
-    def versions(self) -> list[int]:
-        with self.cluster.connect(OWNER, self.files["a"].database) as conn:
-            return [row[0] for row in conn.execute(
-                "SELECT version FROM versions WHERE lineage = %s ORDER BY version",
-                (self.name,)).fetchall()]
+    def stop_responder(self) -> None:
+        if self.responder is not None and self.responder.proc is not None:
+            self.responder.stop()
 
-    def make_due(self, ca: MiniCA) -> None:
-        """A new current version with one day left of ten (due by any rule)."""
-        store = open_pg_store(self.base, 10.0, config_dir=self.hosts["a"].config)
-        lineage = store.load(self.name)
-        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=9)
-        short = ca.issue([self.name], key=lineage.read("privkey"), days=10, start=start)
-        store.save_version(lineage, short.cert, short.chain, short.fullchain, None)
+    def published_tokens(self) -> set[str]:
+        """Tokens this host's runs published (its debug log), i.e. it ordered them."""
+        found: set[str] = set()
+        for log in (self.base / "logs").glob("letsencrypt.log*"):
+            found.update(_PUBLISHED.findall(log.read_text(errors="replace")))
+        return found
+
+    def live_serials(self, names: list[str]) -> dict[str, str]:
+        from cryptography import x509
+
+        out = {}
+        for name in names:
+            path = self.config_dir / "live" / name / "cert.pem"
+            if path.exists():
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+                out[name] = format(cert.serial_number, "x")
+        return out
+
+
+class Store:
+    """The owner's view of the store database, for counting what happened."""
+
+    def __init__(self, info: ClusterInfo, database: str) -> None:
+        self.info, self.database = info, database
+
+    def now(self) -> Any:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT now()").fetchone()[0]
+
+    def orders_since(self, since: Any) -> Counter[str]:
+        with self.info.connect(OWNER, self.database) as conn:
+            rows = conn.execute("SELECT lineage, count(*) FROM versions WHERE created_at >= %s "
+                                "GROUP BY lineage", (since,)).fetchall()
+        return Counter({name: count for name, count in rows})
+
+    def versions_of(self, name: str, since: Any) -> list[tuple[Any, ...]]:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT version, created_by, created_at FROM versions "
+                                "WHERE lineage = %s AND created_at >= %s ORDER BY version",
+                                (name, since)).fetchall()
+
+    def last_version_at(self, since: Any) -> Any:
+        with self.info.connect(OWNER, self.database) as conn:
+            return conn.execute("SELECT max(created_at) FROM versions WHERE created_at >= %s",
+                                (since,)).fetchone()[0]
+
+    def current_serials(self) -> dict[str, str]:
+        with self.info.connect(OWNER, self.database) as conn:
+            rows = conn.execute(
+                "SELECT v.lineage, v.serial FROM lineages l JOIN versions v "
+                "ON v.lineage = l.name AND v.version = l.current_version").fetchall()
+        return {name: serial.lower().lstrip("0") or "0" for name, serial in rows}
+
+
+def converged(hosts: list[Host], store: Store, names: list[str]) -> int:
+    """Lineages whose live/ serial is the store's current one on every host."""
+    want = store.current_serials()
+    seen = [h.live_serials(names) for h in hosts]
+    return sum(1 for n in names
+               if n in want and all(s.get(n, "").lstrip("0") == want[n] for s in seen))
+
+
+def answered_elsewhere(hosts: list[Host], proxy: Haproxy, skip: int) -> tuple[int, int]:
+    """(validations answered by a host other than the orderer, validations) since request ``skip``."""
+    orderer = {tok: h.label for h in hosts for tok in h.published_tokens()}
+    other = total = 0
+    for backend, status, _, path in proxy.requests()[skip:]:
+        if status != 200 or not path.startswith("/.well-known/acme-challenge/"):
+            continue
+        total += 1
+        token = path.rsplit("/", 1)[-1]
+        if orderer.get(token) not in (None, backend):
+            other += 1
+    return other, total
+
+
