@@ -15,6 +15,9 @@ What each ``renew`` of each host does, due or not:
    here: the installer's ``renew_deploy`` with one reload per installer, then
    the deploy hooks.
 
+Between 1 and 2, the copies of lineages deleted from the fleet are removed
+(:mod:`certkernel.fleet.fleet_delete`); a removed lineage deploys nothing.
+
 When the store cannot be reached, the run says so in one line and renews
 from the local layout alone; its exit status is then 1 if anything was due
 (the fleet may renew it twice, and the operator should know).
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certkernel.errors import StorageError, StoreUnavailable
+from certkernel.fleet import fleet_delete
 from certkernel.fleet.store_open import open_store
 from certkernel.lineages.storage import Lineage
 from certkernel.renewal.renew_result import Result, Status
@@ -104,7 +108,8 @@ def prepare(config: Config) -> FleetRun:
         if note:
             logger.warning("%s", note)  # the console's warnings and the log file
         run = FleetRun(config, store)
-        for name in store.names():
+        names = store.names()
+        for name in names:
             try:
                 store.sync(name)
             except StoreUnavailable:
@@ -112,6 +117,7 @@ def prepare(config: Config) -> FleetRun:
             except StorageError as exc:
                 run.failed[name] = str(exc)
                 sys.stderr.write(f"Could not bring {name} from the fleet store: {exc}\n")
+        run.failed.update(fleet_delete.remove_deleted(store, names, quiet=config.quiet))
         store.pull_renewal_info()
     except StoreUnavailable as exc:
         line = f"{exc}; renewing from the local layout in {config.config_dir} only"

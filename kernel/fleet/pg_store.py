@@ -24,6 +24,7 @@ first). What differs from :class:`certkernel.lineages.lineage_store.LocalStore`:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,14 @@ INSERT INTO versions (lineage, version, cert, chain, fullchain, private_key, ser
                       created_by)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
+_TOMBSTONE = """
+INSERT INTO tombstones (name, serials, deleted_by)
+SELECT %(name)s, ARRAY(SELECT serial FROM versions WHERE lineage = %(name)s ORDER BY version),
+       %(host)s
+ON CONFLICT (name) DO UPDATE SET serials = EXCLUDED.serials, deleted_by = EXCLUDED.deleted_by,
+    db_role = current_user, deleted_at = now()
+"""
+_CLEAR_TOMBSTONE = "DELETE FROM tombstones WHERE name = %s"
 _UPSERT_CONF = """
 INSERT INTO renewal_confs (lineage, params, renew_before_expiry) VALUES (%s, %s, %s)
 ON CONFLICT (lineage) DO UPDATE SET params = EXCLUDED.params,
@@ -64,6 +73,16 @@ ON CONFLICT (lineage) DO UPDATE SET params = EXCLUDED.params,
                                    renewal_confs.renew_before_expiry),
     updated_at = now()
 """
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A lineage ``delete`` removed from the store: who, when, and its certificates' serials."""
+
+    name: str
+    serials: frozenset[str]
+    deleted_by: str
+    deleted_at: datetime.datetime
 
 
 @dataclass
@@ -173,6 +192,7 @@ class PgStore:
                                  "VALUES (%s, 1, %s)", (chosen, self.host_id))
                     self._insert_version(conn, chosen, 1, cert, chain, fullchain, key_pem)
                     conn.execute(_UPSERT_CONF, (chosen, params, renew_before_expiry))
+                    conn.execute(_CLEAR_TOMBSTONE, (chosen,))  # the new lineage is not deleted
             except psycopg.errors.UniqueViolation:
                 continue
             self._share_accounts()
@@ -242,21 +262,34 @@ class PgStore:
                                                            "privkey")))
                 conn.execute(_UPSERT_CONF, (name, _params_json(lineage.renewalparams.as_dict()),
                                             lineage.conf.renew_before_expiry))
+                conn.execute(_CLEAR_TOMBSTONE, (name,))
         except psycopg.errors.UniqueViolation:
             return False  # another host imported it at the same moment
         return True
 
     def delete(self, name: str) -> bool:
+        """Delete the lineage from the store and this host, leaving its tombstone (in the
+        same transaction) so the other hosts remove their copy at their next ``renew``."""
         try:
             name = _checked(name)
         except LineageNotFound:
             return False
         with self._work() as conn, conn.transaction():
             self._fence(conn, name)
+            if conn.execute("SELECT 1 FROM lineages WHERE name = %s FOR UPDATE",
+                            (name,)).fetchone():
+                conn.execute(_TOMBSTONE, {"name": name, "host": self.host_id})
             gone = conn.execute("DELETE FROM lineages WHERE name = %s RETURNING name",
                                 (name,)).fetchone()
         materialize.remove_local(self.config_dir, name)
         return gone is not None
+
+    def tombstones(self) -> list[Tombstone]:
+        """The lineages deleted from the fleet (and not created again since)."""
+        with self._work() as conn:
+            rows = conn.execute("SELECT name, serials, deleted_by, deleted_at FROM tombstones "
+                                "ORDER BY name").fetchall()
+        return [Tombstone(name, frozenset(serials), host, at) for name, serials, host, at in rows]
 
     def share_renewal_info(self, lineage: Lineage) -> None:
         self.offer_renewal_info(lineage.name)

@@ -28,7 +28,7 @@ from certkernel.errors import StorageError
 MIGRATION_LOCK = 0x636B6D696772
 
 TABLES = ("hosts", "accounts", "lineages", "versions", "renewal_confs", "ari_state",
-          "challenges", "leases")
+          "challenges", "leases", "tombstones")
 
 _V1 = (
     """CREATE TABLE hosts (
@@ -108,13 +108,22 @@ _V2 = (
     # stay for operators' queries
     "ALTER TABLE ari_state ADD COLUMN state jsonb",
     "ALTER TABLE ari_state ALTER COLUMN cert_id DROP NOT NULL",
+    # a deleted lineage: the other hosts remove their copy only when its certificate
+    # is one of these serials (never "absent from the store": an empty or wrong store
+    # would then remove everything); creating the name again clears the row
+    """CREATE TABLE tombstones (
+        name text PRIMARY KEY CHECK (name <> ''),
+        serials text[] NOT NULL,
+        deleted_by text NOT NULL,
+        db_role text NOT NULL DEFAULT current_user,
+        deleted_at timestamptz NOT NULL DEFAULT now())""",
 )
 
 # (version, what it does, statements); append only, never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "fleet tables: hosts, accounts, lineages, versions, renewal confs, ARI state, "
         "http-01 challenges, leases", _V1),
-    (2, "ARI state shared whole between hosts", _V2),
+    (2, "ARI state shared whole between hosts; tombstones of deleted lineages", _V2),
 )
 LATEST = MIGRATIONS[-1][0]
 

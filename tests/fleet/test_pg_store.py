@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from certkernel import crypto
 from certkernel.errors import LineageNotFound, StorageError, StoreUnavailable
 from certkernel.fleet.connect import Database, StoreSettings
 from certkernel.fleet.pg_store import PgStore
@@ -100,6 +101,29 @@ def test_a_lineage_deleted_on_one_host_is_gone_for_the_other(pg_cluster: Cluster
     assert host_b.names() == []
     with pytest.raises(LineageNotFound, match="no certificate lineage named gone.example"):
         host_b.load("gone.example")
+
+
+def test_a_delete_leaves_a_tombstone_that_an_import_of_the_name_clears(
+        pg_cluster: ClusterInfo, ca: MiniCA, tmp_path: Path) -> None:
+    """The tombstone names every version's serial, the deleting host and role; the same
+    name imported again (here: host b's copy) is a live lineage, no longer deleted."""
+    host_a, host_b = _hosts(tmp_path)
+    first, second = ca.issue(["tomb.example"]), ca.issue(["tomb.example"])
+    host_a.create("tomb.example", first.cert, first.chain, first.fullchain, first.key, PARAMS)
+    lineage = host_a.load("tomb.example")
+    host_a.save_version(lineage, second.cert, second.chain, second.fullchain, second.key)
+    kept_on_b = host_b.load("tomb.example")
+    assert host_a.delete("tomb.example") is True
+    serials = {f"{crypto.cert_info(c.cert).serial:x}" for c in (first, second)}
+    [stone] = host_b.tombstones()
+    assert (stone.name, stone.serials, stone.deleted_by) == ("tomb.example", serials,
+                                                            host_a.host_id)
+    database = fleet_files(tmp_path).database
+    with pg_cluster.connect(OWNER, database) as owner:
+        assert owner.execute("SELECT db_role FROM tombstones").fetchall() == [(HOST_ROLES[0],)]
+    assert host_b.import_lineage(kept_on_b) is True
+    assert host_b.tombstones() == []
+    assert host_a.names() == ["tomb.example"]
 
 
 def test_an_unreachable_store_is_one_line_without_the_password(pg_cluster: ClusterInfo,

@@ -4,7 +4,6 @@ when both hosts renew at the same moment, and the fall-back when the store is aw
 
 from __future__ import annotations
 
-import datetime
 import os
 import signal
 import subprocess
@@ -15,57 +14,19 @@ from pathlib import Path
 import pytest
 
 from certkernel import crypto
-from tests.infra.cli_run import Dirs, obtain, ok
-from tests.infra.fleet import FleetFiles, fleet_files, open_pg_store
+from tests.infra.cli_run import ok
+from tests.infra.fleet import open_pg_store
+from tests.infra.fleet_cli import Fleet
 from tests.infra.minica import MiniCA
 from tests.infra.pebble import Pebble, free_port
-from tests.infra.postgres import HOST_ROLES, OWNER, ClusterInfo
+from tests.infra.postgres import HOST_ROLES, ClusterInfo
 
 NAME = "renew-fleet.example"
-RENEW = ("renew", "--no-random-sleep-on-renew")
-
-
-class Fleet:
-    """Hosts a and b of one store; host a ordered NAME through Pebble (version 1)."""
-
-    def __init__(self, base: Path, cluster: ClusterInfo, pebble: Pebble, hook: Path) -> None:
-        self.base, self.cluster, self.pebble = base, cluster, pebble
-        self.hosts = {label: Dirs.under(base / label) for label in ("a", "b")}
-        self.files: dict[str, FleetFiles] = {"a": fleet_files(base, HOST_ROLES[0]),
-                                             "b": fleet_files(base, HOST_ROLES[1])}
-        ok(obtain(self.hosts["a"], pebble, hook, NAME, extra=tuple(self.files["a"].cli_args())))
-
-    def renew_argv(self, label: str, *extra: str) -> list[str]:
-        dirs = self.hosts[label]
-        return [sys.executable, "-m", "certkernel", *RENEW, *self.files[label].cli_args(),
-                *dirs.args(), "--server", self.pebble.directory_url, "--ca-bundle",
-                self.pebble.ca_bundle, "-n", *extra]
-
-    def renew(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.renew_argv(label, *extra), capture_output=True, text=True,
-                              timeout=240)
-
-    def live_cert(self, label: str) -> bytes:
-        return (self.hosts[label].config / "live" / NAME / "cert.pem").read_bytes()
-
-    def versions(self) -> list[int]:
-        with self.cluster.connect(OWNER, self.files["a"].database) as conn:
-            return [row[0] for row in conn.execute(
-                "SELECT version FROM versions WHERE lineage = %s ORDER BY version",
-                (NAME,)).fetchall()]
-
-    def make_due(self, ca: MiniCA) -> None:
-        """A new current version with one day left of ten (due by any rule)."""
-        store = open_pg_store(self.base, 10.0, config_dir=self.hosts["a"].config)
-        lineage = store.load(NAME)
-        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=9)
-        short = ca.issue([NAME], key=lineage.read("privkey"), days=10, start=start)
-        store.save_version(lineage, short.cert, short.chain, short.fullchain, None)
 
 
 @pytest.fixture
 def fleet(pg_cluster: ClusterInfo, pebble: Pebble, hook: Path, tmp_path: Path) -> Fleet:
-    return Fleet(tmp_path, pg_cluster, pebble, hook)
+    return Fleet(tmp_path, pg_cluster, pebble, hook, NAME)
 
 
 def _marker_hook(path: Path) -> tuple[str, str]:
