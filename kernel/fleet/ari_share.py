@@ -52,29 +52,30 @@ WHERE ari_state.fetched_at < EXCLUDED.fetched_at OR ari_state.state IS NULL
 
 @dataclass(frozen=True)
 class _Local:
-    """This host's answer for one lineage's version ``version`` (None: none usable)."""
+    """This host's copy of one lineage's version: where its answer lives, the
+    certificate's digest (None: unreadable), and its usable answer (None: none)."""
 
     path: str
-    cert_path: str
+    digest: str | None
     state: ari.AriState | None
 
 
 def _local(config_dir: str, name: str, version: int) -> _Local:
     layout = local_layout(config_dir, name)
     path = os.path.join(layout.archive_dir, ari.FILE_NAME)
-    cert_path = layout.archive_path("cert", version)
-    return _Local(path, cert_path, _read(path, cert_path))
-
-
-def _read(path: str, cert_path: str) -> ari.AriState | None:
+    try:
+        with open(layout.archive_path("cert", version), "rb") as cert:
+            digest: str | None = ari.cert_digest(cert.read())
+    except OSError:
+        return _Local(path, None, None)
     try:
         with open(path, encoding="utf-8") as handle:
-            state = ari.AriState.from_json(json.load(handle))
-        with open(cert_path, "rb") as cert:
-            matches = state.cert_sha256 == ari.cert_digest(cert.read())
+            state: ari.AriState | None = ari.AriState.from_json(json.load(handle))
     except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return state if matches else None
+        state = None
+    if state is not None and state.cert_sha256 != digest:
+        state = None  # it describes an older certificate
+    return _Local(path, digest, state)
 
 
 def pull(conn: Any, config_dir: str) -> list[str]:
@@ -91,12 +92,11 @@ def pull(conn: Any, config_dir: str) -> list[str]:
         local = _local(config_dir, name, int(version))
         if local.state is not None and local.state.fetched >= offered.fetched:
             continue
+        if offered.cert_sha256 != local.digest:
+            logger.info("Ignoring the fleet's renewal information for %s: it describes "
+                        "another certificate than this host's copy", name)
+            continue
         try:
-            with open(local.cert_path, "rb") as cert:
-                if offered.cert_sha256 != ari.cert_digest(cert.read()):
-                    logger.info("Ignoring the fleet's renewal information for %s: it "
-                                "describes another certificate", name)
-                    continue
             fsutil.atomic_write(local.path, json.dumps(offered.to_json(), indent=1) + "\n",
                                 0o644)
         except OSError as exc:
