@@ -113,10 +113,6 @@ def supported_enhancements(ctx: Context, plugin: RawPlugin) -> None:
 # -- perform / cleanup round trip -------------------------------------------------
 
 
-CHALLENGE_FIELDS = ("identifier", "identifier_type", "wildcard", "type", "token",
-                    "key_authorization", "validation", "validation_domain_name", "uri_path")
-
-
 def _challenge() -> dict[str, Any]:
     token = secrets.token_urlsafe(32)
     key_auth = f"{token}.{secrets.token_urlsafe(32)}"
@@ -183,7 +179,7 @@ def _http_verify(host: str, port: int, uri: str, value: str) -> Verify:
 def _board_target(desk: ChallengeDesk, chall: dict[str, Any]) -> tuple[Verify, str]:
     """The kernel's board in scratch space: the challenge is handed to the plugin as in an
     order, so the desk accepts its publish; the check reads the board itself."""
-    desk.hand([Challenge(**{k: chall[k] for k in CHALLENGE_FIELDS})])
+    desk.hand([Challenge(**chall)])  # _challenge() has exactly Challenge's fields
     token, value = chall["token"], chall["validation"]
 
     def verify(published: bool) -> str | None:

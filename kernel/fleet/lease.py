@@ -14,7 +14,7 @@ which can take hours. So:
 - A heartbeat thread extends the lease every ``ttl / 6`` seconds on the
   holder's own connection. A holder whose heartbeat fails (the row was
   taken over, the store went away) marks the lease lost: :attr:`held`
-  turns False and a warning says so. The heartbeat waits in ``select`` on
+  turns False and a warning says so. The heartbeat waits in ``poll`` on
   a pipe, not on a ``threading`` timeout: those wait for a deadline on the
   monotonic clock, which ``faketime`` (how certificates are made due in
   tests and drills) moves, and a heartbeat that never beats lets the
@@ -211,10 +211,13 @@ class PgLease:
 
 
 class _Alarm:
-    """A stop flag whose timed wait is ``select`` on a pipe (no clock deadline to fake)."""
+    """A stop flag whose timed wait is ``poll`` on a pipe (no clock deadline to fake;
+    unlike ``select``, any descriptor number, however many a run has open)."""
 
     def __init__(self) -> None:
         self._read, self._write = os.pipe()  # close-on-exec: no plugin inherits them
+        self._poll = select.poll()
+        self._poll.register(self._read, select.POLLIN)
 
     def set(self) -> None:
         with contextlib.suppress(OSError):
@@ -222,8 +225,7 @@ class _Alarm:
 
     def wait(self, timeout: float) -> bool:
         """Whether the flag was set within ``timeout`` seconds."""
-        ready, _, _ = select.select([self._read], [], [], timeout)
-        return bool(ready)
+        return bool(self._poll.poll(timeout * 1000))
 
     def close(self) -> None:
         for fd in (self._read, self._write):
