@@ -69,12 +69,13 @@ class Host:
         return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO,
                               timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
 
-    def issue(self, name: str, server: str, *extra: str) -> None:
+    def issue(self, name: str, server: str, *extra: str) -> subprocess.CompletedProcess[str]:
         """certonly with the manual plugin (the CAs here do not validate)."""
         result = self.run("certonly", "--manual", "--manual-auth-hook", "true",
                           "--preferred-challenges", "http", "-d", name, "--server", server,
                           "--agree-tos", "-m", "ari@example.org", *extra)
         assert result.returncode == 0, result.stderr
+        return result
 
     def renew(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.run("renew", "--no-random-sleep-on-renew", *args)

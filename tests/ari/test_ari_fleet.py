@@ -42,8 +42,9 @@ def two_hosts(tmp_path: Path) -> tuple[Host, FleetFiles, Host, FleetFiles]:
 def test_a_host_that_never_ordered_decides_with_the_fleets_window(
         a2c_later: A2C, pg_cluster: ClusterInfo, tmp_path: Path) -> None:
     a, files_a, b, files_b = two_hosts(tmp_path)
-    a.issue(NAME, a2c_later.directory_url, *files_a.cli_args())
-    fetched = state(a)  # right after the issuance
+    issued = a.issue(NAME, a2c_later.directory_url, *files_a.cli_args())
+    assert a.ari_file(NAME).exists(), issued.stderr  # fetched right after the issuance
+    fetched = state(a)
     assert fetched["window"] is not None
     assert [v for v, _s in stored(pg_cluster, files_a)] == [1]
 
@@ -60,12 +61,14 @@ def test_a_window_refreshed_on_one_host_reaches_the_others(
         a2c_later: A2C, pg_cluster: ClusterInfo, tmp_path: Path) -> None:
     a, files_a, b, files_b = two_hosts(tmp_path)
     a.issue(NAME, a2c_later.directory_url, *files_a.cli_args())
-    assert b.renew(*files_b.cli_args()).returncode == 0
+    converged = b.renew(*files_b.cli_args())
+    assert converged.returncode == 0, converged.stderr
     first = state(b)
-    # Host a's copy is past its Retry-After: its next renew asks the CA again.
-    stale = state(a)
-    stale["next_check"] = (datetime.datetime.now(datetime.UTC)
-                           - datetime.timedelta(minutes=5)).isoformat()
+    # Host a holds the fleet's window, past its Retry-After: its next renew asks
+    # the CA again. (Written here, not left to a's own fetch after the issuance,
+    # which the test above covers.)
+    stale = dict(first, next_check=(datetime.datetime.now(datetime.UTC)
+                                    - datetime.timedelta(minutes=5)).isoformat())
     a.ari_file(NAME).write_text(json.dumps(stale))
     mark = a2c_later.mark()
     assert a.renew(*files_a.cli_args()).returncode == 0
