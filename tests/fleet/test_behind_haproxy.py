@@ -22,6 +22,7 @@ from tests.infra.fleet import fleet_files, open_pg_store
 from tests.infra.fleet_hosts import Host, Store, answered_elsewhere, converged
 from tests.infra.haproxy import Haproxy
 from tests.infra.minica import MiniCA
+from tests.infra.nginx import http_get
 from tests.infra.pebble import Pebble
 from tests.infra.postgres import HOST_ROLES, ClusterInfo
 
@@ -94,6 +95,10 @@ def test_an_order_from_one_host_is_validated_through_the_others_and_served_by_al
         synced = fleet.run(host, "renew", "--no-random-sleep-on-renew")
         assert synced.returncode == 0, synced.stderr
     assert converged(fleet.hosts, fleet.store, [LINEAGE]) == 1
+    # The balancer routes as docs/fleet-http.md says: only the challenge path
+    # reaches the responders (which would say 404 here); the rest is the site's,
+    # none in this test, so haproxy answers 503.
+    assert http_get(fleet.proxy.listen_port, NAMES[0], "/")[0] == 503
 
 
 def test_three_hosts_renewing_at_once_order_once_and_all_serve_it(fleet: Fleet,

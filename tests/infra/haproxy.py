@@ -36,7 +36,12 @@ def haproxy_binary() -> str:
 
 
 def config_text(listen_port: int, backends: dict[str, int], address: str = "127.0.0.1") -> str:
-    """A round-robin HTTP proxy on ``address:listen_port`` over ``name -> port`` backends."""
+    """A round-robin HTTP proxy on ``address:listen_port`` over ``name -> port`` backends.
+
+    Only the challenge path goes to the responders, as docs/fleet-http.md
+    tells operators to route it; everything else would go to the site, which
+    has no server here (haproxy answers 503).
+    """
     servers = "\n".join(f"    server {name} {address}:{port}" for name, port in backends.items())
     return f"""global
     log stdout format raw local0
@@ -52,11 +57,15 @@ defaults
 
 frontend http01
     bind {address}:{listen_port}
-    default_backend hosts
+    acl acme_challenge path_beg /.well-known/acme-challenge/
+    use_backend hosts if acme_challenge
+    default_backend site
 
 backend hosts
     balance roundrobin
 {servers}
+
+backend site
 """
 
 
