@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from certkernel.protocol.messages import Challenge, LineageInfo
 
 if TYPE_CHECKING:
+    import datetime
+
     from certkernel.lineages.storage import Lineage
 
 
@@ -228,6 +230,16 @@ class LineageStore(Protocol):
         A shared store spares its other hosts the same question to the CA; a
         store of one host's files has nothing to do (the file is the store).
         Never raises: the information is a cache, and a failure is logged.
+        """
+        ...
+
+    def now(self) -> datetime.datetime:
+        """The time (aware, UTC) by which ``renew`` decides what is due.
+
+        A store of one host's files answers with the host's clock. A shared
+        store answers with its own (the database's), so hosts whose clocks
+        disagree still agree on which lineage is due and order it once.
+        Never raises.
         """
         ...
 

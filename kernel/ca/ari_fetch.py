@@ -123,6 +123,8 @@ class Refresher:
     """Refreshes stale caches for one ``renew`` run: one directory fetch per server."""
 
     config: Config
+    # the run's clock (the database's in fleet mode): the answers' fetched/next-check times
+    now: datetime.datetime | None = None
     _directories: dict[str, str | None] = field(default_factory=dict)
     _failed: dict[str, errors.CAError] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -171,14 +173,14 @@ class Refresher:
                 url: str | None = cached.renewal_info_url
             else:
                 url = self.renewal_info_url(endpoint)
-            state = fetch_state(endpoint, url, lineage.read("cert"))
+            state = fetch_state(endpoint, url, lineage.read("cert"), self.now)
         except (errors.Error, OSError, ValueError) as exc:
             logger.warning("Could not get renewal information for %s: %s; deciding from %s",
                            lineage.name, exc, "the cached window" if cached and cached.window
                            else "the certificate's expiry")
             if endpoint is None:
                 return cached
-            state = ari.failed_state(lineage.read("cert"), endpoint.server, cached)
+            state = ari.failed_state(lineage.read("cert"), endpoint.server, cached, self.now)
         ari.save(lineage, state)
         return state
 
@@ -211,12 +213,18 @@ def replaces_for(session: AcmeSession, lineage: Lineage) -> str | None:
         return None
 
 
-def record_after_issuance(session: AcmeSession, lineage: Lineage) -> None:
-    """Cache the new cert's window right away, so the next renew runs offline."""
+def record_after_issuance(session: AcmeSession, lineage: Lineage,
+                          now: datetime.datetime | None = None) -> None:
+    """Cache the new cert's window right away, so the next renew runs offline.
+
+    ``now`` is the store's clock (the database's in fleet mode), which the
+    answer's fetched and next-check times are on.
+    """
     settings = session.settings
     endpoint = Endpoint(settings.server, settings.verify, settings.user_agent)
     try:
-        state = fetch_state(endpoint, directory_renewal_info(session), lineage.read("cert"))
+        state = fetch_state(endpoint, directory_renewal_info(session), lineage.read("cert"),
+                            now)
     except (errors.Error, OSError, ValueError) as exc:
         logger.warning("Could not get renewal information for %s: %s", lineage.name, exc)
         return

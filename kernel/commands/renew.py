@@ -55,7 +55,8 @@ def run(config: Config) -> int:
 
         fleet = fleet_renew.prepare(config)
         config = fleet.config
-    plan = make_plan(config)
+    # What is due goes by the store's clock: the database's in fleet mode.
+    plan = make_plan(config, fleet.now() if fleet is not None else None)
     for path, message in plan.broken:
         sys.stderr.write(f"Renewal configuration file {path} is broken: {message}. Skipping.\n")
     results: list[Result] = []

@@ -62,6 +62,13 @@ class FleetRun:
             return {}
         return {"store": self.store, "synced": self.synced}
 
+    def now(self) -> datetime.datetime:
+        """The clock that decides what is due: the database's, or this host's when the
+        store could not be reached (the run then renews from the local layout)."""
+        if self.store is None:
+            return datetime.datetime.now(datetime.UTC)
+        return self.store.now()
+
     @property
     def has_synced(self) -> bool:
         return bool(self.store is not None and self.store.synced_changes)
@@ -82,7 +89,8 @@ class FleetRun:
         return found
 
 
-# Beyond this, a host's clock is worth a line: it decides which lineages are due.
+# Beyond this, a host's clock is worth a line: renew goes by the database's, but
+# TLS, logs, hooks and the other commands still go by this host's.
 SKEW_WARNING = datetime.timedelta(minutes=5)
 
 
@@ -96,8 +104,8 @@ def clock_note(host_now: datetime.datetime, store_now: datetime.datetime) -> str
             f"{seconds / 3600:.0f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min")
     side = "ahead of" if skew > datetime.timedelta(0) else "behind"
     return (f"This host's clock is {size} {side} the fleet store's (the database's): "
-            "which lineages are due is decided by this host's clock, so it may renew what "
-            "the other hosts find fresh, or leave what is due; keep the fleet's hosts on NTP")
+            "renew decides what is due by the database's clock, but TLS, logs and the other "
+            "commands go by this host's; keep the fleet's hosts on NTP")
 
 
 def prepare(config: Config) -> FleetRun:

@@ -102,11 +102,26 @@ class PgStore:
     opened_at: Any = None
     # the last lease lock() made per lineage: the fence of that lineage's writes
     _leases: dict[str, PgLease] = field(default_factory=dict, init=False, repr=False)
+    # the database's clock minus this host's, measured when the store opened (now())
+    _clock_offset: datetime.timedelta = field(default=datetime.timedelta(0), init=False,
+                                              repr=False)
 
     def __post_init__(self) -> None:
         if self.opened_at is None:
             with self._work() as conn:
+                before = datetime.datetime.now(datetime.UTC)
                 self.opened_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+                after = datetime.datetime.now(datetime.UTC)
+            self._clock_offset = self.opened_at - (before + (after - before) / 2)
+
+    def now(self) -> datetime.datetime:
+        """The database's clock, read once at opening and carried on by this host's.
+
+        What is due is decided by this clock in fleet mode, so a host whose
+        clock is off neither orders what the others find fresh nor leaves
+        what they find due (one query at opening, not one per lineage).
+        """
+        return datetime.datetime.now(datetime.UTC) + self._clock_offset
 
     # -- reading -------------------------------------------------------------
     def names(self) -> list[str]:

@@ -256,6 +256,6 @@ def obtain(
     else:
         store.save_version(lineage, cert, chain, full, None if reuse else key_pem, params)
         saved = lineage
-    ari_fetch.record_after_issuance(acct.session, saved)
+    ari_fetch.record_after_issuance(acct.session, saved, store.now())
     store.share_renewal_info(saved)
     return SavedCertificate(issued, kept, saved)

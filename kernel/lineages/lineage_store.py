@@ -15,6 +15,7 @@ read from the environment here.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 from collections.abc import Mapping
@@ -88,6 +89,10 @@ class LocalStore:
 
     def share_renewal_info(self, lineage: Lineage) -> None:
         """Nothing to do: ``archive/<name>/ari.json`` is where every run of this host reads it."""
+
+    def now(self) -> datetime.datetime:
+        """This host's clock: its runs are the only ones that read these files."""
+        return datetime.datetime.now(datetime.UTC)
 
     def lock(self, name: str) -> FileLock:
         return lineage_lock(self.config_dir, name, self.lock_timeout)

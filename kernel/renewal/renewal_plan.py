@@ -174,7 +174,7 @@ def _decisions(config: Config, known: list[tuple[Lineage, ari.Decision]],
         # near its window (bench/renew.py, none due) must not import.
         from certkernel.ca.ari_fetch import Refresher
 
-        refresher = Refresher(config)
+        refresher = Refresher(config, now)
         fresh = refresher.refresh_all([(lin, decisions[lin.name].state) for lin in stale])
         for lin, state in zip(stale, fresh, strict=True):
             if state is not None:

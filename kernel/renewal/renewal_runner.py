@@ -135,7 +135,7 @@ class RenewalRunner:
             # The plan was made before the lock was ours: re-read, and leave a
             # lineage another run renewed meanwhile (unless renewal is forced).
             lineage = self.store.load(stale.name)
-            renew, _why = wanted(self.config, lineage)
+            renew, _why = wanted(self.config, lineage, self.store.now())
             moved_on = (lineage.version != stale.version and not self.config.renew_by_default
                         or self.store.renewed_elsewhere(lineage))
             if not renew or moved_on:

@@ -123,18 +123,40 @@ def test_a_host_killed_mid_renewal_leaves_the_lineage_to_the_others(
     assert "(success)" in result.stdout
 
 
-def test_a_host_whose_clock_is_off_is_told_so_in_one_line(fleet: Fleet) -> None:
-    """The host's clock decides what is due (docs/fleet.md, Limits): a host whose clock
-    is far from the database's says so, so the operator fixes NTP before it renews
-    lineages the rest of the fleet finds fresh."""
+def _clock_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "clock" in line]
+
+
+def test_a_host_whose_clock_runs_ahead_orders_nothing_the_database_finds_fresh(
+        fleet: Fleet) -> None:
+    """The database's clock decides what is due (the issue: clock skew causes no double
+    renewal). Pebble's certificates live 5 years; a host 1300 days ahead would find the
+    fleet's fresh lineage due by its own clock, and order it again on every run."""
     plain = fleet.renew("b")
     assert plain.returncode == 0, plain.stderr
-    assert "clock" not in plain.stderr
-    ahead = subprocess.run(["faketime", "+3 hours", *fleet.renew_argv("b")],
+    assert _clock_lines(plain.stderr) == []
+    ahead = subprocess.run(["faketime", "+1300 days", *fleet.renew_argv("b", "--no-verify-ssl")],
                            capture_output=True, text=True, timeout=240)
     assert ahead.returncode == 0, ahead.stderr
-    said = [line for line in ahead.stderr.splitlines() if "clock" in line]
+    assert fleet.versions() == [1]
+    assert "(success)" not in ahead.stdout
+    said = _clock_lines(ahead.stderr)
     assert len(said) == 1, ahead.stderr
-    assert said[0].startswith("This host's clock is 3 h ahead of the fleet store's "
-                              "(the database's): ")
+    assert said[0].startswith("This host's clock is 1300 days ahead of the fleet store's "
+                              "(the database's): renew decides what is due by the database's "
+                              "clock")
     assert "keep the fleet's hosts on NTP" in said[0]
+
+
+def test_a_host_whose_clock_runs_behind_still_renews_what_is_due(
+        fleet: Fleet, ca: MiniCA) -> None:
+    """One day left of ten by the database's clock is due; five days earlier, by this
+    host's clock, it would not be (a third of the lifetime is the threshold)."""
+    fleet.make_due(ca)
+    behind = subprocess.run(["faketime", "-5 days", *fleet.renew_argv("b", "--no-verify-ssl")],
+                            capture_output=True, text=True, timeout=240)
+    assert behind.returncode == 0, behind.stdout + behind.stderr
+    assert fleet.versions() == [1, 2, 3]
+    assert "(success)" in behind.stdout
+    assert len(_clock_lines(behind.stderr)) == 1, behind.stderr
+

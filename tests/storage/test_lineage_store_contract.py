@@ -10,7 +10,9 @@ lock and re-check make exactly one new version. Backends are listed in
 
 from __future__ import annotations
 
+import datetime
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -176,6 +178,17 @@ def test_writers_that_recheck_under_the_lock_renew_once(store: LineageStore,
     assert renewed == [2]
     assert store.load("once.example").version == 2
 
+
+
+def test_now_is_an_aware_utc_clock_that_moves(store: LineageStore) -> None:
+    """What renew decides "due" by. Here the database runs on this machine's clock,
+    so both backends agree with it (tests/fleet/test_renew_cli.py fakes the host's)."""
+    first = store.now()
+    time.sleep(0.05)
+    later = store.now()
+    assert first.utcoffset() == datetime.timedelta(0)
+    assert later > first
+    assert abs(first - datetime.datetime.now(datetime.UTC)) < datetime.timedelta(seconds=5)
 
 
 def test_local_delete_removes_a_lineage_too_broken_to_load(tmp_path: Path, ca: MiniCA) -> None:
