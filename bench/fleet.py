@@ -10,7 +10,10 @@ What fleet mode promises an operator, measured end to end with the real parts:
 - ``--lineages`` lineages (300 by default) issued through ``-a fleet-http`` from
   host a;
 - window 1: all three hosts run ``renew`` at the same moment under
-  ``faketime`` (every lineage is due);
+  ``faketime`` (every lineage is due). Fleet mode decides what is due by the
+  database's clock, so during each window the PostgreSQL server's clock
+  runs the same days ahead (libfaketime, whose offset the bench moves
+  forward for a window and back after it);
 - window 2: the same, with host b SIGKILLed mid-renewal;
 - window 3: host a alone, for the time per lineage of a single host.
 
@@ -44,7 +47,8 @@ from tests.infra.haproxy import Haproxy  # noqa: E402
 from tests.infra.pebble import Pebble  # noqa: E402
 from tests.infra.postgres import HOST_ROLES, PgCluster, set_running  # noqa: E402
 
-FAKETIME = "+1300 days"  # Pebble's 5-year certificates have less than a third left
+FAKE_DAYS = 1300  # Pebble's 5-year certificates have less than a third left
+FAKETIME = f"+{FAKE_DAYS} days"
 RUN_TIMEOUT = 1800
 LEASE_SECONDS = 30
 
@@ -84,9 +88,20 @@ def issue_all(hosts: list[Host], pebble: Pebble, names: list[str], workers: int)
     return time.perf_counter() - started
 
 
+def set_db_clock(clock_file: Path, days: int) -> None:
+    """Move the database server's clock to ``days`` ahead of the real time (atomically:
+    the server reads the file at every clock call)."""
+    temp = clock_file.with_name(clock_file.name + ".new")
+    temp.write_text(f"{days:+d}d\n")
+    temp.chmod(0o644)
+    os.replace(temp, clock_file)
+
+
 def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: Haproxy,
-           names: list[str], kill: tuple[Host, float] | None = None) -> dict[str, Any]:
+           names: list[str], clock_file: Path,
+           kill: tuple[Host, float] | None = None) -> dict[str, Any]:
     """All ``hosts`` run renew at once (one is SIGKILLed after ``kill[1]`` s); what it did."""
+    set_db_clock(clock_file, FAKE_DAYS)  # the database's clock decides what is due
     since, skip = store.now(), len(proxy.requests())
     started = time.perf_counter()
     procs = {h.label: subprocess.Popen(_renew_argv(h, pebble), stdout=subprocess.PIPE,
@@ -109,6 +124,7 @@ def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: H
         if proc.returncode not in (0, -signal.SIGKILL):
             print(f"  {label}: host {name} exited {proc.returncode}: {err.strip()[-400:]}")
     wall = time.perf_counter() - started
+    set_db_clock(clock_file, 0)
     if kill is not None:
         # The killed host catches up on its next renew (real time: nothing is due, it
         # only converges), as its cron job would.
@@ -170,7 +186,9 @@ def main() -> int:
     pebble: Pebble | None = None
     proxy: Haproxy | None = None
     try:
-        info = cluster.start()
+        clock_file = tmp / "db-clock"
+        set_db_clock(clock_file, 0)  # real time, but for the renewal windows
+        info = cluster.start(clock_file)
         set_running(info)
         database = info.store_database("bench-fleet")
         key_file = tmp / "fleet.key"
@@ -196,11 +214,12 @@ def main() -> int:
               f"({args.workers} at a time); http-01 validation requests {total}, answered by host b "
               f"or c: {other}")
 
-        report(window("window 1: all hosts renew", hosts, pebble, store, proxy, names),
-               len(names))
+        report(window("window 1: all hosts renew", hosts, pebble, store, proxy, names,
+                      clock_file), len(names))
         report(window("window 2: host b SIGKILLed mid-renewal", hosts, pebble, store, proxy,
-                      names, kill=(hosts[1], args.kill_after)), len(names))
-        single = window("window 3: host a alone", hosts[:1], pebble, store, proxy, names)
+                      names, clock_file, kill=(hosts[1], args.kill_after)), len(names))
+        single = window("window 3: host a alone", hosts[:1], pebble, store, proxy, names,
+                        clock_file)
         report(single, len(names))
         return 0
     finally:

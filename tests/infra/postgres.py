@@ -134,6 +134,22 @@ class ClusterInfo:
         return cls(**json.loads(Path(path).read_text()))
 
 
+def clock_from_file(path: Path) -> dict[str, str]:
+    """The environment that sets a program's clock from ``path`` under libfaketime.
+
+    ``path`` holds an offset (``+0``, ``+1300d``), read at every clock call:
+    a drill moves the server's time forward and back while it runs. The
+    monotonic clock stays real: ``pg_ctl -w`` and the server's own waits and
+    timeouts run on it.
+    """
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("libfaketime is not installed: run scripts/setup.sh "
+                           "(apt-get install faketime)")
+    return {"LD_PRELOAD": found[0], "FAKETIME_TIMESTAMP_FILE": str(path),
+            "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
 class PgCluster:
     """One private cluster: :meth:`start`, use :attr:`info`, :meth:`stop` (by PID)."""
 
@@ -145,15 +161,25 @@ class PgCluster:
         self.pid: int | None = None
         self._as_postgres = os.geteuid() == 0
 
-    def _run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], timeout: float,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, Any] = {}
         if self._as_postgres:
             kwargs.update(user="postgres", group="postgres", extra_groups=[])
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,  # noqa: S603
-                              cwd=str(self.base), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                              cwd=str(self.base),
+                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})},
                               check=False, **kwargs)
 
-    def start(self) -> ClusterInfo:
+    def start(self, clock_file: Path | None = None) -> ClusterInfo:
+        """initdb, then the server on a free loopback port.
+
+        ``clock_file``: the server's clock follows the offset in that file
+        (:func:`clock_from_file`, in the postmaster and every backend). Fleet
+        mode decides what is due by the database's clock, so a drill that
+        makes lineages due by faking the hosts' clocks (bench/fleet.py)
+        moves the database's along with them.
+        """
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o711)
         pwfile = self.base / "superuser.pw"
@@ -175,7 +201,8 @@ class PgCluster:
                        "-c fsync=off -c max_connections=200")
             started = self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-o", options,
                                  "-l", str(self.base / "postgres.log"), "-w",
-                                 "-t", str(int(START_TIMEOUT)), "start"], START_TIMEOUT + 10)
+                                 "-t", str(int(START_TIMEOUT)), "start"], START_TIMEOUT + 10,
+                                env=clock_from_file(clock_file) if clock_file else None)
             if started.returncode == 0:
                 break
             if attempt == 2:
