@@ -97,8 +97,6 @@ def _identical(config: Config, lineage: Lineage, display: Display) -> Choice:
     changing_key_type = _key_type_change(config, lineage, display)  # may refuse: first
     if config.renew_by_default or changing_key_type:
         return Choice(Action.RENEW, lineage)
-    if config.dry_run:  # Certbot: "not due for renewal, but simulating renewal for dry run"
-        return Choice(Action.RENEW, lineage)
     if config.dry_run:
         # Certbot's should_renew: a dry run always simulates the renewal.
         logger.info("%s is not due, but a dry run simulates its renewal", lineage.name)
