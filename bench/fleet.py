@@ -104,10 +104,20 @@ def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: H
     set_db_clock(clock_file, FAKE_DAYS)  # the database's clock decides what is due
     since, skip = store.now(), len(proxy.requests())
     started = time.perf_counter()
-    procs = {h.label: subprocess.Popen(_renew_argv(h, pebble), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                       env=_env(), start_new_session=True, text=True)
-             for h in hosts}
+    # Each host's output goes to a file of its own, never to a pipe: a pipe this
+    # process did not drain while it waited for another host would block that
+    # host's next write once 64 KiB were in it, and stall the window (its leases
+    # held) until the host read first had finished.
+    slug = label.split(":")[0].replace(" ", "-")
+    outputs = {h.label: (h.base / f"{slug}.out", h.base / f"{slug}.err") for h in hosts}
+    procs = {}
+    for h in hosts:
+        out_path, err_path = outputs[h.label]
+        with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
+            procs[h.label] = subprocess.Popen(_renew_argv(h, pebble), stdout=out_file,
+                                              stderr=err_file,
+                                              stdin=subprocess.DEVNULL, env=_env(),
+                                              start_new_session=True)
     killed_at = None
     if kill is not None:
         victim, after = kill
@@ -119,9 +129,10 @@ def window(label: str, hosts: list[Host], pebble: Pebble, store: Store, proxy: H
             print(f"  {label}: host {victim.label} had finished before {after} s; not killed")
     status = {}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+        proc.wait(timeout=RUN_TIMEOUT)
         status[name] = proc.returncode
         if proc.returncode not in (0, -signal.SIGKILL):
+            err = outputs[name][1].read_text(errors="replace")
             print(f"  {label}: host {name} exited {proc.returncode}: {err.strip()[-400:]}")
     wall = time.perf_counter() - started
     set_db_clock(clock_file, 0)
@@ -173,6 +184,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lineages", type=int, default=300)
     parser.add_argument("--workers", type=int, default=6, help="parallel certonly runs")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the hosts' dirs, logs and the cluster's log (printed path)")
     parser.add_argument("--kill-after", type=float, default=4.0,
                         help="seconds into window 2 when host b is SIGKILLed")
     args = parser.parse_args()
@@ -231,7 +244,10 @@ def main() -> int:
             pebble.stop()
         set_running(None)
         cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
