@@ -202,3 +202,12 @@ def test_reuse_key_on_force_renewal(dirs: Dirs, pebble: Pebble, hook: Path) -> N
     ok(obtain(dirs, pebble, hook, "reuse.example.com", extra=("--force-renewal",)))
     check_lineage(dirs.config, "reuse.example.com")
     assert (live / "privkey.pem").read_bytes() != key1
+
+
+def test_no_verify_ssl_obtains_without_a_warning_per_request(dirs: Dirs, pebble: Pebble,
+                                                               hook: Path) -> None:
+    """``--no-verify-ssl`` is the operator's explicit choice; its run must not print
+    urllib3's warning for every HTTPS request (a cron job's mail would carry hundreds)."""
+    result = ok(obtain(dirs, pebble, hook, "noverify.example", extra=("--no-verify-ssl",)))
+    assert "Successfully received certificate." in result.stdout
+    assert "Unverified HTTPS request" not in result.stderr
