@@ -166,8 +166,10 @@ class PgLease:
                     f"Another certkernel process {who} holds the fleet lock on {self.purpose}; "
                     f"waited {self.timeout:g}s. Try again when it has finished.")
             if not announced:
-                logger.warning("Waiting up to %gs for the fleet lock on %s: held by %s",
-                               self.timeout, self.purpose, who)
+                # Info, not a warning: hosts of a fleet renewing together wait on
+                # each other's leases all the time; nothing is wrong.
+                logger.info("Waiting up to %gs for the fleet lock on %s: held by %s",
+                            self.timeout, self.purpose, who)
                 announced = True
             time.sleep(pause)
             pause = min(pause * 2, POLL_MAX)
