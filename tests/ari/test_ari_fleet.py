@@ -88,7 +88,8 @@ def test_a_window_refreshed_on_one_host_reaches_the_others(
 def test_a_stored_window_for_another_certificate_is_not_used(
         a2c_later: A2C, pg_cluster: ClusterInfo, tmp_path: Path) -> None:
     a, files_a, b, files_b = two_hosts(tmp_path)
-    a.issue(NAME, a2c_later.directory_url, *files_a.cli_args())
+    issued = a.issue(NAME, a2c_later.directory_url, *files_a.cli_args())
+    assert a.ari_file(NAME).exists(), issued.stderr
     forged = state(a)
     forged["cert_sha256"] = "00" * 32  # someone with the database edits the row
     with pg_cluster.connect(OWNER, files_a.database) as conn:
