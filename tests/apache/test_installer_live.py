@@ -19,7 +19,7 @@ from certkernel.plugins.apache.installer import ApacheInstaller
 from certkernel.plugins.apache.options import resolve
 from tests.apache.conftest import LiveApache
 from tests.apache.helpers import make_cert, snapshot
-from tests.infra.apache import http_get, served_cert_der
+from tests.infra.apache import http_get, served_cert_der, settled_get
 
 
 def _installer(live: LiveApache, version: tuple[int, ...] | None = None) -> ApacheInstaller:
@@ -68,7 +68,7 @@ def test_deploy_serves_new_cert_and_rollback_restores_bytes(live_apache: LiveApa
     live.checkpoints.rollback()
     assert snapshot(live.root) == before
     live.server.graceful()
-    status, _, body = http_get(live.http_port, "example.test")
+    status, _, body = settled_get(live.http_port, "example.test", "/", 200)
     assert (status, body) == (200, b"plain site\n")
 
 

@@ -22,7 +22,7 @@ from certkernel.protocol.messages import Challenge
 from certkernel.sdk.testing import MemoryStorage
 from tests.apache.conftest import REPO, LiveApache
 from tests.apache.helpers import make_cert, snapshot
-from tests.infra.apache import http_get, served_cert_der
+from tests.infra.apache import http_get, served_cert_der, settled_get
 
 
 @pytest.fixture
@@ -98,12 +98,12 @@ def test_install_redirect_challenge_cleanup_rollback(
     assert http_get(live.http_port, "other.test", chall.uri_path)[0] == 404  # not its name
     proc.call("cleanup", {"challenges": [chall.to_wire()]})
     assert snapshot(live.root) == installed
-    assert http_get(live.http_port, "example.test", chall.uri_path)[0] == 301
+    assert settled_get(live.http_port, "example.test", chall.uri_path, 301)[0] == 301
 
     live.checkpoints.rollback(1)
     assert snapshot(live.root) == pristine
     live.server.graceful()
-    status, _, body = http_get(live.http_port, "example.test")
+    status, _, body = settled_get(live.http_port, "example.test", "/", 200)
     assert (status, body) == (200, b"plain site\n")
 
 

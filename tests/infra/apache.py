@@ -223,6 +223,25 @@ def served_cert_der(port: int, server_name: str) -> bytes:
     return der
 
 
+def settled_get(
+    port: int, host: str, path: str, want: int, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
+    """``http_get`` until the status is ``want`` or ``timeout`` passes; the last answer.
+
+    ``apache2 -k graceful`` returns once it has signalled the master, and a
+    child of the old generation may still answer a request or two with the
+    old configuration. A user sees the new one a moment later; this waits
+    for that moment, bounded, and returns whatever came last (so a reload
+    that never takes effect still fails the caller's assertion).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = http_get(port, host, path)
+        if answer[0] == want or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 def http_get(
     port: int, host: str, path: str = "/", tls: bool = False
 ) -> tuple[int, dict[str, str], bytes]:
